@@ -1,0 +1,200 @@
+// Package sqldb opens a service's relational store on either engine —
+// SQLite (embedded default) or PostgreSQL (production) — behind
+// database/sql, applies its embedded migrations, and runs transactions.
+// Services write one set of queries with $n placeholders; where the engines
+// differ they branch on DB.Engine in their own store.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/database"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Engine names a storage engine.
+type Engine string
+
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// DB is one service's store.
+type DB struct {
+	*sql.DB
+	Engine  Engine
+	Service string // the target name, e.g. "patient-identity"
+	Schema  string // PostgreSQL schema holding the service's tables
+}
+
+// Options says where a service's store lives.
+type Options struct {
+	Service string // target name
+	// URL is a postgres:// URL. Empty means the embedded SQLite file
+	// DataDir/<service>.db.
+	URL     string
+	DataDir string
+	// Schema overrides the PostgreSQL schema (default: service name with
+	// underscores). Tests use it to isolate runs.
+	Schema   string
+	MaxConns int // default 16
+}
+
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// SchemaFor is the default PostgreSQL schema of a service.
+func SchemaFor(service string) string { return strings.ReplaceAll(service, "-", "_") }
+
+// Open opens and pings the store. The caller closes it.
+func Open(ctx context.Context, o Options) (*DB, error) {
+	if o.MaxConns == 0 {
+		o.MaxConns = 16
+	}
+	if o.URL == "" {
+		return openSQLite(ctx, o)
+	}
+	return openPostgres(ctx, o)
+}
+
+func openSQLite(ctx context.Context, o Options) (*DB, error) {
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("open %s store: create data dir: %w", o.Service, err)
+	}
+	path := filepath.Join(o.DataDir, o.Service+".db")
+	// _txlock=immediate takes the write lock at BEGIN, so concurrent
+	// read-then-write transactions queue on busy_timeout instead of failing
+	// with SQLITE_BUSY at their first write.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", o.Service, err)
+	}
+	db.SetMaxOpenConns(o.MaxConns)
+	db.SetMaxIdleConns(o.MaxConns)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s store %s: %w", o.Service, path, err)
+	}
+	return &DB{DB: db, Engine: SQLite, Service: o.Service}, nil
+}
+
+func openPostgres(ctx context.Context, o Options) (*DB, error) {
+	schema := o.Schema
+	if schema == "" {
+		schema = SchemaFor(o.Service)
+	}
+	if !schemaName.MatchString(schema) {
+		return nil, fmt.Errorf("open %s store: bad schema name %q", o.Service, schema)
+	}
+	cfg, err := pgx.ParseConfig(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: parse database URL: %w", o.Service, redact(err))
+	}
+	cfg.RuntimeParams["search_path"] = schema
+	cfg.RuntimeParams["timezone"] = "UTC"
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(o.MaxConns)
+	db.SetMaxIdleConns(o.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(pctx, `CREATE SCHEMA IF NOT EXISTS `+schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s store: create schema %s: %w", o.Service, schema, err)
+	}
+	return &DB{DB: db, Engine: Postgres, Service: o.Service, Schema: schema}, nil
+}
+
+// redact drops a URL (which may hold a password) from a parse error.
+func redact(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return errors.New("invalid connection string")
+	}
+	return err
+}
+
+// RedactURL hides the password of a URL for printing.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// InTx runs fn in a transaction, committing when it returns nil.
+func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Migrate applies the embedded migrations under dir in fsys (dir holds one
+// folder per engine: sqlite/, postgres/) and records them in table, so that
+// kit packages and the service keep separate version histories in one store.
+func (db *DB) Migrate(ctx context.Context, fsys fs.FS, dir, table string) error {
+	sub, err := fs.Sub(fsys, dir+"/"+string(db.Engine))
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", db.Service, err)
+	}
+	dialect := database.DialectSQLite3
+	if db.Engine == Postgres {
+		dialect = database.DialectPostgres
+	}
+	store, err := database.NewStore(dialect, table)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", db.Service, err)
+	}
+	p, err := goose.NewProvider("", db.DB, sub, goose.WithStore(store), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("migrate %s (%s): %w", db.Service, table, err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate %s (%s): %w", db.Service, table, err)
+	}
+	return nil
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation on
+// either engine.
+func IsUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
