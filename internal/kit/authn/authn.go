@@ -59,7 +59,9 @@ var ErrNoVerifier = errors.New("no token verifier configured")
 // RejectAll is the Verifier used until token verification is configured.
 type RejectAll struct{}
 
-func (RejectAll) Verify(context.Context, string) (Principal, error) { return Principal{}, ErrNoVerifier }
+func (RejectAll) Verify(context.Context, string) (Principal, error) {
+	return Principal{}, ErrNoVerifier
+}
 
 // Middleware puts the principal named by the Authorization bearer token into
 // the request context. No token means anonymous; a token that does not
