@@ -2,7 +2,6 @@ package rpc_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"testing"
 
@@ -10,6 +9,7 @@ import (
 	"connectrpc.com/grpchealth"
 
 	"github.com/secondopinion/platform/internal/kit/rpc"
+	"github.com/secondopinion/platform/internal/kit/testkit"
 )
 
 // Both transports must carry the real gRPC protocol: the health client
@@ -22,10 +22,7 @@ func TestHealthOverBothTransports(t *testing.T) {
 	t.Cleanup(func() { mem.Close() })
 	check(t, mem.Client(), rpc.BaseURL)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testkit.Listen(t)
 	srv := &http.Server{Handler: mux, Protocols: rpc.Protocols()}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
