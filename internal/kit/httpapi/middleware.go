@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/idempotency"
 	"github.com/secondopinion/platform/internal/kit/logging"
 	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/telemetry"
@@ -26,6 +28,8 @@ type Options struct {
 	Metrics  *telemetry.Metrics
 	Verifier authn.Verifier // nil refuses every token (authn.RejectAll)
 	MaxBody  int64          // request body limit in bytes; default 1 MiB
+	// Idempotency keeps Idempotency-Key records; nil keeps them in memory.
+	Idempotency idempotency.Store
 }
 
 // RequestIDHeader carries the request id between the gateway and services.
@@ -43,6 +47,11 @@ func Wrap(h http.Handler, o Options) http.Handler {
 	if o.MaxBody == 0 {
 		o.MaxBody = 1 << 20
 	}
+	h = capturePattern(h)
+	if o.Idempotency == nil {
+		o.Idempotency = idempotency.NewMemory()
+	}
+	h = idempotency.Middleware(o.Service, o.Idempotency, WriteProblem)(h)
 	h = authn.Middleware(o.Verifier, WriteProblem)(h)
 	h = limitBody(h, o.MaxBody)
 	h = recoverPanics(h)
@@ -71,27 +80,41 @@ func observe(next http.Handler, o Options) http.Handler {
 		defer span.End()
 
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		r = r.WithContext(ctx)
-		next.ServeHTTP(rec, r)
+		route := new(string)
+		ctx = context.WithValue(ctx, routeKey{}, route)
+		next.ServeHTTP(rec, r.WithContext(ctx))
 
-		// The mux fills r.Pattern while routing: label by pattern, never by
-		// path, so ids in paths neither explode cardinality nor reach logs.
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
+		// Label by the mux pattern, never by the path, so ids in paths
+		// neither explode cardinality nor reach logs.
+		if *route == "" {
+			*route = "unmatched"
 		}
 		elapsed := time.Since(start)
-		span.SetName(o.Service + " " + route)
-		span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", rec.status))
+		span.SetName(o.Service + " " + *route)
+		span.SetAttributes(attribute.String("http.route", *route), attribute.Int("http.response.status_code", rec.status))
 		if o.Metrics != nil {
-			o.Metrics.HTTPDuration.WithLabelValues(r.Method, route, strconv.Itoa(rec.status), o.Service).Observe(elapsed.Seconds())
+			o.Metrics.HTTPDuration.WithLabelValues(r.Method, *route, strconv.Itoa(rec.status), o.Service).Observe(elapsed.Seconds())
 		}
 		level := slog.LevelInfo
 		if rec.status >= 500 {
 			level = slog.LevelError
 		}
-		slog.Log(ctx, level, "http request", "service", o.Service, "method", r.Method, "route", route,
+		slog.Log(ctx, level, "http request", "service", o.Service, "method", r.Method, "route", *route,
 			"status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000)
+	})
+}
+
+type routeKey struct{}
+
+// capturePattern sits right outside the mux: the mux records the matched
+// pattern on the request it is handed, which is a copy made by the
+// middleware in between, so the pattern is passed back through the context.
+func capturePattern(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		if route, ok := r.Context().Value(routeKey{}).(*string); ok && r.Pattern != "" {
+			*route = r.Pattern
+		}
 	})
 }
 

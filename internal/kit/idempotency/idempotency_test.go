@@ -1,0 +1,159 @@
+package idempotency_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/idempotency"
+	"github.com/secondopinion/platform/internal/kit/testkit"
+)
+
+func stores(t *testing.T) map[string]idempotency.Store {
+	t.Helper()
+	s := map[string]idempotency.Store{"memory": idempotency.NewMemory()}
+	if url := testkit.Env(t, "TEST_REDIS_URL"); url != "" {
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := redis.NewClient(opt)
+		t.Cleanup(func() { c.Close() })
+		s["redis"] = idempotency.NewRedis(c)
+	}
+	return s
+}
+
+// server counts how often the handler really ran; the handler answers 201
+// with a fresh id, 500 when the body says "fail", and blocks while the body
+// says "slow" until release is closed.
+func server(t *testing.T, s idempotency.Store, runs *atomic.Int64, release chan struct{}) *httptest.Server {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := runs.Add(1)
+		b, _ := io.ReadAll(r.Body)
+		switch string(b) {
+		case "fail":
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		case "slow":
+			<-release
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Location", fmt.Sprintf("/things/%d", n))
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"id":%d}`, n)
+	})
+	tokens := testkit.Tokens{
+		"a": {Subject: "11111111-1111-1111-1111-111111111111", Role: authn.RolePatient},
+		"b": {Subject: "22222222-2222-2222-2222-222222222222", Role: authn.RolePatient},
+	}
+	// A unique service name per test keeps Redis keys of runs apart.
+	svc := "test-" + testkit.FreeAddr(t)
+	wrapped := httpapi.Wrap(h, httpapi.Options{Service: svc, Verifier: tokens, Idempotency: s})
+	srv := httptest.NewServer(wrapped)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func post(t *testing.T, url, token, key, body string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/things", strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set(idempotency.Header, key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+func TestMiddleware(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			var runs atomic.Int64
+			release := make(chan struct{})
+			srv := server(t, s, &runs, release)
+
+			first, body1 := post(t, srv.URL, "a", "k1", "x")
+			again, body2 := post(t, srv.URL, "a", "k1", "x")
+			if first.StatusCode != 201 || again.StatusCode != 201 || body1 != body2 || runs.Load() != 1 {
+				t.Fatalf("replay: %d %q / %d %q, runs %d", first.StatusCode, body1, again.StatusCode, body2, runs.Load())
+			}
+			if again.Header.Get("Idempotent-Replayed") != "true" || again.Header.Get("Location") != first.Header.Get("Location") {
+				t.Fatalf("replayed headers: %v", again.Header)
+			}
+
+			if res, b := post(t, srv.URL, "a", "k1", "y"); res.StatusCode != 422 || !strings.Contains(b, "Idempotency-Key") {
+				t.Fatalf("same key, other body: %d %s", res.StatusCode, b)
+			}
+			// Another caller's identical key is another request.
+			if res, _ := post(t, srv.URL, "b", "k1", "x"); res.StatusCode != 201 || runs.Load() != 2 {
+				t.Fatalf("other caller: %d runs %d", res.StatusCode, runs.Load())
+			}
+			// Without a key nothing is deduplicated.
+			post(t, srv.URL, "a", "", "x")
+			post(t, srv.URL, "a", "", "x")
+			if runs.Load() != 4 {
+				t.Fatalf("no key: runs %d", runs.Load())
+			}
+			// A failed request frees its key.
+			if res, _ := post(t, srv.URL, "a", "k2", "fail"); res.StatusCode != 500 {
+				t.Fatalf("fail: %d", res.StatusCode)
+			}
+			if res, _ := post(t, srv.URL, "a", "k2", "fail"); res.StatusCode != 500 || runs.Load() != 6 {
+				t.Fatalf("retry after failure: %d runs %d", res.StatusCode, runs.Load())
+			}
+			if res, b := post(t, srv.URL, "a", "bad key with spaces", "x"); res.StatusCode != 422 {
+				t.Fatalf("bad key: %d %s", res.StatusCode, b)
+			}
+
+			// A retry while the first is in flight is told to wait.
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				post(t, srv.URL, "a", "k3", "slow")
+			}()
+			deadline := time.Now().Add(5 * time.Second)
+			for runs.Load() != 7 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			res, _ := post(t, srv.URL, "a", "k3", "slow")
+			close(release)
+			<-done
+			if res.StatusCode != 409 || res.Header.Get("Retry-After") == "" {
+				t.Fatalf("in flight: %d %v", res.StatusCode, res.Header)
+			}
+		})
+	}
+}
+
+func TestMemoryExpires(t *testing.T) {
+	m := idempotency.NewMemory()
+	ctx := context.Background()
+	if _, ok, _ := m.Reserve(ctx, "k", idempotency.Record{}, time.Millisecond); !ok {
+		t.Fatal("first reserve refused")
+	}
+	if _, ok, _ := m.Reserve(ctx, "k", idempotency.Record{}, time.Hour); ok {
+		t.Fatal("second reserve accepted before expiry")
+	}
+	time.Sleep(5 * time.Millisecond)
+	if _, ok, _ := m.Reserve(ctx, "k", idempotency.Record{}, time.Hour); !ok {
+		t.Fatal("reserve after expiry refused")
+	}
+}

@@ -1,0 +1,61 @@
+package idempotency
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Memory is the in-process Store of the embedded mode. Records do not
+// survive a restart; replicas need the Redis store.
+type Memory struct {
+	mu      sync.Mutex
+	entries map[string]memEntry
+	now     func() time.Time
+}
+
+type memEntry struct {
+	rec     Record
+	expires time.Time
+}
+
+// NewMemory returns an empty in-process store.
+func NewMemory() *Memory {
+	return &Memory{entries: map[string]memEntry{}, now: time.Now}
+}
+
+func (m *Memory) Reserve(_ context.Context, key string, rec Record, ttl time.Duration) (Record, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.sweep(now)
+	if e, ok := m.entries[key]; ok {
+		return e.rec, false, nil
+	}
+	m.entries[key] = memEntry{rec: rec, expires: now.Add(ttl)}
+	return Record{}, true, nil
+}
+
+func (m *Memory) Complete(_ context.Context, key string, rec Record, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.entries[key] = memEntry{rec: rec, expires: m.now().Add(ttl)}
+	return nil
+}
+
+func (m *Memory) Release(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.entries, key)
+	return nil
+}
+
+// sweep drops expired entries; called under the lock on every
+// reservation, so memory stays bounded by the traffic of one TTL.
+func (m *Memory) sweep(now time.Time) {
+	for k, e := range m.entries {
+		if now.After(e.expires) {
+			delete(m.entries, k)
+		}
+	}
+}
