@@ -15,17 +15,18 @@ import (
 type Kind int
 
 const (
-	KindInternal        Kind = iota // a fault of ours: 500, details never shown
-	KindInvalid                     // bad input: 422 with the field at fault
-	KindNotFound                    // 404
-	KindConflict                    // 409: duplicate or state clash
-	KindUnauthenticated             // 401
-	KindForbidden                   // 403
-	KindTooMany                     // 429
-	KindUnavailable                 // 503: a dependency is down, retry later
-	KindTimeout                     // 504: a dependency did not answer in time
-	KindTooLarge                    // 413: the request body is over the limit
-	KindBadGateway                  // 502: a dependency answered wrongly
+	KindInternal         Kind = iota // a fault of ours: 500, details never shown
+	KindInvalid                      // bad input: 422 with the field at fault
+	KindNotFound                     // 404
+	KindConflict                     // 409: duplicate or state clash
+	KindUnauthenticated              // 401
+	KindForbidden                    // 403
+	KindTooMany                      // 429
+	KindUnavailable                  // 503: a dependency is down, retry later
+	KindTimeout                      // 504: a dependency did not answer in time
+	KindTooLarge                     // 413: the request body is over the limit
+	KindBadGateway                   // 502: a dependency answered wrongly
+	KindMethodNotAllowed             // 405: the path exists, the method does not
 )
 
 // Error is a classified error. Title and Detail are shown to callers, so
@@ -66,17 +67,18 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) Status() int { return status[e.Kind] }
 
 var status = map[Kind]int{
-	KindInternal:        http.StatusInternalServerError,
-	KindInvalid:         http.StatusUnprocessableEntity,
-	KindNotFound:        http.StatusNotFound,
-	KindConflict:        http.StatusConflict,
-	KindUnauthenticated: http.StatusUnauthorized,
-	KindForbidden:       http.StatusForbidden,
-	KindTooMany:         http.StatusTooManyRequests,
-	KindUnavailable:     http.StatusServiceUnavailable,
-	KindTimeout:         http.StatusGatewayTimeout,
-	KindTooLarge:        http.StatusRequestEntityTooLarge,
-	KindBadGateway:      http.StatusBadGateway,
+	KindInternal:         http.StatusInternalServerError,
+	KindInvalid:          http.StatusUnprocessableEntity,
+	KindNotFound:         http.StatusNotFound,
+	KindConflict:         http.StatusConflict,
+	KindUnauthenticated:  http.StatusUnauthorized,
+	KindForbidden:        http.StatusForbidden,
+	KindTooMany:          http.StatusTooManyRequests,
+	KindUnavailable:      http.StatusServiceUnavailable,
+	KindTimeout:          http.StatusGatewayTimeout,
+	KindTooLarge:         http.StatusRequestEntityTooLarge,
+	KindBadGateway:       http.StatusBadGateway,
+	KindMethodNotAllowed: http.StatusMethodNotAllowed,
 }
 
 // Invalid reports bad input in field.

@@ -64,6 +64,10 @@ func (p *InProcess) Client() *http.Client {
 	}}
 }
 
+// ErrServerClosed is returned when dialling an in-process server that has
+// stopped — the in-memory twin of "connection refused".
+var ErrServerClosed = errors.New("in-process server closed")
+
 // BaseURL is the URL clients of an in-process server use.
 const BaseURL = "http://in-process"
 
@@ -82,7 +86,7 @@ func (l *memListener) dial(ctx context.Context) (net.Conn, error) {
 	case l.conns <- server:
 		return client, nil
 	case <-l.done:
-		return nil, errors.New("in-process server closed")
+		return nil, ErrServerClosed
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
