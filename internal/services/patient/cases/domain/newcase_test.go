@@ -1,0 +1,51 @@
+package domain
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/secondopinion/platform/internal/kit/problem"
+)
+
+func TestValidate(t *testing.T) {
+	good := NewCase{
+		CustomerID: "0190A4B2-0000-7000-8000-000000000001",
+		Specialty:  "CARDIOLOGY",
+		Title:      "  Chest pain  ",
+		Question:   "Is the stent still needed?",
+	}
+	got, err := good.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Urgency != "STANDARD" || got.Title != "Chest pain" || got.CustomerID != "0190a4b2-0000-7000-8000-000000000001" {
+		t.Errorf("not normalised: %+v", got)
+	}
+
+	tests := []struct {
+		field string
+		edit  func(*NewCase)
+	}{
+		{"body.customerId", func(n *NewCase) { n.CustomerID = "42" }},
+		{"body.specialty", func(n *NewCase) { n.Specialty = "cardiology" }},
+		{"body.title", func(n *NewCase) { n.Title = " ab " }},
+		{"body.title", func(n *NewCase) { n.Title = strings.Repeat("é", 201) }},
+		{"body.question", func(n *NewCase) { n.Question = "too short" }},
+		{"body.question", func(n *NewCase) { n.Question = strings.Repeat("x", 5001) }},
+		{"body.urgency", func(n *NewCase) { n.Urgency = "ASAP" }},
+	}
+	for _, tt := range tests {
+		n := good
+		tt.edit(&n)
+		_, err := n.Validate()
+		p, ok := problem.As(err)
+		if !ok || p.Status() != 422 || p.Field != tt.field {
+			t.Errorf("%s: got %v, want 422 on %s", tt.field, err, tt.field)
+		}
+	}
+	edge := good
+	edge.Title, edge.Question, edge.Urgency = strings.Repeat("é", 200), strings.Repeat("x", 5000), "URGENT"
+	if _, err := edge.Validate(); err != nil {
+		t.Errorf("limits refused: %v", err)
+	}
+}

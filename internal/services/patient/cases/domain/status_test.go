@@ -1,0 +1,161 @@
+package domain
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/secondopinion/platform/internal/kit/problem"
+)
+
+// want is the expected outcome of a trigger: the statuses passed through,
+// nothing (ignored), or a refusal.
+type want struct {
+	path    []Status
+	refused bool
+}
+
+var (
+	ign = want{}
+	ref = want{refused: true}
+)
+
+func to(s ...Status) want { return want{path: s} }
+
+func check(t *testing.T, name string, from Status, steps []Step, err error, w want) {
+	t.Helper()
+	if w.refused {
+		if !errors.Is(err, ErrInvalidTransition) || problem.StatusOf(err) != 409 {
+			t.Errorf("%s on %s: got steps %v err %v, want a 409 refusal", name, from, steps, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Errorf("%s on %s: unexpected error %v", name, from, err)
+		return
+	}
+	var path []Status
+	at := from
+	for _, s := range steps {
+		if s.From != at {
+			t.Errorf("%s on %s: step %v does not start at %s", name, from, s, at)
+		}
+		path, at = append(path, s.To), s.To
+	}
+	if !slices.Equal(path, w.path) {
+		t.Errorf("%s on %s: went %v, want %v", name, from, path, w.path)
+	}
+}
+
+// every makes sure a table names all statuses, so no pair goes untested.
+func every(t *testing.T, name string, table map[Status]want) {
+	t.Helper()
+	for _, s := range Statuses {
+		if _, ok := table[s]; !ok {
+			t.Fatalf("%s: table misses status %s", name, s)
+		}
+	}
+}
+
+func TestCommands(t *testing.T) {
+	allRefused := func(except Status, w want) map[Status]want {
+		m := map[Status]want{}
+		for _, s := range Statuses {
+			m[s] = ref
+		}
+		m[except] = w
+		return m
+	}
+	cancel := map[Status]want{}
+	for _, s := range Statuses {
+		cancel[s] = to(Cancelled)
+	}
+	cancel[Completed], cancel[Cancelled] = ref, ref
+
+	tests := []struct {
+		name  string
+		p     Pipeline
+		cmd   func(Pipeline, Status) ([]Step, error)
+		table map[Status]want
+	}{
+		{"submit/none", Pipeline{}, Pipeline.Submit, allRefused(Draft, to(Submitted, AwaitingAssignment))},
+		{"submit/ai", Pipeline{AI: true}, Pipeline.Submit, allRefused(Draft, to(Submitted))},
+		{"submit/payment", Pipeline{Payment: true}, Pipeline.Submit, allRefused(Draft, to(AwaitingPayment))},
+		{"submit/both", Pipeline{Payment: true, AI: true}, Pipeline.Submit, allRefused(Draft, to(AwaitingPayment))},
+		{"cancel", Pipeline{}, Pipeline.Cancel, cancel},
+	}
+	for _, tt := range tests {
+		every(t, tt.name, tt.table)
+		for from, w := range tt.table {
+			steps, err := tt.cmd(tt.p, from)
+			check(t, tt.name, from, steps, err, w)
+		}
+	}
+}
+
+func TestEvents(t *testing.T) {
+	// Columns: DRAFT, AWAITING_PAYMENT, SUBMITTED, AI_PROCESSING,
+	// AWAITING_ASSIGNMENT, ASSIGNED, UNDER_REVIEW, COMPLETED, CANCELLED, ORPHANED.
+	row := func(ws ...want) map[Status]want {
+		m := map[Status]want{}
+		for i, s := range Statuses {
+			m[s] = ws[i]
+		}
+		return m
+	}
+	toPool := to(AwaitingAssignment)
+	tests := []struct {
+		name  string
+		p     Pipeline
+		e     Event
+		table map[Status]want
+	}{
+		{"payment.succeeded/none", Pipeline{}, Event{Type: "payment.succeeded"},
+			row(ref, to(Submitted, AwaitingAssignment), ign, ign, ign, ign, ign, ign, ign, ign)},
+		{"payment.succeeded/ai", Pipeline{Payment: true, AI: true}, Event{Type: "payment.succeeded"},
+			row(ref, to(Submitted), ign, ign, ign, ign, ign, ign, ign, ign)},
+		{"ai.analysis.started", Pipeline{AI: true}, Event{Type: "ai.analysis.started"},
+			row(ref, ref, to(AIProcessing), ign, ign, ign, ign, ign, ign, ign)},
+		{"ai.analysis.completed", Pipeline{AI: true}, Event{Type: "ai.analysis.completed"},
+			row(ref, ref, toPool, toPool, ign, ign, ign, ign, ign, toPool)},
+		{"case.assigned", Pipeline{}, Event{Type: "case.assigned"},
+			row(ref, ref, ref, ref, to(Assigned), ign, ign, ign, ign, ign)},
+		{"assignment.expired", Pipeline{}, Event{Type: "assignment.expired"},
+			row(ref, ref, ref, ref, ign, toPool, ign, ign, ign, ign)},
+		{"assignment.released", Pipeline{}, Event{Type: "assignment.released"},
+			row(ref, ref, ref, ref, ign, toPool, ign, ign, ign, ign)},
+		{"opinion.submitted/review", Pipeline{}, Event{Type: "opinion.submitted", ReviewRequired: true},
+			row(ref, ref, ref, ref, ref, to(UnderReview), ign, ign, ign, ign)},
+		{"opinion.submitted/no review", Pipeline{}, Event{Type: "opinion.submitted"},
+			row(ign, ign, ign, ign, ign, ign, ign, ign, ign, ign)},
+		{"opinion.approved", Pipeline{}, Event{Type: "opinion.approved"},
+			row(ref, ref, ref, ref, ref, to(Completed), to(Completed), ign, ign, ign)},
+		{"case.orphaned", Pipeline{}, Event{Type: "case.orphaned"},
+			row(to(Orphaned), to(Orphaned), to(Orphaned), to(Orphaned), to(Orphaned), to(Orphaned), to(Orphaned), ign, ign, ign)},
+		{"payment.refunded", Pipeline{}, Event{Type: "payment.refunded"},
+			row(to(Cancelled), to(Cancelled), to(Cancelled), to(Cancelled), to(Cancelled), to(Cancelled), to(Cancelled), ign, ign, to(Cancelled))},
+		{"unknown", Pipeline{}, Event{Type: "patient.updated"},
+			row(ign, ign, ign, ign, ign, ign, ign, ign, ign, ign)},
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		covered[tt.e.Type] = true
+		for from, w := range tt.table {
+			steps, err := tt.p.On(from, tt.e)
+			check(t, tt.name, from, steps, err, w)
+		}
+	}
+	for _, typ := range EventTypes() {
+		if !covered[typ] {
+			t.Errorf("rule %s has no test row", typ)
+		}
+	}
+}
+
+func TestOpen(t *testing.T) {
+	for _, s := range Statuses {
+		if got, want := s.Open(), s != Completed && s != Cancelled; got != want {
+			t.Errorf("%s.Open() = %v", s, got)
+		}
+	}
+}
