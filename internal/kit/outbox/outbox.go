@@ -1,10 +1,21 @@
-// Package outbox makes events as durable as the state they describe. A
-// service writes its events into its own store in the same transaction as
-// the state change (Add); a Relay publishes them to the bus at least once;
-// a Consumer records every handled event id in the inbox, in the same
-// transaction as the handler's effect, so a redelivered event has no second
-// effect. Failed handling is retried with backoff from the inbox and parked
-// as a dead letter after a limit, where an admin can list and replay it.
+// Package outbox makes events as durable as the state they describe, and
+// their effects happen once.
+//
+//   - A service writes its events into its own store in the same
+//     transaction as the state change (Add): no state without its events,
+//     no events without their state.
+//   - A Relay publishes the outbox in order, at least once: rows are marked
+//     published only after the transport accepted them, so a crash in
+//     between publishes them again, never skips them.
+//   - A Consumer records every handled event id in the inbox in the same
+//     transaction as the handler's effect, so a redelivered event has no
+//     second effect. A failed event is acknowledged and parked in the inbox,
+//     retried with exponential backoff for hours, and after MaxAttempts kept
+//     as a dead letter that an admin lists (DeadLetters) and replays
+//     (Replay).
+//
+// A crash at any instant therefore loses no event and doubles no effect.
+// Retries may reorder a failed event after later events of its aggregate.
 package outbox
 
 import (

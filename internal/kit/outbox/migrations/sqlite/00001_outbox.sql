@@ -9,6 +9,7 @@ CREATE TABLE outbox (
     published_at TIMESTAMP
 );
 CREATE INDEX outbox_pending ON outbox (seq) WHERE published_at IS NULL;
+CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;
 
 CREATE TABLE inbox (
     consumer        TEXT NOT NULL,
@@ -23,7 +24,8 @@ CREATE TABLE inbox (
     updated_at      TIMESTAMP NOT NULL,
     PRIMARY KEY (consumer, event_id)
 );
-CREATE INDEX inbox_due ON inbox (status, next_attempt_at);
+CREATE INDEX inbox_due ON inbox (consumer, status, next_attempt_at);
+CREATE INDEX inbox_updated ON inbox (status, updated_at);
 
 -- +goose Down
 DROP TABLE inbox;
