@@ -1,0 +1,128 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/secondopinion/platform/internal/services/patient/identity/store"
+)
+
+// PatientBody is a patient as the public API shows it: never the password.
+type PatientBody struct {
+	ID                 string          `json:"id" format:"uuid"`
+	FirstName          string          `json:"firstName"`
+	MiddleName         string          `json:"middleName,omitempty"`
+	LastName           string          `json:"lastName"`
+	DateOfBirth        string          `json:"dateOfBirth" format:"date"`
+	Email              string          `json:"email" format:"email"`
+	Phone              string          `json:"phone,omitempty"`
+	PreferredChannel   Channel         `json:"preferredChannel" enum:"EMAIL,SMS"`
+	EmailNotifications bool            `json:"emailNotifications"`
+	SMSNotifications   bool            `json:"smsNotifications"`
+	Metadata           json.RawMessage `json:"metadata,omitempty"`
+	CreatedAt          time.Time       `json:"createdAt"`
+	UpdatedAt          time.Time       `json:"updatedAt"`
+}
+
+type registerInput struct {
+	Body struct {
+		FirstName          string          `json:"firstName" maxLength:"100"`
+		MiddleName         string          `json:"middleName,omitempty" maxLength:"100"`
+		LastName           string          `json:"lastName" maxLength:"100"`
+		DateOfBirth        string          `json:"dateOfBirth" format:"date" doc:"YYYY-MM-DD, in the past"`
+		Email              string          `json:"email" maxLength:"254"`
+		Phone              string          `json:"phone,omitempty" doc:"E.164, e.g. +4915112345678; required for SMS"`
+		PreferredChannel   Channel         `json:"preferredChannel,omitempty" enum:"EMAIL,SMS" doc:"default EMAIL"`
+		EmailNotifications *bool           `json:"emailNotifications,omitempty" doc:"default true"`
+		SMSNotifications   *bool           `json:"smsNotifications,omitempty" doc:"default false"`
+		Metadata           json.RawMessage `json:"metadata,omitempty" doc:"a JSON object of at most 16 KiB"`
+		Password           string          `json:"password" minLength:"12" maxLength:"128" writeOnly:"true"`
+	}
+}
+
+type patientOutput struct {
+	Location string `header:"Location"`
+	Body     PatientBody
+}
+
+type idInput struct {
+	ID string `path:"id" format:"uuid"`
+}
+
+type patchInput struct {
+	ID   string `path:"id" format:"uuid"`
+	Body struct {
+		FirstName          *string         `json:"firstName,omitempty" maxLength:"100"`
+		MiddleName         *string         `json:"middleName,omitempty" maxLength:"100"`
+		LastName           *string         `json:"lastName,omitempty" maxLength:"100"`
+		Phone              *string         `json:"phone,omitempty"`
+		PreferredChannel   *Channel        `json:"preferredChannel,omitempty" enum:"EMAIL,SMS"`
+		EmailNotifications *bool           `json:"emailNotifications,omitempty"`
+		SMSNotifications   *bool           `json:"smsNotifications,omitempty"`
+		Metadata           json.RawMessage `json:"metadata,omitempty"`
+	}
+}
+
+func (s *Service) routes() {
+	huma.Register(s.api, huma.Operation{
+		OperationID: "register-patient", Method: http.MethodPost, Path: "/api/v1/patients",
+		Summary: "Register a patient", Tags: []string{"patients"}, DefaultStatus: http.StatusCreated,
+	}, s.postPatient)
+	huma.Register(s.api, huma.Operation{
+		OperationID: "get-patient", Method: http.MethodGet, Path: "/api/v1/patients/{id}",
+		Summary: "Read a patient's profile", Tags: []string{"patients"},
+	}, s.getPatient)
+	huma.Register(s.api, huma.Operation{
+		OperationID: "update-patient", Method: http.MethodPatch, Path: "/api/v1/patients/{id}",
+		Summary: "Change a patient's profile", Tags: []string{"patients"},
+	}, s.patchPatient)
+}
+
+// Registration is open to anonymous callers by nature.
+func (s *Service) postPatient(ctx context.Context, in *registerInput) (*patientOutput, error) {
+	b := in.Body
+	p, err := s.register(ctx, Registration{
+		FirstName: b.FirstName, MiddleName: b.MiddleName, LastName: b.LastName, DateOfBirth: b.DateOfBirth,
+		Email: b.Email, Phone: b.Phone, PreferredChannel: b.PreferredChannel,
+		EmailNotifications: b.EmailNotifications, SMSNotifications: b.SMSNotifications,
+		Metadata: b.Metadata, Password: b.Password,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &patientOutput{Location: "/api/v1/patients/" + p.ID, Body: body(p)}, nil
+}
+
+func (s *Service) getPatient(ctx context.Context, in *idInput) (*patientOutput, error) {
+	p, err := s.get(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &patientOutput{Body: body(p)}, nil
+}
+
+func (s *Service) patchPatient(ctx context.Context, in *patchInput) (*patientOutput, error) {
+	b := in.Body
+	p, err := s.update(ctx, in.ID, Patch{
+		FirstName: b.FirstName, MiddleName: b.MiddleName, LastName: b.LastName, Phone: b.Phone,
+		PreferredChannel: b.PreferredChannel, EmailNotifications: b.EmailNotifications,
+		SMSNotifications: b.SMSNotifications, Metadata: b.Metadata,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &patientOutput{Body: body(p)}, nil
+}
+
+func body(p store.Patient) PatientBody {
+	return PatientBody{
+		ID: p.ID, FirstName: p.FirstName, MiddleName: p.MiddleName, LastName: p.LastName,
+		DateOfBirth: p.DateOfBirth.Format(time.DateOnly), Email: p.Email, Phone: p.Phone,
+		PreferredChannel: Channel(p.PreferredChannel), EmailNotifications: p.EmailNotifications,
+		SMSNotifications: p.SMSNotifications, Metadata: p.Metadata, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+	}
+}

@@ -1,0 +1,180 @@
+// Package identity is the patient-identity service: it registers patients
+// (the plan's Customer), keeps their profiles and password hashes, serves
+// them over public REST and the internal PatientService gRPC API, and
+// publishes patient.registered and patient.updated.
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"connectrpc.com/grpchealth"
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
+	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/outbox"
+	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/service"
+	"github.com/secondopinion/platform/internal/kit/sqldb"
+	"github.com/secondopinion/platform/internal/services/patient/identity/store"
+)
+
+// Name is the service's target name.
+const Name = "patient-identity"
+
+// Config is what the service is configured with.
+type Config struct {
+	// BcryptCost hashes passwords; 0 means 12, the plan's cost.
+	BcryptCost int
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Service is a running patient-identity target.
+type Service struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store.Store
+	relay *outbox.Relay
+	mux   *http.ServeMux
+	api   huma.API
+}
+
+// Migrate creates or upgrades the service's tables and its outbox.
+func Migrate(ctx context.Context, db *sqldb.DB) error {
+	if err := outbox.Migrate(ctx, db); err != nil {
+		return err
+	}
+	return store.Migrate(ctx, db)
+}
+
+// New builds the service over a migrated store.
+func New(cfg Config, deps service.Deps) (*Service, error) {
+	if deps.DB == nil || deps.Bus == nil {
+		return nil, errors.New(Name + ": needs a store and a bus")
+	}
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = 12
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := deps.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Service{
+		cfg:   cfg,
+		log:   log.With("service", Name),
+		store: store.New(deps.DB),
+		relay: outbox.NewRelay(deps.DB, deps.Bus, outbox.RelayOptions{Logger: log}),
+		mux:   http.NewServeMux(),
+	}
+	s.api = httpapi.NewAPI(s.mux, Name, "1.0.0")
+	s.routes()
+	s.mux.Handle(patientv1connect.NewPatientServiceHandler(&rpcServer{s: s}))
+	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(patientv1connect.PatientServiceName)))
+	return s, nil
+}
+
+// Handler serves the public REST API and the PatientService gRPC API.
+func (s *Service) Handler() http.Handler { return s.mux }
+
+// OpenAPI describes the public REST API.
+func (s *Service) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
+
+// Checks is empty: the service needs no peer to serve.
+func (s *Service) Checks() map[string]httpapi.Check { return nil }
+
+// Run relays the outbox until ctx ends, then flushes it.
+func (s *Service) Run(ctx context.Context) error { return s.relay.Run(ctx) }
+
+// register validates, hashes the password and stores the new patient with
+// its patient.registered event.
+func (s *Service) register(ctx context.Context, r Registration) (store.Patient, error) {
+	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
+	p, err := r.Validate(now)
+	if err != nil {
+		return store.Patient{}, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(r.Password), s.cfg.BcryptCost)
+	if err != nil {
+		return store.Patient{}, fmt.Errorf("hash password: %w", err)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return store.Patient{}, fmt.Errorf("new patient id: %w", err)
+	}
+	sp := toStore(p)
+	sp.ID, sp.CreatedAt, sp.UpdatedAt = id.String(), now, now
+	ev, err := bus.New(Name, EventRegistered, sp.ID, Registered{PatientID: sp.ID, PreferredChannel: p.PreferredChannel, Timestamp: now})
+	if err != nil {
+		return store.Patient{}, err
+	}
+	if err := s.store.Create(ctx, sp, string(hash), ev); err != nil {
+		return store.Patient{}, err
+	}
+	s.relay.Notify()
+	s.log.InfoContext(ctx, "patient registered", "patient_id", sp.ID)
+	return sp, nil
+}
+
+func (s *Service) get(ctx context.Context, id string) (store.Patient, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return store.Patient{}, problem.NotFound("patient")
+	}
+	return s.store.Get(ctx, id)
+}
+
+// update applies a patch and publishes patient.updated when anything
+// changed.
+func (s *Service) update(ctx context.Context, id string, pa Patch) (store.Patient, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return store.Patient{}, problem.NotFound("patient")
+	}
+	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
+	p, err := s.store.Update(ctx, id, func(cur store.Patient) (store.Patient, []bus.Event, error) {
+		next, changed, err := pa.Apply(fromStore(cur))
+		if err != nil || len(changed) == 0 {
+			return cur, nil, err
+		}
+		ev, err := bus.New(Name, EventUpdated, id, Updated{PatientID: id, ChangedFields: changed, Timestamp: now})
+		if err != nil {
+			return cur, nil, err
+		}
+		out := toStore(next)
+		out.ID, out.CreatedAt, out.UpdatedAt = cur.ID, cur.CreatedAt, now
+		return out, []bus.Event{ev}, nil
+	})
+	if err != nil {
+		return store.Patient{}, err
+	}
+	s.relay.Notify()
+	return p, nil
+}
+
+func toStore(p Profile) store.Patient {
+	return store.Patient{
+		ID: p.ID, FirstName: p.FirstName, MiddleName: p.MiddleName, LastName: p.LastName,
+		DateOfBirth: p.DateOfBirth, Email: p.Email, Phone: p.Phone, PreferredChannel: string(p.PreferredChannel),
+		EmailNotifications: p.EmailNotifications, SMSNotifications: p.SMSNotifications, Metadata: p.Metadata,
+		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+	}
+}
+
+func fromStore(p store.Patient) Profile {
+	return Profile{
+		ID: p.ID, FirstName: p.FirstName, MiddleName: p.MiddleName, LastName: p.LastName,
+		DateOfBirth: p.DateOfBirth, Email: p.Email, Phone: p.Phone, PreferredChannel: Channel(p.PreferredChannel),
+		EmailNotifications: p.EmailNotifications, SMSNotifications: p.SMSNotifications, Metadata: p.Metadata,
+		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+	}
+}
