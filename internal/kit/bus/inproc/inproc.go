@@ -5,6 +5,11 @@
 // A crash before that leaves the event in the outbox, to be published
 // again; consumers drop the duplicates through their inbox.
 //
+// Groups named to New are expected: while such a group has no live
+// member (its service is still starting), Publish fails instead of
+// skipping it, and the relay publishes again later — so no event is lost
+// to a consumer that subscribes after the first publish.
+//
 // Order: one Publish delivers its events in order, and each group's handler
 // is called by one publisher at a time, so events of one aggregate — which
 // one relay publishes in outbox order — arrive in order.
@@ -30,9 +35,10 @@ type Bus struct {
 // group is one consumer group: its members share delivery, and mu keeps
 // one delivery at a time so the group sees events in publish order.
 type group struct {
-	mu      sync.Mutex
-	members []*subscription
-	next    int
+	mu       sync.Mutex
+	members  []*subscription
+	next     int
+	expected bool // kept while it has no member; see New
 }
 
 type subscription struct {
@@ -43,10 +49,19 @@ type subscription struct {
 	ended bool
 }
 
-// New returns an empty bus.
-func New() *Bus { return &Bus{groups: map[string]*group{}} }
+// New returns a bus on which the named consumer groups are expected.
+func New(expected ...string) *Bus {
+	b := &Bus{groups: map[string]*group{}}
+	for _, name := range expected {
+		b.groups[name] = &group{expected: true}
+	}
+	return b
+}
 
-var errClosed = errors.New("in-process bus closed")
+var (
+	errClosed   = errors.New("in-process bus closed")
+	errNoMember = errors.New("consumer group has no live member yet")
+)
 
 // attempts bounds the retries of a failing handler within one Publish; the
 // outbox relay republishes later with its own backoff.
@@ -82,10 +97,16 @@ func (g *group) deliver(ctx context.Context, e bus.Event) error {
 	for i := range attempts {
 		s := g.pick()
 		if s == nil {
+			if g.expected {
+				return errNoMember
+			}
 			return nil // the group was closed meanwhile
 		}
 		if err = s.h(ctx, e); err == nil {
 			return nil
+		}
+		if i == attempts-1 {
+			break
 		}
 		select {
 		case <-ctx.Done():
@@ -144,7 +165,7 @@ func (s *subscription) Close() error {
 			}
 		}
 		g.members = live
-		if len(live) == 0 {
+		if len(live) == 0 && !g.expected {
 			delete(s.b.groups, s.name)
 		}
 	})
