@@ -53,7 +53,17 @@ func installErrors() {
 			if status >= 500 {
 				return problemFor(hctx.Context(), errors.New(msg))
 			}
-			return def(hctx, status, msg, errs...)
+			se := def(hctx, status, msg, errs...)
+			// huma echoes the rejected value — for an unknown or missing
+			// property the whole body, passwords and health data included.
+			if m, ok := se.(*huma.ErrorModel); ok {
+				for _, d := range m.Errors {
+					if d != nil {
+						d.Value = nil
+					}
+				}
+			}
+			return se
 		}
 	})
 }

@@ -8,39 +8,41 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/services/patient/identity/store"
 )
 
 // PatientBody is a patient as the public API shows it: never the password.
 type PatientBody struct {
-	ID                 string          `json:"id" format:"uuid"`
-	FirstName          string          `json:"firstName"`
-	MiddleName         string          `json:"middleName,omitempty"`
-	LastName           string          `json:"lastName"`
-	DateOfBirth        string          `json:"dateOfBirth" format:"date"`
-	Email              string          `json:"email" format:"email"`
-	Phone              string          `json:"phone,omitempty"`
-	PreferredChannel   Channel         `json:"preferredChannel" enum:"EMAIL,SMS"`
-	EmailNotifications bool            `json:"emailNotifications"`
-	SMSNotifications   bool            `json:"smsNotifications"`
-	Metadata           json.RawMessage `json:"metadata,omitempty"`
-	CreatedAt          time.Time       `json:"createdAt"`
-	UpdatedAt          time.Time       `json:"updatedAt"`
+	ID                 string    `json:"id" format:"uuid"`
+	FirstName          string    `json:"firstName"`
+	MiddleName         string    `json:"middleName,omitempty"`
+	LastName           string    `json:"lastName"`
+	DateOfBirth        string    `json:"dateOfBirth" format:"date"`
+	Email              string    `json:"email" format:"email"`
+	Phone              string    `json:"phone,omitempty"`
+	PreferredChannel   Channel   `json:"preferredChannel" enum:"EMAIL,SMS"`
+	EmailNotifications bool      `json:"emailNotifications"`
+	SMSNotifications   bool      `json:"smsNotifications"`
+	Metadata           metadata  `json:"metadata,omitempty"`
+	CreatedAt          time.Time `json:"createdAt"`
+	UpdatedAt          time.Time `json:"updatedAt"`
 }
 
 type registerInput struct {
 	Body struct {
-		FirstName          string          `json:"firstName" maxLength:"100"`
-		MiddleName         string          `json:"middleName,omitempty" maxLength:"100"`
-		LastName           string          `json:"lastName" maxLength:"100"`
-		DateOfBirth        string          `json:"dateOfBirth" format:"date" doc:"YYYY-MM-DD, in the past"`
-		Email              string          `json:"email" maxLength:"254"`
-		Phone              string          `json:"phone,omitempty" doc:"E.164, e.g. +4915112345678; required for SMS"`
-		PreferredChannel   Channel         `json:"preferredChannel,omitempty" enum:"EMAIL,SMS" doc:"default EMAIL"`
-		EmailNotifications *bool           `json:"emailNotifications,omitempty" doc:"default true"`
-		SMSNotifications   *bool           `json:"smsNotifications,omitempty" doc:"default false"`
-		Metadata           json.RawMessage `json:"metadata,omitempty" doc:"a JSON object of at most 16 KiB"`
-		Password           string          `json:"password" minLength:"12" maxLength:"128" writeOnly:"true"`
+		FirstName          string   `json:"firstName" maxLength:"100"`
+		MiddleName         string   `json:"middleName,omitempty" maxLength:"100"`
+		LastName           string   `json:"lastName" maxLength:"100"`
+		DateOfBirth        string   `json:"dateOfBirth" format:"date" doc:"YYYY-MM-DD, in the past"`
+		Email              string   `json:"email" maxLength:"254"`
+		Phone              string   `json:"phone,omitempty" doc:"E.164, e.g. +4915112345678; required for SMS"`
+		PreferredChannel   Channel  `json:"preferredChannel,omitempty" enum:"EMAIL,SMS" doc:"default EMAIL"`
+		EmailNotifications *bool    `json:"emailNotifications,omitempty" doc:"default true"`
+		SMSNotifications   *bool    `json:"smsNotifications,omitempty" doc:"default false"`
+		Metadata           metadata `json:"metadata,omitempty"`
+		// No length tags: huma would echo a refused password in its error.
+		Password string `json:"password" writeOnly:"true" doc:"12 to 128 characters; never returned"`
 	}
 }
 
@@ -56,15 +58,28 @@ type idInput struct {
 type patchInput struct {
 	ID   string `path:"id" format:"uuid"`
 	Body struct {
-		FirstName          *string         `json:"firstName,omitempty" maxLength:"100"`
-		MiddleName         *string         `json:"middleName,omitempty" maxLength:"100"`
-		LastName           *string         `json:"lastName,omitempty" maxLength:"100"`
-		Phone              *string         `json:"phone,omitempty"`
-		PreferredChannel   *Channel        `json:"preferredChannel,omitempty" enum:"EMAIL,SMS"`
-		EmailNotifications *bool           `json:"emailNotifications,omitempty"`
-		SMSNotifications   *bool           `json:"smsNotifications,omitempty"`
-		Metadata           json.RawMessage `json:"metadata,omitempty"`
+		FirstName          *string  `json:"firstName,omitempty" maxLength:"100"`
+		MiddleName         *string  `json:"middleName,omitempty" maxLength:"100"`
+		LastName           *string  `json:"lastName,omitempty" maxLength:"100"`
+		Phone              *string  `json:"phone,omitempty"`
+		PreferredChannel   *Channel `json:"preferredChannel,omitempty" enum:"EMAIL,SMS"`
+		EmailNotifications *bool    `json:"emailNotifications,omitempty"`
+		SMSNotifications   *bool    `json:"smsNotifications,omitempty"`
+		Metadata           metadata `json:"metadata,omitempty"`
 	}
+}
+
+// metadata is a patient's free-form JSON object, passed on as sent: the
+// domain rules check its shape and size.
+type metadata json.RawMessage
+
+func (m metadata) MarshalJSON() ([]byte, error)  { return json.RawMessage(m).MarshalJSON() }
+func (m *metadata) UnmarshalJSON(b []byte) error { return (*json.RawMessage)(m).UnmarshalJSON(b) }
+
+// Schema documents metadata as an object; null removes it in a PATCH.
+func (metadata) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{Type: huma.TypeObject, Nullable: true, AdditionalProperties: true,
+		Description: "free-form JSON object of at most 16 KiB"}
 }
 
 func (s *Service) routes() {
@@ -82,14 +97,13 @@ func (s *Service) routes() {
 	}, s.patchPatient)
 }
 
-// Registration is open to anonymous callers by nature.
 func (s *Service) postPatient(ctx context.Context, in *registerInput) (*patientOutput, error) {
 	b := in.Body
-	p, err := s.register(ctx, Registration{
+	p, err := s.register(ctx, authn.FromContext(ctx), Registration{
 		FirstName: b.FirstName, MiddleName: b.MiddleName, LastName: b.LastName, DateOfBirth: b.DateOfBirth,
 		Email: b.Email, Phone: b.Phone, PreferredChannel: b.PreferredChannel,
 		EmailNotifications: b.EmailNotifications, SMSNotifications: b.SMSNotifications,
-		Metadata: b.Metadata, Password: b.Password,
+		Metadata: json.RawMessage(b.Metadata), Password: b.Password,
 	})
 	if err != nil {
 		return nil, err
@@ -98,7 +112,7 @@ func (s *Service) postPatient(ctx context.Context, in *registerInput) (*patientO
 }
 
 func (s *Service) getPatient(ctx context.Context, in *idInput) (*patientOutput, error) {
-	p, err := s.get(ctx, in.ID)
+	p, err := s.get(ctx, authn.FromContext(ctx), in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -107,10 +121,10 @@ func (s *Service) getPatient(ctx context.Context, in *idInput) (*patientOutput, 
 
 func (s *Service) patchPatient(ctx context.Context, in *patchInput) (*patientOutput, error) {
 	b := in.Body
-	p, err := s.update(ctx, in.ID, Patch{
+	p, err := s.update(ctx, authn.FromContext(ctx), in.ID, Patch{
 		FirstName: b.FirstName, MiddleName: b.MiddleName, LastName: b.LastName, Phone: b.Phone,
 		PreferredChannel: b.PreferredChannel, EmailNotifications: b.EmailNotifications,
-		SMSNotifications: b.SMSNotifications, Metadata: b.Metadata,
+		SMSNotifications: b.SMSNotifications, Metadata: json.RawMessage(b.Metadata),
 	})
 	if err != nil {
 		return nil, err
@@ -123,6 +137,6 @@ func body(p store.Patient) PatientBody {
 		ID: p.ID, FirstName: p.FirstName, MiddleName: p.MiddleName, LastName: p.LastName,
 		DateOfBirth: p.DateOfBirth.Format(time.DateOnly), Email: p.Email, Phone: p.Phone,
 		PreferredChannel: Channel(p.PreferredChannel), EmailNotifications: p.EmailNotifications,
-		SMSNotifications: p.SMSNotifications, Metadata: p.Metadata, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		SMSNotifications: p.SMSNotifications, Metadata: metadata(p.Metadata), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 }

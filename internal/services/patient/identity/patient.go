@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/mail"
 	"regexp"
@@ -52,7 +53,8 @@ type Profile struct {
 	UpdatedAt          time.Time
 }
 
-// Patch changes the fields that are set.
+// Patch changes the fields that are set. Email and date of birth are not
+// patchable: they identify the patient and change through their own flows.
 type Patch struct {
 	FirstName          *string
 	MiddleName         *string
@@ -61,7 +63,7 @@ type Patch struct {
 	PreferredChannel   *Channel
 	EmailNotifications *bool
 	SMSNotifications   *bool
-	Metadata           json.RawMessage
+	Metadata           json.RawMessage // JSON null removes it
 }
 
 const (
@@ -85,7 +87,6 @@ func (r Registration) Validate(now time.Time) (Profile, error) {
 		Phone:              strings.TrimSpace(r.Phone),
 		PreferredChannel:   r.PreferredChannel,
 		EmailNotifications: true,
-		Metadata:           r.Metadata,
 	}
 	if r.EmailNotifications != nil {
 		p.EmailNotifications = *r.EmailNotifications
@@ -110,7 +111,7 @@ func (r Registration) Validate(now time.Time) (Profile, error) {
 	if err := validContact(p); err != nil {
 		return Profile{}, err
 	}
-	if err := validMetadata(p.Metadata); err != nil {
+	if p.Metadata, err = normalMetadata(r.Metadata); err != nil {
 		return Profile{}, err
 	}
 	if n := utf8.RuneCountInString(r.Password); n < minPassword || n > maxPassword {
@@ -146,16 +147,19 @@ func (pa Patch) Apply(p Profile) (Profile, []string, error) {
 		changed = append(changed, "smsNotifications")
 	}
 	if pa.Metadata != nil {
-		p.Metadata = pa.Metadata
-		changed = append(changed, "metadata")
+		m, err := normalMetadata(pa.Metadata)
+		if err != nil {
+			return Profile{}, nil, err
+		}
+		if !bytes.Equal(m, compact(p.Metadata)) {
+			p.Metadata = m
+			changed = append(changed, "metadata")
+		}
 	}
 	if err := validNames(p); err != nil {
 		return Profile{}, nil, err
 	}
 	if err := validContact(p); err != nil {
-		return Profile{}, nil, err
-	}
-	if err := validMetadata(p.Metadata); err != nil {
 		return Profile{}, nil, err
 	}
 	return p, changed, nil
@@ -220,16 +224,31 @@ func validContact(p Profile) error {
 	return nil
 }
 
-func validMetadata(m json.RawMessage) error {
+// normalMetadata accepts a JSON object of at most 16 KiB and returns it
+// compacted; absent or null metadata is none.
+func normalMetadata(m json.RawMessage) (json.RawMessage, error) {
+	if len(m) > maxMetadata {
+		return nil, problem.Invalid("body.metadata", "must be at most %d bytes", maxMetadata)
+	}
+	if m = compact(m); m == nil || string(m) == "null" {
+		return nil, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(m, &obj); err != nil {
+		return nil, problem.Invalid("body.metadata", "must be a JSON object")
+	}
+	return m, nil
+}
+
+// compact drops insignificant white space, so that equal objects compare
+// equal; what is not JSON is returned as it is, for the caller to refuse.
+func compact(m json.RawMessage) json.RawMessage {
 	if len(m) == 0 {
 		return nil
 	}
-	if len(m) > maxMetadata {
-		return problem.Invalid("body.metadata", "must be at most %d bytes", maxMetadata)
+	var b bytes.Buffer
+	if err := json.Compact(&b, m); err != nil {
+		return m
 	}
-	var obj map[string]any
-	if err := json.Unmarshal(m, &obj); err != nil || obj == nil {
-		return problem.Invalid("body.metadata", "must be a JSON object")
-	}
-	return nil
+	return b.Bytes()
 }

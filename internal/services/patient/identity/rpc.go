@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/connect"
 
 	patientv1 "github.com/secondopinion/platform/api/gen/patient/v1"
+	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/services/patient/identity/store"
 )
@@ -18,7 +19,7 @@ type rpcServer struct{ s *Service }
 
 func (r *rpcServer) CreatePatient(ctx context.Context, req *connect.Request[patientv1.CreatePatientRequest]) (*connect.Response[patientv1.PatientResponse], error) {
 	m := req.Msg
-	p, err := r.s.register(ctx, Registration{
+	p, err := r.s.register(ctx, authn.FromContext(ctx), Registration{
 		FirstName: m.FirstName, MiddleName: m.MiddleName, LastName: m.LastName, DateOfBirth: m.DateOfBirth,
 		Email: m.Email, Phone: m.Phone, PreferredChannel: Channel(m.PreferredChannel),
 		EmailNotifications: m.EmailNotifications, SMSNotifications: m.SmsNotifications, Password: m.Password,
@@ -27,7 +28,7 @@ func (r *rpcServer) CreatePatient(ctx context.Context, req *connect.Request[pati
 }
 
 func (r *rpcServer) GetPatient(ctx context.Context, req *connect.Request[patientv1.GetPatientRequest]) (*connect.Response[patientv1.PatientResponse], error) {
-	p, err := r.s.get(ctx, req.Msg.Id)
+	p, err := r.s.get(ctx, authn.FromContext(ctx), req.Msg.Id)
 	return respond(ctx, p, err)
 }
 
@@ -41,7 +42,7 @@ func (r *rpcServer) UpdatePatient(ctx context.Context, req *connect.Request[pati
 		c := Channel(*m.PreferredChannel)
 		pa.PreferredChannel = &c
 	}
-	p, err := r.s.update(ctx, m.Id, pa)
+	p, err := r.s.update(ctx, authn.FromContext(ctx), m.Id, pa)
 	return respond(ctx, p, err)
 }
 

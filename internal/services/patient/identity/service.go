@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
+	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/outbox"
@@ -34,8 +35,6 @@ const Name = "patient-identity"
 type Config struct {
 	// BcryptCost hashes passwords; 0 means 12, the plan's cost.
 	BcryptCost int
-	// Now is the clock; nil is time.Now.
-	Now func() time.Time
 }
 
 // Service is a running patient-identity target.
@@ -64,8 +63,8 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = 12
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("%s: bcrypt cost %d is outside %d..%d", Name, cfg.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	log := deps.Log
 	if log == nil {
@@ -97,17 +96,21 @@ func (s *Service) Checks() map[string]httpapi.Check { return nil }
 // Run relays the outbox until ctx ends, then flushes it.
 func (s *Service) Run(ctx context.Context) error { return s.relay.Run(ctx) }
 
+// The application functions below take the verified caller (who): the
+// ports hand it over, and access rules apply here once tokens are issued
+// (registration itself stays open to anonymous callers).
+
 // register validates, hashes the password and stores the new patient with
 // its patient.registered event.
-func (s *Service) register(ctx context.Context, r Registration) (store.Patient, error) {
-	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
+func (s *Service) register(ctx context.Context, who authn.Principal, r Registration) (store.Patient, error) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
 	p, err := r.Validate(now)
 	if err != nil {
 		return store.Patient{}, err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(r.Password), s.cfg.BcryptCost)
+	hash, err := hashPassword(r.Password, s.cfg.BcryptCost)
 	if err != nil {
-		return store.Patient{}, fmt.Errorf("hash password: %w", err)
+		return store.Patient{}, err
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -119,46 +122,61 @@ func (s *Service) register(ctx context.Context, r Registration) (store.Patient, 
 	if err != nil {
 		return store.Patient{}, err
 	}
-	if err := s.store.Create(ctx, sp, string(hash), ev); err != nil {
+	if err := s.store.Create(ctx, sp, store.Credential{Hash: hash, Scheme: passwordScheme}, ev); err != nil {
 		return store.Patient{}, err
 	}
 	s.relay.Notify()
-	s.log.InfoContext(ctx, "patient registered", "patient_id", sp.ID)
+	s.log.InfoContext(ctx, "patient registered", "patientId", sp.ID, "actor", who.Subject)
 	return sp, nil
 }
 
-func (s *Service) get(ctx context.Context, id string) (store.Patient, error) {
-	if _, err := uuid.Parse(id); err != nil {
-		return store.Patient{}, problem.NotFound("patient")
+// get reads a patient. who is not checked yet: see above.
+func (s *Service) get(ctx context.Context, _ authn.Principal, id string) (store.Patient, error) {
+	if err := validID(id); err != nil {
+		return store.Patient{}, err
 	}
 	return s.store.Get(ctx, id)
 }
 
-// update applies a patch and publishes patient.updated when anything
-// changed.
-func (s *Service) update(ctx context.Context, id string, pa Patch) (store.Patient, error) {
-	if _, err := uuid.Parse(id); err != nil {
-		return store.Patient{}, problem.NotFound("patient")
+// update applies a patch and publishes patient.updated naming the changed
+// fields, when anything changed.
+func (s *Service) update(ctx context.Context, who authn.Principal, id string, pa Patch) (store.Patient, error) {
+	if err := validID(id); err != nil {
+		return store.Patient{}, err
 	}
-	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	var changed []string
 	p, err := s.store.Update(ctx, id, func(cur store.Patient) (store.Patient, []bus.Event, error) {
-		next, changed, err := pa.Apply(fromStore(cur))
-		if err != nil || len(changed) == 0 {
+		next, fields, err := pa.Apply(fromStore(cur))
+		if err != nil || len(fields) == 0 {
 			return cur, nil, err
 		}
-		ev, err := bus.New(Name, EventUpdated, id, Updated{PatientID: id, ChangedFields: changed, Timestamp: now})
+		ev, err := bus.New(Name, EventUpdated, id, Updated{PatientID: id, ChangedFields: fields, Timestamp: now})
 		if err != nil {
 			return cur, nil, err
 		}
 		out := toStore(next)
 		out.ID, out.CreatedAt, out.UpdatedAt = cur.ID, cur.CreatedAt, now
+		changed = fields
 		return out, []bus.Event{ev}, nil
 	})
 	if err != nil {
 		return store.Patient{}, err
 	}
-	s.relay.Notify()
+	if len(changed) > 0 {
+		s.relay.Notify()
+		s.log.InfoContext(ctx, "patient updated", "patientId", id, "fields", changed, "actor", who.Subject)
+	}
 	return p, nil
+}
+
+// validID refuses what cannot be a patient id before it reaches the store
+// (PostgreSQL would fail on it rather than find nothing).
+func validID(id string) error {
+	if _, err := uuid.Parse(id); err != nil {
+		return problem.Invalid("path.id", "must be a UUID")
+	}
+	return nil
 }
 
 func toStore(p Profile) store.Patient {

@@ -1,198 +1,356 @@
 package identity_test
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
-	"connectrpc.com/connect"
+	"golang.org/x/crypto/bcrypt"
 
-	patientv1 "github.com/secondopinion/platform/api/gen/patient/v1"
-	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
+	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/telemetry"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/internal/services/patient/identity"
-	"golang.org/x/crypto/bcrypt"
+	"github.com/secondopinion/platform/internal/services/patient/identity/store"
 )
 
 type fixture struct {
-	url  string
-	db   *sqldb.DB
-	h    http.Handler
-	logs *bytes.Buffer
+	url string
+	db  *sqldb.DB
+	h   http.Handler // the wrapped handler, as the app serves it
+	svc *identity.Service
+	bus *inproc.Bus
 }
 
-func start(t *testing.T, e sqldb.Engine) fixture {
+func start(t *testing.T, db *sqldb.DB) fixture {
 	t.Helper()
-	db := testkit.OpenDB(t, e, identity.Name)
 	if err := identity.Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	prev := slog.Default()
-	slog.SetDefault(log)
-	t.Cleanup(func() { slog.SetDefault(prev) })
+	b := inproc.New()
 	svc, err := identity.New(identity.Config{BcryptCost: bcrypt.MinCost},
-		service.Deps{DB: db, Bus: inproc.New(), Log: log, Metrics: telemetry.NewMetrics(), Region: "EU"})
+		service.Deps{DB: db, Bus: b, Log: slog.Default(), Metrics: telemetry.NewMetrics(), Region: "EU"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := httpapi.Wrap(svc.Handler(), httpapi.Options{Service: identity.Name})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return fixture{url: srv.URL, db: db, h: h, logs: logs}
+	return fixture{url: srv.URL, db: db, h: h, svc: svc, bus: b}
 }
 
-const ada = `{"firstName":"Ada","lastName":"Lovelace","dateOfBirth":"1990-12-10","email":"Ada.Lovelace@Example.org",
-	"phone":"+4915112345678","preferredChannel":"SMS","metadata":{"source":"web"},"password":"analytical engine 1843"}`
+const (
+	adaPassword = "analytical engine 1843"
+	ada         = `{"firstName":"Ada","middleName":"King","lastName":"Lovelace","dateOfBirth":"1990-12-10",
+	"email":"Ada.Lovelace@Example.org","phone":"+4915112345678","preferredChannel":"SMS",
+	"metadata":{"source":"web"},"password":"` + adaPassword + `"}`
+)
 
-func call(t *testing.T, method, url, body string) (int, map[string]any, string) {
+// adaSecrets is Ada's personal data and password, which must stay out of
+// logs, events and (for the password) every response.
+var adaSecrets = []string{"Ada", "King", "Lovelace", "ada.lovelace", "+4915112345678", "1990-12-10", adaPassword, "$2a$"}
+
+type response struct {
+	status int
+	doc    map[string]any
+	raw    string
+	header http.Header
+}
+
+// call sends a JSON request and checks what every response must keep: no
+// password, no hash.
+func call(t *testing.T, method, url, body string) response {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	var doc map[string]any
-	_ = json.Unmarshal(raw, &doc)
-	return res.StatusCode, doc, string(raw)
-}
-
-func TestAPI(t *testing.T) {
-	for _, e := range testkit.Engines(t) {
-		t.Run(string(e), func(t *testing.T) {
-			f := start(t, e)
-			status, doc, raw := call(t, http.MethodPost, f.url+"/api/v1/patients", ada)
-			if status != 201 {
-				t.Fatalf("register: %d %s", status, raw)
-			}
-			id, _ := doc["id"].(string)
-			if doc["email"] != "ada.lovelace@example.org" || doc["preferredChannel"] != "SMS" || doc["emailNotifications"] != true {
-				t.Fatalf("register body: %s", raw)
-			}
-			if strings.Contains(raw, "password") || strings.Contains(raw, "analytical") || strings.Contains(raw, "$2a$") {
-				t.Fatalf("password or hash in the response: %s", raw)
-			}
-
-			if status, _, raw := call(t, http.MethodPost, f.url+"/api/v1/patients", strings.Replace(ada, "Ada.Lovelace@", "ada.lovelace@", 1)); status != 409 {
-				t.Fatalf("duplicate email (other case): %d %s", status, raw)
-			}
-
-			for name, c := range map[string]struct{ body, field string }{
-				"unknown field": {strings.Replace(ada, `"firstName"`, `"nickname":"x","firstName"`, 1), "nickname"},
-				"future birth":  {strings.Replace(ada, "1990-12-10", "2999-01-01", 1), "body.dateOfBirth"},
-				"bad email":     {strings.Replace(ada, "Ada.Lovelace@Example.org", "nope", 1), "body.email"},
-				"bad phone":     {strings.Replace(ada, "+4915112345678", "12345", 1), "body.phone"},
-				"sms no phone":  {strings.Replace(ada, `"phone":"+4915112345678",`, "", 1), "body.phone"},
-				"short pwd":     {strings.Replace(ada, "analytical engine 1843", "short", 1), "body.password"},
-				"no last name":  {strings.Replace(ada, `"lastName":"Lovelace",`, "", 1), "lastName"},
-			} {
-				status, _, raw := call(t, http.MethodPost, f.url+"/api/v1/patients", c.body)
-				if status != 422 || !strings.Contains(raw, c.field) {
-					t.Errorf("%s: %d %s, want 422 naming %s", name, status, raw, c.field)
-				}
-			}
-
-			if status, doc, raw := call(t, http.MethodGet, f.url+"/api/v1/patients/"+id, ""); status != 200 || doc["id"] != id || strings.Contains(raw, "password") {
-				t.Fatalf("get: %d %s", status, raw)
-			}
-			if status, _, _ := call(t, http.MethodGet, f.url+"/api/v1/patients/0190a0a0-0000-7000-8000-000000000000", ""); status != 404 {
-				t.Fatalf("unknown patient: %d", status)
-			}
-			if status, _, raw := call(t, http.MethodGet, f.url+"/api/v1/patients/not-a-uuid", ""); status != 422 || !strings.Contains(raw, "path.id") {
-				t.Fatalf("bad id: %d %s", status, raw)
-			}
-
-			if status, doc, raw := call(t, http.MethodPatch, f.url+"/api/v1/patients/"+id, `{"firstName":"Augusta","preferredChannel":"EMAIL"}`); status != 200 || doc["firstName"] != "Augusta" || doc["preferredChannel"] != "EMAIL" {
-				t.Fatalf("patch: %d %s", status, raw)
-			}
-			if status, _, raw := call(t, http.MethodPatch, f.url+"/api/v1/patients/"+id, `{"phone":"","preferredChannel":"SMS"}`); status != 422 || !strings.Contains(raw, "body.phone") {
-				t.Fatalf("patch to SMS without phone: %d %s", status, raw)
-			}
-			if status, _, _ := call(t, http.MethodPatch, f.url+"/api/v1/patients/"+id, `{"email":"x@example.org"}`); status != 422 {
-				t.Fatalf("email is not patchable: %d", status)
-			}
-
-			// Events carry ids, never personal data.
-			rows, err := f.db.Query(`SELECT event_type, envelope FROM outbox ORDER BY seq`)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var types []string
-			for rows.Next() {
-				var typ, env string
-				if err := rows.Scan(&typ, &env); err != nil {
-					t.Fatal(err)
-				}
-				types = append(types, typ)
-				for _, secret := range []string{"Lovelace", "Augusta", "ada.lovelace", "+4915112345678", "1990-12-10", "analytical"} {
-					if strings.Contains(env, secret) {
-						t.Errorf("%s event carries personal data %q: %s", typ, secret, env)
-					}
-				}
-			}
-			if strings.Join(types, ",") != "patient.registered,patient.updated" {
-				t.Fatalf("events %v", types)
-			}
-
-			for _, secret := range []string{"Lovelace", "Augusta", "ada.lovelace", "Ada.Lovelace", "+4915112345678", "1990-12-10", "analytical", "$2a$"} {
-				if strings.Contains(f.logs.String(), secret) {
-					t.Errorf("logs contain %q", secret)
-				}
-			}
-		})
-	}
-}
-
-func TestPatientServiceOverGRPC(t *testing.T) {
-	f := start(t, sqldb.SQLite)
-	mem := rpc.NewInProcess(f.h)
-	t.Cleanup(func() { mem.Close() })
-	c := patientv1connect.NewPatientServiceClient(mem.Client(), rpc.BaseURL, rpc.ClientOptions()...)
-	ctx := context.Background()
-
-	created, err := c.CreatePatient(ctx, connect.NewRequest(&patientv1.CreatePatientRequest{
-		FirstName: "Grace", LastName: "Hopper", Email: "grace@example.org", DateOfBirth: "1906-12-09",
-		Password: "cobol compiler 1959",
-	}))
+	raw, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := created.Msg.Id
-	got, err := c.GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: id}))
-	if err != nil || got.Msg.Email != "grace@example.org" || got.Msg.PreferredChannel != "EMAIL" {
-		t.Fatalf("get: %v %v", got, err)
+	r := response{status: res.StatusCode, raw: string(raw), header: res.Header}
+	_ = json.Unmarshal(raw, &r.doc)
+	for _, secret := range []string{adaPassword, "$2a$", `"password":`} {
+		if strings.Contains(r.raw, secret) {
+			t.Errorf("%s %s: response carries %q: %s", method, url, secret, raw)
+		}
 	}
-	phone := "+12025550123"
-	upd, err := c.UpdatePatient(ctx, connect.NewRequest(&patientv1.UpdatePatientRequest{Id: id, Phone: &phone}))
-	if err != nil || upd.Msg.Phone != phone {
-		t.Fatalf("update: %v %v", upd, err)
+	return r
+}
+
+// locations lists the fields a problem document names.
+func locations(doc map[string]any) []string {
+	var out []string
+	errs, _ := doc["errors"].([]any)
+	for _, e := range errs {
+		m, _ := e.(map[string]any)
+		loc, _ := m["location"].(string)
+		out = append(out, loc)
 	}
-	if _, err := c.GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: "0190a0a0-0000-7000-8000-000000000000"})); connect.CodeOf(err) != connect.CodeNotFound {
-		t.Fatalf("unknown: %v", err)
+	return out
+}
+
+func register(t *testing.T, f fixture) string {
+	t.Helper()
+	r := call(t, http.MethodPost, f.url+"/api/v1/patients", ada)
+	if r.status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.status, r.raw)
 	}
-	if _, err := c.CreatePatient(ctx, connect.NewRequest(&patientv1.CreatePatientRequest{
-		FirstName: "Grace", LastName: "Hopper", Email: "grace@example.org", DateOfBirth: "1906-12-09", Password: "cobol compiler 1959",
-	})); connect.CodeOf(err) != connect.CodeAlreadyExists {
-		t.Fatalf("duplicate: %v", err)
+	id, _ := r.doc["id"].(string)
+	return id
+}
+
+func TestAPI(t *testing.T) {
+	testkit.ForEachEngine(t, identity.Name, func(t *testing.T, db *sqldb.DB) {
+		f := start(t, db)
+		id := register(t, f)
+		t.Run("registration", func(t *testing.T) { testRegistration(t, f, id) })
+		t.Run("validation", func(t *testing.T) { testValidation(t, f) })
+		t.Run("get", func(t *testing.T) { testGet(t, f, id) })
+		t.Run("patch", func(t *testing.T) { testPatch(t, f, id) })
+		t.Run("events", func(t *testing.T) { testEvents(t, f, id) })
+	})
+}
+
+func testRegistration(t *testing.T, f fixture, id string) {
+	r := call(t, http.MethodGet, f.url+"/api/v1/patients/"+id, "")
+	want := map[string]any{
+		"id": id, "firstName": "Ada", "middleName": "King", "lastName": "Lovelace", "dateOfBirth": "1990-12-10",
+		"email": "ada.lovelace@example.org", "phone": "+4915112345678", "preferredChannel": "SMS",
+		"emailNotifications": true, "smsNotifications": false, "metadata": map[string]any{"source": "web"},
 	}
-	if _, err := c.CreatePatient(ctx, connect.NewRequest(&patientv1.CreatePatientRequest{FirstName: "x"})); connect.CodeOf(err) != connect.CodeInvalidArgument {
-		t.Fatalf("invalid: %v", err)
+	for k, v := range want {
+		if got, _ := json.Marshal(r.doc[k]); string(got) != mustJSON(t, v) {
+			t.Errorf("%s = %s, want %s", k, got, mustJSON(t, v))
+		}
 	}
+	for _, k := range []string{"createdAt", "updatedAt"} {
+		s, _ := r.doc[k].(string)
+		if ts, err := time.Parse(time.RFC3339, s); err != nil || !strings.HasSuffix(s, "Z") || ts.After(time.Now()) {
+			t.Errorf("%s = %q: want RFC 3339 UTC in the past", k, s)
+		}
+	}
+
+	c, err := store.New(f.db).Credential(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(adaPassword))
+	if c.Scheme != "bcrypt-sha256" || bcrypt.CompareHashAndPassword([]byte(c.Hash), []byte(base64.StdEncoding.EncodeToString(sum[:]))) != nil {
+		t.Fatalf("stored credential %+v does not verify the password under its scheme", c)
+	}
+
+	other := strings.Replace(strings.Replace(ada, "Ada.Lovelace@", "ADA.LOVELACE@", 1), "Example.org", "example.ORG", 1)
+	if r := call(t, http.MethodPost, f.url+"/api/v1/patients", other); r.status != http.StatusConflict ||
+		r.doc["title"] != "Email already registered" {
+		t.Fatalf("duplicate email in other case: %d %s", r.status, r.raw)
+	}
+
+	minimal := `{"firstName":"Grace","lastName":"Hopper","dateOfBirth":"1906-12-09","email":"grace@example.org","password":"cobol compiler 1959"}`
+	r = call(t, http.MethodPost, f.url+"/api/v1/patients", minimal)
+	if r.status != http.StatusCreated || r.doc["preferredChannel"] != "EMAIL" || r.doc["emailNotifications"] != true ||
+		r.doc["smsNotifications"] != false || r.header.Get("Location") != "/api/v1/patients/"+r.doc["id"].(string) {
+		t.Fatalf("defaults: %d %s %v", r.status, r.raw, r.header)
+	}
+}
+
+func testValidation(t *testing.T, f fixture) {
+	long := strings.Repeat("x", 101)
+	for _, c := range []struct{ name, from, to, field string }{
+		{"blank first name", `"Ada"`, `"   "`, "body.firstName"},
+		{"long last name", `"Lovelace"`, `"` + long + `"`, "body.lastName"},
+		{"long middle name", `"King"`, `"` + long + `"`, "body.middleName"},
+		{"29 Feb of a common year", "1990-12-10", "2023-02-29", "body.dateOfBirth"},
+		{"future birth", "1990-12-10", "2999-01-01", "body.dateOfBirth"},
+		{"born 131 years ago", "1990-12-10", time.Now().AddDate(-131, 0, 0).Format(time.DateOnly), "body.dateOfBirth"},
+		{"bad email", "Ada.Lovelace@Example.org", "nope", "body.email"},
+		{"named email", `"Ada.Lovelace@Example.org"`, `"Ada <ada@example.org>"`, "body.email"},
+		{"long email", "Ada.Lovelace@", strings.Repeat("a", 250) + "@", "body.email"},
+		{"bad phone", "+4915112345678", "015112345678", "body.phone"},
+		{"SMS without phone", `"phone":"+4915112345678",`, "", "body.phone"},
+		{"SMS notifications without phone", `"phone":"+4915112345678","preferredChannel":"SMS",`, `"smsNotifications":true,`, "body.phone"},
+		{"unknown channel", `"SMS"`, `"FAX"`, "body.preferredChannel"},
+		{"short password", adaPassword, "short", "body.password"},
+		{"long password", adaPassword, strings.Repeat("p", 129), "body.password"},
+		{"metadata not an object", `{"source":"web"}`, `[1,2]`, "body.metadata"},
+		{"metadata too large", `"web"`, `"` + strings.Repeat("w", 17<<10) + `"`, "body.metadata"},
+		{"unknown field", `"firstName"`, `"nickname":"x","firstName"`, "body.nickname"},
+	} {
+		body := strings.Replace(ada, c.from, c.to, 1)
+		if body == ada {
+			t.Fatalf("%s: the edit changed nothing", c.name)
+		}
+		r := call(t, http.MethodPost, f.url+"/api/v1/patients", body)
+		if r.status != http.StatusUnprocessableEntity || !slices.Contains(locations(r.doc), c.field) ||
+			r.header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %s, want a 422 problem naming %s", c.name, r.status, r.raw, c.field)
+		}
+	}
+	r := call(t, http.MethodPost, f.url+"/api/v1/patients", strings.Replace(ada, `"lastName":"Lovelace",`, "", 1))
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.raw, "lastName") {
+		t.Errorf("missing last name: %d %s", r.status, r.raw)
+	}
+}
+
+func testGet(t *testing.T, f fixture, id string) {
+	if r := call(t, http.MethodGet, f.url+"/api/v1/patients/"+id, ""); r.status != http.StatusOK || r.doc["id"] != id {
+		t.Fatalf("get: %d %s", r.status, r.raw)
+	}
+	if r := call(t, http.MethodGet, f.url+"/api/v1/patients/0190a0a0-0000-7000-8000-000000000000", ""); r.status != http.StatusNotFound ||
+		r.header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("unknown patient: %d %s", r.status, r.raw)
+	}
+	if r := call(t, http.MethodGet, f.url+"/api/v1/patients/not-a-uuid", ""); r.status != http.StatusUnprocessableEntity ||
+		!slices.Contains(locations(r.doc), "path.id") {
+		t.Fatalf("bad id: %d %s", r.status, r.raw)
+	}
+}
+
+func testPatch(t *testing.T, f fixture, id string) {
+	url := f.url + "/api/v1/patients/" + id
+	r := call(t, http.MethodPatch, url, `{"firstName":" Augusta ","preferredChannel":"EMAIL","smsNotifications":true}`)
+	if r.status != http.StatusOK || r.doc["firstName"] != "Augusta" || r.doc["preferredChannel"] != "EMAIL" ||
+		r.doc["smsNotifications"] != true || r.doc["email"] != "ada.lovelace@example.org" || r.doc["updatedAt"] == r.doc["createdAt"] {
+		t.Fatalf("patch: %d %s", r.status, r.raw)
+	}
+	// The SMS rule holds for the merged result: SMS notifications are on.
+	if r := call(t, http.MethodPatch, url, `{"phone":""}`); r.status != http.StatusUnprocessableEntity ||
+		!slices.Contains(locations(r.doc), "body.phone") {
+		t.Fatalf("removing the phone of an SMS subscriber: %d %s", r.status, r.raw)
+	}
+	if r := call(t, http.MethodPatch, url, `{"phone":"","smsNotifications":false}`); r.status != http.StatusOK || r.doc["phone"] != nil {
+		t.Fatalf("removing phone and SMS together: %d %s", r.status, r.raw)
+	}
+	if r := call(t, http.MethodPatch, url, `{"preferredChannel":"SMS"}`); r.status != http.StatusUnprocessableEntity ||
+		!slices.Contains(locations(r.doc), "body.phone") {
+		t.Fatalf("SMS without phone: %d %s", r.status, r.raw)
+	}
+	if r := call(t, http.MethodPatch, url, `{"metadata":null}`); r.status != http.StatusOK || r.doc["metadata"] != nil {
+		t.Fatalf("clearing metadata: %d %s", r.status, r.raw)
+	}
+	if r := call(t, http.MethodPatch, url, `{}`); r.status != http.StatusOK || r.doc["firstName"] != "Augusta" {
+		t.Fatalf("empty patch: %d %s", r.status, r.raw)
+	}
+	for _, body := range []string{`{"email":"x@example.org"}`, `{"dateOfBirth":"1991-01-01"}`, `{"lastName":"  "}`} {
+		if r := call(t, http.MethodPatch, url, body); r.status != http.StatusUnprocessableEntity {
+			t.Errorf("patch %s: %d %s", body, r.status, r.raw)
+		}
+	}
+	if r := call(t, http.MethodPatch, f.url+"/api/v1/patients/0190a0a0-0000-7000-8000-000000000000", `{"firstName":"X"}`); r.status != http.StatusNotFound {
+		t.Fatalf("patch of an unknown patient: %d %s", r.status, r.raw)
+	}
+}
+
+// Events name ids and changed fields only: no personal data in any
+// envelope.
+func testEvents(t *testing.T, f fixture, id string) {
+	rows, err := f.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var env string
+		if err := rows.Scan(&env); err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range append(adaSecrets, "Augusta", "source") {
+			if strings.Contains(env, secret) {
+				t.Errorf("event carries personal data %q: %s", secret, env)
+			}
+		}
+		var e bus.Event
+		if err := json.Unmarshal([]byte(env), &e); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e.Type+" "+string(e.Payload))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`patient.registered {"patientId":"` + id + `","preferredChannel":"SMS"`,
+		`patient.updated {"patientId":"` + id + `","changedFields":["firstName","preferredChannel","smsNotifications"]`,
+		`patient.updated {"patientId":"` + id + `","changedFields":["phone","smsNotifications"]`,
+		`patient.updated {"patientId":"` + id + `","changedFields":["metadata"]`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("events:\n%s\nwant %d", strings.Join(got, "\n"), len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]+`,"timestamp":"`) {
+			t.Errorf("event %d = %s, want %s,timestamp…", i, got[i], want[i])
+		}
+	}
+}
+
+// Run relays committed events to the bus, and returns when its context
+// ends.
+func TestRunRelaysEvents(t *testing.T) {
+	f := start(t, testkit.OpenDB(t, sqldb.SQLite, identity.Name))
+	ctx, cancel := context.WithCancel(context.Background())
+	seen := make(chan bus.Event, 10)
+	sub, err := f.bus.Subscribe(ctx, "test", func(_ context.Context, e bus.Event) error {
+		seen <- e
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	done := make(chan error, 1)
+	go func() { done <- f.svc.Run(ctx) }()
+
+	id := register(t, f)
+	select {
+	case e := <-seen:
+		if e.Type != identity.EventRegistered || e.AggregateID != id || e.ServiceID != identity.Name {
+			t.Fatalf("relayed %+v", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("patient.registered was not relayed")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
+
+// The gRPC health service answers for PatientService on the same mux.
+func TestHealth(t *testing.T) {
+	f := start(t, testkit.OpenDB(t, sqldb.SQLite, identity.Name))
+	r := call(t, http.MethodPost, f.url+"/grpc.health.v1.Health/Check", `{"service":"patient.v1.PatientService"}`)
+	if r.status != http.StatusOK || r.doc["status"] != "SERVING_STATUS_SERVING" {
+		t.Fatalf("health: %d %s", r.status, r.raw)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -49,12 +49,18 @@ type Store struct{ db *sqldb.DB }
 // New returns a store over a migrated database.
 func New(db *sqldb.DB) *Store { return &Store{db: db} }
 
+// Credential is a patient's login secret as stored: never the password.
+type Credential struct {
+	Hash   string
+	Scheme string // how Hash was made, e.g. "bcrypt-sha256"
+}
+
 // ErrEmailTaken is returned when another patient has the email.
 var ErrEmailTaken = problem.Conflict("Email already registered", "a patient with this email address exists")
 
-// Create stores a new patient with the password hash and the events, in
-// one transaction.
-func (s *Store) Create(ctx context.Context, p Patient, passwordHash string, events ...bus.Event) error {
+// Create stores a new patient with the credential and the events, in one
+// transaction.
+func (s *Store) Create(ctx context.Context, p Patient, c Credential, events ...bus.Event) error {
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO patients (id, first_name, middle_name, last_name, date_of_birth,
 			email, phone, preferred_channel, email_notifications, sms_notifications, metadata, created_at, updated_at)
@@ -63,8 +69,8 @@ func (s *Store) Create(ctx context.Context, p Patient, passwordHash string, even
 			p.PreferredChannel, p.EmailNotifications, p.SMSNotifications, metadata(p.Metadata), p.CreatedAt, p.UpdatedAt); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO credentials (patient_id, password_hash, created_at) VALUES ($1, $2, $3)`,
-			p.ID, passwordHash, p.CreatedAt); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO credentials (patient_id, password_hash, hash_scheme, created_at)
+			VALUES ($1, $2, $3, $4)`, p.ID, c.Hash, c.Scheme, p.CreatedAt); err != nil {
 			return err
 		}
 		return outbox.Add(ctx, tx, events...)
@@ -123,17 +129,18 @@ func (s *Store) Update(ctx context.Context, id string, change func(Patient) (Pat
 	return out, nil
 }
 
-// PasswordHash is the stored hash of a patient's password.
-func (s *Store) PasswordHash(ctx context.Context, id string) (string, error) {
-	var h string
-	err := s.db.QueryRowContext(ctx, `SELECT password_hash FROM credentials WHERE patient_id = $1`, id).Scan(&h)
+// Credential reads a patient's stored credential.
+func (s *Store) Credential(ctx context.Context, id string) (Credential, error) {
+	var c Credential
+	err := s.db.QueryRowContext(ctx, `SELECT password_hash, hash_scheme FROM credentials WHERE patient_id = $1`, id).
+		Scan(&c.Hash, &c.Scheme)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", problem.NotFound("patient")
+		return Credential{}, problem.NotFound("patient")
 	}
 	if err != nil {
-		return "", fmt.Errorf("read credentials of %s: %w", id, err)
+		return Credential{}, fmt.Errorf("read credential of %s: %w", id, err)
 	}
-	return h, nil
+	return c, nil
 }
 
 type querier interface {
