@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/secondopinion/platform/internal/app"
+	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/config"
+	"github.com/secondopinion/platform/internal/kit/outbox"
+)
+
+// execute runs the command line in process with env as the environment.
+func execute(t *testing.T, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	root := newRoot(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(t.Context())
+	return out.String(), err
+}
+
+func TestTargets(t *testing.T) {
+	out, err := execute(t, nil, "targets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 23 {
+		t.Fatalf("%d lines, want a header and 22 targets:\n%s", len(lines), out)
+	}
+	for _, want := range [][]string{
+		{"NAME", "DOMAIN", "REQUIRES", "IMPLEMENTED"},
+		{"patient-identity", "patient", "-", "yes"},
+		{"case-management", "patient", "patient-identity", "yes"},
+		{"payments", "financial", "pricing,case-management", "no"},
+		{"gateway", "edge", "(every", "service)", "yes"},
+	} {
+		found := false
+		for _, l := range lines {
+			if strings.Join(strings.Fields(l), " ") == strings.Join(want, " ") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no line %v in\n%s", want, out)
+		}
+	}
+}
+
+func TestConfigIsRedacted(t *testing.T) {
+	out, err := execute(t, map[string]string{
+		"DATABASE_URL": "postgres://app:hunter2@db:5432/so",
+		"REDIS_URL":    "redis://:hunter2@redis:6379/0",
+		"REGION":       "EU",
+	}, "config", "--region", "US", "--service-url", "patient-identity=http://pi:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Fatalf("a secret is printed:\n%s", out)
+	}
+	for _, want := range []string{
+		"DATABASE_URL=postgres://app:xxxxx@db:5432/so\n",
+		"REDIS_URL=redis://:xxxxx@redis:6379/0\n",
+		"REGION=US\n", // the flag wins over the environment
+		"PATIENT_IDENTITY_SERVICE_URL=http://pi:8080\n",
+		"LISTEN=:8080\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := execute(t, nil, "version")
+	if err != nil || !strings.HasPrefix(out, "secondopinion ") || !strings.Contains(out, "go1.") {
+		t.Fatalf("%q, %v", out, err)
+	}
+}
+
+func TestFailures(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"REGION": "eu1"}, []string{"serve"}, `REGION: must be 2–3 upper-case letters, got "eu1"`},
+		{map[string]string{"REGION": "eu1"}, nil, `REGION: must be 2–3 upper-case letters`},
+		{nil, []string{"config", "--log-level", "loud"}, "LOG_LEVEL: must be debug, info, warn or error"},
+		{map[string]string{"DATA_DIR": "/nonexistent"}, []string{"serve", "--target", "billing"}, `unknown target "billing"`},
+		{map[string]string{"DATA_DIR": "/nonexistent"}, []string{"migrate", "--target", "payments"}, `target "payments" is not implemented yet`},
+		{nil, []string{"config", "--service-url", "billing=http://b"}, `--service-url: unknown target "billing"`},
+		{map[string]string{"KAFKA_BROKERS": "k:9092", "NATS_URL": "nats://n:4222"}, []string{"migrate"}, "choose one event bus"},
+	} {
+		_, err := execute(t, tc.env, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v: error %v, want %q", tc.env, tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestDeadLetters(t *testing.T) {
+	env := map[string]string{"DATA_DIR": t.TempDir()}
+	if _, err := execute(t, env, "migrate", "--target", "case-management"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := app.OpenStore(t.Context(), cfg, "case-management")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// A consumer that gives up at the first failure parks the event dead.
+	c := outbox.NewConsumer(db, "case-management", map[string]outbox.HandlerFunc{
+		"payment.succeeded": func(context.Context, *sql.Tx, bus.Event) error { return errors.New("boom") },
+	}, outbox.ConsumerOptions{MaxAttempts: 1})
+	e, err := bus.New("payments", "payment.succeeded", uuid.NewString(), map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Handle(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := execute(t, env, "deadletters", "list", "--target", "case-management")
+	if err != nil || !strings.Contains(out, e.ID) || !strings.Contains(out, "payment.succeeded") || !strings.Contains(out, "boom") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if out, err = execute(t, env, "deadletters", "replay", "--target", "case-management", "--event", e.ID); err != nil {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	if out, _ = execute(t, env, "deadletters", "list", "--target", "case-management"); strings.Contains(out, e.ID) {
+		t.Fatalf("still dead after replay:\n%s", out)
+	}
+	if _, err = execute(t, env, "deadletters", "replay", "--target", "case-management", "--event", e.ID); err == nil {
+		t.Fatal("replaying an event that is not dead succeeded")
+	}
+	if _, err = execute(t, env, "deadletters", "list", "--target", "gateway"); err == nil || !strings.Contains(err.Error(), "one service with a store") {
+		t.Fatalf("gateway: %v", err)
+	}
+}

@@ -1,0 +1,515 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/secondopinion/platform/internal/gateway"
+	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/config"
+	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/idempotency"
+	"github.com/secondopinion/platform/internal/kit/rpc"
+	"github.com/secondopinion/platform/internal/kit/service"
+	"github.com/secondopinion/platform/internal/kit/sqldb"
+	"github.com/secondopinion/platform/internal/kit/telemetry"
+)
+
+// Options tune a start beyond the configuration.
+type Options struct {
+	// Listener to serve on; nil listens on cfg.Listen. Tests pass
+	// testkit.Listen.
+	Listener net.Listener
+	// SkipMigrations starts without applying migrations (serve --migrate=false).
+	SkipMigrations bool
+	// Log receives the app's log lines; nil uses slog.Default (which main
+	// sets to the JSON logger, as the middleware logs there too).
+	Log *slog.Logger
+	// BcryptCost of patients' passwords; 0 keeps the service's default.
+	// Tests lower it.
+	BcryptCost int
+}
+
+// App is a set of targets ready to serve. Build it with New, then Run it;
+// Close releases it if Run is never called.
+type App struct {
+	cfg      config.Config
+	opts     Options
+	log      *slog.Logger
+	metrics  *telemetry.Metrics
+	bus      bus.Transport
+	services []*running
+	gateway  *gateway.Gateway
+	handler  http.Handler
+	server   *http.Server
+	ln       net.Listener
+
+	mu      sync.Mutex
+	peers   map[string]*inProcessPeer // local targets reached through their wrapped handler
+	remote  *http.Client              // gRPC to peers in other processes
+	upHTTP  *http.Client              // the gateway's REST to remote upstreams
+	redis   *redis.Client             // nil without REDIS_URL
+	idem    idempotency.Store         // Idempotency-Key records, shared by the targets here
+	closing sync.Once
+	closed  error
+}
+
+// running is a service target built in this process.
+type running struct {
+	target  Target
+	svc     service.Service
+	db      *sqldb.DB
+	handler http.Handler // svc.Handler wrapped in the platform middleware
+}
+
+type inProcessPeer struct {
+	srv    *rpc.InProcess
+	client *http.Client
+}
+
+// Run builds the targets and serves them until ctx ends.
+func Run(ctx context.Context, cfg config.Config, targets []string, opts Options) error {
+	a, err := New(ctx, cfg, targets, opts)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// New opens the bus and every target's store, applies migrations, builds
+// the services and the gateway, and binds the listener. Any failure undoes
+// what was done and names the target at fault.
+func New(ctx context.Context, cfg config.Config, names []string, opts Options) (_ *App, err error) {
+	targets, err := Resolve(names)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPeers(cfg, targets); err != nil {
+		return nil, err
+	}
+	a := &App{
+		cfg:     cfg,
+		opts:    opts,
+		log:     opts.Log,
+		metrics: telemetry.NewMetrics(),
+		peers:   map[string]*inProcessPeer{},
+		remote:  rpc.RemoteClient(),
+		upHTTP:  &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.bus, err = openBus(ctx, cfg, targets); err != nil {
+		return nil, err
+	}
+	if err = a.openRedis(ctx); err != nil {
+		return nil, err
+	}
+	for _, t := range byDependency(targets) {
+		if t.Name == Gateway {
+			err = a.addGateway(t)
+		} else {
+			err = a.addService(ctx, t)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if a.handler, err = a.routes(); err != nil {
+		return nil, err
+	}
+	a.server = &http.Server{Handler: a.handler, Protocols: rpc.Protocols(), ReadHeaderTimeout: 10 * time.Second}
+	if a.ln = opts.Listener; a.ln == nil {
+		if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		}
+	}
+	return a, nil
+}
+
+// openRedis connects to REDIS_URL, where Idempotency-Key records are
+// shared by every replica; without it they stay in this process.
+func (a *App) openRedis(ctx context.Context) error {
+	a.idem = idempotency.NewMemory()
+	if a.cfg.RedisURL == "" {
+		return nil
+	}
+	opt, err := redis.ParseURL(a.cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	a.redis = redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := a.redis.Ping(pctx).Err(); err != nil {
+		return fmt.Errorf("connect to redis at %s: %w", config.RedactURL(a.cfg.RedisURL), err)
+	}
+	a.idem = idempotency.NewRedis(a.redis)
+	return nil
+}
+
+// wrap puts a target's handler behind the platform middleware.
+func (a *App) wrap(target string, h http.Handler) http.Handler {
+	return httpapi.Wrap(h, httpapi.Options{Service: target, Metrics: a.metrics, Verifier: authn.RejectAll{}, Idempotency: a.idem})
+}
+
+// checkPeers refuses a start where a target would call a peer that is
+// neither in this process nor at a configured URL.
+func checkPeers(cfg config.Config, targets []Target) error {
+	local := map[string]bool{}
+	for _, t := range targets {
+		local[t.Name] = true
+	}
+	for _, t := range targets {
+		for _, r := range t.Requires {
+			dep, _ := Lookup(r)
+			if local[r] || cfg.ServiceURLs[r] != "" || (t.Name == Gateway && !dep.Implemented()) {
+				continue
+			}
+			return fmt.Errorf("%s requires %s: run it in this process (--target=%s,%s) or set %s",
+				t.Name, r, t.Name, r, config.ServiceURLVar(r))
+		}
+	}
+	services := 0
+	for _, t := range targets {
+		if t.Name != Gateway {
+			services++
+		}
+	}
+	if services > 1 && !local[Gateway] {
+		return errors.New("several services in one process are served through the gateway: add gateway to --target")
+	}
+	return nil
+}
+
+// OpenStore opens a target's store: PostgreSQL at <SERVICE>_DATABASE_URL or
+// DATABASE_URL (in the target's own schema), else SQLite under DATA_DIR.
+// Its errors already name the target ("open patient-identity store: ...").
+func OpenStore(ctx context.Context, cfg config.Config, target string) (*sqldb.DB, error) {
+	return sqldb.Open(ctx, sqldb.Options{Service: target, URL: cfg.DatabaseURLFor(target), DataDir: cfg.DataDir})
+}
+
+// Migrate applies the migrations of the named targets and returns.
+func Migrate(ctx context.Context, cfg config.Config, names []string, log *slog.Logger) error {
+	targets, err := Resolve(names)
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if t.migrate == nil {
+			continue
+		}
+		db, err := OpenStore(ctx, cfg, t.Name)
+		if err != nil {
+			return err
+		}
+		err = t.migrate(ctx, db)
+		db.Close()
+		if err != nil {
+			return fmt.Errorf("migrate %s store: %w", t.Name, err)
+		}
+		log.Info("migrated", "target", t.Name, "engine", string(db.Engine))
+	}
+	return nil
+}
+
+func (a *App) addService(ctx context.Context, t Target) error {
+	db, err := OpenStore(ctx, a.cfg, t.Name)
+	if err != nil {
+		return err
+	}
+	s := &running{target: t, db: db}
+	a.services = append(a.services, s) // from here on, Close closes the store
+	if err := a.metrics.WatchDB(t.Name, databaseName(a.cfg, db), db.DB); err != nil {
+		return fmt.Errorf("watch %s store: %w", t.Name, err)
+	}
+	if !a.opts.SkipMigrations {
+		if err := t.migrate(ctx, db); err != nil {
+			return fmt.Errorf("migrate %s store: %w", t.Name, err)
+		}
+	}
+	s.svc, err = t.build(a.opts, service.Deps{
+		Region:  a.cfg.Region,
+		DataDir: a.cfg.DataDir,
+		DB:      db,
+		Bus:     a.bus,
+		Metrics: a.metrics,
+		Log:     a.log.With("service", t.Name),
+		Peer:    a.peer,
+	})
+	if err != nil {
+		return fmt.Errorf("build %s: %w", t.Name, err)
+	}
+	s.handler = a.wrap(t.Name, s.svc.Handler())
+	return nil
+}
+
+// addGateway routes to every required service running here (in process)
+// or configured at its URL; services that exist nowhere yet stay unrouted.
+func (a *App) addGateway(t Target) error {
+	var ups []gateway.Upstream
+	for _, r := range t.Requires {
+		if s := a.local(r); s != nil {
+			ups = append(ups, gateway.Upstream{Target: r, URL: rpc.BaseURL, HTTP: a.inProcess(s).client, Spec: s.svc.OpenAPI()})
+		} else if u := a.cfg.ServiceURLs[r]; u != "" {
+			ups = append(ups, gateway.Upstream{Target: r, URL: u, HTTP: a.upHTTP})
+		}
+	}
+	g, err := gateway.New(gateway.Config{LegacyURL: a.cfg.LegacyMonolithURL, CORSOrigins: a.cfg.CORSAllowedOrigins}, ups)
+	if err != nil {
+		return fmt.Errorf("build gateway: %w", err)
+	}
+	a.gateway = g
+	return nil
+}
+
+func (a *App) local(target string) *running {
+	for _, s := range a.services {
+		if s.target.Name == target && s.svc != nil {
+			return s
+		}
+	}
+	return nil
+}
+
+// inProcess serves a local service's wrapped handler in memory, once, so
+// its peers and the gateway reach it with the full protocol and middleware.
+func (a *App) inProcess(s *running) *inProcessPeer {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p := a.peers[s.target.Name]
+	if p == nil {
+		srv := rpc.NewInProcess(s.handler)
+		p = &inProcessPeer{srv: srv, client: srv.Client()}
+		a.peers[s.target.Name] = p
+	}
+	return p
+}
+
+// peer is service.Deps.Peer.
+func (a *App) peer(target string) (service.Peer, error) {
+	if s := a.local(target); s != nil {
+		return service.Peer{HTTP: a.inProcess(s).client, URL: rpc.BaseURL}, nil
+	}
+	if u := a.cfg.ServiceURLs[target]; u != "" {
+		return service.Peer{HTTP: a.remote, URL: u}, nil
+	}
+	return service.Peer{}, fmt.Errorf("peer %s is not in this process and %s is not set", target, config.ServiceURLVar(target))
+}
+
+// routes puts the operational endpoints beside the public API: the
+// gateway's when it runs here (the services are then reached only through
+// it), else the single service's own REST and gRPC handler. The ops
+// patterns are more specific than the catch-all "/", so neither shadows
+// the other.
+func (a *App) routes() (http.Handler, error) {
+	mux := http.NewServeMux()
+	httpapi.Ops(mux, a.metrics.Registry, a.checks())
+	if a.gateway != nil {
+		// The gateway serves the merged /openapi.json and /docs itself.
+		mux.Handle("/", a.wrap(Gateway, a.gateway.Handler()))
+		return mux, nil
+	}
+	s := a.services[0]
+	spec, err := json.Marshal(s.svc.OpenAPI())
+	if err != nil {
+		return nil, fmt.Errorf("%s openapi: %w", s.target.Name, err)
+	}
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/openapi+json")
+		_, _ = w.Write(spec)
+	})
+	mux.Handle("/", s.handler)
+	return mux, nil
+}
+
+// checks are the readiness checks: every local store, the bus, and what
+// each service and the gateway add.
+func (a *App) checks() map[string]httpapi.Check {
+	checks := map[string]httpapi.Check{"bus": a.bus.Ping}
+	if a.redis != nil {
+		checks["redis"] = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
+	}
+	for _, s := range a.services {
+		checks[s.target.Name+" store"] = s.db.PingContext
+		for n, c := range s.svc.Checks() {
+			checks[s.target.Name+" "+n] = c
+		}
+	}
+	if a.gateway != nil {
+		for n, c := range a.gateway.Checks() {
+			checks[Gateway+" "+n] = c
+		}
+	}
+	return checks
+}
+
+// Handler is everything the listener serves.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Addr is the bound listen address.
+func (a *App) Addr() net.Addr { return a.ln.Addr() }
+
+// Bus is the event transport the services share.
+func (a *App) Bus() bus.Transport { return a.bus }
+
+// Store is a local target's store, or nil.
+func (a *App) Store(target string) *sqldb.DB {
+	for _, s := range a.services {
+		if s.target.Name == target {
+			return s.db
+		}
+	}
+	return nil
+}
+
+// Run serves until ctx ends or a part fails, then shuts down gracefully
+// within SHUTDOWN_TIMEOUT: stop accepting and finish in-flight requests,
+// stop the services' background work (their outbox relays flush), then
+// close the peers, the bus and the stores. It returns the first error.
+func (a *App) Run(ctx context.Context) error {
+	stopTracing, err := telemetry.SetupTracing(ctx, a.serviceName(), a.cfg.OTLPEndpoint)
+	if err != nil {
+		return errors.Join(fmt.Errorf("tracing: %w", err), a.Close())
+	}
+	// Services outlive ctx: they stop only after the server has drained.
+	runCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServices()
+	failed := make(chan error, len(a.services)+1)
+	var wg sync.WaitGroup
+	for _, s := range a.services {
+		wg.Go(func() {
+			if err := s.svc.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				failed <- fmt.Errorf("%s: %w", s.target.Name, err)
+			}
+		})
+		a.log.Info("target started", "target", s.target.Name, "domain", string(s.target.Domain), "engine", string(s.db.Engine))
+	}
+	if a.gateway != nil {
+		a.log.Info("target started", "target", Gateway, "domain", string(Edge))
+	}
+	go func() {
+		if err := a.server.Serve(a.ln); !errors.Is(err, http.ErrServerClosed) {
+			failed <- fmt.Errorf("serve: %w", err)
+		}
+	}()
+	a.log.Info("listening", "addr", a.ln.Addr().String())
+
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-failed:
+	}
+	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	keep := func(err error) {
+		if first == nil && err != nil {
+			first = err
+		}
+	}
+	if err := a.server.Shutdown(sctx); err != nil {
+		keep(fmt.Errorf("stop http server: %w", err))
+	}
+	stopServices()
+	stopped := make(chan struct{})
+	go func() { wg.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-sctx.Done():
+		keep(errors.New("services did not stop within SHUTDOWN_TIMEOUT"))
+	}
+	for len(failed) > 0 {
+		keep(<-failed)
+	}
+	if err := stopTracing(sctx); err != nil {
+		keep(fmt.Errorf("flush traces: %w", err))
+	}
+	keep(a.Close())
+	if first == nil {
+		a.log.Info("stopped")
+	}
+	return first
+}
+
+// Close releases the listener, the in-process peers, the bus and the
+// stores. It is safe to call more than once.
+func (a *App) Close() error {
+	a.closing.Do(func() {
+		var errs []error
+		if a.server != nil {
+			errs = append(errs, a.server.Close())
+		}
+		if a.ln != nil {
+			if err := a.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, fmt.Errorf("close listener: %w", err))
+			}
+		}
+		a.mu.Lock()
+		for name, p := range a.peers {
+			if err := p.srv.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close in-process %s: %w", name, err))
+			}
+		}
+		a.mu.Unlock()
+		if a.redis != nil {
+			if err := a.redis.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close redis: %w", err))
+			}
+		}
+		if a.bus != nil {
+			if err := a.bus.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close bus: %w", err))
+			}
+		}
+		for _, s := range a.services {
+			if err := s.db.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close %s store: %w", s.target.Name, err))
+			}
+		}
+		a.closed = errors.Join(errs...)
+	})
+	return a.closed
+}
+
+// serviceName names this process in traces.
+func (a *App) serviceName() string {
+	switch {
+	case a.cfg.ServiceName != "":
+		return a.cfg.ServiceName
+	case len(a.services) == 1 && a.gateway == nil:
+		return a.services[0].target.Name
+	default:
+		return "secondopinion"
+	}
+}
+
+// databaseName labels active_database_connections: the SQLite file, or
+// the PostgreSQL database with the service's schema.
+func databaseName(cfg config.Config, db *sqldb.DB) string {
+	if db.Engine == sqldb.SQLite {
+		return db.Service + ".db"
+	}
+	name := "postgres"
+	if u, err := url.Parse(cfg.DatabaseURLFor(db.Service)); err == nil && strings.Trim(u.Path, "/") != "" {
+		name = strings.Trim(u.Path, "/")
+	}
+	return name + "/" + db.Schema
+}

@@ -1,0 +1,245 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secondopinion/platform/internal/kit/config"
+	"github.com/secondopinion/platform/internal/kit/testkit"
+)
+
+func testConfig(t *testing.T, env map[string]string) config.Config {
+	t.Helper()
+	if env == nil {
+		env = map[string]string{}
+	}
+	if _, ok := env["DATA_DIR"]; !ok {
+		env["DATA_DIR"] = t.TempDir()
+	}
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Names()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// started is an App running in the background of a test.
+type started struct {
+	*App
+	base string
+	stop context.CancelFunc
+	done chan error
+}
+
+func start(t *testing.T, cfg config.Config, targets ...string) *started {
+	t.Helper()
+	a, err := New(t.Context(), cfg, targets, Options{Listener: testkit.Listen(t), Log: quiet, BcryptCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s := &started{App: a, base: "http://" + a.Addr().String(), stop: stop, done: make(chan error, 1)}
+	go func() { s.done <- a.Run(ctx) }()
+	t.Cleanup(func() { s.shutdown(t) })
+	return s
+}
+
+// shutdown stops the app once and reports how Run ended.
+func (s *started) shutdown(t *testing.T) error {
+	t.Helper()
+	s.stop()
+	select {
+	case err, ok := <-s.done:
+		if ok {
+			close(s.done)
+		}
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after cancel")
+		return nil
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func TestServeAllOnSQLite(t *testing.T) {
+	a := start(t, testConfig(t, nil), All)
+	if code, body := get(t, a.base+"/api/health"); code != 200 {
+		t.Fatalf("health %d %s", code, body)
+	}
+	if code, body := get(t, a.base+"/api/ready"); code != 200 || !strings.Contains(body, `"case-management store":"ok"`) {
+		t.Fatalf("ready %d %s", code, body)
+	}
+	if code, body := get(t, a.base+"/api/v1/no-such-thing"); code != 404 {
+		t.Fatalf("unknown route %d %s", code, body)
+	}
+	_, metrics := get(t, a.base+"/metrics")
+	for _, want := range []string{
+		`http_request_duration_seconds_count{method="GET",route="/api/",service="gateway",status_code="404"}`,
+		`active_database_connections{database="patient-identity.db",service="patient-identity"}`,
+		`active_database_connections{database="case-management.db",service="case-management"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	if err := a.Store("patient-identity").Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, a.base+"/api/ready"); code != 503 || !strings.Contains(body, `"patient-identity store":"sql: database is closed"`) {
+		t.Fatalf("ready after closing a store: %d %s", code, body)
+	}
+}
+
+func TestServeSingleService(t *testing.T) {
+	a := start(t, testConfig(t, nil), "patient-identity")
+	code, body := get(t, a.base+"/openapi.json")
+	if code != 200 || !strings.Contains(body, "/api/v1/patients") || strings.Contains(body, "/api/v1/cases") {
+		t.Fatalf("openapi %d %.200s", code, body)
+	}
+	if code, body := get(t, a.base+"/api/ready"); code != 200 {
+		t.Fatalf("ready %d %s", code, body)
+	}
+}
+
+func TestGracefulShutdownFinishesInFlight(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	legacy := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		_, _ = io.WriteString(w, "legacy done")
+	}))
+	legacy.Listener.Close()
+	legacy.Listener = testkit.Listen(t)
+	legacy.Start()
+	defer legacy.Close()
+
+	a := start(t, testConfig(t, map[string]string{"LEGACY_MONOLITH_URL": legacy.URL}), All)
+	type result struct {
+		code int
+		body string
+	}
+	got := make(chan result, 1)
+	go func() {
+		res, err := http.Get(a.base + "/api/v1/legacy-report")
+		if err != nil {
+			got <- result{body: err.Error()}
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		got <- result{res.StatusCode, string(b)}
+	}()
+	<-arrived
+	a.stop()
+	// The listener closes at once; the in-flight request still completes.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := http.Get(a.base + "/api/health"); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server kept accepting requests after shutdown began")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	if r := <-got; r.code != 200 || r.body != "legacy done" {
+		t.Fatalf("in-flight request: %d %s", r.code, r.body)
+	}
+	if err := a.shutdown(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+func TestStartFailsClearly(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		targets []string
+		want    string
+	}{
+		{"unreachable database", map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/x?connect_timeout=5"},
+			[]string{All}, "open patient-identity store"},
+		{"missing peer", nil, []string{"case-management"},
+			"case-management requires patient-identity: run it in this process (--target=case-management,patient-identity) or set PATIENT_IDENTITY_SERVICE_URL"},
+		{"several services without the gateway", nil, []string{"case-management,patient-identity"}, "add gateway to --target"},
+		{"unimplemented", nil, []string{"payments"}, `target "payments" is not implemented yet`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(t.Context(), testConfig(t, tc.env), tc.targets, Options{Listener: testkit.Listen(t), Log: quiet})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	cfg := testConfig(t, nil)
+	if err := Migrate(t.Context(), cfg, []string{All}, quiet); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"patient-identity", "case-management"} {
+		db, err := OpenStore(t.Context(), cfg, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+			t.Errorf("%s: outbox table not migrated: %v", target, err)
+		}
+		db.Close()
+	}
+}
+
+// Two replicas sharing REDIS_URL share Idempotency-Key records: a retry
+// that lands on the other replica gets the first answer, not a second
+// patient.
+func TestReplicasShareIdempotencyKeysThroughRedis(t *testing.T) {
+	redisURL := testkit.Env(t, "TEST_REDIS_URL")
+	key := fmt.Sprintf("replica-%d", time.Now().UnixNano())
+	body := `{"firstName":"Rosalind","lastName":"Franklin","dateOfBirth":"1980-07-25","email":"` + key + `@example.org","password":"photo fifty one"}`
+	var ids []string
+	for range 2 {
+		s := start(t, testConfig(t, map[string]string{"REDIS_URL": redisURL}), "all")
+		if code, out := get(t, s.base+"/api/ready"); code != 200 || !strings.Contains(out, `"redis":"ok"`) {
+			t.Fatalf("ready: %d %s", code, out)
+		}
+		req, _ := http.NewRequest(http.MethodPost, s.base+"/api/v1/patients", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("register: %d %s", res.StatusCode, out)
+		}
+		ids = append(ids, string(out))
+	}
+	if ids[0] != ids[1] {
+		t.Fatalf("the second replica registered again:\n%s\n%s", ids[0], ids[1])
+	}
+}

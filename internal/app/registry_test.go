@@ -1,0 +1,87 @@
+package app
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestCatalogue(t *testing.T) {
+	cat := Catalogue()
+	if len(cat) != 22 {
+		t.Fatalf("%d targets, want 21 services and the gateway", len(cat))
+	}
+	domains := []Domain{Patient, Professional, AI, Financial, Platform, Edge}
+	seen := map[string]bool{}
+	for _, tg := range cat {
+		if seen[tg.Name] {
+			t.Errorf("%s listed twice", tg.Name)
+		}
+		seen[tg.Name] = true
+		if !slices.Contains(domains, tg.Domain) {
+			t.Errorf("%s: unknown domain %q", tg.Name, tg.Domain)
+		}
+		if tg.build != nil && tg.migrate == nil {
+			t.Errorf("%s is built but has no migrations", tg.Name)
+		}
+	}
+	for _, tg := range cat {
+		for _, r := range tg.Requires {
+			if !seen[r] || r == tg.Name || r == Gateway {
+				t.Errorf("%s requires %q, which is not a service of the catalogue", tg.Name, r)
+			}
+		}
+	}
+	gw, _ := Lookup(Gateway)
+	if len(gw.Requires) != 21 {
+		t.Errorf("the gateway routes to %d services, want 21", len(gw.Requires))
+	}
+}
+
+func names(ts []Target) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+func TestResolve(t *testing.T) {
+	ts, err := Resolve([]string{"all"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(ts); !slices.Equal(got, []string{"patient-identity", "case-management", "gateway"}) {
+		t.Fatalf("all = %v", got)
+	}
+	ts, err = Resolve([]string{"case-management, patient-identity", "case-management"})
+	if err != nil || !slices.Equal(names(ts), []string{"patient-identity", "case-management"}) {
+		t.Fatalf("list = %v, %v", names(ts), err)
+	}
+}
+
+func TestResolveErrors(t *testing.T) {
+	_, err := Resolve([]string{"payments"})
+	if err == nil || err.Error() != `target "payments" is not implemented yet (implemented: patient-identity, case-management, gateway)` {
+		t.Fatalf("unimplemented: %v", err)
+	}
+	_, err = Resolve([]string{"patient-identity,billing"})
+	if err == nil || !strings.Contains(err.Error(), `unknown target "billing"`) || !strings.Contains(err.Error(), "reporting") {
+		t.Fatalf("unknown: %v", err)
+	}
+	if _, err = Resolve([]string{" "}); err == nil {
+		t.Fatal("an empty selection was accepted")
+	}
+}
+
+func TestByDependency(t *testing.T) {
+	ts, err := Resolve([]string{"all"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(ts)
+	got := names(byDependency(ts))
+	if !slices.Equal(got, []string{"patient-identity", "case-management", "gateway"}) {
+		t.Fatalf("order = %v", got)
+	}
+}

@@ -1,0 +1,148 @@
+package config
+
+import (
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+var targets = []string{"patient-identity", "case-management", "gateway"}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(nil), targets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":8080" || c.DataDir != "./data" || c.Region != "EU" || c.LogLevel != slog.LevelInfo ||
+		c.ShutdownTimeout != 30*time.Second || c.DatabaseURL != "" || c.DatabaseURLFor("patient-identity") != "" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestLoadAll(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"PORT":                          "9000",
+		"DATA_DIR":                      "/var/lib/so",
+		"DATABASE_URL":                  "postgresql://app:pw@db:5432/so",
+		"PATIENT_IDENTITY_DATABASE_URL": "postgres://pi:pw2@pidb/pi",
+		"REDIS_URL":                     "redis://:rpw@redis:6379/0",
+		"KAFKA_BROKERS":                 "k1:9092, k2:9092",
+		"REGION":                        "US",
+		"SERVICE_NAME":                  "case-management",
+		"PATIENT_IDENTITY_SERVICE_URL":  "http://patient-identity:8080",
+		"LEGACY_MONOLITH_URL":           "https://legacy.example",
+		"OTEL_EXPORTER_OTLP_ENDPOINT":   "http://otel:4318",
+		"LOG_LEVEL":                     "DEBUG",
+		"SHUTDOWN_TIMEOUT":              "5",
+		"CORS_ALLOWED_ORIGINS":          "https://app.example, http://localhost:3000",
+	}), targets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":9000" || c.DataDir != "/var/lib/so" || c.Region != "US" || c.ServiceName != "case-management" ||
+		c.LogLevel != slog.LevelDebug || c.ShutdownTimeout != 5*time.Second {
+		t.Fatalf("scalars: %+v", c)
+	}
+	if c.DatabaseURLFor("patient-identity") != "postgres://pi:pw2@pidb/pi" || c.DatabaseURLFor("case-management") != "postgresql://app:pw@db:5432/so" {
+		t.Fatalf("database URLs: %v / %s", c.ServiceDatabaseURLs, c.DatabaseURL)
+	}
+	if !slices.Equal(c.KafkaBrokers, []string{"k1:9092", "k2:9092"}) || len(c.CORSAllowedOrigins) != 2 {
+		t.Fatalf("lists: %v %v", c.KafkaBrokers, c.CORSAllowedOrigins)
+	}
+	if c.ServiceURLs["patient-identity"] != "http://patient-identity:8080" || len(c.ServiceURLs) != 1 {
+		t.Fatalf("service URLs: %v", c.ServiceURLs)
+	}
+}
+
+func TestListenOverridesPort(t *testing.T) {
+	c, err := Load(env(map[string]string{"PORT": "9000", "LISTEN": "127.0.0.1:7000"}))
+	if err != nil || c.Listen != "127.0.0.1:7000" {
+		t.Fatalf("listen %q, %v", c.Listen, err)
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"REGION": "eu1"}, `REGION: must be 2–3 upper-case letters, got "eu1"`},
+		{map[string]string{"PORT": "0"}, "PORT: must be a port number 1–65535"},
+		{map[string]string{"PORT": "http"}, "PORT:"},
+		{map[string]string{"LISTEN": "localhost"}, "LISTEN: must be host:port"},
+		{map[string]string{"DATABASE_URL": "mysql://u:secret@db/x"}, `DATABASE_URL: scheme must be postgres or postgresql, got "mysql"`},
+		{map[string]string{"CASE_MANAGEMENT_DATABASE_URL": "http://db"}, "CASE_MANAGEMENT_DATABASE_URL: scheme"},
+		{map[string]string{"PATIENT_IDENTITY_SERVICE_URL": "patient-identity:8080"}, "PATIENT_IDENTITY_SERVICE_URL:"},
+		{map[string]string{"REDIS_URL": "http://redis"}, "REDIS_URL: scheme must be redis or rediss"},
+		{map[string]string{"KAFKA_BROKERS": "k1"}, `KAFKA_BROKERS: broker "k1"`},
+		{map[string]string{"NATS_URL": "http://nats:4222"}, "NATS_URL: scheme"},
+		{map[string]string{"KAFKA_BROKERS": "k1:9092", "NATS_URL": "nats://n:4222"}, "choose one event bus"},
+		{map[string]string{"LOG_LEVEL": "trace"}, "LOG_LEVEL: must be debug, info, warn or error"},
+		{map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, "SHUTDOWN_TIMEOUT: must be a positive duration"},
+		{map[string]string{"CORS_ALLOWED_ORIGINS": "https://a.example/path"}, "CORS_ALLOWED_ORIGINS: origin must be"},
+		{map[string]string{"SERVICE_NAME": "Case Management"}, "SERVICE_NAME:"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "otel:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT:"},
+	} {
+		_, err := Load(env(tc.env), targets...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q", tc.env, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("%v: error leaks a password: %v", tc.env, err)
+		}
+	}
+}
+
+func TestEmptyCountsAsUnset(t *testing.T) {
+	c, err := Load(env(map[string]string{"REGION": "", "PORT": " ", "DATABASE_URL": ""}))
+	if err != nil || c.Region != "EU" || c.Listen != ":8080" {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+func TestRedactedHidesSecrets(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"DATABASE_URL":                  "postgres://app:s3cret-db@db:5432/so?sslmode=disable&password=s3cret-q",
+		"PATIENT_IDENTITY_DATABASE_URL": "postgres://pi:s3cret-pi@pidb/pi",
+		"REDIS_URL":                     "rediss://:s3cret-redis@redis:6380/0",
+		"NATS_URL":                      "nats://s3cret-token@nats:4222",
+		"OTEL_EXPORTER_OTLP_ENDPOINT":   "https://collector:4318?token=s3cret-otel",
+		"PATIENT_IDENTITY_SERVICE_URL":  "http://svc:s3cret-svc@pi:8080",
+	}), targets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	var keys []string
+	for _, s := range c.Redacted() {
+		if strings.Contains(s.Value, "s3cret") {
+			t.Errorf("%s leaks a secret: %s", s.Key, s.Value)
+		}
+		got[s.Key] = s.Value
+		keys = append(keys, s.Key)
+	}
+	if got["DATABASE_URL"] != "postgres://app:xxxxx@db:5432/so?password=xxxxx&sslmode=disable" {
+		t.Errorf("DATABASE_URL = %s", got["DATABASE_URL"])
+	}
+	if got["PATIENT_IDENTITY_DATABASE_URL"] != "postgres://pi:xxxxx@pidb/pi" || got["NATS_URL"] != "nats://xxxxx@nats:4222" {
+		t.Errorf("redacted: %v", got)
+	}
+	if keys[0] != "LISTEN" || keys[len(keys)-1] != "CORS_ALLOWED_ORIGINS" || !slices.Contains(keys, "PATIENT_IDENTITY_SERVICE_URL") {
+		t.Errorf("order: %v", keys)
+	}
+}
+
+func TestRedactURLKeepsUserWithoutPassword(t *testing.T) {
+	if got := RedactURL("postgres://postgres@127.0.0.1:5432/test?sslmode=disable"); got != "postgres://postgres@127.0.0.1:5432/test?sslmode=disable" {
+		t.Fatal(got)
+	}
+	if got := RedactURL("%zz://x"); got != Masked {
+		t.Fatal(got)
+	}
+}

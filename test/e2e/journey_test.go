@@ -1,0 +1,260 @@
+// Package e2e walks the main journey over real HTTP through the gateway of
+// a `--target=all` process, on SQLite and (when TEST_DATABASE_URL is set)
+// on a fresh PostgreSQL database.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create the run's database
+
+	"github.com/secondopinion/platform/internal/app"
+	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/config"
+	"github.com/secondopinion/platform/internal/kit/sqldb"
+	"github.com/secondopinion/platform/internal/kit/testkit"
+)
+
+var caseNumber = regexp.MustCompile(`^EU-20\d\d-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$`)
+
+func TestJourney(t *testing.T) {
+	for _, e := range testkit.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			env := map[string]string{"DATA_DIR": t.TempDir(), "REGION": "EU", "SHUTDOWN_TIMEOUT": "20s"}
+			if e == sqldb.Postgres {
+				env["DATABASE_URL"] = freshDatabase(t, testkit.Env(t, "TEST_DATABASE_URL"))
+			}
+			journey(t, boot(t, env))
+		})
+	}
+}
+
+// platform is a running `all` process and what the test observes of it.
+type platform struct {
+	base   string
+	events chan bus.Event
+}
+
+func boot(t *testing.T, env map[string]string) *platform {
+	t.Helper()
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, app.Names()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	a, err := app.New(t.Context(), cfg, []string{app.All}, app.Options{Listener: testkit.Listen(t), Log: log, BcryptCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &platform{base: "http://" + a.Addr().String(), events: make(chan bus.Event, 100)}
+	// A probe consumer group sees every event the services publish.
+	probe, err := a.Bus().Subscribe(t.Context(), "e2e-probe", func(_ context.Context, e bus.Event) error {
+		select {
+		case p.events <- e:
+		default:
+		}
+		return nil
+	})
+	if err != nil {
+		a.Close()
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		probe.Close()
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return p
+}
+
+func journey(t *testing.T, p *platform) {
+	res := p.call(t, "POST", "/api/v1/patients", "", map[string]any{
+		"firstName":        "Ada",
+		"lastName":         "Lovelace",
+		"email":            "ada." + uuid.NewString()[:8] + "@example.org",
+		"password":         "correct horse battery staple",
+		"dateOfBirth":      "1985-12-10",
+		"phone":            "+441234567890",
+		"preferredChannel": "EMAIL",
+	})
+	res.want(t, http.StatusCreated)
+	patientID := res.str(t, "id")
+
+	res = p.call(t, "POST", "/api/v1/cases", "", map[string]any{
+		"customerId": patientID,
+		"specialty":  "CARDIOLOGY",
+		"title":      "Chest pain on exertion",
+		"question":   "Is the proposed stent placement necessary given my stress test?",
+	})
+	res.want(t, http.StatusCreated)
+	caseID, number := res.str(t, "id"), res.str(t, "caseNumber")
+	if !caseNumber.MatchString(number) {
+		t.Fatalf("case number %q does not match %s", number, caseNumber)
+	}
+
+	res = p.call(t, "GET", "/api/v1/cases/"+number+"/status", "", nil)
+	res.want(t, http.StatusOK)
+	if s := res.str(t, "status"); s != "DRAFT" || res.str(t, "caseNumber") != number {
+		t.Fatalf("status after create: %s", res.body)
+	}
+	if _, err := time.Parse(time.RFC3339, res.str(t, "lastUpdated")); err != nil {
+		t.Fatalf("lastUpdated: %v", err)
+	}
+
+	p.call(t, "POST", "/api/v1/cases/"+caseID+"/submit", "", nil).want(t, http.StatusOK)
+	res = p.call(t, "GET", "/api/v1/cases/"+number+"/status", "", nil)
+	res.want(t, http.StatusOK)
+	if s := res.str(t, "status"); s != "AWAITING_ASSIGNMENT" {
+		t.Fatalf("status after submit: %s", res.body)
+	}
+
+	p.waitEvent(t, "case.created", caseID)
+
+	p.call(t, "GET", "/api/ready", "", nil).want(t, http.StatusOK)
+	spec := p.call(t, "GET", "/openapi.json", "", nil)
+	spec.want(t, http.StatusOK)
+	for _, path := range []string{`"/api/v1/patients"`, `"/api/v1/cases"`, `"/api/v1/cases/{caseNumber}/status"`} {
+		if !strings.Contains(spec.body, path) {
+			t.Errorf("/openapi.json lacks %s", path)
+		}
+	}
+
+	res = p.call(t, "GET", "/api/v1/cases/"+number+"/status", "Bearer not-a-real-token", nil)
+	res.want(t, http.StatusUnauthorized)
+	res.wantProblem(t)
+	res = p.call(t, "GET", "/api/v1/no-such-resource", "", nil)
+	res.want(t, http.StatusNotFound)
+	res.wantProblem(t)
+}
+
+type response struct {
+	status int
+	ctype  string
+	body   string
+}
+
+func (p *platform) call(t *testing.T, method, path, auth string, body any) response {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, p.base+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return response{res.StatusCode, res.Header.Get("Content-Type"), string(b)}
+}
+
+func (r response) want(t *testing.T, status int) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+}
+
+func (r response) wantProblem(t *testing.T) {
+	t.Helper()
+	var p struct {
+		Status int    `json:"status"`
+		Title  string `json:"title"`
+	}
+	if !strings.HasPrefix(r.ctype, "application/problem+json") || json.Unmarshal([]byte(r.body), &p) != nil ||
+		p.Status != r.status || p.Title == "" {
+		t.Fatalf("not a problem document (%s): %s", r.ctype, r.body)
+	}
+}
+
+func (r response) str(t *testing.T, field string) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.body), &m); err != nil {
+		t.Fatalf("body is not a JSON object: %s", r.body)
+	}
+	s, ok := m[field].(string)
+	if !ok || s == "" {
+		t.Fatalf("no %s in %s", field, r.body)
+	}
+	return s
+}
+
+// waitEvent waits until the probe saw an event of type typ about aggregate.
+func (p *platform) waitEvent(t *testing.T, typ, aggregate string) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case e := <-p.events:
+			if e.Type == typ && e.AggregateID == aggregate {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no %s event for %s reached the bus", typ, aggregate)
+		}
+	}
+}
+
+// freshDatabase creates a database of its own for the run on the test
+// server (the services' schemas then start empty) and drops it afterwards.
+func freshDatabase(t *testing.T, serverURL string) string {
+	t.Helper()
+	admin, err := sql.Open("pgx", serverURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	name := "e2e_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
+	if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return fmt.Sprint(u)
+}
