@@ -43,6 +43,17 @@ type ConsumerOptions struct {
 	InboxRetention time.Duration
 	Now            func() time.Time // default time.Now
 	Logger         *slog.Logger     // default slog.Default()
+	// Fallback handles every event type that has no handler of its own;
+	// nil ignores them. A consumer of all events (the audit trail) uses it.
+	Fallback HandlerFunc
+}
+
+// handler is the handler of an event type, the fallback, or nil.
+func (c *Consumer) handler(typ string) HandlerFunc {
+	if h, ok := c.handlers[typ]; ok {
+		return h
+	}
+	return c.o.Fallback
 }
 
 // Consumer handles events idempotently for one consumer group of a
@@ -98,8 +109,8 @@ func (c *Consumer) now() time.Time { return c.o.Now().UTC() }
 // the event could be neither handled nor parked for retry in the store, so
 // the transport must deliver it again.
 func (c *Consumer) Handle(ctx context.Context, e bus.Event) error {
-	h, ok := c.handlers[e.Type]
-	if !ok {
+	h := c.handler(e.Type)
+	if h == nil {
 		return nil
 	}
 	if _, err := uuid.Parse(e.ID); err != nil {
@@ -315,8 +326,8 @@ func (c *Consumer) retry(ctx context.Context, id string) error {
 			herr = fmt.Errorf("bad envelope: %w", err)
 			return herr
 		}
-		h, ok := c.handlers[e.Type]
-		if !ok {
+		h := c.handler(e.Type)
+		if h == nil {
 			return nil // the handler was removed since: nothing to do any more
 		}
 		herr = c.call(ctx, h, tx, e)

@@ -80,6 +80,29 @@ func TestConsumerDuplicateDeliveryHasNoSecondEffect(t *testing.T) {
 	})
 }
 
+// A fallback handles every type without a handler of its own, once.
+func TestConsumerFallback(t *testing.T) {
+	testkit.ForEachEngine(t, "outbox-consumer", func(t *testing.T, db *sqldb.DB) {
+		migrated(t, db)
+		ctx := context.Background()
+		var specific atomic.Int32
+		c := outbox.NewConsumer(db, "all", map[string]outbox.HandlerFunc{
+			"thing.made": func(context.Context, *sql.Tx, bus.Event) error { specific.Add(1); return nil },
+		}, outbox.ConsumerOptions{Fallback: insertEffect})
+		made := newEvents(t, "thing.made", 1)[0]
+		others := append(newEvents(t, "thing.unknown", 2), newEvents(t, "other.kind", 1)...)
+		for _, e := range append([]bus.Event{made}, append(others, others...)...) {
+			if err := c.Handle(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if specific.Load() != 1 {
+			t.Fatalf("specific handler ran %d times", specific.Load())
+		}
+		assertExactlyOnce(t, db, others)
+	})
+}
+
 func TestConsumerRetriesFailedEventUntilDone(t *testing.T) {
 	testkit.ForEachEngine(t, "outbox-consumer", func(t *testing.T, db *sqldb.DB) {
 		migrated(t, db)

@@ -1,0 +1,153 @@
+// Package audit is the client side of the audit trail: the Entry every
+// service records for each access to health data, and Record, which queues
+// it as an audit.recorded event in the calling service's own outbox. Going
+// through the outbox keeps an entry safe while the audit service is slow or
+// down; the audit service consumes the event and chains the entry.
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/logging"
+	"github.com/secondopinion/platform/internal/kit/outbox"
+	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/sqldb"
+)
+
+// EventType is the type of the event that carries an Entry.
+const EventType = "audit.recorded"
+
+// Outcomes of an access.
+const (
+	Allowed = "allowed"
+	Denied  = "denied"
+	Error   = "error"
+)
+
+// Entry is one access to record. It is also the event's payload, so it
+// holds identifiers and codes only: never names, emails or health data.
+// Purpose is a short code such as "patient-self-access" or "treatment".
+type Entry struct {
+	Actor        string    `json:"actor"` // subject id of the caller; "" when anonymous
+	ActorRole    string    `json:"actorRole"`
+	Action       string    `json:"action"` // e.g. "patient.read", "case.read"
+	ResourceType string    `json:"resourceType"`
+	ResourceID   string    `json:"resourceId"`
+	PatientID    string    `json:"patientId"` // whose data was reached, for their own access log
+	Purpose      string    `json:"purpose"`
+	ClientAddr   string    `json:"clientAddr"`
+	UserAgent    string    `json:"userAgent"`
+	RequestID    string    `json:"requestId"`
+	Outcome      string    `json:"outcome"` // Allowed, Denied or Error
+	At           time.Time `json:"at"`
+}
+
+// Validate reports an entry the audit service could not chain meaningfully.
+func (e Entry) Validate() error {
+	if e.Action == "" {
+		return fmt.Errorf("audit entry: action is empty")
+	}
+	switch e.Outcome {
+	case Allowed, Denied, Error:
+		return nil
+	}
+	return fmt.Errorf("audit entry %s: outcome %q is none of allowed, denied, error", e.Action, e.Outcome)
+}
+
+// Record queues e as an audit.recorded event in db's outbox, in a short
+// transaction of its own; a zero At becomes now. The caller's relay
+// publishes it (call its Notify afterwards to publish without waiting for
+// the next poll).
+//
+// A read of health data must not be served when Record fails: the error is
+// classified as 503 Service Unavailable (problem.Unavailable), so a huma
+// handler simply returns it and a plain handler hands it to
+// httpapi.WriteProblem.
+func Record(ctx context.Context, db *sqldb.DB, e Entry) error {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	e.At = e.At.UTC()
+	if err := e.Validate(); err != nil {
+		return fmt.Errorf("record audit entry: %w", err)
+	}
+	ev, err := bus.New(db.Service, EventType, aggregate(e), e)
+	if err != nil {
+		return fmt.Errorf("record audit entry %s: %w", e.Action, err)
+	}
+	err = db.InTx(ctx, func(tx *sql.Tx) error { return outbox.Add(ctx, tx, ev) })
+	if err != nil {
+		return fmt.Errorf("record audit entry %s: %w", e.Action, problem.Unavailable("the audit trail", err))
+	}
+	return nil
+}
+
+// aggregate keys the event by the resource reached, so the entries about
+// one resource stay in order on the bus.
+func aggregate(e Entry) string {
+	if e.ResourceID != "" {
+		return e.ResourceID
+	}
+	return e.Actor
+}
+
+// FromRequest starts an entry for r: the verified caller, where the request
+// came from and its request id. The caller fills in the action, resource,
+// patient, purpose and outcome.
+func FromRequest(r *http.Request) Entry {
+	e := FromContext(r.Context())
+	e.ClientAddr, e.UserAgent = ClientAddr(r), r.UserAgent()
+	return e
+}
+
+// FromContext is FromRequest for handlers that see only the request's
+// context (huma operations): the client's address and user agent are there
+// when WithClient put them in.
+func FromContext(ctx context.Context) Entry {
+	p := authn.FromContext(ctx)
+	c, _ := ctx.Value(clientKey{}).(client)
+	return Entry{
+		Actor:      p.Subject,
+		ActorRole:  string(p.Role),
+		ClientAddr: c.addr,
+		UserAgent:  c.agent,
+		RequestID:  logging.RequestID(ctx),
+		At:         time.Now().UTC(),
+	}
+}
+
+type clientKey struct{}
+
+type client struct{ addr, agent string }
+
+// WithClient keeps r's client address and user agent in ctx for
+// FromContext. It changes only the context, not the request, so that it
+// can run inside huma middleware without hiding the matched route from the
+// platform's middleware.
+func WithClient(ctx context.Context, r *http.Request) context.Context {
+	return context.WithValue(ctx, clientKey{}, client{addr: ClientAddr(r), agent: r.UserAgent()})
+}
+
+// ClientAddr is the address the request came from: the first
+// X-Forwarded-For hop, which our gateway sets, else the peer's address
+// without its port.
+func ClientAddr(r *http.Request) string {
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		first, _, _ := strings.Cut(xff, ",")
+		if a := strings.TrimSpace(first); a != "" {
+			return a
+		}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}

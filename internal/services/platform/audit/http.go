@@ -1,0 +1,190 @@
+package audit
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
+	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/services/platform/audit/store"
+)
+
+// EntryView is an audit entry as admins see it.
+type EntryView struct {
+	Seq           int64     `json:"seq"`
+	ID            string    `json:"id"`
+	At            time.Time `json:"at"`
+	Actor         string    `json:"actor"`
+	ActorRole     string    `json:"actorRole"`
+	Action        string    `json:"action"`
+	ResourceType  string    `json:"resourceType"`
+	ResourceID    string    `json:"resourceId"`
+	PatientID     string    `json:"patientId"`
+	Purpose       string    `json:"purpose"`
+	ClientAddr    string    `json:"clientAddr"`
+	UserAgent     string    `json:"userAgent"`
+	RequestID     string    `json:"requestId"`
+	Outcome       string    `json:"outcome"`
+	SourceEventID string    `json:"sourceEventId"`
+	PrevHash      string    `json:"prevHash"`
+	Hash          string    `json:"hash"`
+}
+
+// AccessView is an entry as the patient whose data it concerns sees it:
+// who reached what, when and why — not where from, which is the actor's.
+type AccessView struct {
+	At           time.Time `json:"at"`
+	Actor        string    `json:"actor"`
+	ActorRole    string    `json:"actorRole"`
+	Action       string    `json:"action"`
+	ResourceType string    `json:"resourceType"`
+	ResourceID   string    `json:"resourceId"`
+	Purpose      string    `json:"purpose"`
+	Outcome      string    `json:"outcome"`
+}
+
+type listInput struct {
+	PatientID    string    `query:"patientId" doc:"the patient whose data was reached"`
+	Actor        string    `query:"actor" doc:"subject id of the actor, or the emitting service"`
+	ResourceType string    `query:"resourceType"`
+	ResourceID   string    `query:"resourceId"`
+	From         time.Time `query:"from" doc:"entries at or after this time"`
+	To           time.Time `query:"to" doc:"entries before this time"`
+	Cursor       string    `query:"cursor" doc:"opaque cursor from the previous page's nextCursor"`
+	Limit        int       `query:"limit" minimum:"1" maximum:"200" default:"50"`
+}
+
+type listOutput struct {
+	Body struct {
+		Items      []EntryView `json:"items"`
+		NextCursor string      `json:"nextCursor,omitempty"`
+	}
+}
+
+type accessLogInput struct {
+	ID     string `path:"id" format:"uuid" doc:"patient id"`
+	Cursor string `query:"cursor" doc:"opaque cursor from the previous page's nextCursor"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
+}
+
+type accessLogOutput struct {
+	Body struct {
+		Items      []AccessView `json:"items"`
+		NextCursor string       `json:"nextCursor,omitempty"`
+	}
+}
+
+type verifyOutput struct {
+	Body Report
+}
+
+func (s *Service) routes() {
+	tags := []string{"Audit"}
+	huma.Register(s.api, huma.Operation{OperationID: "verify-audit", Method: http.MethodGet, Path: "/api/v1/audit/verify",
+		Summary: "Recompute the audit hash chain (admin)", Tags: tags}, s.verify)
+	huma.Register(s.api, huma.Operation{OperationID: "list-audit", Method: http.MethodGet, Path: "/api/v1/audit",
+		Summary: "List audit entries, newest first (admin)", Tags: tags}, s.list)
+	huma.Register(s.api, huma.Operation{OperationID: "patient-access-log", Method: http.MethodGet,
+		Path: "/api/v1/patients/{id}/access-log", Summary: "Who reached a patient's data (the patient, or an admin)",
+		Tags: tags}, s.accessLog)
+}
+
+// requireAdmin refuses everyone but an admin.
+func requireAdmin(ctx context.Context) error {
+	p := authn.FromContext(ctx)
+	switch {
+	case p.Anonymous():
+		return problem.Unauthenticated("sign in to read the audit trail")
+	case p.Role != authn.RoleAdmin:
+		return problem.Forbidden("only admins read the audit trail")
+	}
+	return nil
+}
+
+// record queues the entry for a read of the trail itself: who read whose
+// access records is as sensitive as the records. Without it the read is
+// refused (503).
+func (s *Service) record(ctx context.Context, action, patientID, purpose string) error {
+	e := kitaudit.FromContext(ctx)
+	e.Action, e.ResourceType, e.ResourceID, e.PatientID = action, "audit", patientID, patientID
+	e.Purpose, e.Outcome = purpose, kitaudit.Allowed
+	if err := kitaudit.Record(ctx, s.db, e); err != nil {
+		return err
+	}
+	s.relay.Notify()
+	return nil
+}
+
+func (s *Service) verify(ctx context.Context, _ *struct{}) (*verifyOutput, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	r, err := Verify(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	return &verifyOutput{Body: r}, nil
+}
+
+func (s *Service) list(ctx context.Context, in *listInput) (*listOutput, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	after, err := httpapi.DecodeCursor("query.cursor", in.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.record(ctx, "audit.list", in.PatientID, "oversight"); err != nil {
+		return nil, err
+	}
+	f := store.Filter{PatientID: in.PatientID, Actor: in.Actor, ResourceType: in.ResourceType,
+		ResourceID: in.ResourceID, From: in.From, To: in.To}
+	es, next, err := s.store.List(ctx, f, after, in.Limit)
+	if err != nil {
+		return nil, err
+	}
+	out := &listOutput{}
+	out.Body.Items, out.Body.NextCursor = make([]EntryView, 0, len(es)), next
+	for _, e := range es {
+		out.Body.Items = append(out.Body.Items, EntryView(e))
+	}
+	return out, nil
+}
+
+func (s *Service) accessLog(ctx context.Context, in *accessLogInput) (*accessLogOutput, error) {
+	p := authn.FromContext(ctx)
+	switch {
+	case p.Anonymous():
+		return nil, problem.Unauthenticated("sign in to read an access log")
+	case p.Role == authn.RoleAdmin, p.Role == authn.RolePatient && p.Subject == in.ID:
+	default:
+		return nil, problem.Forbidden("a patient reads only their own access log")
+	}
+	after, err := httpapi.DecodeCursor("query.cursor", in.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	purpose := "patient-self-access"
+	if p.Role == authn.RoleAdmin {
+		purpose = "oversight"
+	}
+	if err := s.record(ctx, "audit.access_log.read", in.ID, purpose); err != nil {
+		return nil, err
+	}
+	es, next, err := s.store.List(ctx, store.Filter{PatientID: in.ID}, after, in.Limit)
+	if err != nil {
+		return nil, err
+	}
+	out := &accessLogOutput{}
+	out.Body.Items, out.Body.NextCursor = make([]AccessView, 0, len(es)), next
+	for _, e := range es {
+		out.Body.Items = append(out.Body.Items, AccessView{At: e.At, Actor: e.Actor, ActorRole: e.ActorRole,
+			Action: e.Action, ResourceType: e.ResourceType, ResourceID: e.ResourceID, Purpose: e.Purpose, Outcome: e.Outcome})
+	}
+	return out, nil
+}
