@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -21,8 +22,9 @@ var Propagator propagation.TextMapPropagator = propagation.TraceContext{}
 // installs an exporting provider.
 func Tracer() trace.Tracer { return otel.Tracer("github.com/secondopinion/platform") }
 
-// SetupTracing exports spans over OTLP/HTTP to endpoint (the standard
-// OTEL_EXPORTER_OTLP_* variables refine it). With no endpoint, spans are
+// SetupTracing exports spans over OTLP/HTTP to endpoint, the base URL of
+// OTEL_EXPORTER_OTLP_ENDPOINT: as the OpenTelemetry spec says, traces go
+// to its /v1/traces. With no endpoint, spans are
 // still created — so trace ids reach logs and events — but not exported.
 // The returned shutdown flushes pending spans.
 func SetupTracing(ctx context.Context, service, endpoint string) (shutdown func(context.Context) error, err error) {
@@ -31,7 +33,7 @@ func SetupTracing(ctx context.Context, service, endpoint string) (shutdown func(
 		sdktrace.WithResource(sdkresource.NewSchemaless(semconv.ServiceName(service))),
 	}
 	if endpoint != "" {
-		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
+		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(strings.TrimSuffix(endpoint, "/")+"/v1/traces"))
 		if err != nil {
 			return nil, fmt.Errorf("otlp exporter: %w", err)
 		}
