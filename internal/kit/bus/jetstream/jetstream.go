@@ -40,6 +40,12 @@ const (
 	minBackoff = 100 * time.Millisecond
 	maxBackoff = 5 * time.Second
 	ackWait    = 30 * time.Second
+	// dedupWindow is how long the server remembers event ids to drop
+	// republished copies; the outbox relay retries within 30 s, and
+	// later copies are left to the consumers' inbox.
+	dedupWindow = 2 * time.Minute
+	// pingTimeout keeps a readiness probe from hanging on a dead server.
+	pingTimeout = 3 * time.Second
 	// publishTimeout bounds the wait for a PubAck when the caller's
 	// context has no deadline.
 	publishTimeout = 10 * time.Second
@@ -83,9 +89,10 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, natsjs.StreamConfig{
-		Name:     cfg.Stream,
-		Subjects: []string{cfg.Subject + ".>"},
-		Storage:  natsjs.FileStorage,
+		Name:       cfg.Stream,
+		Subjects:   []string{cfg.Subject + ".>"},
+		Storage:    natsjs.FileStorage,
+		Duplicates: dedupWindow,
 	}); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("jetstream: create stream %s: %w", cfg.Stream, err)
@@ -205,6 +212,8 @@ func (t *Transport) Ping(ctx context.Context) error {
 	if st := t.nc.Status(); st != nats.CONNECTED {
 		return fmt.Errorf("jetstream: ping: connection %s", st)
 	}
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
 	if _, err := t.js.Stream(ctx, t.cfg.Stream); err != nil {
 		return fmt.Errorf("jetstream: ping stream %s: %w", t.cfg.Stream, err)
 	}

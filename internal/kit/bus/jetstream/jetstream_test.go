@@ -14,6 +14,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/bus/bustest"
 	"github.com/secondopinion/platform/internal/kit/bus/jetstream"
+	"github.com/secondopinion/platform/internal/kit/outbox/outboxtest"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 )
 
@@ -54,7 +55,7 @@ func deleteStream(t testing.TB, url, stream string) {
 }
 
 func TestContract(t *testing.T) {
-	bustest.Run(t, func(t *testing.T) bus.Transport { tr, _ := open(t); return tr }, bustest.Durable())
+	bustest.Run(t, func(t *testing.T) bus.Transport { tr, _ := open(t); return tr }, bustest.Options{Durable: true})
 }
 
 func TestPublishDropsRepublishedEvents(t *testing.T) {
@@ -106,7 +107,17 @@ func TestPingFailsWithoutTheStream(t *testing.T) {
 	}
 }
 
+// BenchmarkPublish is the raw publish rate to the server, 1 KiB events in
+// batches of 100.
 func BenchmarkPublish(b *testing.B) {
 	tr, _ := open(b)
 	bustest.BenchmarkPublish(b, tr)
+}
+
+// BenchmarkOutboxToConsumer is the end-to-end rate from the producer's
+// outbox through JetStream to an idempotent consumer, to set against
+// BenchmarkPublish.
+func BenchmarkOutboxToConsumer(b *testing.B) {
+	tr, _ := open(b)
+	outboxtest.Pipeline(b, tr)
 }

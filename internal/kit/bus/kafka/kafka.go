@@ -39,6 +39,8 @@ const (
 	// commitTimeout bounds the commit made after a batch, also the last
 	// one made while closing.
 	commitTimeout = 10 * time.Second
+	// pingTimeout keeps a readiness probe from hanging on a dead cluster.
+	pingTimeout = 3 * time.Second
 )
 
 // Config locates the cluster and shapes the topic when this transport
@@ -46,11 +48,12 @@ const (
 type Config struct {
 	Brokers           []string
 	ClientID          string
-	Partitions        int32 // default 6
-	ReplicationFactor int16 // default -1: the broker's default
+	Topic             string // default bus.Topic
+	Partitions        int32  // default 6
+	ReplicationFactor int16  // default -1: the broker's default
 }
 
-// Transport publishes to and consumes from bus.Topic.
+// Transport publishes to and consumes from one topic.
 type Transport struct {
 	cfg Config
 	cl  *kgo.Client
@@ -65,6 +68,9 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 	if len(cfg.Brokers) == 0 {
 		return nil, errors.New("kafka: no brokers configured")
 	}
+	if cfg.Topic == "" {
+		cfg.Topic = bus.Topic
+	}
 	if cfg.Partitions <= 0 {
 		cfg.Partitions = 6
 	}
@@ -74,20 +80,22 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),
+		// franz-go's producer is idempotent by default, which needs
+		// acks=all: a retried batch is neither duplicated nor reordered.
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.DefaultProduceTopic(bus.Topic),
+		kgo.DefaultProduceTopic(cfg.Topic),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: new client: %w", err)
 	}
 	t := &Transport{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), subs: map[*subscription]struct{}{}}
-	res, err := t.adm.CreateTopic(ctx, cfg.Partitions, cfg.ReplicationFactor, nil, bus.Topic)
+	res, err := t.adm.CreateTopic(ctx, cfg.Partitions, cfg.ReplicationFactor, nil, cfg.Topic)
 	if err == nil {
 		err = res.Err
 	}
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		cl.Close()
-		return nil, fmt.Errorf("kafka: create topic %s: %w", bus.Topic, err)
+		return nil, fmt.Errorf("kafka: create topic %s: %w", cfg.Topic, err)
 	}
 	return t, nil
 }
@@ -123,7 +131,7 @@ func (t *Transport) Subscribe(ctx context.Context, group string, h bus.Handler) 
 		kgo.SeedBrokers(t.cfg.Brokers...),
 		kgo.ClientID(t.cfg.ClientID),
 		kgo.ConsumerGroup(group),
-		kgo.ConsumeTopics(bus.Topic),
+		kgo.ConsumeTopics(t.cfg.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		// Polled records are handled and committed before a rebalance
@@ -144,7 +152,9 @@ func (t *Transport) Subscribe(ctx context.Context, group string, h bus.Handler) 
 
 // Ping asks the cluster for the topic's metadata.
 func (t *Transport) Ping(ctx context.Context) error {
-	md, err := t.adm.Metadata(ctx, bus.Topic)
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	md, err := t.adm.Metadata(ctx, t.cfg.Topic)
 	if err == nil {
 		err = md.Topics.Error()
 	}
