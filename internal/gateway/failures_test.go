@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -167,5 +168,37 @@ func TestConnFailedClassification(t *testing.T) {
 		if got := connFailed(err); got != want {
 			t.Errorf("connFailed(%v) = %v", err, got)
 		}
+	}
+}
+
+// A caller hanging up is nobody's failure: the gateway answers 499 for the
+// record and the upstream's circuit stays closed.
+func TestCallerHangUpIsNotAnUpstreamFailure(t *testing.T) {
+	arrived := make(chan struct{}, 10)
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	})
+	g, err := New(Config{}, []Upstream{remote(patientIdentity, serve(t, slow))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 8 { // more than the breaker tolerates
+		ctx, cancel := context.WithCancel(context.Background())
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/v1/patients/0190a0a0-0000-7000-8000-000000000000", nil)
+		rec := httptest.NewRecorder()
+		go func() { <-arrived; cancel() }()
+		g.Handler().ServeHTTP(rec, req)
+		if rec.Code != 499 {
+			t.Fatalf("status %d, want 499", rec.Code)
+		}
+	}
+	rec := httptest.NewRecorder()
+	go func() { <-arrived }()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	g.Handler().ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/v1/patients/0190a0a0-0000-7000-8000-000000000000", nil))
+	if rec.Code == http.StatusServiceUnavailable {
+		t.Fatal("the circuit opened on callers hanging up")
 	}
 }

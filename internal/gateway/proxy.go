@@ -96,6 +96,10 @@ func ownHeaders(res *http.Response) error {
 func (p *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var tooLarge *http.MaxBytesError
 	switch {
+	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+		// The caller hung up: no upstream failed and nobody reads an
+		// answer. 499, as nginx logs it, keeps it apart in the metrics.
+		w.WriteHeader(statusClientClosed)
 	case errors.As(err, &tooLarge):
 		httpapi.WriteProblem(w, r, &problem.Error{Kind: problem.KindTooLarge, Title: "Request body too large",
 			Detail: "the request body is over the gateway's limit"})
@@ -113,6 +117,9 @@ func (p *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 			Detail: p.target + " answered with an invalid response", Err: err})
 	}
 }
+
+// statusClientClosed is nginx's code for a request the client abandoned.
+const statusClientClosed = 499
 
 func timedOut(err error) bool {
 	var ne net.Error
