@@ -1,0 +1,234 @@
+package auth
+
+import (
+	"context"
+	"net"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/problem"
+)
+
+// client is the caller's address as the service's listener saw it, the
+// key of per-address throttling. Behind the gateway that is the gateway,
+// until it forwards the client's address in a header we trust.
+type client struct{ addr string }
+
+func (c *client) Resolve(ctx huma.Context) []error {
+	c.addr = ctx.RemoteAddr()
+	if host, _, err := net.SplitHostPort(c.addr); err == nil {
+		c.addr = host
+	}
+	return nil
+}
+
+// Passwords carry no length tags: huma would echo a refused value.
+type loginInput struct {
+	client
+	Body struct {
+		Email    string `json:"email" maxLength:"254"`
+		Password string `json:"password" writeOnly:"true"`
+	}
+}
+
+// LoginBody is a completed login (tokens) or a second-factor challenge.
+type LoginBody struct {
+	AccessToken  string `json:"accessToken,omitempty"`
+	RefreshToken string `json:"refreshToken,omitempty"`
+	ExpiresIn    int    `json:"expiresIn,omitempty" doc:"seconds until the access token expires"`
+	TokenType    string `json:"tokenType,omitempty" enum:"Bearer"`
+	ChallengeID  string `json:"challengeId,omitempty" format:"uuid"`
+	Method       string `json:"method,omitempty" enum:"EMAIL,SMS,TOTP"`
+}
+
+type loginOutput struct {
+	CacheControl string `header:"Cache-Control"`
+	Body         LoginBody
+}
+
+func tokensOut(t Tokens) *loginOutput {
+	return &loginOutput{CacheControl: "no-store", Body: LoginBody{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken,
+		ExpiresIn: t.ExpiresIn, TokenType: "Bearer"}}
+}
+
+type verifyInput struct {
+	client
+	Body struct {
+		ChallengeID string `json:"challengeId" format:"uuid"`
+		Code        string `json:"code" maxLength:"16" writeOnly:"true"`
+	}
+}
+
+type refreshInput struct {
+	Body struct {
+		RefreshToken string `json:"refreshToken" maxLength:"128" writeOnly:"true"`
+	}
+}
+
+type resetInput struct {
+	client
+	Body struct {
+		Email string `json:"email" maxLength:"254"`
+	}
+}
+
+type resetConfirmInput struct {
+	client
+	Body struct {
+		Token       string `json:"token" maxLength:"128" writeOnly:"true"`
+		NewPassword string `json:"newPassword" writeOnly:"true"`
+	}
+}
+
+type totpOutput struct {
+	CacheControl string `header:"Cache-Control"`
+	Body         struct {
+		ProvisioningURI string `json:"provisioningUri" doc:"otpauth:// URI for an authenticator app"`
+	}
+}
+
+type totpConfirmInput struct {
+	Body struct {
+		Code string `json:"code" maxLength:"16" writeOnly:"true"`
+	}
+}
+
+type jwksOutput struct {
+	ContentType  string `header:"Content-Type"`
+	CacheControl string `header:"Cache-Control"`
+	Body         []byte
+}
+
+// ProfessionalAuthBody is the plan's answer of POST /api/v1/professionals/auth.
+type ProfessionalAuthBody struct {
+	Token        string `json:"token"`
+	Professional struct {
+		ID    string `json:"id" format:"uuid"`
+		Email string `json:"email"`
+	} `json:"professional"`
+}
+
+type professionalAuthOutput struct {
+	CacheControl string `header:"Cache-Control"`
+	Body         ProfessionalAuthBody
+}
+
+func (s *Service) routes() {
+	tags := []string{"auth"}
+	huma.Register(s.api, huma.Operation{OperationID: "login", Method: http.MethodPost, Path: "/api/v1/auth/login",
+		Summary: "Log in with email and password", Tags: tags}, s.postLogin)
+	huma.Register(s.api, huma.Operation{OperationID: "verify-2fa", Method: http.MethodPost, Path: "/api/v1/auth/2fa/verify",
+		Summary: "Complete a login with the second factor", Tags: tags}, s.postVerify)
+	huma.Register(s.api, huma.Operation{OperationID: "refresh-token", Method: http.MethodPost, Path: "/api/v1/auth/refresh",
+		Summary: "Exchange a refresh token for new tokens", Tags: tags}, s.postRefresh)
+	huma.Register(s.api, huma.Operation{OperationID: "logout", Method: http.MethodPost, Path: "/api/v1/auth/logout",
+		Summary: "End the caller's session", Tags: tags, DefaultStatus: http.StatusNoContent}, s.postLogout)
+	huma.Register(s.api, huma.Operation{OperationID: "request-password-reset", Method: http.MethodPost, Path: "/api/v1/auth/password-reset",
+		Summary: "Send a password reset token (always accepted)", Tags: tags, DefaultStatus: http.StatusAccepted}, s.postReset)
+	huma.Register(s.api, huma.Operation{OperationID: "confirm-password-reset", Method: http.MethodPost, Path: "/api/v1/auth/password-reset/confirm",
+		Summary: "Set a new password with a reset token", Tags: tags, DefaultStatus: http.StatusNoContent}, s.postResetConfirm)
+	huma.Register(s.api, huma.Operation{OperationID: "enrol-totp", Method: http.MethodPost, Path: "/api/v1/auth/2fa/totp",
+		Summary: "Start TOTP enrolment", Tags: tags}, s.postTOTP)
+	huma.Register(s.api, huma.Operation{OperationID: "confirm-totp", Method: http.MethodPost, Path: "/api/v1/auth/2fa/totp/confirm",
+		Summary: "Make TOTP the second factor", Tags: tags, DefaultStatus: http.StatusNoContent}, s.postTOTPConfirm)
+	huma.Register(s.api, huma.Operation{OperationID: "jwks", Method: http.MethodGet, Path: "/.well-known/jwks.json",
+		Summary: "Public keys that verify access tokens", Tags: tags}, s.getJWKS)
+	huma.Register(s.api, huma.Operation{OperationID: "professional-auth", Method: http.MethodPost, Path: "/api/v1/professionals/auth",
+		Summary: "Log a professional in (the plan's shape)", Tags: []string{"professionals"}}, s.postProfessionalAuth)
+}
+
+func (s *Service) postLogin(ctx context.Context, in *loginInput) (*loginOutput, error) {
+	r, err := s.login(ctx, in.Body.Email, in.Body.Password, in.addr)
+	if err != nil {
+		return nil, err
+	}
+	if r.Tokens != nil {
+		return tokensOut(*r.Tokens), nil
+	}
+	return &loginOutput{CacheControl: "no-store", Body: LoginBody{ChallengeID: r.ChallengeID, Method: r.Method}}, nil
+}
+
+func (s *Service) postVerify(ctx context.Context, in *verifyInput) (*loginOutput, error) {
+	t, err := s.verifyCode(ctx, in.Body.ChallengeID, in.Body.Code, in.addr)
+	if err != nil {
+		return nil, err
+	}
+	return tokensOut(t), nil
+}
+
+func (s *Service) postRefresh(ctx context.Context, in *refreshInput) (*loginOutput, error) {
+	t, err := s.refresh(ctx, in.Body.RefreshToken)
+	if err != nil {
+		return nil, err
+	}
+	return tokensOut(t), nil
+}
+
+func (s *Service) postLogout(ctx context.Context, _ *struct{}) (*struct{}, error) {
+	return nil, s.logout(ctx, authn.FromContext(ctx))
+}
+
+func (s *Service) postReset(ctx context.Context, in *resetInput) (*struct{}, error) {
+	return nil, s.requestReset(ctx, in.Body.Email, in.addr)
+}
+
+func (s *Service) postResetConfirm(ctx context.Context, in *resetConfirmInput) (*struct{}, error) {
+	return nil, s.confirmReset(ctx, in.Body.Token, in.Body.NewPassword, in.addr)
+}
+
+func (s *Service) postTOTP(ctx context.Context, _ *struct{}) (*totpOutput, error) {
+	uri, err := s.enrolTOTP(ctx, authn.FromContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	out := &totpOutput{CacheControl: "no-store"}
+	out.Body.ProvisioningURI = uri
+	return out, nil
+}
+
+func (s *Service) postTOTPConfirm(ctx context.Context, in *totpConfirmInput) (*struct{}, error) {
+	return nil, s.confirmTOTP(ctx, authn.FromContext(ctx), in.Body.Code)
+}
+
+func (s *Service) getJWKS(context.Context, *struct{}) (*jwksOutput, error) {
+	b, err := s.keys.JWKS()
+	if err != nil {
+		return nil, err
+	}
+	return &jwksOutput{ContentType: "application/jwk-set+json", CacheControl: "public, max-age=300", Body: b}, nil
+}
+
+func (s *Service) postProfessionalAuth(ctx context.Context, in *loginInput) (*professionalAuthOutput, error) {
+	r, err := s.login(ctx, in.Body.Email, in.Body.Password, in.addr)
+	if err != nil {
+		return nil, err
+	}
+	if r.Role != authn.RoleProfessional {
+		// A session was opened for a non-professional: close it again and
+		// answer as for wrong credentials.
+		if r.Tokens != nil {
+			if err := s.endSessionOf(ctx, r.Tokens.AccessToken); err != nil {
+				return nil, err
+			}
+		}
+		return nil, errBadCredentials
+	}
+	if r.Tokens == nil {
+		return nil, problem.Forbidden("this account uses a second factor: log in through /api/v1/auth/login")
+	}
+	out := &professionalAuthOutput{CacheControl: "no-store"}
+	out.Body.Token = r.Tokens.AccessToken
+	out.Body.Professional.ID = r.Tokens.UserID
+	out.Body.Professional.Email = normEmail(in.Body.Email)
+	return out, nil
+}
+
+func (s *Service) endSessionOf(ctx context.Context, accessToken string) error {
+	p, err := s.tokens.Verify(ctx, accessToken)
+	if err != nil {
+		return err
+	}
+	return s.logout(ctx, p)
+}

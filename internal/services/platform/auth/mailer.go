@@ -1,0 +1,73 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"mime"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Message is one email or SMS to a user. It carries the secret (a code, a
+// reset token), so it goes to the Mailer and never into an event or a log.
+type Message struct {
+	Channel string // EMAIL or SMS
+	To      string // email address or E.164 phone number
+	Subject string
+	Text    string
+}
+
+// Mailer delivers messages to users.
+type Mailer interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// Mailbox is the embedded mode's Mailer: each message becomes one RFC 5322
+// file (.eml) in a folder that a person can open with any mail reader.
+// SMS are written the same way, addressed to the number at sms.invalid.
+type Mailbox struct {
+	Dir  string
+	From string
+	Now  func() time.Time
+}
+
+// Send writes m as Dir/<time>-<random>.eml, readable by the owner only.
+func (b Mailbox) Send(_ context.Context, m Message) error {
+	if err := os.MkdirAll(b.Dir, 0o700); err != nil {
+		return fmt.Errorf("mailbox: %w", err)
+	}
+	now := b.Now().UTC()
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return fmt.Errorf("mailbox: %w", err)
+	}
+	id := hex.EncodeToString(rnd[:])
+	to := m.To
+	if m.Channel == "SMS" {
+		to = strings.TrimPrefix(m.To, "+") + "@sms.invalid"
+	}
+	var sb strings.Builder
+	for _, h := range [][2]string{
+		{"From", b.From},
+		{"To", to},
+		{"Subject", mime.QEncoding.Encode("utf-8", m.Subject)},
+		{"Date", now.Format(time.RFC1123Z)},
+		{"Message-ID", "<" + id + "@secondopinion.local>"},
+		{"MIME-Version", "1.0"},
+		{"Content-Type", `text/plain; charset="utf-8"`},
+		{"Content-Transfer-Encoding", "8bit"},
+	} {
+		sb.WriteString(h[0] + ": " + h[1] + "\r\n")
+	}
+	sb.WriteString("\r\n")
+	sb.WriteString(strings.ReplaceAll(strings.TrimRight(m.Text, "\n"), "\n", "\r\n") + "\r\n")
+	name := filepath.Join(b.Dir, now.Format("20060102T150405.000000000Z")+"-"+id+".eml")
+	if err := os.WriteFile(name, []byte(sb.String()), 0o600); err != nil {
+		return fmt.Errorf("mailbox: %w", err)
+	}
+	return nil
+}

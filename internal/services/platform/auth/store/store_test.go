@@ -1,0 +1,137 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/secondopinion/platform/internal/kit/sqldb"
+	"github.com/secondopinion/platform/internal/kit/testkit"
+	"github.com/secondopinion/platform/internal/services/platform/auth/store"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func TestStore(t *testing.T) {
+	testkit.ForEachEngine(t, "auth", func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		if err := store.Migrate(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		st := store.New(db)
+		u := store.User{ID: uuid.NewString(), Email: "ada@example.org", PasswordHash: "h", HashScheme: "bcrypt-sha256",
+			Role: "patient", TwoFactorMethod: "NONE", Status: "active", CreatedAt: t0}
+		if err := st.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		dup := u
+		dup.ID = uuid.NewString()
+		if err := st.CreateUser(ctx, dup); !errors.Is(err, store.ErrEmailTaken) {
+			t.Fatalf("duplicate email: %v", err)
+		}
+		got, err := st.UserByEmail(ctx, "ada@example.org")
+		if err != nil || got.ID != u.ID || !got.CreatedAt.Equal(t0) || !got.LockedUntil.IsZero() {
+			t.Fatalf("UserByEmail: %+v %v", got, err)
+		}
+		if err := st.RecordFailures(ctx, u.ID, 5, t0.Add(time.Minute), t0); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := st.User(ctx, u.ID); got.FailedAttempts != 5 || !got.LockedUntil.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("failures: %+v", got)
+		}
+
+		t.Run("challenge attempts", func(t *testing.T) {
+			c := store.Challenge{ID: uuid.NewString(), UserID: u.ID, Method: "EMAIL", CodeHash: "x", ExpiresAt: t0.Add(5 * time.Minute)}
+			if err := st.CreateChallenge(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				got, ok, err := st.AttemptChallenge(ctx, c.ID, t0, func(store.Challenge) (bool, error) { return false, nil })
+				if err != nil || ok || got.Attempts != i || !got.ExpiresAt.Equal(c.ExpiresAt) {
+					t.Fatalf("attempt %d: %+v %v %v", i, got, ok, err)
+				}
+			}
+			if _, ok, _ := st.AttemptChallenge(ctx, c.ID, t0, func(store.Challenge) (bool, error) { return true, nil }); !ok {
+				t.Fatal("success")
+			}
+			got, _, _ := st.AttemptChallenge(ctx, c.ID, t0, func(store.Challenge) (bool, error) { return false, nil })
+			if !got.Used || got.Attempts != 2 {
+				t.Fatalf("after success: %+v", got)
+			}
+			if _, _, err := st.AttemptChallenge(ctx, uuid.NewString(), t0, nil); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("unknown challenge: %v", err)
+			}
+		})
+
+		t.Run("refresh families", func(t *testing.T) {
+			sid := uuid.NewString()
+			if err := st.AddRefreshToken(ctx, store.RefreshToken{Hash: "r1", SessionID: sid, UserID: u.ID, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			cur, out, err := st.RotateRefreshToken(ctx, "r1", store.RefreshToken{Hash: "r2", ExpiresAt: t0.Add(time.Hour)}, t0)
+			if err != nil || out != store.Rotated || cur.SessionID != sid {
+				t.Fatalf("rotate: %+v %v %v", cur, out, err)
+			}
+			if _, out, _ := st.RotateRefreshToken(ctx, "r1", store.RefreshToken{Hash: "r3", ExpiresAt: t0.Add(time.Hour)}, t0); out != store.Reused {
+				t.Fatalf("reuse: %v", out)
+			}
+			if _, out, _ := st.RotateRefreshToken(ctx, "r2", store.RefreshToken{Hash: "r4", ExpiresAt: t0.Add(time.Hour)}, t0); out != store.Unknown {
+				t.Fatalf("a revoked family's newest token: %v", out)
+			}
+			if _, out, _ := st.RotateRefreshToken(ctx, "nope", store.RefreshToken{Hash: "r5"}, t0); out != store.Unknown {
+				t.Fatalf("unknown: %v", out)
+			}
+			if err := st.AddRefreshToken(ctx, store.RefreshToken{Hash: "e1", SessionID: sid, UserID: u.ID, ExpiresAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+			if _, out, _ := st.RotateRefreshToken(ctx, "e1", store.RefreshToken{Hash: "e2"}, t0); out != store.Unknown {
+				t.Fatalf("expired: %v", out)
+			}
+		})
+
+		t.Run("reset tokens", func(t *testing.T) {
+			if err := st.AddResetToken(ctx, "p1", u.ID, t0.Add(30*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.UseResetToken(ctx, "p1", t0.Add(30*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("expired: %v", err)
+			}
+			if err := st.AddResetToken(ctx, "p2", u.ID, t0.Add(30*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if id, err := st.UseResetToken(ctx, "p2", t0); err != nil || id != u.ID {
+				t.Fatalf("use: %s %v", id, err)
+			}
+			if _, err := st.UseResetToken(ctx, "p2", t0); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("twice: %v", err)
+			}
+		})
+
+		t.Run("sessions", func(t *testing.T) {
+			sid := uuid.NewString()
+			if err := st.StartSession(ctx, store.Session{ID: sid, UserID: u.ID, Role: "patient", LastSeen: t0}); err != nil {
+				t.Fatal(err)
+			}
+			se, err := st.TouchSession(ctx, sid, t0.Add(15*time.Minute), 15*time.Minute)
+			if err != nil || se.UserID != u.ID {
+				t.Fatalf("touch: %+v %v", se, err)
+			}
+			if _, err := st.TouchSession(ctx, sid, t0.Add(31*time.Minute), 15*time.Minute); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("idle: %v", err)
+			}
+			if _, err := st.TouchSession(ctx, sid, t0.Add(32*time.Minute), 15*time.Minute); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("an idle session stays ended: %v", err)
+			}
+		})
+
+		if err := st.DeleteUser(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.User(ctx, u.ID); err == nil {
+			t.Fatal("deleted user still there")
+		}
+	})
+}
