@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/secondopinion/platform/internal/gateway"
@@ -40,6 +41,10 @@ type Options struct {
 	// BcryptCost of patients' passwords; 0 keeps the service's default.
 	// Tests lower it.
 	BcryptCost int
+	// Verifier checks bearer tokens in the gateway and every service; nil
+	// refuses every token (authn.RejectAll). Tests set it until the auth
+	// service's verifier is wired.
+	Verifier authn.Verifier
 }
 
 // App is a set of targets ready to serve. Build it with New, then Run it;
@@ -106,7 +111,7 @@ func New(ctx context.Context, cfg config.Config, names []string, opts Options) (
 		metrics: telemetry.NewMetrics(),
 		peers:   map[string]*inProcessPeer{},
 		remote:  rpc.RemoteClient(),
-		upHTTP:  &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		upHTTP:  &http.Client{Transport: upstreamTransport()},
 	}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -144,6 +149,16 @@ func New(ctx context.Context, cfg config.Config, names []string, opts Options) (
 	return a, nil
 }
 
+// upstreamTransport keeps enough idle connections per upstream for the
+// gateway's concurrency: the default two per host made most proxied
+// requests open a new connection under load (bench/RESULTS.md).
+func upstreamTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 512
+	t.MaxIdleConnsPerHost = 128
+	return t
+}
+
 // openRedis connects to REDIS_URL, where Idempotency-Key records are
 // shared by every replica; without it they stay in this process.
 func (a *App) openRedis(ctx context.Context) error {
@@ -167,7 +182,11 @@ func (a *App) openRedis(ctx context.Context) error {
 
 // wrap puts a target's handler behind the platform middleware.
 func (a *App) wrap(target string, h http.Handler) http.Handler {
-	return httpapi.Wrap(h, httpapi.Options{Service: target, Metrics: a.metrics, Verifier: authn.RejectAll{}, Idempotency: a.idem})
+	v := a.opts.Verifier
+	if v == nil {
+		v = authn.RejectAll{}
+	}
+	return httpapi.Wrap(h, httpapi.Options{Service: target, Metrics: a.metrics, Verifier: v, Idempotency: a.idem})
 }
 
 // checkPeers refuses a start where a target would call a peer that is
@@ -369,6 +388,15 @@ func (a *App) Addr() net.Addr { return a.ln.Addr() }
 
 // Bus is the event transport the services share.
 func (a *App) Bus() bus.Transport { return a.bus }
+
+// OpenAPI is a local service's own spec, or nil: what it serves whether
+// or not the gateway routes it.
+func (a *App) OpenAPI(target string) *huma.OpenAPI {
+	if s := a.local(target); s != nil {
+		return s.svc.OpenAPI()
+	}
+	return nil
+}
 
 // Store is a local target's store, or nil.
 func (a *App) Store(target string) *sqldb.DB {

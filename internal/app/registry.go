@@ -14,6 +14,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/services/patient/cases"
 	"github.com/secondopinion/platform/internal/services/patient/identity"
+	"github.com/secondopinion/platform/internal/services/platform/audit"
 )
 
 // Domain groups targets as the catalogue does.
@@ -76,7 +77,7 @@ func Catalogue() []Target {
 
 		{Name: "auth", Domain: Platform},
 		{Name: "notification", Domain: Platform, Requires: []string{"patient-identity"}},
-		{Name: "audit", Domain: Platform},
+		{Name: audit.Name, Domain: Platform, Consumer: true, build: newAudit, migrate: audit.Migrate},
 		{Name: "search", Domain: Platform},
 		{Name: "reporting", Domain: Platform},
 

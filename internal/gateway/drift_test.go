@@ -30,6 +30,11 @@ var declared = map[string][]Route{
 		{"POST", "/api/v1/cases/{id}/submit", caseManagement},
 		{"POST", "/api/v1/cases/{id}/cancel", caseManagement},
 	},
+	auditTrail: {
+		{"GET", "/api/v1/audit", auditTrail},
+		{"GET", "/api/v1/audit/verify", auditTrail},
+		{"GET", "/api/v1/patients/{id}/access-log", auditTrail},
+	},
 }
 
 // drift lists the operations of g's in-process upstream specs the table

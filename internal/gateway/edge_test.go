@@ -162,7 +162,8 @@ func TestMergedOpenAPI(t *testing.T) {
 	})
 	url, g := front(t, Config{},
 		inProcess(t, patientIdentity, echo(patientIdentity), specOf("patient-identity", routesOf(patientIdentity), patientItem())),
-		remote(caseManagement, serve(t, remoteMux)))
+		remote(caseManagement, serve(t, remoteMux)),
+		inProcess(t, auditTrail, echo(auditTrail), specOf("audit", routesOf(auditTrail), caseItem())))
 
 	res := do(t, http.MethodGet, url+"/openapi.json", nil, nil)
 	raw, err := io.ReadAll(res.Body)

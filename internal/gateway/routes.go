@@ -12,6 +12,7 @@ type Route struct {
 const (
 	patientIdentity = "patient-identity"
 	caseManagement  = "case-management"
+	auditTrail      = "audit"
 )
 
 // Routes is the public routing table: every route the platform serves
@@ -30,4 +31,8 @@ var Routes = []Route{
 	{"GET", "/api/v1/cases/{caseNumber}/status", caseManagement},
 	{"POST", "/api/v1/cases/{id}/submit", caseManagement},
 	{"POST", "/api/v1/cases/{id}/cancel", caseManagement},
+
+	{"GET", "/api/v1/audit", auditTrail},
+	{"GET", "/api/v1/audit/verify", auditTrail},
+	{"GET", "/api/v1/patients/{id}/access-log", auditTrail},
 }

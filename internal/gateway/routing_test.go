@@ -21,7 +21,8 @@ func TestRoutesReachTheirTarget(t *testing.T) {
 	caseURL := serve(t, echo(caseManagement))
 	url, _ := front(t, Config{},
 		inProcess(t, patientIdentity, echo(patientIdentity), nil),
-		Upstream{Target: caseManagement, URL: caseURL, HTTP: rpc.RemoteClient()})
+		Upstream{Target: caseManagement, URL: caseURL, HTTP: rpc.RemoteClient()},
+		inProcess(t, auditTrail, echo(auditTrail), nil))
 	for _, rt := range Routes {
 		t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
 			path := concrete(rt.Pattern)

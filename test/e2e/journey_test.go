@@ -8,13 +8,16 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +25,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create the run's database
 
 	"github.com/secondopinion/platform/internal/app"
+	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
@@ -46,6 +50,32 @@ func TestJourney(t *testing.T) {
 type platform struct {
 	base   string
 	events chan bus.Event
+	tokens *tokens
+}
+
+// tokens stands in for the auth service's verifier until the real login is
+// wired: each bearer token names its principal, added once the ids exist.
+type tokens struct {
+	mu sync.Mutex
+	m  map[string]authn.Principal
+}
+
+func (v *tokens) Verify(_ context.Context, token string) (authn.Principal, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	p, ok := v.m[token]
+	if !ok {
+		return authn.Principal{}, errors.New("unknown test token")
+	}
+	return p, nil
+}
+
+// add makes token stand for p and returns the Authorization header value.
+func (v *tokens) add(token string, p authn.Principal) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m[token] = p
+	return "Bearer " + token
 }
 
 func boot(t *testing.T, env map[string]string) *platform {
@@ -55,11 +85,12 @@ func boot(t *testing.T, env map[string]string) *platform {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	a, err := app.New(t.Context(), cfg, []string{app.All}, app.Options{Listener: testkit.Listen(t), Log: log, BcryptCost: 4})
+	v := &tokens{m: map[string]authn.Principal{}}
+	a, err := app.New(t.Context(), cfg, []string{app.All}, app.Options{Listener: testkit.Listen(t), Log: log, BcryptCost: 4, Verifier: v})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &platform{base: "http://" + a.Addr().String(), events: make(chan bus.Event, 100)}
+	p := &platform{base: "http://" + a.Addr().String(), events: make(chan bus.Event, 100), tokens: v}
 	// A probe consumer group sees every event the services publish.
 	probe, err := a.Bus().Subscribe(t.Context(), "e2e-probe", func(_ context.Context, e bus.Event) error {
 		select {
@@ -97,8 +128,18 @@ func journey(t *testing.T, p *platform) {
 	})
 	res.want(t, http.StatusCreated)
 	patientID := res.str(t, "id")
+	// The login arrives with the auth service: its user has the profile's id.
+	ada := p.tokens.add("ada", authn.Principal{Subject: patientID, Role: authn.RolePatient})
+	admin := p.tokens.add("admin", authn.Principal{Subject: uuid.NewString(), Role: authn.RoleAdmin})
 
-	res = p.call(t, "POST", "/api/v1/cases", "", map[string]any{
+	p.call(t, "GET", "/api/v1/patients/"+patientID, "", nil).want(t, http.StatusUnauthorized)
+	res = p.call(t, "GET", "/api/v1/patients/"+patientID, ada, nil)
+	res.want(t, http.StatusOK)
+	if res.str(t, "id") != patientID {
+		t.Fatalf("profile: %s", res.body)
+	}
+
+	res = p.call(t, "POST", "/api/v1/cases", ada, map[string]any{
 		"customerId": patientID,
 		"specialty":  "CARDIOLOGY",
 		"title":      "Chest pain on exertion",
@@ -110,7 +151,7 @@ func journey(t *testing.T, p *platform) {
 		t.Fatalf("case number %q does not match %s", number, caseNumber)
 	}
 
-	res = p.call(t, "GET", "/api/v1/cases/"+number+"/status", "", nil)
+	res = p.call(t, "GET", "/api/v1/cases/"+number+"/status", ada, nil)
 	res.want(t, http.StatusOK)
 	if s := res.str(t, "status"); s != "DRAFT" || res.str(t, "caseNumber") != number {
 		t.Fatalf("status after create: %s", res.body)
@@ -119,14 +160,21 @@ func journey(t *testing.T, p *platform) {
 		t.Fatalf("lastUpdated: %v", err)
 	}
 
-	p.call(t, "POST", "/api/v1/cases/"+caseID+"/submit", "", nil).want(t, http.StatusOK)
-	res = p.call(t, "GET", "/api/v1/cases/"+number+"/status", "", nil)
+	p.call(t, "POST", "/api/v1/cases/"+caseID+"/submit", ada, nil).want(t, http.StatusOK)
+	p.call(t, "GET", "/api/v1/cases/"+caseID, ada, nil).want(t, http.StatusOK)
+	res = p.call(t, "GET", "/api/v1/cases/"+number+"/status", ada, nil)
 	res.want(t, http.StatusOK)
 	if s := res.str(t, "status"); s != "AWAITING_ASSIGNMENT" {
 		t.Fatalf("status after submit: %s", res.body)
 	}
 
 	p.waitEvent(t, "case.created", caseID)
+	p.waitAccess(t, ada, patientID, "patient.read patient", "case.read patient", "case.status.read patient")
+	res = p.call(t, "GET", "/api/v1/audit/verify", admin, nil)
+	res.want(t, http.StatusOK)
+	if !strings.Contains(res.body, `"ok":true`) {
+		t.Fatalf("audit chain: %s", res.body)
+	}
 
 	p.call(t, "GET", "/api/ready", "", nil).want(t, http.StatusOK)
 	spec := p.call(t, "GET", "/openapi.json", "", nil)
@@ -213,6 +261,37 @@ func (r response) str(t *testing.T, field string) string {
 		t.Fatalf("no %s in %s", field, r.body)
 	}
 	return s
+}
+
+// waitAccess polls the patient's access log, as the patient, until the
+// audit service has chained an allowed entry for each "action actorRole".
+func (p *platform) waitAccess(t *testing.T, auth, patientID string, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res := p.call(t, "GET", "/api/v1/patients/"+patientID+"/access-log?limit=200", auth, nil)
+		res.want(t, http.StatusOK)
+		var log struct {
+			Items []struct{ Action, ActorRole, Outcome string }
+		}
+		if err := json.Unmarshal([]byte(res.body), &log); err != nil {
+			t.Fatalf("access log: %s", res.body)
+		}
+		seen := map[string]bool{}
+		for _, e := range log.Items {
+			if e.Outcome == "allowed" {
+				seen[e.Action+" "+e.ActorRole] = true
+			}
+		}
+		missing := slices.DeleteFunc(slices.Clone(want), func(w string) bool { return seen[w] })
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the access log lacks %v: %s", missing, res.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitEvent waits until the probe saw an event of type typ about aggregate.

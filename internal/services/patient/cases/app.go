@@ -11,7 +11,9 @@ import (
 	"github.com/google/uuid"
 
 	patientv1 "github.com/secondopinion/platform/api/gen/patient/v1"
+	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/authz"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/outbox"
 	"github.com/secondopinion/platform/internal/kit/problem"
@@ -29,10 +31,20 @@ const maxStaleRetries = 3
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
-// open creates a DRAFT case for an existing patient.
-func (s *Service) open(ctx context.Context, in domain.NewCase) (store.Case, error) {
+// The application functions below take the verified caller (who). The
+// coarse policy (authz.Register) has admitted who's role by then; here a
+// patient reaches only their own cases, an admin all, every refusal and
+// every read is recorded in the audit trail, and no read is served when its
+// entry cannot be queued.
+
+// open creates a DRAFT case for an existing patient: a patient opens cases
+// for themself only.
+func (s *Service) open(ctx context.Context, who authn.Principal, in domain.NewCase) (store.Case, error) {
 	in, err := in.Validate()
 	if err != nil {
+		return store.Case{}, err
+	}
+	if err := s.admit(ctx, who, "case.create", "", in.CustomerID, "patient"); err != nil {
 		return store.Case{}, err
 	}
 	if err := s.checkPatient(ctx, in.CustomerID); err != nil {
@@ -51,7 +63,7 @@ func (s *Service) open(ctx context.Context, in domain.NewCase) (store.Case, erro
 		return store.Case{}, err
 	}
 	s.relay.Notify()
-	s.log.InfoContext(ctx, "case created", "caseId", c.ID, "actor", authn.FromContext(ctx).Subject)
+	s.log.InfoContext(ctx, "case created", "caseId", c.ID, "actor", who.Subject)
 	return c, nil
 }
 
@@ -72,24 +84,48 @@ func (s *Service) checkPatient(ctx context.Context, id string) error {
 	}
 }
 
-func (s *Service) get(ctx context.Context, id string) (store.Case, []store.Entry, error) {
-	c, err := s.store.Get(ctx, id)
+func (s *Service) get(ctx context.Context, who authn.Principal, id string) (store.Case, []store.Entry, error) {
+	c, err := s.owned(ctx, who, "case.read", id)
 	if err != nil {
 		return store.Case{}, nil, err
 	}
 	tl, err := s.store.Timeline(ctx, c.ID)
-	return c, tl, err
+	if err != nil {
+		return store.Case{}, nil, err
+	}
+	if err := s.audit(ctx, who, "case.read", c.ID, c.CustomerID, kitaudit.Allowed); err != nil {
+		return store.Case{}, nil, err
+	}
+	return c, tl, nil
 }
 
-func (s *Service) byNumber(ctx context.Context, number string) (store.Case, error) {
+func (s *Service) byNumber(ctx context.Context, who authn.Principal, number string) (store.Case, error) {
 	// A malformed number names no case: 404, without a query.
 	if !domain.ValidCaseNumber(number) {
 		return store.Case{}, problem.NotFound("case")
 	}
-	return s.store.ByNumber(ctx, number)
+	c, err := s.store.ByNumber(ctx, number)
+	if err != nil {
+		return store.Case{}, err
+	}
+	if err := s.admit(ctx, who, "case.status.read", c.ID, c.CustomerID, "case"); err != nil {
+		return store.Case{}, err
+	}
+	if err := s.audit(ctx, who, "case.status.read", c.ID, c.CustomerID, kitaudit.Allowed); err != nil {
+		return store.Case{}, err
+	}
+	return c, nil
 }
 
-func (s *Service) list(ctx context.Context, customerID, cursor string, limit int) ([]store.Case, string, error) {
+// list pages through a patient's cases. customerID defaults to the calling
+// patient; an admin names the patient.
+func (s *Service) list(ctx context.Context, who authn.Principal, customerID, cursor string, limit int) ([]store.Case, string, error) {
+	if customerID == "" && who.Role == authn.RolePatient {
+		customerID = who.Subject
+	}
+	if customerID == "" {
+		return nil, "", problem.Invalid("query.customerId", "is required")
+	}
 	if _, err := uuid.Parse(customerID); err != nil {
 		return nil, "", problem.Invalid("query.customerId", "must be a UUID")
 	}
@@ -97,20 +133,77 @@ func (s *Service) list(ctx context.Context, customerID, cursor string, limit int
 	if err != nil {
 		return nil, "", err
 	}
-	return s.store.List(ctx, customerID, after, limit)
+	if err := s.admit(ctx, who, "case.list", "", customerID, "patient"); err != nil {
+		return nil, "", err
+	}
+	cs, next, err := s.store.List(ctx, customerID, after, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.audit(ctx, who, "case.list", "", customerID, kitaudit.Allowed); err != nil {
+		return nil, "", err
+	}
+	return cs, next, nil
 }
 
-func (s *Service) submit(ctx context.Context, id string) (store.Case, error) {
-	return s.command(ctx, id, domain.TriggerSubmit, "", s.cfg.Pipeline.Submit)
+func (s *Service) submit(ctx context.Context, who authn.Principal, id string) (store.Case, error) {
+	if _, err := s.owned(ctx, who, "case.submit", id); err != nil {
+		return store.Case{}, err
+	}
+	return s.command(ctx, who, id, domain.TriggerSubmit, "", s.cfg.Pipeline.Submit)
 }
 
-func (s *Service) cancel(ctx context.Context, id, reason string) (store.Case, error) {
-	return s.command(ctx, id, domain.TriggerCancel, reason, s.cfg.Pipeline.Cancel)
+func (s *Service) cancel(ctx context.Context, who authn.Principal, id, reason string) (store.Case, error) {
+	if _, err := s.owned(ctx, who, "case.cancel", id); err != nil {
+		return store.Case{}, err
+	}
+	return s.command(ctx, who, id, domain.TriggerCancel, reason, s.cfg.Pipeline.Cancel)
+}
+
+// owned loads case id for who: its owner or an admin. Anyone else gets
+// the 404 of a missing case, recorded as a refused action. A case's owner
+// never changes, so the check holds for the command that follows.
+func (s *Service) owned(ctx context.Context, who authn.Principal, action, id string) (store.Case, error) {
+	c, err := s.store.Get(ctx, id)
+	if err != nil {
+		return store.Case{}, err
+	}
+	if err := s.admit(ctx, who, action, c.ID, c.CustomerID, "case"); err != nil {
+		return store.Case{}, err
+	}
+	return c, nil
+}
+
+// admit lets who act on patient customerID's data (caseID when one case
+// is reached), or records the refusal and answers it as a missing what.
+func (s *Service) admit(ctx context.Context, who authn.Principal, action, caseID, customerID, what string) error {
+	refused := authz.OwnerOrAdmin(who, customerID, what)
+	if refused == nil {
+		return nil
+	}
+	if err := s.audit(ctx, who, action, caseID, customerID, kitaudit.Denied); err != nil {
+		return err
+	}
+	return refused
+}
+
+// audit queues the trail's entry for an access to a patient's cases and
+// wakes the relay; its error is the 503 that keeps the access from being
+// served unrecorded.
+func (s *Service) audit(ctx context.Context, who authn.Principal, action, caseID, customerID, outcome string) error {
+	e := kitaudit.FromContext(ctx)
+	e.Action, e.ResourceType, e.ResourceID, e.PatientID = action, "case", caseID, customerID
+	e.Purpose, e.Outcome = authz.Purpose(who), outcome
+	if err := kitaudit.Record(ctx, s.db, e); err != nil {
+		return err
+	}
+	s.relay.Notify()
+	return nil
 }
 
 // command applies a patient's command, deciding again when another change
 // overtook it between the read and the conditional update.
-func (s *Service) command(ctx context.Context, id, trigger, note string, decide func(domain.Status) ([]domain.Step, error)) (store.Case, error) {
+func (s *Service) command(ctx context.Context, who authn.Principal, id, trigger, note string, decide func(domain.Status) ([]domain.Step, error)) (store.Case, error) {
 	for attempt := 1; ; attempt++ {
 		var moved store.Case
 		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -132,7 +225,7 @@ func (s *Service) command(ctx context.Context, id, trigger, note string, decide 
 			return store.Case{}, fmt.Errorf("%s case %s: %w", trigger, id, err)
 		}
 		s.relay.Notify()
-		s.log.InfoContext(ctx, "case "+trigger, "caseId", id, "status", moved.Status, "actor", authn.FromContext(ctx).Subject)
+		s.log.InfoContext(ctx, "case "+trigger, "caseId", id, "status", moved.Status, "actor", who.Subject)
 		return moved, nil
 	}
 }

@@ -7,6 +7,9 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/authz"
+
 	"github.com/secondopinion/platform/internal/services/patient/cases/domain"
 	"github.com/secondopinion/platform/internal/services/patient/cases/store"
 )
@@ -105,7 +108,7 @@ type statusOutput struct {
 }
 
 type listInput struct {
-	CustomerID string `query:"customerId" required:"true" format:"uuid"`
+	CustomerID string `query:"customerId" format:"uuid" doc:"the patient whose cases to list; a patient's own by default, required for an admin"`
 	Cursor     string `query:"cursor" doc:"nextCursor of the previous page"`
 	Limit      int    `query:"limit" default:"20" minimum:"1" maximum:"100"`
 }
@@ -126,20 +129,22 @@ type cancelInput struct {
 
 func (s *Service) routes() {
 	tags := []string{"Cases"}
-	huma.Register(s.api, huma.Operation{OperationID: "create-case", Method: http.MethodPost, Path: "/api/v1/cases",
-		Summary: "Open a case", Tags: tags, DefaultStatus: http.StatusCreated},
+	// Every case operation is a patient's on their own cases, or an admin's.
+	own := authz.Roles(authn.RolePatient, authn.RoleAdmin).Owned()
+	authz.Register(s.api, huma.Operation{OperationID: "create-case", Method: http.MethodPost, Path: "/api/v1/cases",
+		Summary: "Open a case", Tags: tags, DefaultStatus: http.StatusCreated}, own,
 		func(ctx context.Context, in *createInput) (*createOutput, error) {
-			c, err := s.open(ctx, domain.NewCase{CustomerID: in.Body.CustomerID, Specialty: string(in.Body.Specialty),
+			c, err := s.open(ctx, authn.FromContext(ctx), domain.NewCase{CustomerID: in.Body.CustomerID, Specialty: string(in.Body.Specialty),
 				Title: in.Body.Title, Question: in.Body.Question, Urgency: string(in.Body.Urgency)})
 			if err != nil {
 				return nil, err
 			}
 			return &createOutput{Location: "/api/v1/cases/" + c.ID, Body: toBody(c)}, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "get-case-status", Method: http.MethodGet, Path: "/api/v1/cases/{caseNumber}/status",
-		Summary: "Status of a case by its number", Tags: tags},
+	authz.Register(s.api, huma.Operation{OperationID: "get-case-status", Method: http.MethodGet, Path: "/api/v1/cases/{caseNumber}/status",
+		Summary: "Status of a case by its number", Tags: tags}, own,
 		func(ctx context.Context, in *statusInput) (*statusOutput, error) {
-			c, err := s.byNumber(ctx, in.CaseNumber)
+			c, err := s.byNumber(ctx, authn.FromContext(ctx), in.CaseNumber)
 			if err != nil {
 				return nil, err
 			}
@@ -147,10 +152,10 @@ func (s *Service) routes() {
 			out.Body.CaseNumber, out.Body.Status, out.Body.LastUpdated = c.CaseNumber, status(c.Status), c.UpdatedAt
 			return out, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "get-case", Method: http.MethodGet, Path: "/api/v1/cases/{id}",
-		Summary: "A case with its timeline", Tags: tags},
+	authz.Register(s.api, huma.Operation{OperationID: "get-case", Method: http.MethodGet, Path: "/api/v1/cases/{id}",
+		Summary: "A case with its timeline", Tags: tags}, own,
 		func(ctx context.Context, in *idInput) (*struct{ Body caseDetail }, error) {
-			c, tl, err := s.get(ctx, in.ID)
+			c, tl, err := s.get(ctx, authn.FromContext(ctx), in.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -160,10 +165,10 @@ func (s *Service) routes() {
 			}
 			return &struct{ Body caseDetail }{d}, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "list-cases", Method: http.MethodGet, Path: "/api/v1/cases",
-		Summary: "A patient's cases, newest first", Tags: tags},
+	authz.Register(s.api, huma.Operation{OperationID: "list-cases", Method: http.MethodGet, Path: "/api/v1/cases",
+		Summary: "A patient's cases, newest first", Tags: tags}, own,
 		func(ctx context.Context, in *listInput) (*listOutput, error) {
-			cs, next, err := s.list(ctx, in.CustomerID, in.Cursor, in.Limit)
+			cs, next, err := s.list(ctx, authn.FromContext(ctx), in.CustomerID, in.Cursor, in.Limit)
 			if err != nil {
 				return nil, err
 			}
@@ -174,23 +179,23 @@ func (s *Service) routes() {
 			}
 			return out, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "submit-case", Method: http.MethodPost, Path: "/api/v1/cases/{id}/submit",
-		Summary: "Submit a draft case", Tags: tags},
+	authz.Register(s.api, huma.Operation{OperationID: "submit-case", Method: http.MethodPost, Path: "/api/v1/cases/{id}/submit",
+		Summary: "Submit a draft case", Tags: tags}, own,
 		func(ctx context.Context, in *idInput) (*caseOutput, error) {
-			c, err := s.submit(ctx, in.ID)
+			c, err := s.submit(ctx, authn.FromContext(ctx), in.ID)
 			if err != nil {
 				return nil, err
 			}
 			return &caseOutput{toBody(c)}, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "cancel-case", Method: http.MethodPost, Path: "/api/v1/cases/{id}/cancel",
-		Summary: "Cancel an open case", Tags: tags},
+	authz.Register(s.api, huma.Operation{OperationID: "cancel-case", Method: http.MethodPost, Path: "/api/v1/cases/{id}/cancel",
+		Summary: "Cancel an open case", Tags: tags}, own,
 		func(ctx context.Context, in *cancelInput) (*caseOutput, error) {
 			var reason string
 			if in.Body != nil {
 				reason = in.Body.Reason
 			}
-			c, err := s.cancel(ctx, in.ID, reason)
+			c, err := s.cancel(ctx, authn.FromContext(ctx), in.ID, reason)
 			if err != nil {
 				return nil, err
 			}

@@ -23,6 +23,8 @@ import (
 
 	patientv1 "github.com/secondopinion/platform/api/gen/patient/v1"
 	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
+	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
+	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/rpc"
@@ -77,6 +79,24 @@ type harness struct {
 	peer    *rpc.InProcess
 	base    string
 	patient string
+	token   string // the caller of do: the patient unless a test changes it
+}
+
+// tokens stands in for the auth service: "patient:<id>" is that patient,
+// "admin" and "pro" an admin and a professional.
+type tokens struct{}
+
+func (tokens) Verify(_ context.Context, token string) (authn.Principal, error) {
+	if id, ok := strings.CutPrefix(token, "patient:"); ok {
+		return authn.Principal{Subject: id, Role: authn.RolePatient}, nil
+	}
+	switch token {
+	case "admin":
+		return authn.Principal{Subject: "0190a0a0-0000-7000-8000-0000000000ad", Role: authn.RoleAdmin}, nil
+	case "pro":
+		return authn.Principal{Subject: "0190a0a0-0000-7000-8000-0000000000fe", Role: authn.RoleProfessional}, nil
+	}
+	return authn.Principal{}, errors.New("unknown test token")
 }
 
 // ticking is a clock in 2031 that moves a second per reading, so cases
@@ -98,6 +118,7 @@ func newHarness(t *testing.T, db *sqldb.DB, p Pipeline) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, db: db, bus: &recorder{}, patient: uuid.NewString()}
+	h.token = "patient:" + h.patient
 	mux := http.NewServeMux()
 	mux.Handle(patientv1connect.NewPatientServiceHandler(patients{known: map[string]bool{h.patient: true}}))
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(patientv1connect.PatientServiceName)))
@@ -120,7 +141,7 @@ func newHarness(t *testing.T, db *sqldb.DB, p Pipeline) *harness {
 	}
 	h.svc = svc
 	ln := testkit.Listen(t)
-	srv := &http.Server{Handler: httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name}), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens{}}), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	h.base = "http://" + ln.Addr().String()
@@ -134,6 +155,12 @@ type response struct {
 }
 
 func (h *harness) do(method, path string, body any) response {
+	h.t.Helper()
+	return h.doAs(h.token, method, path, body)
+}
+
+// doAs calls as the holder of token; "" is anonymous.
+func (h *harness) doAs(token, method, path string, body any) response {
 	h.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -149,6 +176,9 @@ func (h *harness) do(method, path string, body any) response {
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -178,10 +208,10 @@ func (h *harness) newCase() map[string]any {
 	return res.body
 }
 
-// outbox returns the stored events of a case in order.
+// outbox returns the stored domain events of a case in order.
 func (h *harness) outbox(caseID string) []bus.Event {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 ORDER BY seq`, caseID)
+	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type <> $2 ORDER BY seq`, caseID, kitaudit.EventType)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -220,6 +250,7 @@ func TestService(t *testing.T) {
 			"events":            testEvents,
 			"run":               testRun,
 			"peer down":         testPeerDown,
+			"access":            testAccess,
 		} {
 			t.Run(name, func(t *testing.T) { test(t, newHarness(t, db, Pipeline{})) })
 		}
@@ -314,7 +345,8 @@ func testBadInput(t *testing.T, h *harness) {
 		{"unknown field", with("priority", 1), "body.priority"},
 	}
 	for _, tt := range tests {
-		res := h.do("POST", "/api/v1/cases", tt.body)
+		// As an admin: a patient naming another customer is refused first.
+		res := h.doAs("admin", "POST", "/api/v1/cases", tt.body)
 		if res.status != http.StatusUnprocessableEntity || fieldOf(res) != tt.field {
 			t.Errorf("%s: %d %v, want 422 on %s", tt.name, res.status, res.body, tt.field)
 		}
@@ -363,7 +395,7 @@ func testList(t *testing.T, h *harness) {
 	if pages != 3 || !slices.Equal(listed, made) {
 		t.Errorf("%d pages listing %v, want 3 pages listing %v", pages, listed, made)
 	}
-	empty := h.do("GET", "/api/v1/cases?customerId="+uuid.NewString(), nil)
+	empty := h.doAs("admin", "GET", "/api/v1/cases?customerId="+uuid.NewString(), nil)
 	if items, ok := empty.body["items"].([]any); empty.status != 200 || !ok || len(items) != 0 {
 		t.Errorf("empty list: %d %v", empty.status, empty.body)
 	}

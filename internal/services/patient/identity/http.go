@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/authz"
 	"github.com/secondopinion/platform/internal/services/patient/identity/store"
 )
 
@@ -83,18 +84,20 @@ func (metadata) Schema(huma.Registry) *huma.Schema {
 }
 
 func (s *Service) routes() {
-	huma.Register(s.api, huma.Operation{
+	// Registration is open; a profile is its patient's own, or an admin's.
+	self := authz.Roles(authn.RolePatient, authn.RoleAdmin).Owned()
+	authz.Register(s.api, huma.Operation{
 		OperationID: "register-patient", Method: http.MethodPost, Path: "/api/v1/patients",
 		Summary: "Register a patient", Tags: []string{"patients"}, DefaultStatus: http.StatusCreated,
-	}, s.postPatient)
-	huma.Register(s.api, huma.Operation{
+	}, authz.Public, s.postPatient)
+	authz.Register(s.api, huma.Operation{
 		OperationID: "get-patient", Method: http.MethodGet, Path: "/api/v1/patients/{id}",
-		Summary: "Read a patient's profile", Tags: []string{"patients"},
-	}, s.getPatient)
-	huma.Register(s.api, huma.Operation{
+		Summary: "Read a patient's profile (the patient, or an admin)", Tags: []string{"patients"},
+	}, self, s.getPatient)
+	authz.Register(s.api, huma.Operation{
 		OperationID: "update-patient", Method: http.MethodPatch, Path: "/api/v1/patients/{id}",
-		Summary: "Change a patient's profile", Tags: []string{"patients"},
-	}, s.patchPatient)
+		Summary: "Change a patient's profile (the patient, or an admin)", Tags: []string{"patients"},
+	}, self, s.patchPatient)
 }
 
 func (s *Service) postPatient(ctx context.Context, in *registerInput) (*patientOutput, error) {
@@ -112,7 +115,7 @@ func (s *Service) postPatient(ctx context.Context, in *registerInput) (*patientO
 }
 
 func (s *Service) getPatient(ctx context.Context, in *idInput) (*patientOutput, error) {
-	p, err := s.get(ctx, authn.FromContext(ctx), in.ID)
+	p, err := s.read(ctx, authn.FromContext(ctx), in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +124,7 @@ func (s *Service) getPatient(ctx context.Context, in *idInput) (*patientOutput, 
 
 func (s *Service) patchPatient(ctx context.Context, in *patchInput) (*patientOutput, error) {
 	b := in.Body
-	p, err := s.update(ctx, authn.FromContext(ctx), in.ID, Patch{
+	p, err := s.change(ctx, authn.FromContext(ctx), in.ID, Patch{
 		FirstName: b.FirstName, MiddleName: b.MiddleName, LastName: b.LastName, Phone: b.Phone,
 		PreferredChannel: b.PreferredChannel, EmailNotifications: b.EmailNotifications,
 		SMSNotifications: b.SMSNotifications, Metadata: json.RawMessage(b.Metadata),

@@ -32,9 +32,9 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 	url := f.url + "/api/v1/patients/"
 	call(t, http.MethodPost, url[:len(url)-1], ada)
 	call(t, http.MethodPost, url[:len(url)-1], strings.Replace(ada, "1990-12-10", "2999-01-01", 1))
-	call(t, http.MethodGet, url+id, "")
-	call(t, http.MethodPatch, url+id, `{"lastName":"Byron","phone":"+4915199999999"}`)
-	call(t, http.MethodPatch, url+id, `{"phone":""}`)
+	callAs(t, "patient:"+id, http.MethodGet, url+id, "")
+	callAs(t, "patient:"+id, http.MethodPatch, url+id, `{"lastName":"Byron","phone":"+4915199999999"}`)
+	callAs(t, "patient:"+id, http.MethodPatch, url+id, `{"phone":""}`)
 	mem := rpc.NewInProcess(f.h)
 	t.Cleanup(func() { mem.Close() })
 	c := patientv1connect.NewPatientServiceClient(mem.Client(), rpc.BaseURL, rpc.ClientOptions()...)

@@ -14,11 +14,14 @@ import (
 
 	"connectrpc.com/grpchealth"
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
+	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/authz"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/outbox"
@@ -41,6 +44,7 @@ type Config struct {
 type Service struct {
 	cfg   Config
 	log   *slog.Logger
+	db    *sqldb.DB
 	store *store.Store
 	relay *outbox.Relay
 	mux   *http.ServeMux
@@ -73,11 +77,17 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	s := &Service{
 		cfg:   cfg,
 		log:   log.With("service", Name),
+		db:    deps.DB,
 		store: store.New(deps.DB),
 		relay: outbox.NewRelay(deps.DB, deps.Bus, outbox.RelayOptions{Logger: log}),
 		mux:   http.NewServeMux(),
 	}
 	s.api = httpapi.NewAPI(s.mux, Name, "1.0.0")
+	// Audit entries name the client's address and user agent.
+	s.api.UseMiddleware(func(hctx huma.Context, next func(huma.Context)) {
+		r, _ := humago.Unwrap(hctx)
+		next(huma.WithContext(hctx, kitaudit.WithClient(hctx.Context(), r)))
+	})
 	s.routes()
 	s.mux.Handle(patientv1connect.NewPatientServiceHandler(&rpcServer{s: s}))
 	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(patientv1connect.PatientServiceName)))
@@ -96,9 +106,11 @@ func (s *Service) Checks() map[string]httpapi.Check { return nil }
 // Run relays the outbox until ctx ends, then flushes it.
 func (s *Service) Run(ctx context.Context) error { return s.relay.Run(ctx) }
 
-// The application functions below take the verified caller (who): the
-// ports hand it over, and access rules apply here once tokens are issued
-// (registration itself stays open to anonymous callers).
+// The application functions below take the verified caller (who), which
+// the ports hand over. The public API's coarse policy (authz.Register)
+// has admitted who's role by then; read and change add ownership and the
+// audit trail. The internal PatientService calls get and update directly:
+// only other services reach it.
 
 // register validates, hashes the password and stores the new patient with
 // its patient.registered event.
@@ -130,7 +142,65 @@ func (s *Service) register(ctx context.Context, who authn.Principal, r Registrat
 	return sp, nil
 }
 
-// get reads a patient. who is not checked yet: see above.
+// read is a public-API read of a profile: the patient themself or an
+// admin, and never served without its audit entry.
+func (s *Service) read(ctx context.Context, who authn.Principal, id string) (store.Patient, error) {
+	if err := validID(id); err != nil {
+		return store.Patient{}, err
+	}
+	if err := s.admit(ctx, who, "patient.read", id); err != nil {
+		return store.Patient{}, err
+	}
+	p, err := s.store.Get(ctx, id)
+	if err != nil {
+		return store.Patient{}, err
+	}
+	if err := s.audit(ctx, who, "patient.read", id, kitaudit.Allowed); err != nil {
+		return store.Patient{}, err
+	}
+	return p, nil
+}
+
+// change is a public-API update of a profile: the patient themself or an
+// admin. The patient.updated event records the change in the trail.
+func (s *Service) change(ctx context.Context, who authn.Principal, id string, pa Patch) (store.Patient, error) {
+	if err := validID(id); err != nil {
+		return store.Patient{}, err
+	}
+	if err := s.admit(ctx, who, "patient.update", id); err != nil {
+		return store.Patient{}, err
+	}
+	return s.update(ctx, who, id, pa)
+}
+
+// admit lets who reach patient id's profile, or records the refusal and
+// answers it as a missing patient.
+func (s *Service) admit(ctx context.Context, who authn.Principal, action, id string) error {
+	refused := authz.OwnerOrAdmin(who, id, "patient")
+	if refused == nil {
+		return nil
+	}
+	if err := s.audit(ctx, who, action, id, kitaudit.Denied); err != nil {
+		return err
+	}
+	return refused
+}
+
+// audit queues the trail's entry for an access to patient id's profile and
+// wakes the relay; its error is the 503 that keeps the access from being
+// served unrecorded.
+func (s *Service) audit(ctx context.Context, who authn.Principal, action, id, outcome string) error {
+	e := kitaudit.FromContext(ctx)
+	e.Action, e.ResourceType, e.ResourceID, e.PatientID = action, "patient", id, id
+	e.Purpose, e.Outcome = authz.Purpose(who), outcome
+	if err := kitaudit.Record(ctx, s.db, e); err != nil {
+		return err
+	}
+	s.relay.Notify()
+	return nil
+}
+
+// get reads a patient for the internal API.
 func (s *Service) get(ctx context.Context, _ authn.Principal, id string) (store.Patient, error) {
 	if err := validID(id); err != nil {
 		return store.Patient{}, err

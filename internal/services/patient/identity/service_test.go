@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
+	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
@@ -46,7 +49,7 @@ func start(t *testing.T, db *sqldb.DB) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := httpapi.Wrap(svc.Handler(), httpapi.Options{Service: identity.Name})
+	h := httpapi.Wrap(svc.Handler(), httpapi.Options{Service: identity.Name, Verifier: tokens{}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return fixture{url: srv.URL, db: db, h: h, svc: svc, bus: b}
@@ -63,6 +66,23 @@ const (
 // logs, events and (for the password) every response.
 var adaSecrets = []string{"Ada", "King", "Lovelace", "ada.lovelace", "+4915112345678", "1990-12-10", adaPassword, "$2a$"}
 
+// tokens stands in for the auth service: "patient:<id>" is that patient,
+// "admin" and "pro" an admin and a professional.
+type tokens struct{}
+
+func (tokens) Verify(_ context.Context, token string) (authn.Principal, error) {
+	if id, ok := strings.CutPrefix(token, "patient:"); ok {
+		return authn.Principal{Subject: id, Role: authn.RolePatient}, nil
+	}
+	switch token {
+	case "admin":
+		return authn.Principal{Subject: "0190a0a0-0000-7000-8000-0000000000ad", Role: authn.RoleAdmin}, nil
+	case "pro":
+		return authn.Principal{Subject: "0190a0a0-0000-7000-8000-0000000000fe", Role: authn.RoleProfessional}, nil
+	}
+	return authn.Principal{}, errors.New("unknown test token")
+}
+
 type response struct {
 	status int
 	doc    map[string]any
@@ -70,15 +90,24 @@ type response struct {
 	header http.Header
 }
 
-// call sends a JSON request and checks what every response must keep: no
-// password, no hash.
+// call sends a JSON request as an anonymous caller.
 func call(t *testing.T, method, url, body string) response {
+	t.Helper()
+	return callAs(t, "", method, url, body)
+}
+
+// callAs sends a JSON request with token (none when empty) and checks what
+// every response must keep: no password, no hash.
+func callAs(t *testing.T, token, method, url, body string) response {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -129,11 +158,12 @@ func TestAPI(t *testing.T) {
 		t.Run("get", func(t *testing.T) { testGet(t, f, id) })
 		t.Run("patch", func(t *testing.T) { testPatch(t, f, id) })
 		t.Run("events", func(t *testing.T) { testEvents(t, f, id) })
+		t.Run("access", func(t *testing.T) { testAccess(t, f, id) })
 	})
 }
 
 func testRegistration(t *testing.T, f fixture, id string) {
-	r := call(t, http.MethodGet, f.url+"/api/v1/patients/"+id, "")
+	r := callAs(t, "patient:"+id, http.MethodGet, f.url+"/api/v1/patients/"+id, "")
 	want := map[string]any{
 		"id": id, "firstName": "Ada", "middleName": "King", "lastName": "Lovelace", "dateOfBirth": "1990-12-10",
 		"email": "ada.lovelace@example.org", "phone": "+4915112345678", "preferredChannel": "SMS",
@@ -213,14 +243,14 @@ func testValidation(t *testing.T, f fixture) {
 }
 
 func testGet(t *testing.T, f fixture, id string) {
-	if r := call(t, http.MethodGet, f.url+"/api/v1/patients/"+id, ""); r.status != http.StatusOK || r.doc["id"] != id {
+	if r := callAs(t, "patient:"+id, http.MethodGet, f.url+"/api/v1/patients/"+id, ""); r.status != http.StatusOK || r.doc["id"] != id {
 		t.Fatalf("get: %d %s", r.status, r.raw)
 	}
-	if r := call(t, http.MethodGet, f.url+"/api/v1/patients/0190a0a0-0000-7000-8000-000000000000", ""); r.status != http.StatusNotFound ||
+	if r := callAs(t, "admin", http.MethodGet, f.url+"/api/v1/patients/0190a0a0-0000-7000-8000-000000000000", ""); r.status != http.StatusNotFound ||
 		r.header.Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("unknown patient: %d %s", r.status, r.raw)
 	}
-	if r := call(t, http.MethodGet, f.url+"/api/v1/patients/not-a-uuid", ""); r.status != http.StatusUnprocessableEntity ||
+	if r := callAs(t, "admin", http.MethodGet, f.url+"/api/v1/patients/not-a-uuid", ""); r.status != http.StatusUnprocessableEntity ||
 		!slices.Contains(locations(r.doc), "path.id") {
 		t.Fatalf("bad id: %d %s", r.status, r.raw)
 	}
@@ -228,35 +258,35 @@ func testGet(t *testing.T, f fixture, id string) {
 
 func testPatch(t *testing.T, f fixture, id string) {
 	url := f.url + "/api/v1/patients/" + id
-	r := call(t, http.MethodPatch, url, `{"firstName":" Augusta ","preferredChannel":"EMAIL","smsNotifications":true}`)
+	r := callAs(t, "patient:"+id, http.MethodPatch, url, `{"firstName":" Augusta ","preferredChannel":"EMAIL","smsNotifications":true}`)
 	if r.status != http.StatusOK || r.doc["firstName"] != "Augusta" || r.doc["preferredChannel"] != "EMAIL" ||
 		r.doc["smsNotifications"] != true || r.doc["email"] != "ada.lovelace@example.org" || r.doc["updatedAt"] == r.doc["createdAt"] {
 		t.Fatalf("patch: %d %s", r.status, r.raw)
 	}
 	// The SMS rule holds for the merged result: SMS notifications are on.
-	if r := call(t, http.MethodPatch, url, `{"phone":""}`); r.status != http.StatusUnprocessableEntity ||
+	if r := callAs(t, "patient:"+id, http.MethodPatch, url, `{"phone":""}`); r.status != http.StatusUnprocessableEntity ||
 		!slices.Contains(locations(r.doc), "body.phone") {
 		t.Fatalf("removing the phone of an SMS subscriber: %d %s", r.status, r.raw)
 	}
-	if r := call(t, http.MethodPatch, url, `{"phone":"","smsNotifications":false}`); r.status != http.StatusOK || r.doc["phone"] != nil {
+	if r := callAs(t, "patient:"+id, http.MethodPatch, url, `{"phone":"","smsNotifications":false}`); r.status != http.StatusOK || r.doc["phone"] != nil {
 		t.Fatalf("removing phone and SMS together: %d %s", r.status, r.raw)
 	}
-	if r := call(t, http.MethodPatch, url, `{"preferredChannel":"SMS"}`); r.status != http.StatusUnprocessableEntity ||
+	if r := callAs(t, "patient:"+id, http.MethodPatch, url, `{"preferredChannel":"SMS"}`); r.status != http.StatusUnprocessableEntity ||
 		!slices.Contains(locations(r.doc), "body.phone") {
 		t.Fatalf("SMS without phone: %d %s", r.status, r.raw)
 	}
-	if r := call(t, http.MethodPatch, url, `{"metadata":null}`); r.status != http.StatusOK || r.doc["metadata"] != nil {
+	if r := callAs(t, "patient:"+id, http.MethodPatch, url, `{"metadata":null}`); r.status != http.StatusOK || r.doc["metadata"] != nil {
 		t.Fatalf("clearing metadata: %d %s", r.status, r.raw)
 	}
-	if r := call(t, http.MethodPatch, url, `{}`); r.status != http.StatusOK || r.doc["firstName"] != "Augusta" {
+	if r := callAs(t, "patient:"+id, http.MethodPatch, url, `{}`); r.status != http.StatusOK || r.doc["firstName"] != "Augusta" {
 		t.Fatalf("empty patch: %d %s", r.status, r.raw)
 	}
 	for _, body := range []string{`{"email":"x@example.org"}`, `{"dateOfBirth":"1991-01-01"}`, `{"lastName":"  "}`} {
-		if r := call(t, http.MethodPatch, url, body); r.status != http.StatusUnprocessableEntity {
+		if r := callAs(t, "patient:"+id, http.MethodPatch, url, body); r.status != http.StatusUnprocessableEntity {
 			t.Errorf("patch %s: %d %s", body, r.status, r.raw)
 		}
 	}
-	if r := call(t, http.MethodPatch, f.url+"/api/v1/patients/0190a0a0-0000-7000-8000-000000000000", `{"firstName":"X"}`); r.status != http.StatusNotFound {
+	if r := callAs(t, "admin", http.MethodPatch, f.url+"/api/v1/patients/0190a0a0-0000-7000-8000-000000000000", `{"firstName":"X"}`); r.status != http.StatusNotFound {
 		t.Fatalf("patch of an unknown patient: %d %s", r.status, r.raw)
 	}
 }
@@ -264,7 +294,7 @@ func testPatch(t *testing.T, f fixture, id string) {
 // Events name ids and changed fields only: no personal data in any
 // envelope.
 func testEvents(t *testing.T, f fixture, id string) {
-	rows, err := f.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 ORDER BY seq`, id)
+	rows, err := f.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type <> $2 ORDER BY seq`, id, kitaudit.EventType)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/authz"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/services/platform/audit/store"
 )
 
@@ -85,25 +85,14 @@ type verifyOutput struct {
 
 func (s *Service) routes() {
 	tags := []string{"Audit"}
-	huma.Register(s.api, huma.Operation{OperationID: "verify-audit", Method: http.MethodGet, Path: "/api/v1/audit/verify",
-		Summary: "Recompute the audit hash chain (admin)", Tags: tags}, s.verify)
-	huma.Register(s.api, huma.Operation{OperationID: "list-audit", Method: http.MethodGet, Path: "/api/v1/audit",
-		Summary: "List audit entries, newest first (admin)", Tags: tags}, s.list)
-	huma.Register(s.api, huma.Operation{OperationID: "patient-access-log", Method: http.MethodGet,
+	admin := authz.Roles(authn.RoleAdmin)
+	authz.Register(s.api, huma.Operation{OperationID: "verify-audit", Method: http.MethodGet, Path: "/api/v1/audit/verify",
+		Summary: "Recompute the audit hash chain (admin)", Tags: tags}, admin, s.verify)
+	authz.Register(s.api, huma.Operation{OperationID: "list-audit", Method: http.MethodGet, Path: "/api/v1/audit",
+		Summary: "List audit entries, newest first (admin)", Tags: tags}, admin, s.list)
+	authz.Register(s.api, huma.Operation{OperationID: "patient-access-log", Method: http.MethodGet,
 		Path: "/api/v1/patients/{id}/access-log", Summary: "Who reached a patient's data (the patient, or an admin)",
-		Tags: tags}, s.accessLog)
-}
-
-// requireAdmin refuses everyone but an admin.
-func requireAdmin(ctx context.Context) error {
-	p := authn.FromContext(ctx)
-	switch {
-	case p.Anonymous():
-		return problem.Unauthenticated("sign in to read the audit trail")
-	case p.Role != authn.RoleAdmin:
-		return problem.Forbidden("only admins read the audit trail")
-	}
-	return nil
+		Tags: tags}, authz.Roles(authn.RolePatient, authn.RoleAdmin).Owned(), s.accessLog)
 }
 
 // record queues the entry for a read of the trail itself: who read whose
@@ -121,9 +110,6 @@ func (s *Service) record(ctx context.Context, action, patientID, purpose string)
 }
 
 func (s *Service) verify(ctx context.Context, _ *struct{}) (*verifyOutput, error) {
-	if err := requireAdmin(ctx); err != nil {
-		return nil, err
-	}
 	r, err := Verify(ctx, s.db)
 	if err != nil {
 		return nil, err
@@ -132,9 +118,6 @@ func (s *Service) verify(ctx context.Context, _ *struct{}) (*verifyOutput, error
 }
 
 func (s *Service) list(ctx context.Context, in *listInput) (*listOutput, error) {
-	if err := requireAdmin(ctx); err != nil {
-		return nil, err
-	}
 	after, err := httpapi.DecodeCursor("query.cursor", in.Cursor)
 	if err != nil {
 		return nil, err
@@ -158,12 +141,8 @@ func (s *Service) list(ctx context.Context, in *listInput) (*listOutput, error) 
 
 func (s *Service) accessLog(ctx context.Context, in *accessLogInput) (*accessLogOutput, error) {
 	p := authn.FromContext(ctx)
-	switch {
-	case p.Anonymous():
-		return nil, problem.Unauthenticated("sign in to read an access log")
-	case p.Role == authn.RoleAdmin, p.Role == authn.RolePatient && p.Subject == in.ID:
-	default:
-		return nil, problem.Forbidden("a patient reads only their own access log")
+	if err := authz.OwnerOrAdmin(p, in.ID, "patient"); err != nil {
+		return nil, err
 	}
 	after, err := httpapi.DecodeCursor("query.cursor", in.Cursor)
 	if err != nil {
