@@ -43,7 +43,7 @@ type registerInput struct {
 		SMSNotifications   *bool    `json:"smsNotifications,omitempty" doc:"default false"`
 		Metadata           metadata `json:"metadata,omitempty"`
 		// No length tags: huma would echo a refused password in its error.
-		Password string `json:"password" writeOnly:"true" doc:"12 to 128 characters; never returned"`
+		Password string `json:"password" writeOnly:"true" doc:"12 to 128 characters, not a common password; never returned"`
 	}
 }
 

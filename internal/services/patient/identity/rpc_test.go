@@ -65,6 +65,12 @@ func TestPatientServiceOverGRPC(t *testing.T) {
 				_, err := c.CreatePatient(ctx, connect.NewRequest(grace()))
 				return err
 			}, connect.CodeAlreadyExists},
+			"common password": {func() error {
+				req := grace()
+				req.Email, req.Password = "grace.common@example.org", "password1234"
+				_, err := c.CreatePatient(ctx, connect.NewRequest(req))
+				return err
+			}, connect.CodeInvalidArgument},
 			"invalid registration": {func() error {
 				_, err := c.CreatePatient(ctx, connect.NewRequest(&patientv1.CreatePatientRequest{FirstName: "x"}))
 				return err
@@ -81,6 +87,14 @@ func TestPatientServiceOverGRPC(t *testing.T) {
 			if err := call.do(); connect.CodeOf(err) != call.want {
 				t.Errorf("%s: %v, want %v", name, err, call.want)
 			}
+		}
+		if err := f.authMem.Close(); err != nil {
+			t.Fatal(err)
+		}
+		req := grace()
+		req.Email = "grace.down@example.org"
+		if _, err := c.CreatePatient(ctx, connect.NewRequest(req)); connect.CodeOf(err) != connect.CodeUnavailable {
+			t.Fatalf("register with auth down: %v, want unavailable", err)
 		}
 	})
 }

@@ -1,7 +1,8 @@
 // Package identity is the patient-identity service: it registers patients
-// (the plan's Customer), keeps their profiles and password hashes, serves
-// them over public REST and the internal PatientService gRPC API, and
-// publishes patient.registered and patient.updated.
+// (the plan's Customer) together with their login in the auth service,
+// keeps their profiles, serves them over public REST and the internal
+// PatientService gRPC API, and publishes patient.registered and
+// patient.updated. Passwords never rest here: auth owns them.
 package identity
 
 import (
@@ -12,12 +13,13 @@ import (
 	"net/http"
 	"time"
 
+	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/google/uuid"
-	"golang.org/x/crypto/bcrypt"
 
+	"github.com/secondopinion/platform/api/gen/auth/v1/authv1connect"
 	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
@@ -26,6 +28,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/outbox"
 	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/services/patient/identity/store"
@@ -34,21 +37,23 @@ import (
 // Name is the service's target name.
 const Name = "patient-identity"
 
-// Config is what the service is configured with.
-type Config struct {
-	// BcryptCost hashes passwords; 0 means 12, the plan's cost.
-	BcryptCost int
-}
+// authTarget is the peer that owns logins and passwords.
+const authTarget = "auth"
+
+// Config is what the service is configured with: nothing yet, so that
+// every target is built alike.
+type Config struct{}
 
 // Service is a running patient-identity target.
 type Service struct {
-	cfg   Config
-	log   *slog.Logger
-	db    *sqldb.DB
-	store *store.Store
-	relay *outbox.Relay
-	mux   *http.ServeMux
-	api   huma.API
+	log    *slog.Logger
+	db     *sqldb.DB
+	store  *store.Store
+	auth   authv1connect.AuthServiceClient
+	health *grpchealth.Client
+	relay  *outbox.Relay
+	mux    *http.ServeMux
+	api    huma.API
 }
 
 // Migrate creates or upgrades the service's tables and its outbox.
@@ -60,27 +65,26 @@ func Migrate(ctx context.Context, db *sqldb.DB) error {
 }
 
 // New builds the service over a migrated store.
-func New(cfg Config, deps service.Deps) (*Service, error) {
-	if deps.DB == nil || deps.Bus == nil {
-		return nil, errors.New(Name + ": needs a store and a bus")
+func New(_ Config, deps service.Deps) (*Service, error) {
+	if deps.DB == nil || deps.Bus == nil || deps.Peer == nil {
+		return nil, errors.New(Name + ": needs a store, a bus and peers")
 	}
-	if cfg.BcryptCost == 0 {
-		cfg.BcryptCost = 12
-	}
-	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
-		return nil, fmt.Errorf("%s: bcrypt cost %d is outside %d..%d", Name, cfg.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+	peer, err := deps.Peer(authTarget)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reach %s: %w", Name, authTarget, err)
 	}
 	log := deps.Log
 	if log == nil {
 		log = slog.Default()
 	}
 	s := &Service{
-		cfg:   cfg,
-		log:   log.With("service", Name),
-		db:    deps.DB,
-		store: store.New(deps.DB),
-		relay: outbox.NewRelay(deps.DB, deps.Bus, outbox.RelayOptions{Logger: log}),
-		mux:   http.NewServeMux(),
+		log:    log.With("service", Name),
+		db:     deps.DB,
+		store:  store.New(deps.DB),
+		auth:   authv1connect.NewAuthServiceClient(peer.HTTP, peer.URL, rpc.ClientOptions()...),
+		health: grpchealth.NewClient(peer.HTTP, peer.URL, rpc.ClientOptions()...),
+		relay:  outbox.NewRelay(deps.DB, deps.Bus, outbox.RelayOptions{Logger: log}),
+		mux:    http.NewServeMux(),
 	}
 	s.api = httpapi.NewAPI(s.mux, Name, "1.0.0")
 	// Audit entries name the client's address and user agent.
@@ -100,8 +104,19 @@ func (s *Service) Handler() http.Handler { return s.mux }
 // OpenAPI describes the public REST API.
 func (s *Service) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 
-// Checks is empty: the service needs no peer to serve.
-func (s *Service) Checks() map[string]httpapi.Check { return nil }
+// Checks reports auth's health: nobody can register without it.
+func (s *Service) Checks() map[string]httpapi.Check {
+	return map[string]httpapi.Check{authTarget: func(ctx context.Context) error {
+		res, err := s.health.Check(ctx, &grpchealth.CheckRequest{Service: authv1connect.AuthServiceName})
+		if err != nil {
+			return fmt.Errorf("%s: %s", authTarget, connect.CodeOf(err))
+		}
+		if res.Status != grpchealth.StatusServing {
+			return fmt.Errorf("%s: %s", authTarget, res.Status)
+		}
+		return nil
+	}}
+}
 
 // Run relays the outbox until ctx ends, then flushes it.
 func (s *Service) Run(ctx context.Context) error { return s.relay.Run(ctx) }
@@ -112,34 +127,39 @@ func (s *Service) Run(ctx context.Context) error { return s.relay.Run(ctx) }
 // audit trail. The internal PatientService calls get and update directly:
 // only other services reach it.
 
-// register validates, hashes the password and stores the new patient with
-// its patient.registered event.
+// register validates the profile, creates the patient's login in auth
+// (whose user id becomes the patient id, so the patient's token subject
+// names their profile) and stores the profile with its patient.registered
+// event. A profile that cannot be stored takes its login with it: neither
+// half is left without the other.
 func (s *Service) register(ctx context.Context, who authn.Principal, r Registration) (store.Patient, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	p, err := r.Validate(now)
 	if err != nil {
 		return store.Patient{}, err
 	}
-	hash, err := hashPassword(r.Password, s.cfg.BcryptCost)
+	id, err := s.createLogin(ctx, r, p)
 	if err != nil {
 		return store.Patient{}, err
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return store.Patient{}, fmt.Errorf("new patient id: %w", err)
 	}
 	sp := toStore(p)
-	sp.ID, sp.CreatedAt, sp.UpdatedAt = id.String(), now, now
-	ev, err := bus.New(Name, EventRegistered, sp.ID, Registered{PatientID: sp.ID, PreferredChannel: p.PreferredChannel, Timestamp: now})
-	if err != nil {
-		return store.Patient{}, err
-	}
-	if err := s.store.Create(ctx, sp, store.Credential{Hash: hash, Scheme: passwordScheme}, ev); err != nil {
+	sp.ID, sp.CreatedAt, sp.UpdatedAt = id, now, now
+	if err := s.storeNew(ctx, sp); err != nil {
+		s.dropLogin(ctx, id)
 		return store.Patient{}, err
 	}
 	s.relay.Notify()
 	s.log.InfoContext(ctx, "patient registered", "patientId", sp.ID, "actor", who.Subject)
 	return sp, nil
+}
+
+// storeNew stores a new profile with its patient.registered event.
+func (s *Service) storeNew(ctx context.Context, p store.Patient) error {
+	ev, err := bus.New(Name, EventRegistered, p.ID, Registered{PatientID: p.ID, PreferredChannel: Channel(p.PreferredChannel), Timestamp: p.CreatedAt})
+	if err != nil {
+		return err
+	}
+	return s.store.Create(ctx, p, ev)
 }
 
 // read is a public-API read of a profile: the patient themself or an

@@ -2,10 +2,9 @@ package identity_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,12 +21,13 @@ import (
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/telemetry"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/internal/services/patient/identity"
-	"github.com/secondopinion/platform/internal/services/patient/identity/store"
+	"github.com/secondopinion/platform/internal/services/platform/auth"
 )
 
 type fixture struct {
@@ -36,23 +36,61 @@ type fixture struct {
 	h   http.Handler // the wrapped handler, as the app serves it
 	svc *identity.Service
 	bus *inproc.Bus
+	// The auth peer: a real auth service on the same engine, reached in
+	// memory as in `all` mode.
+	authDB  *sqldb.DB
+	authSvc *auth.Service
+	authMem *rpc.InProcess
 }
 
+// start runs patient-identity on db with its auth peer.
 func start(t *testing.T, db *sqldb.DB) fixture {
 	t.Helper()
-	if err := identity.Migrate(context.Background(), db); err != nil {
+	ctx := context.Background()
+	authDB := testkit.OpenDB(t, db.Engine, auth.Name)
+	if err := auth.Migrate(ctx, authDB); err != nil {
+		t.Fatal(err)
+	}
+	authSvc, err := auth.New(auth.Config{BcryptCost: bcrypt.MinCost},
+		service.Deps{DB: authDB, Bus: inproc.New(), DataDir: t.TempDir(), Log: slog.Default()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authMem := rpc.NewInProcess(httpapi.Wrap(authSvc.Handler(), httpapi.Options{Service: auth.Name}))
+	t.Cleanup(func() { authMem.Close() })
+
+	if err := identity.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	b := inproc.New()
-	svc, err := identity.New(identity.Config{BcryptCost: bcrypt.MinCost},
-		service.Deps{DB: db, Bus: b, Log: slog.Default(), Metrics: telemetry.NewMetrics(), Region: "EU"})
+	svc, err := identity.New(identity.Config{}, service.Deps{DB: db, Bus: b, Log: slog.Default(),
+		Metrics: telemetry.NewMetrics(), Region: "EU",
+		Peer: func(target string) (service.Peer, error) {
+			if target != auth.Name {
+				return service.Peer{}, fmt.Errorf("unexpected peer %s", target)
+			}
+			return service.Peer{HTTP: authMem.Client(), URL: rpc.BaseURL}, nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := httpapi.Wrap(svc.Handler(), httpapi.Options{Service: identity.Name, Verifier: tokens{}})
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener.Close()
+	srv.Listener = testkit.Listen(t)
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return fixture{url: srv.URL, db: db, h: h, svc: svc, bus: b}
+	return fixture{url: srv.URL, db: db, h: h, svc: svc, bus: b, authDB: authDB, authSvc: authSvc, authMem: authMem}
+}
+
+// count is the number of rows in table of db.
+func count(t *testing.T, db *sqldb.DB, table string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 const (
@@ -181,19 +219,20 @@ func testRegistration(t *testing.T, f fixture, id string) {
 		}
 	}
 
-	c, err := store.New(f.db).Credential(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256([]byte(adaPassword))
-	if c.Scheme != "bcrypt-sha256" || bcrypt.CompareHashAndPassword([]byte(c.Hash), []byte(base64.StdEncoding.EncodeToString(sum[:]))) != nil {
-		t.Fatalf("stored credential %+v does not verify the password under its scheme", c)
+	// The login is auth's, under the patient's id: Ada signs in with her
+	// password and her token's subject names her profile.
+	if who := login(t, f, "ada.lovelace@example.org", adaPassword); who.Subject != id || who.Role != authn.RolePatient {
+		t.Fatalf("Ada's token names %+v, want patient %s", who, id)
 	}
 
+	users, patients := count(t, f.authDB, "users"), count(t, f.db, "patients")
 	other := strings.Replace(strings.Replace(ada, "Ada.Lovelace@", "ADA.LOVELACE@", 1), "Example.org", "example.ORG", 1)
 	if r := call(t, http.MethodPost, f.url+"/api/v1/patients", other); r.status != http.StatusConflict ||
 		r.doc["title"] != "Email already registered" {
 		t.Fatalf("duplicate email in other case: %d %s", r.status, r.raw)
+	}
+	if u, p := count(t, f.authDB, "users"), count(t, f.db, "patients"); u != users || p != patients {
+		t.Fatalf("a refused duplicate left users %d→%d, patients %d→%d", users, u, patients, p)
 	}
 
 	minimal := `{"firstName":"Grace","lastName":"Hopper","dateOfBirth":"1906-12-09","email":"grace@example.org","password":"cobol compiler 1959"}`

@@ -1,6 +1,6 @@
-// Package store keeps patient profiles and their password hashes in the
-// patient-identity service's own SQL store, one set of queries for SQLite
-// and PostgreSQL. Every write commits with its outbox events.
+// Package store keeps patient profiles in the patient-identity service's
+// own SQL store, one set of queries for SQLite and PostgreSQL. Every write
+// commits with its outbox events.
 package store
 
 import (
@@ -49,28 +49,17 @@ type Store struct{ db *sqldb.DB }
 // New returns a store over a migrated database.
 func New(db *sqldb.DB) *Store { return &Store{db: db} }
 
-// Credential is a patient's login secret as stored: never the password.
-type Credential struct {
-	Hash   string
-	Scheme string // how Hash was made, e.g. "bcrypt-sha256"
-}
-
 // ErrEmailTaken is returned when another patient has the email.
 var ErrEmailTaken = problem.Conflict("Email already registered", "a patient with this email address exists")
 
-// Create stores a new patient with the credential and the events, in one
-// transaction.
-func (s *Store) Create(ctx context.Context, p Patient, c Credential, events ...bus.Event) error {
+// Create stores a new patient with the events, in one transaction.
+func (s *Store) Create(ctx context.Context, p Patient, events ...bus.Event) error {
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO patients (id, first_name, middle_name, last_name, date_of_birth,
 			email, phone, preferred_channel, email_notifications, sms_notifications, metadata, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			p.ID, p.FirstName, p.MiddleName, p.LastName, p.DateOfBirth.Format(time.DateOnly), p.Email, p.Phone,
 			p.PreferredChannel, p.EmailNotifications, p.SMSNotifications, metadata(p.Metadata), p.CreatedAt, p.UpdatedAt); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO credentials (patient_id, password_hash, hash_scheme, created_at)
-			VALUES ($1, $2, $3, $4)`, p.ID, c.Hash, c.Scheme, p.CreatedAt); err != nil {
 			return err
 		}
 		return outbox.Add(ctx, tx, events...)
@@ -127,20 +116,6 @@ func (s *Store) Update(ctx context.Context, id string, change func(Patient) (Pat
 		return Patient{}, fmt.Errorf("update patient %s: %w", id, err)
 	}
 	return out, nil
-}
-
-// Credential reads a patient's stored credential.
-func (s *Store) Credential(ctx context.Context, id string) (Credential, error) {
-	var c Credential
-	err := s.db.QueryRowContext(ctx, `SELECT password_hash, hash_scheme FROM credentials WHERE patient_id = $1`, id).
-		Scan(&c.Hash, &c.Scheme)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Credential{}, problem.NotFound("patient")
-	}
-	if err != nil {
-		return Credential{}, fmt.Errorf("read credential of %s: %w", id, err)
-	}
-	return c, nil
 }
 
 type querier interface {

@@ -46,8 +46,6 @@ func event(t testing.TB, id string) bus.Event {
 	return e
 }
 
-var cred = store.Credential{Hash: "$2a$04$notarealhash", Scheme: "bcrypt-sha256"}
-
 func TestStore(t *testing.T) {
 	testkit.ForEachEngine(t, "patient-identity", func(t *testing.T, db *sqldb.DB) {
 		s := migrated(t, db)
@@ -55,13 +53,23 @@ func TestStore(t *testing.T) {
 		t.Run("email is unique", func(t *testing.T) { testUniqueEmail(t, s, db) })
 		t.Run("update", func(t *testing.T) { testUpdate(t, s, db) })
 		t.Run("concurrent updates", func(t *testing.T) { testConcurrentUpdates(t, s) })
+		t.Run("no passwords", func(t *testing.T) { testNoCredentials(t, db) })
 	})
+}
+
+// Passwords live in auth only: the migrations drop the credentials table
+// the first registrations filled.
+func testNoCredentials(t *testing.T, db *sqldb.DB) {
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM credentials`).Scan(&n); err == nil {
+		t.Fatalf("the credentials table exists, with %d rows", n)
+	}
 }
 
 func testCreate(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	p := patient("ada@example.org")
-	if err := s.Create(ctx, p, cred, event(t, p.ID)); err != nil {
+	if err := s.Create(ctx, p, event(t, p.ID)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Get(ctx, p.ID)
@@ -77,13 +85,10 @@ func testCreate(t *testing.T, s *store.Store) {
 	if err := json.Unmarshal(got.Metadata, &meta); err != nil || meta["source"] != "web" {
 		t.Fatalf("metadata %s", got.Metadata)
 	}
-	if c, err := s.Credential(ctx, p.ID); err != nil || c != cred {
-		t.Fatalf("credential %+v %v", c, err)
-	}
 
 	bare := patient("bare@example.org")
 	bare.Metadata = nil
-	if err := s.Create(ctx, bare, cred, event(t, bare.ID)); err != nil {
+	if err := s.Create(ctx, bare, event(t, bare.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.Get(ctx, bare.ID); err != nil || got.Metadata != nil {
@@ -92,29 +97,22 @@ func testCreate(t *testing.T, s *store.Store) {
 	if _, err := s.Get(ctx, uuid.NewString()); problem.StatusOf(err) != 404 {
 		t.Fatalf("unknown patient: %v", err)
 	}
-	if _, err := s.Credential(ctx, uuid.NewString()); problem.StatusOf(err) != 404 {
-		t.Fatalf("unknown credential: %v", err)
-	}
 }
 
-// A duplicate email leaves nothing behind: no patient, no credential, no
-// event.
+// A duplicate email leaves nothing behind: no patient, no event.
 func testUniqueEmail(t *testing.T, s *store.Store, db *sqldb.DB) {
 	ctx := context.Background()
 	p := patient("grace@example.org")
-	if err := s.Create(ctx, p, cred, event(t, p.ID)); err != nil {
+	if err := s.Create(ctx, p, event(t, p.ID)); err != nil {
 		t.Fatal(err)
 	}
 	before := outboxRows(t, db)
 	dup := patient("grace@example.org")
-	if err := s.Create(ctx, dup, cred, event(t, dup.ID)); !errors.Is(err, store.ErrEmailTaken) || problem.StatusOf(err) != 409 {
+	if err := s.Create(ctx, dup, event(t, dup.ID)); !errors.Is(err, store.ErrEmailTaken) || problem.StatusOf(err) != 409 {
 		t.Fatalf("duplicate email: %v", err)
 	}
 	if _, err := s.Get(ctx, dup.ID); problem.StatusOf(err) != 404 {
 		t.Fatalf("half-created patient is visible: %v", err)
-	}
-	if _, err := s.Credential(ctx, dup.ID); problem.StatusOf(err) != 404 {
-		t.Fatalf("credential of a refused patient: %v", err)
 	}
 	if after := outboxRows(t, db); after != before {
 		t.Fatalf("outbox grew from %d to %d on a refused registration", before, after)
@@ -124,7 +122,7 @@ func testUniqueEmail(t *testing.T, s *store.Store, db *sqldb.DB) {
 func testUpdate(t *testing.T, s *store.Store, db *sqldb.DB) {
 	ctx := context.Background()
 	p := patient("mary@example.org")
-	if err := s.Create(ctx, p, cred, event(t, p.ID)); err != nil {
+	if err := s.Create(ctx, p, event(t, p.ID)); err != nil {
 		t.Fatal(err)
 	}
 	before := outboxRows(t, db)
@@ -167,7 +165,7 @@ func testUpdate(t *testing.T, s *store.Store, db *sqldb.DB) {
 func testConcurrentUpdates(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	p := patient("katherine@example.org")
-	if err := s.Create(ctx, p, cred, event(t, p.ID)); err != nil {
+	if err := s.Create(ctx, p, event(t, p.ID)); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -206,7 +204,7 @@ func BenchmarkRegisterStore(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				p := patient(uuid.NewString() + "@example.org")
-				if err := s.Create(ctx, p, cred, event(b, p.ID)); err != nil {
+				if err := s.Create(ctx, p, event(b, p.ID)); err != nil {
 					b.Fatal(err)
 				}
 				n++

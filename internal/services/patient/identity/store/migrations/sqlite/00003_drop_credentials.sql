@@ -1,0 +1,12 @@
+-- +goose Up
+-- Passwords moved to the auth service, which owns every login; this
+-- service keeps profiles only.
+DROP TABLE credentials;
+
+-- +goose Down
+CREATE TABLE credentials (
+    patient_id    TEXT PRIMARY KEY REFERENCES patients (id),
+    password_hash TEXT NOT NULL,
+    created_at    TIMESTAMP NOT NULL,
+    hash_scheme   TEXT NOT NULL DEFAULT 'bcrypt'
+);
