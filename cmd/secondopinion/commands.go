@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -94,7 +95,8 @@ func newRoot(getenv func(string) (string, bool)) *cobra.Command {
 	}
 	serveFlags(root)
 	o.register(root)
-	root.AddCommand(serve, migrateCommand(o), targetsCommand(), configCommand(o), versionCommand(), deadLettersCommand(o))
+	root.AddCommand(serve, migrateCommand(o), targetsCommand(), configCommand(o), versionCommand(), deadLettersCommand(o),
+		adminCommand(o), auditCommand(o))
 	return root
 }
 
@@ -299,4 +301,63 @@ func withStore(cmd *cobra.Command, o *overrides, fn func(db *sqldb.DB, target st
 	}
 	defer db.Close()
 	return fn(db, ts[0].Name)
+}
+
+func adminCommand(o *overrides) *cobra.Command {
+	cmd := &cobra.Command{Use: "admin", Short: "Manage administrators"}
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an admin user; the password is read from standard input",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := o.load(cmd)
+			if err != nil {
+				return err
+			}
+			email, _ := cmd.Flags().GetString("email")
+			// One line from stdin keeps the password out of the process
+			// list and the shell history.
+			line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+			if err != nil && line == "" {
+				return fmt.Errorf("read the password from standard input: %w", err)
+			}
+			id, err := app.CreateAdmin(cmd.Context(), cfg, email, strings.TrimRight(line, "\r\n"),
+				logging.New(cmd.ErrOrStderr(), cfg.LogLevel))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), id)
+			return nil
+		},
+	}
+	create.Flags().String("email", "", "the admin's email address")
+	_ = create.MarkFlagRequired("email")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func auditCommand(o *overrides) *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "Inspect the audit trail"}
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Recompute the audit hash chain and name the first broken entry",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := o.load(cmd)
+			if err != nil {
+				return err
+			}
+			r, err := app.VerifyAudit(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			if !r.OK {
+				return fmt.Errorf("audit chain broken at entry %d of %d: %s", *r.FirstBrokenEntry, r.Entries, r.Reason)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d entries\n", r.Entries)
+			return nil
+		},
+	}
+	cmd.AddCommand(verify)
+	return cmd
 }

@@ -39,7 +39,8 @@ func TestTargets(t *testing.T) {
 	}
 	for _, want := range [][]string{
 		{"NAME", "DOMAIN", "REQUIRES", "IMPLEMENTED"},
-		{"patient-identity", "patient", "-", "yes"},
+		{"patient-identity", "patient", "auth", "yes"},
+		{"auth", "platform", "-", "yes"},
 		{"case-management", "patient", "patient-identity", "yes"},
 		{"payments", "financial", "pricing,case-management", "no"},
 		{"gateway", "edge", "(every", "service)", "yes"},
@@ -150,5 +151,33 @@ func TestDeadLetters(t *testing.T) {
 	}
 	if _, err = execute(t, env, "deadletters", "list", "--target", "gateway"); err == nil || !strings.Contains(err.Error(), "one service with a store") {
 		t.Fatalf("gateway: %v", err)
+	}
+}
+
+func TestAdminCreateAndAuditVerify(t *testing.T) {
+	env := map[string]string{"DATA_DIR": t.TempDir()}
+	create := func(password string) (string, error) {
+		root := newRoot(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetIn(strings.NewReader(password + "\n"))
+		root.SetArgs([]string{"admin", "create", "--email", "root@example.org"})
+		err := root.ExecuteContext(t.Context())
+		return out.String(), err
+	}
+	out, err := create("a long admin passphrase")
+	if err != nil || strings.TrimSpace(out) == "" {
+		t.Fatalf("admin create: %q %v", out, err)
+	}
+	if strings.Contains(out, "passphrase") {
+		t.Fatalf("password echoed: %q", out)
+	}
+	if _, err := create("short"); err == nil {
+		t.Fatal("a short password was accepted")
+	}
+	out, err = execute(t, env, "audit", "verify")
+	if err != nil || !strings.Contains(out, "ok: 0 entries") {
+		t.Fatalf("audit verify: %q %v", out, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -26,6 +27,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/telemetry"
+	"github.com/secondopinion/platform/internal/services/platform/auth"
 )
 
 // Options tune a start beyond the configuration.
@@ -41,9 +43,8 @@ type Options struct {
 	// BcryptCost of patients' passwords; 0 keeps the service's default.
 	// Tests lower it.
 	BcryptCost int
-	// Verifier checks bearer tokens in the gateway and every service; nil
-	// refuses every token (authn.RejectAll). Tests set it until the auth
-	// service's verifier is wired.
+	// Verifier, when set, checks bearer tokens instead of the auth
+	// service: tests that need principals without logins set it.
 	Verifier authn.Verifier
 }
 
@@ -61,14 +62,18 @@ type App struct {
 	server   *http.Server
 	ln       net.Listener
 
-	mu      sync.Mutex
-	peers   map[string]*inProcessPeer // local targets reached through their wrapped handler
-	remote  *http.Client              // gRPC to peers in other processes
-	upHTTP  *http.Client              // the gateway's REST to remote upstreams
-	redis   *redis.Client             // nil without REDIS_URL
-	idem    idempotency.Store         // Idempotency-Key records, shared by the targets here
-	closing sync.Once
-	closed  error
+	mu     sync.Mutex
+	peers  map[string]*inProcessPeer // local targets reached through their wrapped handler
+	remote *http.Client              // gRPC to peers in other processes
+	upHTTP *http.Client              // the gateway's REST to remote upstreams
+	redis  *redis.Client             // nil without REDIS_URL
+	auth   *auth.Service             // the auth target when it runs here
+	// verifier is the authn.Verifier behind Verify, chosen by
+	// chooseVerifier once every target is built.
+	verifier atomic.Value
+	idem     idempotency.Store // Idempotency-Key records, shared by the targets here
+	closing  sync.Once
+	closed   error
 }
 
 // running is a service target built in this process.
@@ -137,6 +142,12 @@ func New(ctx context.Context, cfg config.Config, names []string, opts Options) (
 			return nil, err
 		}
 	}
+	a.chooseVerifier()
+	if a.auth != nil && cfg.AdminEmail != "" {
+		if err = a.auth.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
+			return nil, fmt.Errorf("ADMIN_EMAIL: create the first admin: %w", err)
+		}
+	}
 	if a.handler, err = a.routes(); err != nil {
 		return nil, err
 	}
@@ -182,11 +193,35 @@ func (a *App) openRedis(ctx context.Context) error {
 
 // wrap puts a target's handler behind the platform middleware.
 func (a *App) wrap(target string, h http.Handler) http.Handler {
-	v := a.opts.Verifier
+	return httpapi.Wrap(h, httpapi.Options{Service: target, Metrics: a.metrics, Verifier: a, Idempotency: a.idem})
+}
+
+// Verify checks a bearer token for the gateway and every service here,
+// with the verifier chosen once all targets are built (see verifier).
+func (a *App) Verify(ctx context.Context, token string) (authn.Principal, error) {
+	v, _ := a.verifier.Load().(authn.Verifier)
 	if v == nil {
-		v = authn.RejectAll{}
+		return authn.Principal{}, authn.ErrNoVerifier
 	}
-	return httpapi.Wrap(h, httpapi.Options{Service: target, Metrics: a.metrics, Verifier: v, Idempotency: a.idem})
+	return v.Verify(ctx, token)
+}
+
+// chooseVerifier picks who checks tokens: the test's verifier; the auth
+// service of this process, which also sees logouts and idle sessions at
+// once; or the JWKS of the auth service at AUTH_SERVICE_URL, cached and
+// refreshed on an unknown key. Without either, every token is refused.
+func (a *App) chooseVerifier() {
+	switch {
+	case a.opts.Verifier != nil:
+		a.verifier.Store(a.opts.Verifier)
+	case a.auth != nil:
+		a.verifier.Store(a.auth.Verifier())
+	case a.cfg.ServiceURLs["auth"] != "":
+		jwks := strings.TrimSuffix(a.cfg.ServiceURLs["auth"], "/") + "/.well-known/jwks.json"
+		a.verifier.Store(authn.NewJWKSVerifier(jwks, authn.VerifierOptions{HTTP: a.upHTTP}))
+	default:
+		a.log.Warn("no auth service in this process and AUTH_SERVICE_URL unset: every bearer token is refused")
+	}
 }
 
 // checkPeers refuses a start where a target would call a peer that is
@@ -264,7 +299,7 @@ func (a *App) addService(ctx context.Context, t Target) error {
 			return fmt.Errorf("migrate %s store: %w", t.Name, err)
 		}
 	}
-	s.svc, err = t.build(a.opts, service.Deps{
+	s.svc, err = t.build(a, service.Deps{
 		Region:  a.cfg.Region,
 		DataDir: a.cfg.DataDir,
 		DB:      db,

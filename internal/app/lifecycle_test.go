@@ -111,9 +111,9 @@ func TestServeAllOnSQLite(t *testing.T) {
 }
 
 func TestServeSingleService(t *testing.T) {
-	a := start(t, testConfig(t, nil), "patient-identity")
+	a := start(t, testConfig(t, nil), "auth")
 	code, body := get(t, a.base+"/openapi.json")
-	if code != 200 || !strings.Contains(body, "/api/v1/patients") || strings.Contains(body, "/api/v1/cases") {
+	if code != 200 || !strings.Contains(body, "/api/v1/auth/login") || strings.Contains(body, "/api/v1/cases") {
 		t.Fatalf("openapi %d %.200s", code, body)
 	}
 	if code, body := get(t, a.base+"/api/ready"); code != 200 {
@@ -179,10 +179,10 @@ func TestStartFailsClearly(t *testing.T) {
 		want    string
 	}{
 		{"unreachable database", map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/x?connect_timeout=5"},
-			[]string{All}, "open patient-identity store"},
+			[]string{All}, "open auth store"},
 		{"missing peer", nil, []string{"case-management"},
 			"case-management requires patient-identity: run it in this process (--target=case-management,patient-identity) or set PATIENT_IDENTITY_SERVICE_URL"},
-		{"several services without the gateway", nil, []string{"case-management,patient-identity"}, "add gateway to --target"},
+		{"several services without the gateway", nil, []string{"case-management,patient-identity,auth"}, "add gateway to --target"},
 		{"unimplemented", nil, []string{"payments"}, `target "payments" is not implemented yet`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

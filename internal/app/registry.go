@@ -15,6 +15,7 @@ import (
 	"github.com/secondopinion/platform/internal/services/patient/cases"
 	"github.com/secondopinion/platform/internal/services/patient/identity"
 	"github.com/secondopinion/platform/internal/services/platform/audit"
+	"github.com/secondopinion/platform/internal/services/platform/auth"
 )
 
 // Domain groups targets as the catalogue does.
@@ -45,8 +46,8 @@ type Target struct {
 	// Consumer targets subscribe to the bus as the group of their name.
 	Consumer bool
 
-	build   func(Options, service.Deps) (service.Service, error) // nil: not a service built by the app
-	migrate func(context.Context, *sqldb.DB) error               // nil: no store
+	build   func(*App, service.Deps) (service.Service, error) // nil: not a service built by the app
+	migrate func(context.Context, *sqldb.DB) error            // nil: no store
 }
 
 // Implemented reports whether the binary can serve the target yet.
@@ -55,7 +56,7 @@ func (t Target) Implemented() bool { return t.build != nil || t.Name == Gateway 
 // Catalogue returns every target in the catalogue's order.
 func Catalogue() []Target {
 	return []Target{
-		{Name: "patient-identity", Domain: Patient, build: newIdentity, migrate: identity.Migrate},
+		{Name: "patient-identity", Domain: Patient, Requires: []string{"auth"}, build: newIdentity, migrate: identity.Migrate},
 		{Name: "case-management", Domain: Patient, Requires: []string{"patient-identity"}, Consumer: true, build: newCases, migrate: cases.Migrate},
 		{Name: "medical-records", Domain: Patient, Requires: []string{"case-management"}},
 		{Name: "patient-consent", Domain: Patient},
@@ -75,7 +76,7 @@ func Catalogue() []Target {
 		{Name: "invoicing", Domain: Financial},
 		{Name: "payouts", Domain: Financial},
 
-		{Name: "auth", Domain: Platform},
+		{Name: "auth", Domain: Platform, build: newAuth, migrate: auth.Migrate},
 		{Name: "notification", Domain: Platform, Requires: []string{"patient-identity"}},
 		{Name: audit.Name, Domain: Platform, Consumer: true, build: newAudit, migrate: audit.Migrate},
 		{Name: "search", Domain: Platform},

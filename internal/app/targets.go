@@ -5,12 +5,13 @@ import (
 	"github.com/secondopinion/platform/internal/services/patient/cases"
 	"github.com/secondopinion/platform/internal/services/patient/identity"
 	"github.com/secondopinion/platform/internal/services/platform/audit"
+	"github.com/secondopinion/platform/internal/services/platform/auth"
 )
 
 // The builders of the implemented services: what each is configured with.
 
-func newIdentity(o Options, deps service.Deps) (service.Service, error) {
-	s, err := identity.New(identity.Config{BcryptCost: o.BcryptCost}, deps)
+func newIdentity(_ *App, deps service.Deps) (service.Service, error) {
+	s, err := identity.New(identity.Config{}, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -19,7 +20,7 @@ func newIdentity(o Options, deps service.Deps) (service.Service, error) {
 
 // newCases runs cases without payment or AI steps: neither service exists
 // yet, so a submitted case goes straight to the pool.
-func newCases(_ Options, deps service.Deps) (service.Service, error) {
+func newCases(_ *App, deps service.Deps) (service.Service, error) {
 	s, err := cases.New(cases.Config{}, deps)
 	if err != nil {
 		return nil, err
@@ -28,10 +29,26 @@ func newCases(_ Options, deps service.Deps) (service.Service, error) {
 }
 
 // newAudit runs the audit trail: it consumes every event on the bus.
-func newAudit(_ Options, deps service.Deps) (service.Service, error) {
+func newAudit(_ *App, deps service.Deps) (service.Service, error) {
 	s, err := audit.New(audit.Config{}, deps)
 	if err != nil {
 		return nil, err
 	}
+	return s, nil
+}
+
+// newAuth runs logins and tokens. Its keyring is JWT_SIGNING_KEYS or a key
+// file under DATA_DIR; sessions and throttling live in Redis when
+// REDIS_URL is set. The app keeps it: its verifier checks every token.
+func newAuth(a *App, deps service.Deps) (service.Service, error) {
+	cfg := auth.Config{BcryptCost: a.opts.BcryptCost, SigningKeys: a.cfg.JWTSigningKeys}
+	if a.redis != nil {
+		cfg.Redis = a.redis
+	}
+	s, err := auth.New(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	a.auth = s
 	return s, nil
 }

@@ -37,6 +37,12 @@ type Config struct {
 	LogLevel           slog.Level
 	ShutdownTimeout    time.Duration
 	CORSAllowedOrigins []string
+	// JWTSigningKeys is the auth service's keyring (JWT_SIGNING_KEYS,
+	// authn.ParseKeyring's format); "" makes a key file under DataDir.
+	JWTSigningKeys string
+	// AdminEmail and AdminPassword create the first admin at start when
+	// none exists (ADMIN_EMAIL, ADMIN_PASSWORD); both or neither.
+	AdminEmail, AdminPassword string
 }
 
 // EnvName is the environment variable prefix of a target:
@@ -192,6 +198,11 @@ func Load(getenv func(string) (string, bool), targets ...string) (Config, error)
 				fail("CORS_ALLOWED_ORIGINS", "%v", err)
 			}
 		}
+	}
+	c.JWTSigningKeys = get("JWT_SIGNING_KEYS")
+	c.AdminEmail, c.AdminPassword = get("ADMIN_EMAIL"), get("ADMIN_PASSWORD")
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		errs = append(errs, errors.New("ADMIN_EMAIL and ADMIN_PASSWORD: set both to create the first admin, or neither"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err

@@ -114,6 +114,9 @@ func TestRedactedHidesSecrets(t *testing.T) {
 		"NATS_URL":                      "nats://s3cret-token@nats:4222",
 		"OTEL_EXPORTER_OTLP_ENDPOINT":   "https://collector:4318?token=s3cret-otel",
 		"PATIENT_IDENTITY_SERVICE_URL":  "http://svc:s3cret-svc@pi:8080",
+		"JWT_SIGNING_KEYS":              "k1:s3cret-seed",
+		"ADMIN_EMAIL":                   "admin@example.org",
+		"ADMIN_PASSWORD":                "s3cret-admin-password",
 	}), targets...)
 	if err != nil {
 		t.Fatal(err)
@@ -133,8 +136,18 @@ func TestRedactedHidesSecrets(t *testing.T) {
 	if got["PATIENT_IDENTITY_DATABASE_URL"] != "postgres://pi:xxxxx@pidb/pi" || got["NATS_URL"] != "nats://xxxxx@nats:4222" {
 		t.Errorf("redacted: %v", got)
 	}
-	if keys[0] != "LISTEN" || keys[len(keys)-1] != "CORS_ALLOWED_ORIGINS" || !slices.Contains(keys, "PATIENT_IDENTITY_SERVICE_URL") {
+	if got["JWT_SIGNING_KEYS"] != "(set)" || got["ADMIN_PASSWORD"] != "(set)" {
+		t.Errorf("secrets not shown as set: %v", got)
+	}
+	if keys[0] != "LISTEN" || keys[len(keys)-1] != "ADMIN_PASSWORD" || !slices.Contains(keys, "PATIENT_IDENTITY_SERVICE_URL") {
 		t.Errorf("order: %v", keys)
+	}
+}
+
+func TestAdminNeedsBothEmailAndPassword(t *testing.T) {
+	_, err := Load(env(map[string]string{"ADMIN_EMAIL": "admin@example.org"}))
+	if err == nil || !strings.Contains(err.Error(), "ADMIN_PASSWORD") {
+		t.Fatalf("err = %v", err)
 	}
 }
 

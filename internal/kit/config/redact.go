@@ -43,6 +43,9 @@ func (c Config) Redacted() []Setting {
 		Setting{"LOG_LEVEL", strings.ToLower(c.LogLevel.String())},
 		Setting{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()},
 		Setting{"CORS_ALLOWED_ORIGINS", strings.Join(c.CORSAllowedOrigins, ",")},
+		Setting{"JWT_SIGNING_KEYS", masked(c.JWTSigningKeys)},
+		Setting{"ADMIN_EMAIL", c.AdminEmail},
+		Setting{"ADMIN_PASSWORD", masked(c.AdminPassword)},
 	)
 }
 
@@ -83,6 +86,14 @@ func RedactURL(raw string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// masked shows whether a secret is set, never the secret.
+func masked(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return "(set)"
 }
 
 func sortedKeys(m map[string]string) []string {

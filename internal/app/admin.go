@@ -1,0 +1,51 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/secondopinion/platform/internal/kit/bus/inproc"
+	"github.com/secondopinion/platform/internal/kit/config"
+	"github.com/secondopinion/platform/internal/kit/service"
+	"github.com/secondopinion/platform/internal/kit/telemetry"
+	"github.com/secondopinion/platform/internal/services/platform/audit"
+	"github.com/secondopinion/platform/internal/services/platform/auth"
+)
+
+// CreateAdmin adds an admin user to the auth store from the shell. Its
+// events stay in the auth outbox until the auth service next runs.
+func CreateAdmin(ctx context.Context, cfg config.Config, email, password string, log *slog.Logger) (string, error) {
+	db, err := OpenStore(ctx, cfg, auth.Name)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	if err := auth.Migrate(ctx, db); err != nil {
+		return "", fmt.Errorf("migrate auth store: %w", err)
+	}
+	b := inproc.New()
+	defer b.Close()
+	s, err := auth.New(auth.Config{SigningKeys: cfg.JWTSigningKeys}, service.Deps{
+		Region: cfg.Region, DataDir: cfg.DataDir, DB: db, Bus: b, Metrics: telemetry.NewMetrics(), Log: log,
+	})
+	if err != nil {
+		return "", fmt.Errorf("build auth: %w", err)
+	}
+	return s.CreateAdmin(ctx, email, password)
+}
+
+// VerifyAudit recomputes the audit chain in the audit store and names the
+// first broken entry.
+func VerifyAudit(ctx context.Context, cfg config.Config) (audit.Report, error) {
+	db, err := OpenStore(ctx, cfg, audit.Name)
+	if err != nil {
+		return audit.Report{}, err
+	}
+	defer db.Close()
+	// A store that never ran is an empty, intact chain.
+	if err := audit.Migrate(ctx, db); err != nil {
+		return audit.Report{}, fmt.Errorf("migrate audit store: %w", err)
+	}
+	return audit.Verify(ctx, db)
+}
