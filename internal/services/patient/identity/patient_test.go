@@ -161,3 +161,39 @@ func TestPatch(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRegistrationBody feeds arbitrary JSON bodies to the registration
+// rules: they never panic, and every refusal names a field of the body.
+func FuzzRegistrationBody(f *testing.F) {
+	f.Add(`{"firstName":"Ada","lastName":"Lovelace","dateOfBirth":"1990-12-10","email":"ada@example.org","password":"correct horse battery"}`)
+	f.Add(`{"firstName":"Ada","lastName":"L","dateOfBirth":"2024-02-30","email":"a@b","phone":"+1","preferredChannel":"SMS","password":"x"}`)
+	f.Add(`{"firstName":"\u0000","lastName":"","dateOfBirth":"","email":"","metadata":[1,2],"password":""}`)
+	f.Add(`{"metadata":{"a":{"b":null}},"smsNotifications":true}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		var in struct {
+			FirstName, MiddleName, LastName, DateOfBirth, Email, Phone, Password string
+			PreferredChannel                                                     Channel
+			EmailNotifications, SMSNotifications                                 *bool
+			Metadata                                                             json.RawMessage
+		}
+		if json.Unmarshal([]byte(body), &in) != nil {
+			return
+		}
+		r := Registration{
+			FirstName: in.FirstName, MiddleName: in.MiddleName, LastName: in.LastName, DateOfBirth: in.DateOfBirth,
+			Email: in.Email, Phone: in.Phone, PreferredChannel: in.PreferredChannel, EmailNotifications: in.EmailNotifications,
+			SMSNotifications: in.SMSNotifications, Metadata: in.Metadata, Password: in.Password,
+		}
+		p, err := r.Validate(now)
+		if err != nil {
+			pe, ok := problem.As(err)
+			if !ok || pe.Status() != 422 || !strings.HasPrefix(pe.Field, "body.") {
+				t.Fatalf("refusal %v is not a 422 naming a body field", err)
+			}
+			return
+		}
+		if p.FirstName == "" || p.LastName == "" || p.Email != strings.ToLower(p.Email) || !p.DateOfBirth.Before(now) {
+			t.Fatalf("accepted an invalid registration: %+v", p)
+		}
+	})
+}
