@@ -35,6 +35,18 @@ var declared = map[string][]Route{
 		{"GET", "/api/v1/audit/verify", auditTrail},
 		{"GET", "/api/v1/patients/{id}/access-log", auditTrail},
 	},
+	authService: {
+		{"POST", "/api/v1/auth/login", authService},
+		{"POST", "/api/v1/auth/2fa/verify", authService},
+		{"POST", "/api/v1/auth/refresh", authService},
+		{"POST", "/api/v1/auth/logout", authService},
+		{"POST", "/api/v1/auth/password-reset", authService},
+		{"POST", "/api/v1/auth/password-reset/confirm", authService},
+		{"POST", "/api/v1/auth/2fa/totp", authService},
+		{"POST", "/api/v1/auth/2fa/totp/confirm", authService},
+		{"POST", "/api/v1/professionals/auth", authService},
+		{"GET", "/.well-known/jwks.json", authService},
+	},
 }
 
 // drift lists the operations of g's in-process upstream specs the table

@@ -95,6 +95,18 @@ func TestStranglerFigSendsUnroutedToLegacy(t *testing.T) {
 	problemOf(t, do(t, http.MethodGet, url+"/api/v1/anything", nil, nil), http.StatusServiceUnavailable)
 }
 
+func TestWellKnownJWKSIsRoutedOutsideAPI(t *testing.T) {
+	legacy := serve(t, echo("legacy"))
+	url, _ := front(t, Config{LegacyURL: legacy}, inProcess(t, authService, echo(authService), nil))
+	if got := decode[seen](t, do(t, http.MethodGet, url+"/.well-known/jwks.json", nil, nil)); got.Target != authService {
+		t.Fatalf("jwks reached %+v", got)
+	}
+	// Only /api/ falls back to the monolith: without the auth service
+	// deployed, the document is simply not here.
+	url, _ = front(t, Config{LegacyURL: legacy}, inProcess(t, patientIdentity, echo(patientIdentity), nil))
+	problemOf(t, do(t, http.MethodGet, url+"/.well-known/jwks.json", nil, nil), http.StatusNotFound)
+}
+
 // closedAddr is an address nothing listens on.
 func closedAddr(t *testing.T) string {
 	ln := testkit.Listen(t)
@@ -163,7 +175,8 @@ func TestMergedOpenAPI(t *testing.T) {
 	url, g := front(t, Config{},
 		inProcess(t, patientIdentity, echo(patientIdentity), specOf("patient-identity", routesOf(patientIdentity), patientItem())),
 		remote(caseManagement, serve(t, remoteMux)),
-		inProcess(t, auditTrail, echo(auditTrail), specOf("audit", routesOf(auditTrail), caseItem())))
+		inProcess(t, auditTrail, echo(auditTrail), specOf("audit", routesOf(auditTrail), caseItem())),
+		inProcess(t, authService, echo(authService), specOf("auth", routesOf(authService), caseItem())))
 
 	res := do(t, http.MethodGet, url+"/openapi.json", nil, nil)
 	raw, err := io.ReadAll(res.Body)

@@ -22,7 +22,8 @@ func TestRoutesReachTheirTarget(t *testing.T) {
 	url, _ := front(t, Config{},
 		inProcess(t, patientIdentity, echo(patientIdentity), nil),
 		Upstream{Target: caseManagement, URL: caseURL, HTTP: rpc.RemoteClient()},
-		inProcess(t, auditTrail, echo(auditTrail), nil))
+		inProcess(t, auditTrail, echo(auditTrail), nil),
+		inProcess(t, authService, echo(authService), nil))
 	for _, rt := range Routes {
 		t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
 			path := concrete(rt.Pattern)

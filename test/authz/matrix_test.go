@@ -5,7 +5,8 @@
 // declared policy (x-policy) and patient ownership do not explain — an
 // unexpected allow above all. An operation without a policy, or without an
 // entry in this file's request table, fails it too, so a new route cannot
-// ship unexamined.
+// ship unexamined. The callers hold real access tokens, obtained by
+// logging in through POST /api/v1/auth/login.
 package authz_test
 
 import (
@@ -13,7 +14,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,30 +22,41 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create the run's database
 
+	authv1 "github.com/secondopinion/platform/api/gen/auth/v1"
+	"github.com/secondopinion/platform/api/gen/auth/v1/authv1connect"
 	"github.com/secondopinion/platform/internal/app"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
+	"github.com/secondopinion/platform/internal/kit/bus/inproc"
 	"github.com/secondopinion/platform/internal/kit/config"
+	"github.com/secondopinion/platform/internal/kit/rpc"
+	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
+	"github.com/secondopinion/platform/internal/services/platform/auth"
 )
 
 // request says how to call one operation against patient A's data. query
 // and body are built per call (registrations need fresh emails); ofA says
 // the call reaches patient A's data, so that patient B must be refused
-// whatever the policy claims.
+// whatever the policy claims. answer is the status every admitted caller
+// gets when the body is meant to fail (a bogus token, a wrong code), 0
+// for any 2xx; ownSession marks a call that ends the caller's session, so
+// it is made with the token of a fresh login.
 type request struct {
-	query func(f *fixtures) string
-	body  func(f *fixtures) any
-	ofA   bool
+	query      func(f *fixtures) string
+	body       func(f *fixtures) any
+	ofA        bool
+	answer     int
+	ownSession bool
 }
 
 // requests is the matrix's table: every operation of the merged spec must
@@ -63,6 +74,32 @@ var requests = map[string]request{
 	"POST /api/v1/cases/{id}/cancel":        {ofA: true},
 	"GET /api/v1/audit":                     {},
 	"GET /api/v1/audit/verify":              {},
+
+	"POST /api/v1/auth/login": {body: func(f *fixtures) any {
+		return map[string]string{"email": f.accounts["patient A"].email, "password": f.accounts["patient A"].password}
+	}},
+	"POST /api/v1/auth/2fa/verify": {answer: http.StatusUnauthorized, body: func(*fixtures) any {
+		return map[string]string{"challengeId": uuid.NewString(), "code": "123456"}
+	}},
+	"POST /api/v1/auth/refresh": {answer: http.StatusUnauthorized, body: func(*fixtures) any {
+		return map[string]string{"refreshToken": uuid.NewString()}
+	}},
+	"POST /api/v1/auth/logout": {ownSession: true},
+	"POST /api/v1/auth/password-reset": {body: func(*fixtures) any {
+		return map[string]string{"email": "nobody." + uuid.NewString()[:12] + "@example.org"}
+	}},
+	"POST /api/v1/auth/password-reset/confirm": {answer: http.StatusUnprocessableEntity, body: func(*fixtures) any {
+		return map[string]string{"token": uuid.NewString(), "newPassword": "another long passphrase"}
+	}},
+	"POST /api/v1/auth/2fa/totp": {},
+	// Enabling TOTP would change the callers' later logins: a wrong code.
+	"POST /api/v1/auth/2fa/totp/confirm": {answer: http.StatusUnprocessableEntity, body: func(*fixtures) any {
+		return map[string]string{"code": "000000"}
+	}},
+	"POST /api/v1/professionals/auth": {body: func(f *fixtures) any {
+		return map[string]string{"email": f.accounts["professional"].email, "password": f.accounts["professional"].password}
+	}},
+	"GET /.well-known/jwks.json": {},
 }
 
 // params fills a path parameter for a call on path: a patient's id is
@@ -79,27 +116,26 @@ var params = map[string]func(path string, c aCase, f *fixtures) string{
 }
 
 type caller struct {
-	name  string
-	token string // "" is anonymous
-	role  authn.Role
-	isB   bool
+	name string
+	role authn.Role // "" is anonymous
+	isB  bool
 }
 
 var callers = []caller{
 	{name: "anonymous"},
-	{name: "patient A", token: "a", role: authn.RolePatient},
-	{name: "patient B", token: "b", role: authn.RolePatient, isB: true},
-	{name: "professional", token: "pro", role: authn.RoleProfessional},
-	{name: "admin", token: "admin", role: authn.RoleAdmin},
+	{name: "patient A", role: authn.RolePatient},
+	{name: "patient B", role: authn.RolePatient, isB: true},
+	{name: "professional", role: authn.RoleProfessional},
+	{name: "admin", role: authn.RoleAdmin},
 }
 
-// expect is the status class the policy gives a caller on A's data: 0 is
-// "allowed" (any 2xx), else the exact refusal (see package kit/authz).
+// expect is the refusal the policy gives a caller on A's data (see
+// package kit/authz), or 0 when the policy admits the caller.
 func expect(p authz.Policy, c caller) int {
 	switch {
 	case p.IsPublic():
 		return 0
-	case c.token == "":
+	case c.role == "":
 		return http.StatusUnauthorized
 	case !p.Admits(c.role):
 		return http.StatusForbidden
@@ -112,7 +148,8 @@ func expect(p authz.Policy, c caller) int {
 func TestMatrix(t *testing.T) {
 	for _, e := range testkit.Engines(t) {
 		t.Run(string(e), func(t *testing.T) {
-			env := map[string]string{"DATA_DIR": t.TempDir(), "REGION": "EU", "SHUTDOWN_TIMEOUT": "20s"}
+			env := map[string]string{"DATA_DIR": t.TempDir(), "REGION": "EU", "SHUTDOWN_TIMEOUT": "20s",
+				"ADMIN_EMAIL": "admin@example.org", "ADMIN_PASSWORD": "an admin's long passphrase"}
 			if e == sqldb.Postgres {
 				env["DATABASE_URL"] = freshDatabase(t, testkit.Env(t, "TEST_DATABASE_URL"))
 			}
@@ -142,20 +179,24 @@ func matrix(t *testing.T, f *fixtures) {
 		}
 		t.Run(key, func(t *testing.T) {
 			for _, c := range callers {
-				want := expect(policy, c)
-				if c.isB && req.ofA && want == 0 {
-					want = http.StatusNotFound
+				// A refusal is only ever expected where the policy restricts
+				// callers: a public operation's answer is the request's own.
+				refusal := expect(policy, c)
+				if c.isB && req.ofA && refusal == 0 {
+					refusal = http.StatusNotFound
 				}
 				status, body := f.call(t, c, key, req)
 				switch {
-				case want == 0 && status/100 != 2:
+				case refusal != 0 && status/100 == 2:
+					t.Errorf("UNEXPECTED ALLOW: %s (%s): %d, want %d: %s", c.name, policy, status, refusal, body)
+				case refusal != 0 && status != refusal:
+					t.Errorf("%s (%s): %d, want %d: %s", c.name, policy, status, refusal, body)
+				case refusal == 0 && req.answer == 0 && status/100 != 2:
 					t.Errorf("%s (%s): %d, want 2xx: %s", c.name, policy, status, body)
-				case want != 0 && status/100 == 2:
-					t.Errorf("UNEXPECTED ALLOW: %s (%s): %d, want %d: %s", c.name, policy, status, want, body)
-				case want != 0 && status != want:
-					t.Errorf("%s (%s): %d, want %d: %s", c.name, policy, status, want, body)
-				case want != 0 && !isProblem(body, status):
-					t.Errorf("%s: refusal is not a problem document: %s", c.name, body)
+				case refusal == 0 && req.answer != 0 && status != req.answer:
+					t.Errorf("%s (%s): %d, want %d: %s", c.name, policy, status, req.answer, body)
+				case status/100 != 2 && !isProblem(body, status):
+					t.Errorf("%s: %d is not a problem document: %s", c.name, status, body)
 				}
 			}
 		})
@@ -252,7 +293,11 @@ func (f *fixtures) call(t *testing.T, c caller, key string, req request) (int, [
 	if req.body != nil {
 		body = req.body(f)
 	}
-	return f.do(t, c.token, method, concrete, body)
+	token := f.token(c)
+	if req.ownSession && token != "" {
+		token = f.login(t, *f.accounts[c.name])
+	}
+	return f.do(t, token, method, concrete, body)
 }
 
 func isProblem(body []byte, status int) bool {
@@ -263,37 +308,25 @@ func isProblem(body []byte, status int) bool {
 	return json.Unmarshal(body, &p) == nil && p.Status == status && p.Title != ""
 }
 
-// fixtures is the running platform with patients A and B registered.
+// fixtures is the running platform with patients A and B registered and
+// every caller but the anonymous one logged in.
 type fixtures struct {
-	app    *app.App
-	base   string
-	tokens *tokens
-	a, b   string
+	app      *app.App
+	base     string
+	accounts map[string]*account // by caller name
+	a, b     string
 }
+
+// account is a caller's login and the access token it got.
+type account struct{ email, password, token string }
 
 type aCase struct{ id, number string }
 
-// tokens stands in for the auth service's verifier: each bearer token
-// names its principal; patients are added once registered.
-type tokens struct {
-	mu sync.Mutex
-	m  map[string]authn.Principal
-}
-
-func (v *tokens) Verify(_ context.Context, token string) (authn.Principal, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	p, ok := v.m[token]
-	if !ok {
-		return authn.Principal{}, errors.New("unknown test token")
+func (f *fixtures) token(c caller) string {
+	if a := f.accounts[c.name]; a != nil {
+		return a.token
 	}
-	return p, nil
-}
-
-func (v *tokens) add(token string, p authn.Principal) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.m[token] = p
+	return ""
 }
 
 func boot(t *testing.T, env map[string]string) *fixtures {
@@ -302,12 +335,8 @@ func boot(t *testing.T, env map[string]string) *fixtures {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &tokens{m: map[string]authn.Principal{
-		"pro":   {Subject: uuid.NewString(), Role: authn.RoleProfessional},
-		"admin": {Subject: uuid.NewString(), Role: authn.RoleAdmin},
-	}}
 	a, err := app.New(t.Context(), cfg, []string{app.All}, app.Options{
-		Listener: testkit.Listen(t), Log: slog.New(slog.DiscardHandler), BcryptCost: 4, Verifier: v,
+		Listener: testkit.Listen(t), Log: slog.New(slog.DiscardHandler), BcryptCost: 4,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -321,31 +350,75 @@ func boot(t *testing.T, env map[string]string) *fixtures {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	f := &fixtures{app: a, base: "http://" + a.Addr().String(), tokens: v}
-	// Registration is public; the auth service's user has the profile's id.
-	f.a, f.b = f.register(t), f.register(t)
-	v.add("a", authn.Principal{Subject: f.a, Role: authn.RolePatient})
-	v.add("b", authn.Principal{Subject: f.b, Role: authn.RolePatient})
+	f := &fixtures{app: a, base: "http://" + a.Addr().String(), accounts: map[string]*account{}}
+	// Registration is public and creates the patient's login, whose user
+	// id is the profile's; the first admin comes from ADMIN_EMAIL.
+	var pa, pb account
+	f.a, pa = f.register(t)
+	f.b, pb = f.register(t)
+	pro := f.professional(t, cfg)
+	for name, acc := range map[string]account{"patient A": pa, "patient B": pb, "professional": pro,
+		"admin": {email: cfg.AdminEmail, password: cfg.AdminPassword}} {
+		acc.token = f.login(t, acc)
+		f.accounts[name] = &acc
+	}
 	// Patient B has a case of their own, so refusals are not for want of one.
-	if status, body := f.do(t, "b", http.MethodPost, "/api/v1/cases", newCase(f.b)); status != http.StatusCreated {
+	if status, body := f.do(t, f.accounts["patient B"].token, http.MethodPost, "/api/v1/cases", newCase(f.b)); status != http.StatusCreated {
 		t.Fatalf("B's case: %d %s", status, body)
 	}
 	return f
 }
 
-func (f *fixtures) register(t *testing.T) string {
+func (f *fixtures) register(t *testing.T) (string, account) {
 	t.Helper()
-	status, body := f.do(t, "", http.MethodPost, "/api/v1/patients", registration())
+	r := registration()
+	status, body := f.do(t, "", http.MethodPost, "/api/v1/patients", r)
 	var p struct{ ID string }
 	if status != http.StatusCreated || json.Unmarshal(body, &p) != nil || p.ID == "" {
 		t.Fatalf("register: %d %s", status, body)
 	}
-	return p.ID
+	return p.ID, account{email: r["email"].(string), password: r["password"].(string)}
+}
+
+// professional creates a professional's login. No professional service
+// exists yet, so it calls the auth service's own gRPC CreateUser — the
+// call professional onboarding will make — on a second instance of the
+// service over the running platform's auth store.
+func (f *fixtures) professional(t *testing.T, cfg config.Config) account {
+	t.Helper()
+	b := inproc.New()
+	t.Cleanup(func() { b.Close() })
+	s, err := auth.New(auth.Config{BcryptCost: 4, SigningKeys: cfg.JWTSigningKeys}, service.Deps{
+		Region: cfg.Region, DataDir: cfg.DataDir, DB: f.app.Store(auth.Name), Bus: b, Log: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := rpc.NewInProcess(s.Handler())
+	t.Cleanup(func() { srv.Close() })
+	acc := account{email: "pro." + uuid.NewString()[:12] + "@example.org", password: "a professional's passphrase"}
+	client := authv1connect.NewAuthServiceClient(srv.Client(), rpc.BaseURL, rpc.ClientOptions()...)
+	if _, err := client.CreateUser(t.Context(), connect.NewRequest(&authv1.CreateUserRequest{
+		Email: acc.email, Password: acc.password, Role: string(authn.RoleProfessional)})); err != nil {
+		t.Fatalf("create professional: %v", err)
+	}
+	return acc
+}
+
+// login signs acc in and returns a new access token.
+func (f *fixtures) login(t *testing.T, acc account) string {
+	t.Helper()
+	status, body := f.do(t, "", http.MethodPost, "/api/v1/auth/login", map[string]string{"email": acc.email, "password": acc.password})
+	var r struct{ AccessToken string }
+	if status != http.StatusOK || json.Unmarshal(body, &r) != nil || r.AccessToken == "" {
+		t.Fatalf("login: %d %s", status, body)
+	}
+	return r.AccessToken
 }
 
 func (f *fixtures) newCaseOfA(t *testing.T) aCase {
 	t.Helper()
-	status, body := f.do(t, "a", http.MethodPost, "/api/v1/cases", newCase(f.a))
+	status, body := f.do(t, f.accounts["patient A"].token, http.MethodPost, "/api/v1/cases", newCase(f.a))
 	var c struct{ ID, CaseNumber string }
 	if status != http.StatusCreated || json.Unmarshal(body, &c) != nil {
 		t.Fatalf("A's case: %d %s", status, body)

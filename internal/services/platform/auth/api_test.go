@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,12 +21,14 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/crypto/bcrypt"
 
 	authv1 "github.com/secondopinion/platform/api/gen/auth/v1"
 	"github.com/secondopinion/platform/api/gen/auth/v1/authv1connect"
 	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/authz"
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/rpc"
@@ -506,4 +509,38 @@ func FuzzLoginBody(f *testing.F) {
 			t.Fatalf("status %d for %q: %s", res.StatusCode, body, raw)
 		}
 	})
+}
+
+func TestPolicies(t *testing.T) {
+	f := startSQLite(t)
+	person := "authenticated:patient,professional,admin"
+	want := map[string]string{
+		"POST /api/v1/auth/login":                  "public",
+		"POST /api/v1/auth/2fa/verify":             "public",
+		"POST /api/v1/auth/refresh":                "public",
+		"POST /api/v1/auth/password-reset":         "public",
+		"POST /api/v1/auth/password-reset/confirm": "public",
+		"POST /api/v1/professionals/auth":          "public",
+		"GET /.well-known/jwks.json":               "public",
+		"POST /api/v1/auth/logout":                 person,
+		"POST /api/v1/auth/2fa/totp":               person,
+		"POST /api/v1/auth/2fa/totp/confirm":       person,
+	}
+	got := map[string]string{}
+	for path, item := range f.svc.OpenAPI().Paths {
+		for method, op := range map[string]*huma.Operation{"GET": item.Get, "POST": item.Post, "PUT": item.Put,
+			"PATCH": item.Patch, "DELETE": item.Delete} {
+			if op != nil {
+				got[method+" "+path], _ = op.Extensions[authz.Extension].(string)
+			}
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("policies %v, want %v", got, want)
+	}
+	// The policy answers before the body is read: an anonymous caller
+	// learns nothing from validation.
+	if r := f.call(t, "/api/v1/auth/2fa/totp/confirm", "", map[string]string{"code": strings.Repeat("1", 40)}); r.status != 401 {
+		t.Fatalf("anonymous TOTP confirm with an invalid body: %d %s", r.status, r.raw)
+	}
 }

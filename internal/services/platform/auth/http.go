@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/authz"
 	"github.com/secondopinion/platform/internal/kit/problem"
 )
 
@@ -117,26 +118,32 @@ type professionalAuthOutput struct {
 
 func (s *Service) routes() {
 	tags := []string{"auth"}
-	huma.Register(s.api, huma.Operation{OperationID: "login", Method: http.MethodPost, Path: "/api/v1/auth/login",
-		Summary: "Log in with email and password", Tags: tags}, s.postLogin)
-	huma.Register(s.api, huma.Operation{OperationID: "verify-2fa", Method: http.MethodPost, Path: "/api/v1/auth/2fa/verify",
-		Summary: "Complete a login with the second factor", Tags: tags}, s.postVerify)
-	huma.Register(s.api, huma.Operation{OperationID: "refresh-token", Method: http.MethodPost, Path: "/api/v1/auth/refresh",
-		Summary: "Exchange a refresh token for new tokens", Tags: tags}, s.postRefresh)
-	huma.Register(s.api, huma.Operation{OperationID: "logout", Method: http.MethodPost, Path: "/api/v1/auth/logout",
-		Summary: "End the caller's session", Tags: tags, DefaultStatus: http.StatusNoContent}, s.postLogout)
-	huma.Register(s.api, huma.Operation{OperationID: "request-password-reset", Method: http.MethodPost, Path: "/api/v1/auth/password-reset",
-		Summary: "Send a password reset token (always accepted)", Tags: tags, DefaultStatus: http.StatusAccepted}, s.postReset)
-	huma.Register(s.api, huma.Operation{OperationID: "confirm-password-reset", Method: http.MethodPost, Path: "/api/v1/auth/password-reset/confirm",
-		Summary: "Set a new password with a reset token", Tags: tags, DefaultStatus: http.StatusNoContent}, s.postResetConfirm)
-	huma.Register(s.api, huma.Operation{OperationID: "enrol-totp", Method: http.MethodPost, Path: "/api/v1/auth/2fa/totp",
-		Summary: "Start TOTP enrolment", Tags: tags}, s.postTOTP)
-	huma.Register(s.api, huma.Operation{OperationID: "confirm-totp", Method: http.MethodPost, Path: "/api/v1/auth/2fa/totp/confirm",
-		Summary: "Make TOTP the second factor", Tags: tags, DefaultStatus: http.StatusNoContent}, s.postTOTPConfirm)
-	huma.Register(s.api, huma.Operation{OperationID: "jwks", Method: http.MethodGet, Path: "/.well-known/jwks.json",
-		Summary: "Public keys that verify access tokens", Tags: tags}, s.getJWKS)
-	huma.Register(s.api, huma.Operation{OperationID: "professional-auth", Method: http.MethodPost, Path: "/api/v1/professionals/auth",
-		Summary: "Log a professional in (the plan's shape)", Tags: []string{"professionals"}}, s.postProfessionalAuth)
+	// Signing in, resetting a password and the public keys serve callers
+	// who have no token yet (or only an expired one): public, with the
+	// credentials themselves as the check. Managing one's own session or
+	// second factor needs a signed-in person; service principals have no
+	// session or second factor to manage.
+	person := authz.Roles(authn.RolePatient, authn.RoleProfessional, authn.RoleAdmin)
+	authz.Register(s.api, huma.Operation{OperationID: "login", Method: http.MethodPost, Path: "/api/v1/auth/login",
+		Summary: "Log in with email and password", Tags: tags}, authz.Public, s.postLogin)
+	authz.Register(s.api, huma.Operation{OperationID: "verify-2fa", Method: http.MethodPost, Path: "/api/v1/auth/2fa/verify",
+		Summary: "Complete a login with the second factor", Tags: tags}, authz.Public, s.postVerify)
+	authz.Register(s.api, huma.Operation{OperationID: "refresh-token", Method: http.MethodPost, Path: "/api/v1/auth/refresh",
+		Summary: "Exchange a refresh token for new tokens", Tags: tags}, authz.Public, s.postRefresh)
+	authz.Register(s.api, huma.Operation{OperationID: "logout", Method: http.MethodPost, Path: "/api/v1/auth/logout",
+		Summary: "End the caller's session", Tags: tags, DefaultStatus: http.StatusNoContent}, person, s.postLogout)
+	authz.Register(s.api, huma.Operation{OperationID: "request-password-reset", Method: http.MethodPost, Path: "/api/v1/auth/password-reset",
+		Summary: "Send a password reset token (always accepted)", Tags: tags, DefaultStatus: http.StatusAccepted}, authz.Public, s.postReset)
+	authz.Register(s.api, huma.Operation{OperationID: "confirm-password-reset", Method: http.MethodPost, Path: "/api/v1/auth/password-reset/confirm",
+		Summary: "Set a new password with a reset token", Tags: tags, DefaultStatus: http.StatusNoContent}, authz.Public, s.postResetConfirm)
+	authz.Register(s.api, huma.Operation{OperationID: "enrol-totp", Method: http.MethodPost, Path: "/api/v1/auth/2fa/totp",
+		Summary: "Start TOTP enrolment", Tags: tags}, person, s.postTOTP)
+	authz.Register(s.api, huma.Operation{OperationID: "confirm-totp", Method: http.MethodPost, Path: "/api/v1/auth/2fa/totp/confirm",
+		Summary: "Make TOTP the second factor", Tags: tags, DefaultStatus: http.StatusNoContent}, person, s.postTOTPConfirm)
+	authz.Register(s.api, huma.Operation{OperationID: "jwks", Method: http.MethodGet, Path: "/.well-known/jwks.json",
+		Summary: "Public keys that verify access tokens", Tags: tags}, authz.Public, s.getJWKS)
+	authz.Register(s.api, huma.Operation{OperationID: "professional-auth", Method: http.MethodPost, Path: "/api/v1/professionals/auth",
+		Summary: "Log a professional in (the plan's shape)", Tags: []string{"professionals"}}, authz.Public, s.postProfessionalAuth)
 }
 
 func (s *Service) postLogin(ctx context.Context, in *loginInput) (*loginOutput, error) {
