@@ -8,7 +8,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,9 +24,9 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create the run's database
 
 	"github.com/secondopinion/platform/internal/app"
-	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/config"
+	"github.com/secondopinion/platform/internal/kit/logging"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 )
@@ -37,7 +36,8 @@ var caseNumber = regexp.MustCompile(`^EU-20\d\d-[23456789ABCDEFGHJKMNPQRSTUVWXYZ
 func TestJourney(t *testing.T) {
 	for _, e := range testkit.Engines(t) {
 		t.Run(string(e), func(t *testing.T) {
-			env := map[string]string{"DATA_DIR": t.TempDir(), "REGION": "EU", "SHUTDOWN_TIMEOUT": "20s"}
+			env := map[string]string{"DATA_DIR": t.TempDir(), "REGION": "EU", "SHUTDOWN_TIMEOUT": "20s",
+				"ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": adminPassword}
 			if e == sqldb.Postgres {
 				env["DATABASE_URL"] = freshDatabase(t, testkit.Env(t, "TEST_DATABASE_URL"))
 			}
@@ -50,33 +50,32 @@ func TestJourney(t *testing.T) {
 type platform struct {
 	base   string
 	events chan bus.Event
-	tokens *tokens
+	logs   *syncBuffer
 }
 
-// tokens stands in for the auth service's verifier until the real login is
-// wired: each bearer token names its principal, added once the ids exist.
-type tokens struct {
-	mu sync.Mutex
-	m  map[string]authn.Principal
+// syncBuffer collects log output written from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func (v *tokens) Verify(_ context.Context, token string) (authn.Principal, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	p, ok := v.m[token]
-	if !ok {
-		return authn.Principal{}, errors.New("unknown test token")
-	}
-	return p, nil
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
 }
 
-// add makes token stand for p and returns the Authorization header value.
-func (v *tokens) add(token string, p authn.Principal) string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.m[token] = p
-	return "Bearer " + token
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
+
+// The first admin, created at start from ADMIN_EMAIL and ADMIN_PASSWORD.
+const (
+	adminEmail    = "admin@example.org"
+	adminPassword = "an admin's long passphrase"
+)
 
 func boot(t *testing.T, env map[string]string) *platform {
 	t.Helper()
@@ -84,13 +83,18 @@ func boot(t *testing.T, env map[string]string) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	v := &tokens{m: map[string]authn.Principal{}}
-	a, err := app.New(t.Context(), cfg, []string{app.All}, app.Options{Listener: testkit.Listen(t), Log: log, BcryptCost: 4, Verifier: v})
+	// Every line any part logs — the app's and the middleware's, which
+	// goes to the default logger — is kept for the privacy check.
+	p := &platform{events: make(chan bus.Event, 100), logs: &syncBuffer{}}
+	log := logging.New(p.logs, slog.LevelDebug)
+	prev := slog.Default()
+	slog.SetDefault(log)
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	a, err := app.New(t.Context(), cfg, []string{app.All}, app.Options{Listener: testkit.Listen(t), Log: log, BcryptCost: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &platform{base: "http://" + a.Addr().String(), events: make(chan bus.Event, 100), tokens: v}
+	p.base = "http://" + a.Addr().String()
 	// A probe consumer group sees every event the services publish.
 	probe, err := a.Bus().Subscribe(t.Context(), "e2e-probe", func(_ context.Context, e bus.Event) error {
 		select {
@@ -117,10 +121,11 @@ func boot(t *testing.T, env map[string]string) *platform {
 }
 
 func journey(t *testing.T, p *platform) {
+	email := "ada." + uuid.NewString()[:8] + "@example.org"
 	res := p.call(t, "POST", "/api/v1/patients", "", map[string]any{
 		"firstName":        "Ada",
 		"lastName":         "Lovelace",
-		"email":            "ada." + uuid.NewString()[:8] + "@example.org",
+		"email":            email,
 		"password":         "correct horse battery staple",
 		"dateOfBirth":      "1985-12-10",
 		"phone":            "+441234567890",
@@ -128,9 +133,11 @@ func journey(t *testing.T, p *platform) {
 	})
 	res.want(t, http.StatusCreated)
 	patientID := res.str(t, "id")
-	// The login arrives with the auth service: its user has the profile's id.
-	ada := p.tokens.add("ada", authn.Principal{Subject: patientID, Role: authn.RolePatient})
-	admin := p.tokens.add("admin", authn.Principal{Subject: uuid.NewString(), Role: authn.RoleAdmin})
+	// Registration created the login too: the token's subject is the patient.
+	ada := p.login(t, email, "correct horse battery staple")
+	admin := p.login(t, adminEmail, adminPassword)
+	p.call(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": "wrong password here"}).
+		want(t, http.StatusUnauthorized)
 
 	p.call(t, "GET", "/api/v1/patients/"+patientID, "", nil).want(t, http.StatusUnauthorized)
 	res = p.call(t, "GET", "/api/v1/patients/"+patientID, ada, nil)
@@ -191,6 +198,28 @@ func journey(t *testing.T, p *platform) {
 	res = p.call(t, "GET", "/api/v1/no-such-resource", "", nil)
 	res.want(t, http.StatusNotFound)
 	res.wantProblem(t)
+
+	logs := p.logs.String()
+	if !strings.Contains(logs, patientID) {
+		t.Fatal("the journey's logs were not captured")
+	}
+	for _, personal := range []string{"Ada", "Lovelace", email, "1985-12-10", "+441234567890", "correct horse battery staple",
+		"Chest pain", "stent placement"} {
+		if strings.Contains(logs, personal) {
+			t.Errorf("logs contain personal or health data %q", personal)
+		}
+	}
+}
+
+// login signs in through the gateway and returns the Authorization value.
+func (p *platform) login(t *testing.T, email, password string) string {
+	t.Helper()
+	res := p.call(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": password})
+	res.want(t, http.StatusOK)
+	if res.str(t, "tokenType") != "Bearer" {
+		t.Fatalf("login: %s", res.body)
+	}
+	return "Bearer " + res.str(t, "accessToken")
 }
 
 type response struct {
