@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -241,5 +242,43 @@ func TestReplicasShareIdempotencyKeysThroughRedis(t *testing.T) {
 	}
 	if ids[0] != ids[1] {
 		t.Fatalf("the second replica registered again:\n%s\n%s", ids[0], ids[1])
+	}
+}
+
+// Apart, a service checks tokens against the JWKS of the auth service at
+// AUTH_SERVICE_URL, and creates logins there: a patient registered through
+// one process logs in at the other and reads their profile with the token.
+func TestSeparateProcessesShareIdentity(t *testing.T) {
+	authApp := start(t, testConfig(t, nil), "auth")
+	identityApp := start(t, testConfig(t, map[string]string{"AUTH_SERVICE_URL": authApp.base}), "patient-identity")
+
+	post := func(url, body string) (int, map[string]any) {
+		res, err := http.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var doc map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&doc)
+		return res.StatusCode, doc
+	}
+	code, patient := post(identityApp.base+"/api/v1/patients",
+		`{"firstName":"Lise","lastName":"Meitner","dateOfBirth":"1978-11-07","email":"lise@example.org","password":"nuclear fission 1938"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("register: %d %v", code, patient)
+	}
+	code, login := post(authApp.base+"/api/v1/auth/login", `{"email":"lise@example.org","password":"nuclear fission 1938"}`)
+	if code != http.StatusOK {
+		t.Fatalf("login: %d %v", code, login)
+	}
+	req, _ := http.NewRequest(http.MethodGet, identityApp.base+"/api/v1/patients/"+patient["id"].(string), nil)
+	req.Header.Set("Authorization", "Bearer "+login["accessToken"].(string))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("read own profile with a token from the other process: %d", res.StatusCode)
 	}
 }

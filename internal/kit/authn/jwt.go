@@ -27,6 +27,15 @@ type TokenOptions struct {
 }
 
 func (o TokenOptions) withDefaults() TokenOptions {
+	// Issuer and verifiers must agree on these: defaulting them on both
+	// sides keeps a verifier built without options from refusing every
+	// token the default issuer signs.
+	if o.Issuer == "" {
+		o.Issuer = DefaultIssuer
+	}
+	if o.Audience == "" {
+		o.Audience = DefaultAudience
+	}
 	if o.TTL == 0 {
 		o.TTL = AccessTokenTTL
 	}
