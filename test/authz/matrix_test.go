@@ -12,18 +12,14 @@ package authz_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
 	"github.com/danielgtaylor/huma/v2"
@@ -151,7 +147,7 @@ func TestMatrix(t *testing.T) {
 			env := map[string]string{"DATA_DIR": t.TempDir(), "REGION": "EU", "SHUTDOWN_TIMEOUT": "20s",
 				"ADMIN_EMAIL": "admin@example.org", "ADMIN_PASSWORD": "an admin's long passphrase"}
 			if e == sqldb.Postgres {
-				env["DATABASE_URL"] = freshDatabase(t, testkit.Env(t, "TEST_DATABASE_URL"))
+				env["DATABASE_URL"] = testkit.FreshDatabase(t, testkit.Env(t, "TEST_DATABASE_URL"))
 			}
 			matrix(t, boot(t, env))
 		})
@@ -468,32 +464,4 @@ func (f *fixtures) do(t *testing.T, token, method, path string, body any) (int, 
 		t.Fatal(err)
 	}
 	return res.StatusCode, b
-}
-
-// freshDatabase creates a database of its own for the run on the test
-// server and drops it afterwards.
-func freshDatabase(t *testing.T, serverURL string) string {
-	t.Helper()
-	admin, err := sql.Open("pgx", serverURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	name := "authz_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
-	if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(serverURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return fmt.Sprint(u)
 }

@@ -6,13 +6,10 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -39,7 +36,7 @@ func TestJourney(t *testing.T) {
 			env := map[string]string{"DATA_DIR": t.TempDir(), "REGION": "EU", "SHUTDOWN_TIMEOUT": "20s",
 				"ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": adminPassword}
 			if e == sqldb.Postgres {
-				env["DATABASE_URL"] = freshDatabase(t, testkit.Env(t, "TEST_DATABASE_URL"))
+				env["DATABASE_URL"] = testkit.FreshDatabase(t, testkit.Env(t, "TEST_DATABASE_URL"))
 			}
 			journey(t, boot(t, env))
 		})
@@ -337,32 +334,4 @@ func (p *platform) waitEvent(t *testing.T, typ, aggregate string) {
 			t.Fatalf("no %s event for %s reached the bus", typ, aggregate)
 		}
 	}
-}
-
-// freshDatabase creates a database of its own for the run on the test
-// server (the services' schemas then start empty) and drops it afterwards.
-func freshDatabase(t *testing.T, serverURL string) string {
-	t.Helper()
-	admin, err := sql.Open("pgx", serverURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	name := "e2e_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
-	if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(serverURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return fmt.Sprint(u)
 }

@@ -8,12 +8,14 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
 )
 
 // Protocols serves HTTP/1.1 (REST) and cleartext HTTP/2 (gRPC) on one port.
@@ -112,3 +114,18 @@ type memAddr struct{}
 
 func (memAddr) Network() string { return "memory" }
 func (memAddr) String() string  { return "in-process" }
+
+// Serving is a readiness check that a peer's gRPC service answers
+// SERVING through c; its error names the peer, never more.
+func Serving(c *grpchealth.Client, peer, service string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		res, err := c.Check(ctx, &grpchealth.CheckRequest{Service: service})
+		if err != nil {
+			return fmt.Errorf("%s: %s", peer, connect.CodeOf(err))
+		}
+		if res.Status != grpchealth.StatusServing {
+			return fmt.Errorf("%s: %s", peer, res.Status)
+		}
+		return nil
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -124,16 +123,7 @@ func (s *Service) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 // Checks reports patient-identity's health: cases cannot be opened
 // without it.
 func (s *Service) Checks() map[string]httpapi.Check {
-	return map[string]httpapi.Check{identityTarget: func(ctx context.Context) error {
-		res, err := s.health.Check(ctx, &grpchealth.CheckRequest{Service: patientv1connect.PatientServiceName})
-		if err != nil {
-			return fmt.Errorf("%s: %s", identityTarget, connect.CodeOf(err))
-		}
-		if res.Status != grpchealth.StatusServing {
-			return fmt.Errorf("%s: %s", identityTarget, res.Status)
-		}
-		return nil
-	}}
+	return map[string]httpapi.Check{identityTarget: rpc.Serving(s.health, identityTarget, patientv1connect.PatientServiceName)}
 }
 
 // Run relays the outbox and consumes events until ctx ends; the relay

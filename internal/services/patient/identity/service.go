@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"time"
 
-	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -106,16 +105,7 @@ func (s *Service) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 
 // Checks reports auth's health: nobody can register without it.
 func (s *Service) Checks() map[string]httpapi.Check {
-	return map[string]httpapi.Check{authTarget: func(ctx context.Context) error {
-		res, err := s.health.Check(ctx, &grpchealth.CheckRequest{Service: authv1connect.AuthServiceName})
-		if err != nil {
-			return fmt.Errorf("%s: %s", authTarget, connect.CodeOf(err))
-		}
-		if res.Status != grpchealth.StatusServing {
-			return fmt.Errorf("%s: %s", authTarget, res.Status)
-		}
-		return nil
-	}}
+	return map[string]httpapi.Check{authTarget: rpc.Serving(s.health, authTarget, authv1connect.AuthServiceName)}
 }
 
 // Run relays the outbox until ctx ends, then flushes it.
