@@ -89,6 +89,13 @@ func startSQLite(t testing.TB) fixture {
 	return start(t, testkit.OpenDB(t, sqldb.SQLite, auth.Name), "")
 }
 
+// forEachEngine runs an API test against a fresh service on every engine.
+func forEachEngine(t *testing.T, fn func(t *testing.T, f fixture)) {
+	for _, e := range testkit.Engines(t) {
+		t.Run(string(e), func(t *testing.T) { fn(t, start(t, testkit.OpenDB(t, e, auth.Name), "")) })
+	}
+}
+
 const password = "correct horse battery staple"
 
 func (f fixture) user(t testing.TB, email, role, method string) string {
@@ -170,237 +177,246 @@ func (f fixture) lastMessage(t *testing.T, to string) string {
 var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
 
 func TestLoginRefreshReuseLogout(t *testing.T) {
-	f := startSQLite(t)
-	id := f.user(t, "Ada@Example.org", "patient", "")
-	r := f.login(t, "ada@example.org", password)
-	if r.status != 200 || str(r, "tokenType") != "Bearer" || r.doc["expiresIn"] != float64(900) || str(r, "refreshToken") == "" {
-		t.Fatalf("login: %d %s", r.status, r.raw)
-	}
-	// The token verifies against the published JWKS, as the gateway does.
-	v := authn.NewJWKSVerifier(f.url+"/.well-known/jwks.json", authn.VerifierOptions{TokenOptions: authn.TokenOptions{
-		Issuer: authn.DefaultIssuer, Audience: authn.DefaultAudience, Now: f.clock.Now}})
-	p, err := v.Verify(context.Background(), str(r, "accessToken"))
-	if err != nil || p.Subject != id || p.Role != authn.RolePatient || p.Session == "" {
-		t.Fatalf("verify: %+v %v", p, err)
-	}
-	first := str(r, "refreshToken")
-	r2 := f.call(t, "/api/v1/auth/refresh", "", map[string]string{"refreshToken": first})
-	if r2.status != 200 || str(r2, "refreshToken") == first {
-		t.Fatalf("refresh: %d %s", r2.status, r2.raw)
-	}
-	// Reusing the rotated token revokes the family: the newer token dies too.
-	if r := f.call(t, "/api/v1/auth/refresh", "", map[string]string{"refreshToken": first}); r.status != 401 {
-		t.Fatalf("reuse: %d", r.status)
-	}
-	if r := f.call(t, "/api/v1/auth/refresh", "", map[string]string{"refreshToken": str(r2, "refreshToken")}); r.status != 401 {
-		t.Fatalf("after reuse the family must be revoked: %d", r.status)
-	}
-	// Its access tokens stop working at once: the session ended.
-	if r := f.call(t, "/api/v1/auth/logout", str(r2, "accessToken"), nil); r.status != 401 {
-		t.Fatalf("access token of a revoked session: %d", r.status)
-	}
+	forEachEngine(t, func(t *testing.T, f fixture) {
+		id := f.user(t, "Ada@Example.org", "patient", "")
+		r := f.login(t, "ada@example.org", password)
+		if r.status != 200 || str(r, "tokenType") != "Bearer" || r.doc["expiresIn"] != float64(900) || str(r, "refreshToken") == "" {
+			t.Fatalf("login: %d %s", r.status, r.raw)
+		}
+		// The token verifies against the published JWKS, as the gateway does.
+		v := authn.NewJWKSVerifier(f.url+"/.well-known/jwks.json", authn.VerifierOptions{TokenOptions: authn.TokenOptions{
+			Issuer: authn.DefaultIssuer, Audience: authn.DefaultAudience, Now: f.clock.Now}})
+		p, err := v.Verify(context.Background(), str(r, "accessToken"))
+		if err != nil || p.Subject != id || p.Role != authn.RolePatient || p.Session == "" {
+			t.Fatalf("verify: %+v %v", p, err)
+		}
+		first := str(r, "refreshToken")
+		r2 := f.call(t, "/api/v1/auth/refresh", "", map[string]string{"refreshToken": first})
+		if r2.status != 200 || str(r2, "refreshToken") == first {
+			t.Fatalf("refresh: %d %s", r2.status, r2.raw)
+		}
+		// Reusing the rotated token revokes the family: the newer token dies too.
+		if r := f.call(t, "/api/v1/auth/refresh", "", map[string]string{"refreshToken": first}); r.status != 401 {
+			t.Fatalf("reuse: %d", r.status)
+		}
+		if r := f.call(t, "/api/v1/auth/refresh", "", map[string]string{"refreshToken": str(r2, "refreshToken")}); r.status != 401 {
+			t.Fatalf("after reuse the family must be revoked: %d", r.status)
+		}
+		// Its access tokens stop working at once: the session ended.
+		if r := f.call(t, "/api/v1/auth/logout", str(r2, "accessToken"), nil); r.status != 401 {
+			t.Fatalf("access token of a revoked session: %d", r.status)
+		}
 
-	r = f.login(t, "ada@example.org", password)
-	if r := f.call(t, "/api/v1/auth/logout", str(r, "accessToken"), nil); r.status != 204 {
-		t.Fatalf("logout: %d %s", r.status, r.raw)
-	}
-	if r := f.call(t, "/api/v1/auth/refresh", "", map[string]string{"refreshToken": str(r, "refreshToken")}); r.status != 401 {
-		t.Fatalf("refresh after logout: %d", r.status)
-	}
-	if r := f.call(t, "/api/v1/auth/logout", "", nil); r.status != 401 {
-		t.Fatalf("anonymous logout: %d", r.status)
-	}
+		r = f.login(t, "ada@example.org", password)
+		if r := f.call(t, "/api/v1/auth/logout", str(r, "accessToken"), nil); r.status != 204 {
+			t.Fatalf("logout: %d %s", r.status, r.raw)
+		}
+		if r := f.call(t, "/api/v1/auth/refresh", "", map[string]string{"refreshToken": str(r, "refreshToken")}); r.status != 401 {
+			t.Fatalf("refresh after logout: %d", r.status)
+		}
+		if r := f.call(t, "/api/v1/auth/logout", "", nil); r.status != 401 {
+			t.Fatalf("anonymous logout: %d", r.status)
+		}
+	})
 }
 
 func TestIdleSessionLogsOff(t *testing.T) {
-	f := startSQLite(t)
-	f.user(t, "ada@example.org", "patient", "")
-	r := f.login(t, "ada@example.org", password)
-	f.clock.advance(14 * time.Minute)
-	r = f.call(t, "/api/v1/auth/refresh", "", map[string]string{"refreshToken": str(r, "refreshToken")})
-	if r.status != 200 {
-		t.Fatalf("refresh within the idle limit: %d", r.status)
-	}
-	f.clock.advance(16 * time.Minute)
-	if r := f.call(t, "/api/v1/auth/refresh", "", map[string]string{"refreshToken": str(r, "refreshToken")}); r.status != 401 {
-		t.Fatalf("refresh after 16 idle minutes: %d", r.status)
-	}
+	forEachEngine(t, func(t *testing.T, f fixture) {
+		f.user(t, "ada@example.org", "patient", "")
+		r := f.login(t, "ada@example.org", password)
+		f.clock.advance(14 * time.Minute)
+		r = f.call(t, "/api/v1/auth/refresh", "", map[string]string{"refreshToken": str(r, "refreshToken")})
+		if r.status != 200 {
+			t.Fatalf("refresh within the idle limit: %d", r.status)
+		}
+		f.clock.advance(16 * time.Minute)
+		if r := f.call(t, "/api/v1/auth/refresh", "", map[string]string{"refreshToken": str(r, "refreshToken")}); r.status != 401 {
+			t.Fatalf("refresh after 16 idle minutes: %d", r.status)
+		}
+	})
 }
 
 func TestWrongPasswordAnswersLikeUnknownEmail(t *testing.T) {
-	f := startSQLite(t)
-	f.user(t, "ada@example.org", "patient", "")
-	wrong := f.login(t, "ada@example.org", "not the right password")
-	unknown := f.login(t, "nobody@example.org", password)
-	if wrong.status != 401 || wrong.status != unknown.status || wrong.raw != unknown.raw {
-		t.Fatalf("wrong password %d %s\nunknown email %d %s", wrong.status, wrong.raw, unknown.status, unknown.raw)
-	}
+	forEachEngine(t, func(t *testing.T, f fixture) {
+		f.user(t, "ada@example.org", "patient", "")
+		wrong := f.login(t, "ada@example.org", "not the right password")
+		unknown := f.login(t, "nobody@example.org", password)
+		if wrong.status != 401 || wrong.status != unknown.status || wrong.raw != unknown.raw {
+			t.Fatalf("wrong password %d %s\nunknown email %d %s", wrong.status, wrong.raw, unknown.status, unknown.raw)
+		}
+	})
 }
 
 func TestLockoutAndRetryAfter(t *testing.T) {
-	f := startSQLite(t)
-	f.user(t, "ada@example.org", "patient", "")
-	for i := range 5 {
-		if r := f.login(t, "ada@example.org", "wrong password "+string(rune('a'+i))); r.status != 401 {
-			t.Fatalf("failure %d: %d", i+1, r.status)
+	forEachEngine(t, func(t *testing.T, f fixture) {
+		f.user(t, "ada@example.org", "patient", "")
+		for i := range 5 {
+			if r := f.login(t, "ada@example.org", "wrong password "+string(rune('a'+i))); r.status != 401 {
+				t.Fatalf("failure %d: %d", i+1, r.status)
+			}
 		}
-	}
-	r := f.login(t, "ada@example.org", password)
-	if r.status != 429 || r.header.Get("Retry-After") != "60" {
-		t.Fatalf("locked account: %d Retry-After %q %s", r.status, r.header.Get("Retry-After"), r.raw)
-	}
-	// Unknown accounts lock the same way, so locking reveals nothing.
-	for range 5 {
-		f.login(t, "nobody@example.org", password)
-	}
-	if r := f.login(t, "nobody@example.org", password); r.status != 429 {
-		t.Fatalf("unknown account after 5 failures: %d", r.status)
-	}
-	f.clock.advance(61 * time.Second)
-	if r := f.login(t, "ada@example.org", password); r.status != 200 {
-		t.Fatalf("after the lock: %d %s", r.status, r.raw)
-	}
+		r := f.login(t, "ada@example.org", password)
+		if r.status != 429 || r.header.Get("Retry-After") != "60" {
+			t.Fatalf("locked account: %d Retry-After %q %s", r.status, r.header.Get("Retry-After"), r.raw)
+		}
+		// Unknown accounts lock the same way, so locking reveals nothing.
+		for range 5 {
+			f.login(t, "nobody@example.org", password)
+		}
+		if r := f.login(t, "nobody@example.org", password); r.status != 429 {
+			t.Fatalf("unknown account after 5 failures: %d", r.status)
+		}
+		f.clock.advance(61 * time.Second)
+		if r := f.login(t, "ada@example.org", password); r.status != 200 {
+			t.Fatalf("after the lock: %d %s", r.status, r.raw)
+		}
+	})
 }
 
 func TestEmailCode(t *testing.T) {
-	f := startSQLite(t)
-	f.user(t, "ada@example.org", "patient", "EMAIL")
-	r := f.login(t, "ada@example.org", password)
-	if r.status != 200 || str(r, "method") != "EMAIL" || str(r, "accessToken") != "" {
-		t.Fatalf("login: %d %s", r.status, r.raw)
-	}
-	code := sixDigits.FindString(f.lastMessage(t, "ada@example.org"))
-	ok := f.call(t, "/api/v1/auth/2fa/verify", "", map[string]string{"challengeId": str(r, "challengeId"), "code": code})
-	if ok.status != 200 || str(ok, "accessToken") == "" {
-		t.Fatalf("verify: %d %s", ok.status, ok.raw)
-	}
-	if again := f.call(t, "/api/v1/auth/2fa/verify", "", map[string]string{"challengeId": str(r, "challengeId"), "code": code}); again.status != 401 {
-		t.Fatalf("a code works once: %d", again.status)
-	}
+	forEachEngine(t, func(t *testing.T, f fixture) {
+		f.user(t, "ada@example.org", "patient", "EMAIL")
+		r := f.login(t, "ada@example.org", password)
+		if r.status != 200 || str(r, "method") != "EMAIL" || str(r, "accessToken") != "" {
+			t.Fatalf("login: %d %s", r.status, r.raw)
+		}
+		code := sixDigits.FindString(f.lastMessage(t, "ada@example.org"))
+		ok := f.call(t, "/api/v1/auth/2fa/verify", "", map[string]string{"challengeId": str(r, "challengeId"), "code": code})
+		if ok.status != 200 || str(ok, "accessToken") == "" {
+			t.Fatalf("verify: %d %s", ok.status, ok.raw)
+		}
+		if again := f.call(t, "/api/v1/auth/2fa/verify", "", map[string]string{"challengeId": str(r, "challengeId"), "code": code}); again.status != 401 {
+			t.Fatalf("a code works once: %d", again.status)
+		}
 
-	t.Run("five wrong attempts spend the challenge", func(t *testing.T) {
-		r := f.login(t, "ada@example.org", password)
-		code := sixDigits.FindString(f.lastMessage(t, "ada@example.org"))
-		wrong := "000000"
-		if code == wrong {
-			wrong = "111111"
-		}
-		for range 5 {
-			f.call(t, "/api/v1/auth/2fa/verify", "", map[string]string{"challengeId": str(r, "challengeId"), "code": wrong})
-		}
-		if res := f.call(t, "/api/v1/auth/2fa/verify", "", map[string]string{"challengeId": str(r, "challengeId"), "code": code}); res.status != 401 {
-			t.Fatalf("right code after 5 wrong ones: %d", res.status)
-		}
-	})
-	t.Run("expired", func(t *testing.T) {
-		r := f.login(t, "ada@example.org", password)
-		code := sixDigits.FindString(f.lastMessage(t, "ada@example.org"))
-		f.clock.advance(5*time.Minute + time.Second)
-		if res := f.call(t, "/api/v1/auth/2fa/verify", "", map[string]string{"challengeId": str(r, "challengeId"), "code": code}); res.status != 401 {
-			t.Fatalf("expired code: %d", res.status)
-		}
+		t.Run("five wrong attempts spend the challenge", func(t *testing.T) {
+			r := f.login(t, "ada@example.org", password)
+			code := sixDigits.FindString(f.lastMessage(t, "ada@example.org"))
+			wrong := "000000"
+			if code == wrong {
+				wrong = "111111"
+			}
+			for range 5 {
+				f.call(t, "/api/v1/auth/2fa/verify", "", map[string]string{"challengeId": str(r, "challengeId"), "code": wrong})
+			}
+			if res := f.call(t, "/api/v1/auth/2fa/verify", "", map[string]string{"challengeId": str(r, "challengeId"), "code": code}); res.status != 401 {
+				t.Fatalf("right code after 5 wrong ones: %d", res.status)
+			}
+		})
+		t.Run("expired", func(t *testing.T) {
+			r := f.login(t, "ada@example.org", password)
+			code := sixDigits.FindString(f.lastMessage(t, "ada@example.org"))
+			f.clock.advance(5*time.Minute + time.Second)
+			if res := f.call(t, "/api/v1/auth/2fa/verify", "", map[string]string{"challengeId": str(r, "challengeId"), "code": code}); res.status != 401 {
+				t.Fatalf("expired code: %d", res.status)
+			}
+		})
 	})
 }
 
 func TestSMSCodeGoesToThePhone(t *testing.T) {
-	f := startSQLite(t)
-	f.user(t, "ada@example.org", "patient", "SMS")
-	r := f.login(t, "ada@example.org", password)
-	code := sixDigits.FindString(f.lastMessage(t, "4915112345678@sms.invalid"))
-	if res := f.call(t, "/api/v1/auth/2fa/verify", "", map[string]string{"challengeId": str(r, "challengeId"), "code": code}); res.status != 200 {
-		t.Fatalf("sms code: %d %s", res.status, res.raw)
-	}
+	forEachEngine(t, func(t *testing.T, f fixture) {
+		f.user(t, "ada@example.org", "patient", "SMS")
+		r := f.login(t, "ada@example.org", password)
+		code := sixDigits.FindString(f.lastMessage(t, "4915112345678@sms.invalid"))
+		if res := f.call(t, "/api/v1/auth/2fa/verify", "", map[string]string{"challengeId": str(r, "challengeId"), "code": code}); res.status != 200 {
+			t.Fatalf("sms code: %d %s", res.status, res.raw)
+		}
+	})
 }
 
 func TestTOTPEnrolAndLogin(t *testing.T) {
-	f := startSQLite(t)
-	f.user(t, "ada@example.org", "patient", "")
-	tok := str(f.login(t, "ada@example.org", password), "accessToken")
-	if r := f.call(t, "/api/v1/auth/2fa/totp", "", nil); r.status != 401 {
-		t.Fatalf("anonymous enrolment: %d", r.status)
-	}
-	r := f.call(t, "/api/v1/auth/2fa/totp", tok, nil)
-	u, err := url.Parse(str(r, "provisioningUri"))
-	if r.status != 200 || err != nil || u.Scheme != "otpauth" {
-		t.Fatalf("enrol: %d %s", r.status, r.raw)
-	}
-	secret := u.Query().Get("secret")
-	if r := f.call(t, "/api/v1/auth/2fa/totp/confirm", tok, map[string]string{"code": "000000"}); r.status != 422 {
-		t.Fatalf("confirm with a wrong code: %d", r.status)
-	}
-	code, _ := totp.GenerateCode(secret, f.clock.Now())
-	if r := f.call(t, "/api/v1/auth/2fa/totp/confirm", tok, map[string]string{"code": code}); r.status != 204 {
-		t.Fatalf("confirm: %d %s", r.status, r.raw)
-	}
-	r = f.login(t, "ada@example.org", password)
-	if str(r, "method") != "TOTP" {
-		t.Fatalf("login after enrolment: %s", r.raw)
-	}
-	f.clock.advance(time.Minute)
-	code, _ = totp.GenerateCode(secret, f.clock.Now())
-	if res := f.call(t, "/api/v1/auth/2fa/verify", "", map[string]string{"challengeId": str(r, "challengeId"), "code": code}); res.status != 200 {
-		t.Fatalf("totp verify: %d %s", res.status, res.raw)
-	}
+	forEachEngine(t, func(t *testing.T, f fixture) {
+		f.user(t, "ada@example.org", "patient", "")
+		tok := str(f.login(t, "ada@example.org", password), "accessToken")
+		if r := f.call(t, "/api/v1/auth/2fa/totp", "", nil); r.status != 401 {
+			t.Fatalf("anonymous enrolment: %d", r.status)
+		}
+		r := f.call(t, "/api/v1/auth/2fa/totp", tok, nil)
+		u, err := url.Parse(str(r, "provisioningUri"))
+		if r.status != 200 || err != nil || u.Scheme != "otpauth" {
+			t.Fatalf("enrol: %d %s", r.status, r.raw)
+		}
+		secret := u.Query().Get("secret")
+		if r := f.call(t, "/api/v1/auth/2fa/totp/confirm", tok, map[string]string{"code": "000000"}); r.status != 422 {
+			t.Fatalf("confirm with a wrong code: %d", r.status)
+		}
+		code, _ := totp.GenerateCode(secret, f.clock.Now())
+		if r := f.call(t, "/api/v1/auth/2fa/totp/confirm", tok, map[string]string{"code": code}); r.status != 204 {
+			t.Fatalf("confirm: %d %s", r.status, r.raw)
+		}
+		r = f.login(t, "ada@example.org", password)
+		if str(r, "method") != "TOTP" {
+			t.Fatalf("login after enrolment: %s", r.raw)
+		}
+		f.clock.advance(time.Minute)
+		code, _ = totp.GenerateCode(secret, f.clock.Now())
+		if res := f.call(t, "/api/v1/auth/2fa/verify", "", map[string]string{"challengeId": str(r, "challengeId"), "code": code}); res.status != 200 {
+			t.Fatalf("totp verify: %d %s", res.status, res.raw)
+		}
+	})
 }
 
 func TestPasswordReset(t *testing.T) {
-	f := startSQLite(t)
-	f.user(t, "ada@example.org", "patient", "")
-	old := f.login(t, "ada@example.org", password)
-	if r := f.call(t, "/api/v1/auth/password-reset", "", map[string]string{"email": "nobody@example.org"}); r.status != 202 {
-		t.Fatalf("unknown email: %d", r.status)
-	}
-	if r := f.call(t, "/api/v1/auth/password-reset", "", map[string]string{"email": "ada@example.org"}); r.status != 202 {
-		t.Fatalf("reset: %d", r.status)
-	}
-	lines := strings.Fields(f.lastMessage(t, "ada@example.org"))
-	token := ""
-	for _, w := range lines {
-		if len(w) == 43 {
-			token = w
+	forEachEngine(t, func(t *testing.T, f fixture) {
+		f.user(t, "ada@example.org", "patient", "")
+		old := f.login(t, "ada@example.org", password)
+		if r := f.call(t, "/api/v1/auth/password-reset", "", map[string]string{"email": "nobody@example.org"}); r.status != 202 {
+			t.Fatalf("unknown email: %d", r.status)
 		}
-	}
-	const next = "a brand new passphrase"
-	if r := f.call(t, "/api/v1/auth/password-reset/confirm", "", map[string]string{"token": token, "newPassword": "password1234"}); r.status != 422 {
-		t.Fatalf("common password: %d", r.status)
-	}
-	if r := f.call(t, "/api/v1/auth/password-reset/confirm", "", map[string]string{"token": token, "newPassword": next}); r.status != 204 {
-		t.Fatalf("confirm: %d %s", r.status, r.raw)
-	}
-	if r := f.call(t, "/api/v1/auth/password-reset/confirm", "", map[string]string{"token": token, "newPassword": next + "!"}); r.status != 422 {
-		t.Fatalf("a reset token works once: %d", r.status)
-	}
-	if r := f.login(t, "ada@example.org", next); r.status != 200 {
-		t.Fatalf("login with the new password: %d", r.status)
-	}
-	if r := f.call(t, "/api/v1/auth/refresh", "", map[string]string{"refreshToken": str(old, "refreshToken")}); r.status != 401 {
-		t.Fatalf("sessions before the reset must end: %d", r.status)
-	}
+		if r := f.call(t, "/api/v1/auth/password-reset", "", map[string]string{"email": "ada@example.org"}); r.status != 202 {
+			t.Fatalf("reset: %d", r.status)
+		}
+		lines := strings.Fields(f.lastMessage(t, "ada@example.org"))
+		token := ""
+		for _, w := range lines {
+			if len(w) == 43 {
+				token = w
+			}
+		}
+		const next = "a brand new passphrase"
+		if r := f.call(t, "/api/v1/auth/password-reset/confirm", "", map[string]string{"token": token, "newPassword": "password1234"}); r.status != 422 {
+			t.Fatalf("common password: %d", r.status)
+		}
+		if r := f.call(t, "/api/v1/auth/password-reset/confirm", "", map[string]string{"token": token, "newPassword": next}); r.status != 204 {
+			t.Fatalf("confirm: %d %s", r.status, r.raw)
+		}
+		if r := f.call(t, "/api/v1/auth/password-reset/confirm", "", map[string]string{"token": token, "newPassword": next + "!"}); r.status != 422 {
+			t.Fatalf("a reset token works once: %d", r.status)
+		}
+		if r := f.login(t, "ada@example.org", next); r.status != 200 {
+			t.Fatalf("login with the new password: %d", r.status)
+		}
+		if r := f.call(t, "/api/v1/auth/refresh", "", map[string]string{"refreshToken": str(old, "refreshToken")}); r.status != 401 {
+			t.Fatalf("sessions before the reset must end: %d", r.status)
+		}
 
-	f.call(t, "/api/v1/auth/password-reset", "", map[string]string{"email": "ada@example.org"})
-	for _, w := range strings.Fields(f.lastMessage(t, "ada@example.org")) {
-		if len(w) == 43 {
-			token = w
+		f.call(t, "/api/v1/auth/password-reset", "", map[string]string{"email": "ada@example.org"})
+		for _, w := range strings.Fields(f.lastMessage(t, "ada@example.org")) {
+			if len(w) == 43 {
+				token = w
+			}
 		}
-	}
-	f.clock.advance(30*time.Minute + time.Second)
-	if r := f.call(t, "/api/v1/auth/password-reset/confirm", "", map[string]string{"token": token, "newPassword": next + "?"}); r.status != 422 {
-		t.Fatalf("expired reset token: %d", r.status)
-	}
+		f.clock.advance(30*time.Minute + time.Second)
+		if r := f.call(t, "/api/v1/auth/password-reset/confirm", "", map[string]string{"token": token, "newPassword": next + "?"}); r.status != 422 {
+			t.Fatalf("expired reset token: %d", r.status)
+		}
+	})
 }
 
 func TestProfessionalAuth(t *testing.T) {
-	f := startSQLite(t)
-	id := f.user(t, "house@example.org", "professional", "")
-	f.user(t, "ada@example.org", "patient", "")
-	r := f.call(t, "/api/v1/professionals/auth", "", map[string]string{"email": "house@example.org", "password": password})
-	pro, _ := r.doc["professional"].(map[string]any)
-	if r.status != 200 || str(r, "token") == "" || pro["id"] != id || pro["email"] != "house@example.org" || len(r.doc) != 2 {
-		t.Fatalf("professional auth: %d %s", r.status, r.raw)
-	}
-	if r := f.call(t, "/api/v1/professionals/auth", "", map[string]string{"email": "ada@example.org", "password": password}); r.status != 401 {
-		t.Fatalf("a patient through professionals/auth: %d", r.status)
-	}
+	forEachEngine(t, func(t *testing.T, f fixture) {
+		id := f.user(t, "house@example.org", "professional", "")
+		f.user(t, "ada@example.org", "patient", "")
+		r := f.call(t, "/api/v1/professionals/auth", "", map[string]string{"email": "house@example.org", "password": password})
+		pro, _ := r.doc["professional"].(map[string]any)
+		if r.status != 200 || str(r, "token") == "" || pro["id"] != id || pro["email"] != "house@example.org" || len(r.doc) != 2 {
+			t.Fatalf("professional auth: %d %s", r.status, r.raw)
+		}
+		if r := f.call(t, "/api/v1/professionals/auth", "", map[string]string{"email": "ada@example.org", "password": password}); r.status != 401 {
+			t.Fatalf("a patient through professionals/auth: %d", r.status)
+		}
+	})
 }
 
 func TestJWKSAndKeyRotation(t *testing.T) {
@@ -435,54 +451,56 @@ func TestJWKSAndKeyRotation(t *testing.T) {
 }
 
 func TestEnsureAdmin(t *testing.T) {
-	f := startSQLite(t)
-	ctx := context.Background()
-	if err := f.svc.EnsureAdmin(ctx, "root@example.org", password); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.svc.EnsureAdmin(ctx, "second@example.org", password); err != nil {
-		t.Fatal(err)
-	}
-	if r := f.login(t, "second@example.org", password); r.status != 401 {
-		t.Fatalf("a second EnsureAdmin must not create another admin: %d", r.status)
-	}
-	r := f.login(t, "root@example.org", password)
-	p, err := f.svc.Verifier().Verify(ctx, str(r, "accessToken"))
-	if err != nil || p.Role != authn.RoleAdmin {
-		t.Fatalf("admin: %+v %v", p, err)
-	}
-	if _, err := f.svc.CreateAdmin(ctx, "weak@example.org", "password1234"); err == nil {
-		t.Fatal("an admin with a common password")
-	}
+	forEachEngine(t, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		if err := f.svc.EnsureAdmin(ctx, "root@example.org", password); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.EnsureAdmin(ctx, "second@example.org", password); err != nil {
+			t.Fatal(err)
+		}
+		if r := f.login(t, "second@example.org", password); r.status != 401 {
+			t.Fatalf("a second EnsureAdmin must not create another admin: %d", r.status)
+		}
+		r := f.login(t, "root@example.org", password)
+		p, err := f.svc.Verifier().Verify(ctx, str(r, "accessToken"))
+		if err != nil || p.Role != authn.RoleAdmin {
+			t.Fatalf("admin: %+v %v", p, err)
+		}
+		if _, err := f.svc.CreateAdmin(ctx, "weak@example.org", "password1234"); err == nil {
+			t.Fatal("an admin with a common password")
+		}
+	})
 }
 
 func TestCreateAndDeleteUserRPC(t *testing.T) {
-	f := startSQLite(t)
-	ctx := context.Background()
-	id := f.user(t, "ada@example.org", "patient", "")
-	_, err := f.rpc.CreateUser(ctx, connect.NewRequest(&authv1.CreateUserRequest{Email: "ADA@example.org", Password: password, Role: "patient"}))
-	if connect.CodeOf(err) != connect.CodeAlreadyExists {
-		t.Fatalf("duplicate email: %v", err)
-	}
-	for _, bad := range []*authv1.CreateUserRequest{
-		{Email: "x@example.org", Password: "short", Role: "patient"},
-		{Email: "x@example.org", Password: password, Role: "root"},
-		{Email: "not an email", Password: password, Role: "patient"},
-		{Email: "x@example.org", Password: password, Role: "patient", TwoFactorMethod: "SMS"},
-	} {
-		if _, err := f.rpc.CreateUser(ctx, connect.NewRequest(bad)); connect.CodeOf(err) != connect.CodeInvalidArgument {
-			t.Errorf("CreateUser(%s %s %s): %v", bad.Email, bad.Role, bad.TwoFactorMethod, err)
+	forEachEngine(t, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		id := f.user(t, "ada@example.org", "patient", "")
+		_, err := f.rpc.CreateUser(ctx, connect.NewRequest(&authv1.CreateUserRequest{Email: "ADA@example.org", Password: password, Role: "patient"}))
+		if connect.CodeOf(err) != connect.CodeAlreadyExists {
+			t.Fatalf("duplicate email: %v", err)
 		}
-	}
-	if _, err := f.rpc.DeleteUser(ctx, connect.NewRequest(&authv1.DeleteUserRequest{UserId: id})); err != nil {
-		t.Fatal(err)
-	}
-	if r := f.login(t, "ada@example.org", password); r.status != 401 {
-		t.Fatalf("login of a deleted user: %d", r.status)
-	}
-	if _, err := f.rpc.DeleteUser(ctx, connect.NewRequest(&authv1.DeleteUserRequest{UserId: id})); connect.CodeOf(err) != connect.CodeNotFound {
-		t.Fatalf("delete twice: %v", err)
-	}
+		for _, bad := range []*authv1.CreateUserRequest{
+			{Email: "x@example.org", Password: "short", Role: "patient"},
+			{Email: "x@example.org", Password: password, Role: "root"},
+			{Email: "not an email", Password: password, Role: "patient"},
+			{Email: "x@example.org", Password: password, Role: "patient", TwoFactorMethod: "SMS"},
+		} {
+			if _, err := f.rpc.CreateUser(ctx, connect.NewRequest(bad)); connect.CodeOf(err) != connect.CodeInvalidArgument {
+				t.Errorf("CreateUser(%s %s %s): %v", bad.Email, bad.Role, bad.TwoFactorMethod, err)
+			}
+		}
+		if _, err := f.rpc.DeleteUser(ctx, connect.NewRequest(&authv1.DeleteUserRequest{UserId: id})); err != nil {
+			t.Fatal(err)
+		}
+		if r := f.login(t, "ada@example.org", password); r.status != 401 {
+			t.Fatalf("login of a deleted user: %d", r.status)
+		}
+		if _, err := f.rpc.DeleteUser(ctx, connect.NewRequest(&authv1.DeleteUserRequest{UserId: id})); connect.CodeOf(err) != connect.CodeNotFound {
+			t.Fatalf("delete twice: %v", err)
+		}
+	})
 }
 
 func FuzzLoginBody(f *testing.F) {
@@ -512,35 +530,36 @@ func FuzzLoginBody(f *testing.F) {
 }
 
 func TestPolicies(t *testing.T) {
-	f := startSQLite(t)
-	person := "authenticated:patient,professional,admin"
-	want := map[string]string{
-		"POST /api/v1/auth/login":                  "public",
-		"POST /api/v1/auth/2fa/verify":             "public",
-		"POST /api/v1/auth/refresh":                "public",
-		"POST /api/v1/auth/password-reset":         "public",
-		"POST /api/v1/auth/password-reset/confirm": "public",
-		"POST /api/v1/professionals/auth":          "public",
-		"GET /.well-known/jwks.json":               "public",
-		"POST /api/v1/auth/logout":                 person,
-		"POST /api/v1/auth/2fa/totp":               person,
-		"POST /api/v1/auth/2fa/totp/confirm":       person,
-	}
-	got := map[string]string{}
-	for path, item := range f.svc.OpenAPI().Paths {
-		for method, op := range map[string]*huma.Operation{"GET": item.Get, "POST": item.Post, "PUT": item.Put,
-			"PATCH": item.Patch, "DELETE": item.Delete} {
-			if op != nil {
-				got[method+" "+path], _ = op.Extensions[authz.Extension].(string)
+	forEachEngine(t, func(t *testing.T, f fixture) {
+		person := "authenticated:patient,professional,admin"
+		want := map[string]string{
+			"POST /api/v1/auth/login":                  "public",
+			"POST /api/v1/auth/2fa/verify":             "public",
+			"POST /api/v1/auth/refresh":                "public",
+			"POST /api/v1/auth/password-reset":         "public",
+			"POST /api/v1/auth/password-reset/confirm": "public",
+			"POST /api/v1/professionals/auth":          "public",
+			"GET /.well-known/jwks.json":               "public",
+			"POST /api/v1/auth/logout":                 person,
+			"POST /api/v1/auth/2fa/totp":               person,
+			"POST /api/v1/auth/2fa/totp/confirm":       person,
+		}
+		got := map[string]string{}
+		for path, item := range f.svc.OpenAPI().Paths {
+			for method, op := range map[string]*huma.Operation{"GET": item.Get, "POST": item.Post, "PUT": item.Put,
+				"PATCH": item.Patch, "DELETE": item.Delete} {
+				if op != nil {
+					got[method+" "+path], _ = op.Extensions[authz.Extension].(string)
+				}
 			}
 		}
-	}
-	if !maps.Equal(got, want) {
-		t.Fatalf("policies %v, want %v", got, want)
-	}
-	// The policy answers before the body is read: an anonymous caller
-	// learns nothing from validation.
-	if r := f.call(t, "/api/v1/auth/2fa/totp/confirm", "", map[string]string{"code": strings.Repeat("1", 40)}); r.status != 401 {
-		t.Fatalf("anonymous TOTP confirm with an invalid body: %d %s", r.status, r.raw)
-	}
+		if !maps.Equal(got, want) {
+			t.Fatalf("policies %v, want %v", got, want)
+		}
+		// The policy answers before the body is read: an anonymous caller
+		// learns nothing from validation.
+		if r := f.call(t, "/api/v1/auth/2fa/totp/confirm", "", map[string]string{"code": strings.Repeat("1", 40)}); r.status != 401 {
+			t.Fatalf("anonymous TOTP confirm with an invalid body: %d %s", r.status, r.raw)
+		}
+	})
 }
