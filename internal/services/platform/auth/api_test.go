@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -562,4 +563,34 @@ func TestPolicies(t *testing.T) {
 			t.Fatalf("anonymous TOTP confirm with an invalid body: %d %s", r.status, r.raw)
 		}
 	})
+}
+
+// Behind the gateway every request comes from one peer: the address the
+// gateway forwards keys the per-address limit, so one client's failures
+// do not lock out every other client.
+func TestAddressLimitIsPerForwardedClient(t *testing.T) {
+	f := startSQLite(t)
+	f.user(t, "ada@example.org", "patient", "")
+	login := func(from, email, pw string) int {
+		b, _ := json.Marshal(map[string]string{"email": email, "password": pw})
+		req, _ := http.NewRequest(http.MethodPost, f.url+"/api/v1/auth/login", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", from)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	// An attacker tries many accounts from one address until it is locked.
+	for i := range 25 {
+		login("203.0.113.7", fmt.Sprintf("guess%d@example.org", i), password)
+	}
+	if code := login("203.0.113.7", "ada@example.org", password); code != http.StatusTooManyRequests {
+		t.Fatalf("the attacking address is not locked: %d", code)
+	}
+	if code := login("198.51.100.20", "ada@example.org", password); code != http.StatusOK {
+		t.Fatalf("another client is locked out by the attacker: %d", code)
+	}
 }

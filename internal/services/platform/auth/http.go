@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -12,12 +13,20 @@ import (
 	"github.com/secondopinion/platform/internal/kit/problem"
 )
 
-// client is the caller's address as the service's listener saw it, the
-// key of per-address throttling. Behind the gateway that is the gateway,
-// until it forwards the client's address in a header we trust.
+// client is the caller's address, the key of per-address throttling: the
+// first X-Forwarded-For hop, which the gateway replaces with the address
+// it saw, else the listener's peer. Keying on the peer alone would put
+// every caller behind the gateway in one bucket, so that a few failed
+// logins by anyone would lock everyone out. A caller that bypasses the
+// gateway can name its own address and so dodge the per-address limit,
+// never the per-account one.
 type client struct{ addr string }
 
 func (c *client) Resolve(ctx huma.Context) []error {
+	if first, _, _ := strings.Cut(ctx.Header("X-Forwarded-For"), ","); strings.TrimSpace(first) != "" {
+		c.addr = strings.TrimSpace(first)
+		return nil
+	}
 	c.addr = ctx.RemoteAddr()
 	if host, _, err := net.SplitHostPort(c.addr); err == nil {
 		c.addr = host
