@@ -1,4 +1,4 @@
-package audit
+package audit_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
@@ -26,13 +27,13 @@ func TestRecordQueuesEvent(t *testing.T) {
 		if err := outbox.Migrate(ctx, db); err != nil {
 			t.Fatal(err)
 		}
-		in := Entry{
+		in := audit.Entry{
 			Actor: uuid.NewString(), ActorRole: "patient", Action: "case.read", ResourceType: "case",
 			ResourceID: uuid.NewString(), PatientID: uuid.NewString(), Purpose: "patient-self-access",
-			ClientAddr: "203.0.113.9", UserAgent: "test/1.0", RequestID: "req-1", Outcome: Allowed,
+			ClientAddr: "203.0.113.9", UserAgent: "test/1.0", RequestID: "req-1", Outcome: audit.Allowed,
 			At: time.Date(2026, 3, 1, 10, 0, 0, 0, time.FixedZone("CET", 3600)),
 		}
-		if err := Record(ctx, db, in); err != nil {
+		if err := audit.Record(ctx, db, in); err != nil {
 			t.Fatal(err)
 		}
 		var typ, agg, env string
@@ -43,14 +44,14 @@ func TestRecordQueuesEvent(t *testing.T) {
 		if err := json.Unmarshal([]byte(env), &e); err != nil {
 			t.Fatal(err)
 		}
-		if typ != EventType || e.Type != EventType || agg != in.ResourceID || e.AggregateID != in.ResourceID ||
+		if typ != audit.EventType || e.Type != audit.EventType || agg != in.ResourceID || e.AggregateID != in.ResourceID ||
 			e.ServiceID != "case-management" || e.Version != 1 {
 			t.Fatalf("outbox row %s %s, envelope %+v", typ, agg, e)
 		}
 		if _, err := uuid.Parse(e.ID); err != nil {
 			t.Fatalf("event id %q: %v", e.ID, err)
 		}
-		var got Entry
+		var got audit.Entry
 		if err := json.Unmarshal(e.Payload, &got); err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +65,7 @@ func TestRecordQueuesEvent(t *testing.T) {
 		if err := json.Unmarshal(e.Payload, &fields); err != nil {
 			t.Fatal(err)
 		}
-		if len(fields) != reflect.TypeFor[Entry]().NumField() {
+		if len(fields) != reflect.TypeFor[audit.Entry]().NumField() {
 			t.Fatalf("payload fields %v", fields)
 		}
 	})
@@ -76,8 +77,8 @@ func TestRecordRefusesBadEntries(t *testing.T) {
 	if err := outbox.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range []Entry{{Outcome: Allowed}, {Action: "case.read", Outcome: "maybe"}} {
-		if err := Record(ctx, db, e); err == nil {
+	for _, e := range []audit.Entry{{Outcome: audit.Allowed}, {Action: "case.read", Outcome: "maybe"}} {
+		if err := audit.Record(ctx, db, e); err == nil {
 			t.Errorf("entry %+v was recorded", e)
 		}
 	}
@@ -90,7 +91,7 @@ func TestRecordRefusesBadEntries(t *testing.T) {
 func TestRecordFailureIsUnavailable(t *testing.T) {
 	// A store without an outbox table stands for one that cannot write.
 	db := testkit.OpenDB(t, sqldb.SQLite, "case-management")
-	err := Record(context.Background(), db, Entry{Action: "case.read", Outcome: Allowed})
+	err := audit.Record(context.Background(), db, audit.Entry{Action: "case.read", Outcome: audit.Allowed})
 	if err == nil || problem.StatusOf(err) != http.StatusServiceUnavailable {
 		t.Fatalf("err %v (status %d), want 503", err, problem.StatusOf(err))
 	}
@@ -98,9 +99,9 @@ func TestRecordFailureIsUnavailable(t *testing.T) {
 
 func TestFromRequest(t *testing.T) {
 	patient := authn.Principal{Subject: uuid.NewString(), Role: authn.RolePatient}
-	var fromReq, fromCtx Entry
+	var fromReq, fromCtx audit.Entry
 	h := httpapi.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fromReq, fromCtx = FromRequest(r), FromContext(WithClient(r.Context(), r))
+		fromReq, fromCtx = audit.FromRequest(r), audit.FromContext(r.Context())
 	}), httpapi.Options{Service: "test", Verifier: testkit.Tokens{"pat": patient}})
 
 	for _, tc := range []struct {
@@ -119,7 +120,7 @@ func TestFromRequest(t *testing.T) {
 			r.Header.Set("User-Agent", "browser/2")
 			r.Header.Set(httpapi.RequestIDHeader, "req-42")
 			h.ServeHTTP(httptest.NewRecorder(), r)
-			for name, e := range map[string]Entry{"FromRequest": fromReq, "FromContext": fromCtx} {
+			for name, e := range map[string]audit.Entry{"FromRequest": fromReq, "FromContext": fromCtx} {
 				if e.Actor != patient.Subject || e.ActorRole != "patient" || e.ClientAddr != tc.want ||
 					e.UserAgent != "browser/2" || e.RequestID != "req-42" || e.At.IsZero() {
 					t.Errorf("%s: %+v", name, e)

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/idempotency"
 	"github.com/secondopinion/platform/internal/kit/logging"
@@ -75,6 +76,8 @@ func observe(next http.Handler, o Options) http.Handler {
 		}
 		w.Header().Set(RequestIDHeader, id)
 		ctx := logging.WithRequestID(r.Context(), id)
+		// Audit entries and login throttling name the client.
+		ctx = audit.WithClient(ctx, r)
 		ctx = telemetry.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
 		ctx, span := tracer.Start(ctx, o.Service+" "+r.Method, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()

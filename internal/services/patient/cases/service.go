@@ -16,10 +16,8 @@ import (
 
 	"connectrpc.com/grpchealth"
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
-	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/outbox"
@@ -105,11 +103,6 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	}
 	s.consumer = outbox.NewConsumer(deps.DB, Name, s.handlers(), outbox.ConsumerOptions{Logger: log})
 	s.api = httpapi.NewAPI(s.mux, Name, "1.0.0")
-	// Audit entries name the client's address and user agent.
-	s.api.UseMiddleware(func(hctx huma.Context, next func(huma.Context)) {
-		r, _ := humago.Unwrap(hctx)
-		next(huma.WithContext(hctx, kitaudit.WithClient(hctx.Context(), r)))
-	})
 	s.routes()
 	return s, nil
 }

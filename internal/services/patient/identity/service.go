@@ -15,7 +15,6 @@ import (
 
 	"connectrpc.com/grpchealth"
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/google/uuid"
 
 	"github.com/secondopinion/platform/api/gen/auth/v1/authv1connect"
@@ -86,11 +85,6 @@ func New(_ Config, deps service.Deps) (*Service, error) {
 		mux:    http.NewServeMux(),
 	}
 	s.api = httpapi.NewAPI(s.mux, Name, "1.0.0")
-	// Audit entries name the client's address and user agent.
-	s.api.UseMiddleware(func(hctx huma.Context, next func(huma.Context)) {
-		r, _ := humago.Unwrap(hctx)
-		next(huma.WithContext(hctx, kitaudit.WithClient(hctx.Context(), r)))
-	})
 	s.routes()
 	s.mux.Handle(patientv1connect.NewPatientServiceHandler(&rpcServer{s: s}))
 	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(patientv1connect.PatientServiceName)))

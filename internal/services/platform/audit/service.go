@@ -15,9 +15,7 @@ import (
 	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
-	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/outbox"
@@ -82,11 +80,6 @@ func New(_ Config, deps service.Deps) (*Service, error) {
 	}
 	s.consumer = outbox.NewConsumer(deps.DB, Name, s.handlers(), outbox.ConsumerOptions{Logger: log, Fallback: s.recordChange})
 	s.api = httpapi.NewAPI(s.mux, Name, "1.0.0")
-	// The entries recording reads of the trail name the client's address.
-	s.api.UseMiddleware(func(hctx huma.Context, next func(huma.Context)) {
-		r, _ := humago.Unwrap(hctx)
-		next(huma.WithContext(hctx, kitaudit.WithClient(hctx.Context(), r)))
-	})
 	s.routes()
 	return s, nil
 }

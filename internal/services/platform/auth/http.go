@@ -2,41 +2,27 @@ package auth
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
 	"github.com/secondopinion/platform/internal/kit/problem"
 )
 
-// client is the caller's address, the key of per-address throttling: the
-// first X-Forwarded-For hop, which the gateway replaces with the address
-// it saw, else the listener's peer. Keying on the peer alone would put
-// every caller behind the gateway in one bucket, so that a few failed
-// logins by anyone would lock everyone out. A caller that bypasses the
-// gateway can name its own address and so dodge the per-address limit,
-// never the per-account one.
-type client struct{ addr string }
-
-func (c *client) Resolve(ctx huma.Context) []error {
-	if first, _, _ := strings.Cut(ctx.Header("X-Forwarded-For"), ","); strings.TrimSpace(first) != "" {
-		c.addr = strings.TrimSpace(first)
-		return nil
-	}
-	c.addr = ctx.RemoteAddr()
-	if host, _, err := net.SplitHostPort(c.addr); err == nil {
-		c.addr = host
-	}
-	return nil
-}
+// clientAddr keys per-address throttling: the first X-Forwarded-For hop,
+// which the gateway replaces with the address it saw, else the peer (see
+// audit.ClientAddr). Keying on the peer alone would put every caller
+// behind the gateway in one bucket, so that a few failed logins by anyone
+// would lock everyone out. A caller that bypasses the gateway can name its
+// own address and so dodge the per-address limit, never the per-account
+// one.
+func clientAddr(ctx context.Context) string { return kitaudit.FromContext(ctx).ClientAddr }
 
 // Passwords carry no length tags: huma would echo a refused value.
 type loginInput struct {
-	client
 	Body struct {
 		Email    string `json:"email" maxLength:"254"`
 		Password string `json:"password" writeOnly:"true"`
@@ -64,7 +50,6 @@ func tokensOut(t Tokens) *loginOutput {
 }
 
 type verifyInput struct {
-	client
 	Body struct {
 		ChallengeID string `json:"challengeId" format:"uuid"`
 		Code        string `json:"code" maxLength:"16" writeOnly:"true"`
@@ -78,14 +63,12 @@ type refreshInput struct {
 }
 
 type resetInput struct {
-	client
 	Body struct {
 		Email string `json:"email" maxLength:"254"`
 	}
 }
 
 type resetConfirmInput struct {
-	client
 	Body struct {
 		Token       string `json:"token" maxLength:"128" writeOnly:"true"`
 		NewPassword string `json:"newPassword" writeOnly:"true"`
@@ -156,7 +139,7 @@ func (s *Service) routes() {
 }
 
 func (s *Service) postLogin(ctx context.Context, in *loginInput) (*loginOutput, error) {
-	r, err := s.login(ctx, in.Body.Email, in.Body.Password, in.addr)
+	r, err := s.login(ctx, in.Body.Email, in.Body.Password, clientAddr(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +150,7 @@ func (s *Service) postLogin(ctx context.Context, in *loginInput) (*loginOutput, 
 }
 
 func (s *Service) postVerify(ctx context.Context, in *verifyInput) (*loginOutput, error) {
-	t, err := s.verifyCode(ctx, in.Body.ChallengeID, in.Body.Code, in.addr)
+	t, err := s.verifyCode(ctx, in.Body.ChallengeID, in.Body.Code, clientAddr(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -187,11 +170,11 @@ func (s *Service) postLogout(ctx context.Context, _ *struct{}) (*struct{}, error
 }
 
 func (s *Service) postReset(ctx context.Context, in *resetInput) (*struct{}, error) {
-	return nil, s.requestReset(ctx, in.Body.Email, in.addr)
+	return nil, s.requestReset(ctx, in.Body.Email, clientAddr(ctx))
 }
 
 func (s *Service) postResetConfirm(ctx context.Context, in *resetConfirmInput) (*struct{}, error) {
-	return nil, s.confirmReset(ctx, in.Body.Token, in.Body.NewPassword, in.addr)
+	return nil, s.confirmReset(ctx, in.Body.Token, in.Body.NewPassword, clientAddr(ctx))
 }
 
 func (s *Service) postTOTP(ctx context.Context, _ *struct{}) (*totpOutput, error) {
@@ -217,7 +200,7 @@ func (s *Service) getJWKS(context.Context, *struct{}) (*jwksOutput, error) {
 }
 
 func (s *Service) postProfessionalAuth(ctx context.Context, in *loginInput) (*professionalAuthOutput, error) {
-	r, err := s.login(ctx, in.Body.Email, in.Body.Password, in.addr)
+	r, err := s.login(ctx, in.Body.Email, in.Body.Password, clientAddr(ctx))
 	if err != nil {
 		return nil, err
 	}
