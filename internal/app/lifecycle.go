@@ -17,6 +17,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/secondopinion/platform/api/gen/auth/v1/authv1connect"
 	"github.com/secondopinion/platform/internal/gateway"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
@@ -46,6 +47,9 @@ type Options struct {
 	// Verifier, when set, checks bearer tokens instead of the auth
 	// service: tests that need principals without logins set it.
 	Verifier authn.Verifier
+	// ServiceTokens, when set with Verifier, issues the services' own
+	// identities for calls between them.
+	ServiceTokens func(service string) rpc.TokenSource
 }
 
 // App is a set of targets ready to serve. Build it with New, then Run it;
@@ -196,6 +200,19 @@ func (a *App) wrap(target string, h http.Handler) http.Handler {
 	return httpapi.Wrap(h, httpapi.Options{Service: target, Metrics: a.metrics, Verifier: a, Idempotency: a.idem})
 }
 
+// edgeVerifier is the gateway's: a service identity is for calls between
+// services inside the mesh, so one presented from outside is refused like
+// a forged token.
+type edgeVerifier struct{ a *App }
+
+func (v edgeVerifier) Verify(ctx context.Context, token string) (authn.Principal, error) {
+	p, err := v.a.Verify(ctx, token)
+	if err == nil && p.Role == authn.RoleService {
+		return authn.Principal{}, fmt.Errorf("%w: a service identity at the edge", authn.ErrInvalidToken)
+	}
+	return p, err
+}
+
 // Verify checks a bearer token for the gateway and every service here,
 // with the verifier chosen once all targets are built (see verifier).
 func (a *App) Verify(ctx context.Context, token string) (authn.Principal, error) {
@@ -234,11 +251,13 @@ func checkPeers(cfg config.Config, targets []Target) error {
 	for _, t := range targets {
 		for _, r := range t.Requires {
 			dep, _ := Lookup(r)
-			if local[r] || cfg.ServiceURLs[r] != "" || (t.Name == Gateway && !dep.Implemented()) {
-				continue
+			if !local[r] && cfg.ServiceURLs[r] == "" && (t.Name != Gateway || dep.Implemented()) {
+				return fmt.Errorf("%s requires %s: run it in this process (--target=%s,%s) or set %s",
+					t.Name, r, t.Name, r, config.ServiceURLVar(r))
 			}
-			return fmt.Errorf("%s requires %s: run it in this process (--target=%s,%s) or set %s",
-				t.Name, r, t.Name, r, config.ServiceURLVar(r))
+			if t.Name != Gateway && !local[r] && !local["auth"] && cfg.ServiceSecret == "" {
+				return fmt.Errorf("%s calls %s in another process with its own service identity: set SERVICE_SECRET (and list it in auth's SERVICE_SECRETS)", t.Name, r)
+			}
 		}
 	}
 	services := 0
@@ -306,7 +325,7 @@ func (a *App) addService(ctx context.Context, t Target) error {
 		Bus:     a.bus,
 		Metrics: a.metrics,
 		Log:     a.log.With("service", t.Name),
-		Peer:    a.peer,
+		Peer:    a.peerOf(t.Name),
 	})
 	if err != nil {
 		return fmt.Errorf("build %s: %w", t.Name, err)
@@ -357,7 +376,19 @@ func (a *App) inProcess(s *running) *inProcessPeer {
 	return p
 }
 
-// peer is service.Deps.Peer.
+// peerOf is service.Deps.Peer of the service caller: its calls carry the
+// caller's own service identity.
+func (a *App) peerOf(caller string) func(string) (service.Peer, error) {
+	return func(target string) (service.Peer, error) {
+		p, err := a.peer(target)
+		if err != nil {
+			return p, err
+		}
+		p.HTTP = rpc.WithIdentity(p.HTTP, a.serviceIdentity(caller))
+		return p, nil
+	}
+}
+
 func (a *App) peer(target string) (service.Peer, error) {
 	if s := a.local(target); s != nil {
 		return service.Peer{HTTP: a.inProcess(s).client, URL: rpc.BaseURL}, nil
@@ -366,6 +397,29 @@ func (a *App) peer(target string) (service.Peer, error) {
 		return service.Peer{HTTP: a.remote, URL: u}, nil
 	}
 	return service.Peer{}, fmt.Errorf("peer %s is not in this process and %s is not set", target, config.ServiceURLVar(target))
+}
+
+// serviceIdentity is where service name gets the token it presents to
+// peers: the test's issuer, auth in this process, or auth elsewhere in
+// exchange for SERVICE_SECRET. It is asked at the first call, when every
+// local target exists.
+func (a *App) serviceIdentity(name string) rpc.TokenSource {
+	return func(ctx context.Context) (string, time.Time, error) {
+		switch {
+		case a.opts.ServiceTokens != nil:
+			return a.opts.ServiceTokens(name)(ctx)
+		case a.auth != nil:
+			return a.auth.ServiceToken(name)(ctx)
+		case a.cfg.ServiceSecret == "":
+			return "", time.Time{}, fmt.Errorf("%s has no service identity: auth is not in this process and SERVICE_SECRET is not set", name)
+		}
+		p, err := a.peer("auth")
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		c := authv1connect.NewAuthServiceClient(p.HTTP, p.URL, rpc.ClientOptions()...)
+		return auth.RemoteServiceToken(c, name, a.cfg.ServiceSecret)(ctx)
+	}
 }
 
 // routes puts the operational endpoints beside the public API: the
@@ -378,7 +432,7 @@ func (a *App) routes() (http.Handler, error) {
 	httpapi.Ops(mux, a.metrics.Registry, a.checks())
 	if a.gateway != nil {
 		// The gateway serves the merged /openapi.json and /docs itself.
-		mux.Handle("/", a.wrap(Gateway, a.gateway.Handler()))
+		mux.Handle("/", httpapi.Wrap(a.gateway.Handler(), httpapi.Options{Service: Gateway, Metrics: a.metrics, Verifier: edgeVerifier{a}, Idempotency: a.idem}))
 		return mux, nil
 	}
 	s := a.services[0]

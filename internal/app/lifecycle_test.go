@@ -249,8 +249,16 @@ func TestReplicasShareIdempotencyKeysThroughRedis(t *testing.T) {
 // AUTH_SERVICE_URL, and creates logins there: a patient registered through
 // one process logs in at the other and reads their profile with the token.
 func TestSeparateProcessesShareIdentity(t *testing.T) {
-	authApp := start(t, testConfig(t, nil), "auth")
-	identityApp := start(t, testConfig(t, map[string]string{"AUTH_SERVICE_URL": authApp.base}), "patient-identity")
+	const secret = "patient-identity's own secret"
+	authApp := start(t, testConfig(t, map[string]string{"SERVICE_SECRETS": "patient-identity=" + secret}), "auth")
+	ts, err := Resolve([]string{"patient-identity"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkPeers(testConfig(t, map[string]string{"AUTH_SERVICE_URL": authApp.base}), ts); err == nil || !strings.Contains(err.Error(), "SERVICE_SECRET") {
+		t.Fatalf("a service apart from auth without SERVICE_SECRET starts: %v", err)
+	}
+	identityApp := start(t, testConfig(t, map[string]string{"AUTH_SERVICE_URL": authApp.base, "SERVICE_SECRET": secret}), "patient-identity")
 
 	post := func(url, body string) (int, map[string]any) {
 		res, err := http.Post(url, "application/json", strings.NewReader(body))
@@ -280,5 +288,28 @@ func TestSeparateProcessesShareIdentity(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("read own profile with a token from the other process: %d", res.StatusCode)
+	}
+}
+
+// A service identity is for calls inside the platform: presented at the
+// gateway it is refused, while the same token opens the service's peers.
+func TestEdgeRefusesServiceIdentities(t *testing.T) {
+	a := start(t, testConfig(t, nil), All)
+	tok, _, err := a.auth.ServiceToken("case-management")(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, a.base+"/api/v1/cases", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a service token at the edge: %d, want 401", res.StatusCode)
+	}
+	if _, err := a.Verify(t.Context(), tok); err != nil {
+		t.Fatalf("inside, the service token is refused: %v", err)
 	}
 }

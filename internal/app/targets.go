@@ -41,7 +41,7 @@ func newAudit(_ *App, deps service.Deps) (service.Service, error) {
 // file under DATA_DIR; sessions and throttling live in Redis when
 // REDIS_URL is set. The app keeps it: its verifier checks every token.
 func newAuth(a *App, deps service.Deps) (service.Service, error) {
-	cfg := auth.Config{BcryptCost: a.opts.BcryptCost, SigningKeys: a.cfg.JWTSigningKeys}
+	cfg := auth.Config{BcryptCost: a.opts.BcryptCost, SigningKeys: a.cfg.JWTSigningKeys, ServiceSecrets: a.cfg.ServiceSecrets}
 	if a.redis != nil {
 		cfg.Redis = a.redis
 	}

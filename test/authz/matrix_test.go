@@ -33,6 +33,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/authz"
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
 	"github.com/secondopinion/platform/internal/kit/config"
+	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
@@ -390,10 +391,10 @@ func (f *fixtures) professional(t *testing.T, cfg config.Config) account {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := rpc.NewInProcess(s.Handler())
+	srv := rpc.NewInProcess(httpapi.Wrap(s.Handler(), httpapi.Options{Service: auth.Name, Verifier: s.Verifier()}))
 	t.Cleanup(func() { srv.Close() })
 	acc := account{email: "pro." + uuid.NewString()[:12] + "@example.org", password: "a professional's passphrase"}
-	client := authv1connect.NewAuthServiceClient(srv.Client(), rpc.BaseURL, rpc.ClientOptions()...)
+	client := authv1connect.NewAuthServiceClient(rpc.WithIdentity(srv.Client(), s.ServiceToken("professional-identity")), rpc.BaseURL, rpc.ClientOptions()...)
 	if _, err := client.CreateUser(t.Context(), connect.NewRequest(&authv1.CreateUserRequest{
 		Email: acc.email, Password: acc.password, Role: string(authn.RoleProfessional)})); err != nil {
 		t.Fatalf("create professional: %v", err)

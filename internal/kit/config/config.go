@@ -43,6 +43,12 @@ type Config struct {
 	// AdminEmail and AdminPassword create the first admin at start when
 	// none exists (ADMIN_EMAIL, ADMIN_PASSWORD); both or neither.
 	AdminEmail, AdminPassword string
+	// ServiceSecret is this process's service credential (SERVICE_SECRET):
+	// a service whose auth runs elsewhere exchanges it for the identity it
+	// presents to peers. ServiceSecrets is auth's list of them
+	// (SERVICE_SECRETS, "target=secret,…").
+	ServiceSecret  string
+	ServiceSecrets map[string]string
 }
 
 // EnvName is the environment variable prefix of a target:
@@ -203,6 +209,18 @@ func Load(getenv func(string) (string, bool), targets ...string) (Config, error)
 	c.AdminEmail, c.AdminPassword = get("ADMIN_EMAIL"), get("ADMIN_PASSWORD")
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		errs = append(errs, errors.New("ADMIN_EMAIL and ADMIN_PASSWORD: set both to create the first admin, or neither"))
+	}
+	c.ServiceSecret = get("SERVICE_SECRET")
+	if v := get("SERVICE_SECRETS"); v != "" {
+		c.ServiceSecrets = map[string]string{}
+		for _, pair := range splitList(v) {
+			name, secret, ok := strings.Cut(pair, "=")
+			if !ok || name == "" || len(secret) < 16 {
+				fail("SERVICE_SECRETS", "want target=secret pairs with secrets of at least 16 characters")
+				break
+			}
+			c.ServiceSecrets[name] = secret
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err

@@ -117,6 +117,8 @@ func TestRedactedHidesSecrets(t *testing.T) {
 		"JWT_SIGNING_KEYS":              "k1:s3cret-seed",
 		"ADMIN_EMAIL":                   "admin@example.org",
 		"ADMIN_PASSWORD":                "s3cret-admin-password",
+		"SERVICE_SECRET":                "s3cret-of-this-service",
+		"SERVICE_SECRETS":               "case-management=s3cret-of-case-mgmt",
 	}), targets...)
 	if err != nil {
 		t.Fatal(err)
@@ -136,10 +138,10 @@ func TestRedactedHidesSecrets(t *testing.T) {
 	if got["PATIENT_IDENTITY_DATABASE_URL"] != "postgres://pi:xxxxx@pidb/pi" || got["NATS_URL"] != "nats://xxxxx@nats:4222" {
 		t.Errorf("redacted: %v", got)
 	}
-	if got["JWT_SIGNING_KEYS"] != "(set)" || got["ADMIN_PASSWORD"] != "(set)" {
+	if got["JWT_SIGNING_KEYS"] != "(set)" || got["ADMIN_PASSWORD"] != "(set)" || got["SERVICE_SECRET"] != "(set)" || got["SERVICE_SECRETS"] != "(set)" {
 		t.Errorf("secrets not shown as set: %v", got)
 	}
-	if keys[0] != "LISTEN" || keys[len(keys)-1] != "ADMIN_PASSWORD" || !slices.Contains(keys, "PATIENT_IDENTITY_SERVICE_URL") {
+	if keys[0] != "LISTEN" || keys[len(keys)-1] != "SERVICE_SECRETS" || !slices.Contains(keys, "PATIENT_IDENTITY_SERVICE_URL") {
 		t.Errorf("order: %v", keys)
 	}
 }
@@ -157,5 +159,17 @@ func TestRedactURLKeepsUserWithoutPassword(t *testing.T) {
 	}
 	if got := RedactURL("%zz://x"); got != Masked {
 		t.Fatal(got)
+	}
+}
+
+func TestServiceSecretsNeedPairsOfLength(t *testing.T) {
+	for _, v := range []string{"case-management", "case-management=short", "=a secret long enough"} {
+		if _, err := Load(env(map[string]string{"SERVICE_SECRETS": v}), targets...); err == nil || !strings.Contains(err.Error(), "SERVICE_SECRETS") {
+			t.Errorf("SERVICE_SECRETS=%q: %v", v, err)
+		}
+	}
+	c, err := Load(env(map[string]string{"SERVICE_SECRETS": "case-management=a secret long enough,audit=another long secret"}), targets...)
+	if err != nil || c.ServiceSecrets["audit"] != "another long secret" || len(c.ServiceSecrets) != 2 {
+		t.Fatalf("%v %v", c.ServiceSecrets, err)
 	}
 }

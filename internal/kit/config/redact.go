@@ -46,6 +46,8 @@ func (c Config) Redacted() []Setting {
 		Setting{"JWT_SIGNING_KEYS", masked(c.JWTSigningKeys)},
 		Setting{"ADMIN_EMAIL", c.AdminEmail},
 		Setting{"ADMIN_PASSWORD", masked(c.AdminPassword)},
+		Setting{"SERVICE_SECRET", masked(c.ServiceSecret)},
+		Setting{"SERVICE_SECRETS", masked(strings.Join(sortedKeys(c.ServiceSecrets), ","))},
 	)
 }
 

@@ -37,7 +37,7 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 	callAs(t, "patient:"+id, http.MethodPatch, url+id, `{"phone":""}`)
 	mem := rpc.NewInProcess(f.h)
 	t.Cleanup(func() { mem.Close() })
-	c := patientv1connect.NewPatientServiceClient(mem.Client(), rpc.BaseURL, rpc.ClientOptions()...)
+	c := patientv1connect.NewPatientServiceClient(rpc.WithIdentity(mem.Client(), as("service:case-management")), rpc.BaseURL, rpc.ClientOptions()...)
 	if _, err := c.GetPatient(context.Background(), connect.NewRequest(&patientv1.GetPatientRequest{Id: id})); err != nil {
 		t.Fatal(err)
 	}

@@ -9,40 +9,29 @@ import (
 	"connectrpc.com/connect"
 
 	patientv1 "github.com/secondopinion/platform/api/gen/patient/v1"
+	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/services/patient/identity/store"
 )
 
-// rpcServer is the internal PatientService over the same rules as REST.
-type rpcServer struct{ s *Service }
+// rpcCallers is who may call the internal PatientService: the services
+// that need a patient's profile. The plan's CreatePatient and UpdatePatient
+// are not offered: patients register and change their profile over REST,
+// as themselves, and no service writes profiles for them.
+var rpcCallers = rpc.Callers{
+	patientv1connect.PatientServiceGetPatientProcedure: {"case-management", "notification"},
+}
 
-func (r *rpcServer) CreatePatient(ctx context.Context, req *connect.Request[patientv1.CreatePatientRequest]) (*connect.Response[patientv1.PatientResponse], error) {
-	m := req.Msg
-	p, err := r.s.register(ctx, authn.FromContext(ctx), Registration{
-		FirstName: m.FirstName, MiddleName: m.MiddleName, LastName: m.LastName, DateOfBirth: m.DateOfBirth,
-		Email: m.Email, Phone: m.Phone, PreferredChannel: Channel(m.PreferredChannel),
-		EmailNotifications: m.EmailNotifications, SMSNotifications: m.SmsNotifications, Password: m.Password,
-	})
-	return respond(ctx, p, err)
+// rpcServer is the internal PatientService.
+type rpcServer struct {
+	patientv1connect.UnimplementedPatientServiceHandler
+	s *Service
 }
 
 func (r *rpcServer) GetPatient(ctx context.Context, req *connect.Request[patientv1.GetPatientRequest]) (*connect.Response[patientv1.PatientResponse], error) {
-	p, err := r.s.get(ctx, authn.FromContext(ctx), req.Msg.Id)
-	return respond(ctx, p, err)
-}
-
-func (r *rpcServer) UpdatePatient(ctx context.Context, req *connect.Request[patientv1.UpdatePatientRequest]) (*connect.Response[patientv1.PatientResponse], error) {
-	m := req.Msg
-	pa := Patch{
-		FirstName: m.FirstName, MiddleName: m.MiddleName, LastName: m.LastName, Phone: m.Phone,
-		EmailNotifications: m.EmailNotifications, SMSNotifications: m.SmsNotifications,
-	}
-	if m.PreferredChannel != nil {
-		c := Channel(*m.PreferredChannel)
-		pa.PreferredChannel = &c
-	}
-	p, err := r.s.update(ctx, authn.FromContext(ctx), m.Id, pa)
+	p, err := r.s.lookup(ctx, authn.FromContext(ctx), req.Msg.Id)
 	return respond(ctx, p, err)
 }
 

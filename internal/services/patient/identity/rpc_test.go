@@ -3,6 +3,7 @@ package identity_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -14,87 +15,78 @@ import (
 	"github.com/secondopinion/platform/internal/services/patient/identity"
 )
 
+// as presents the test token tok (see tokens) on every call.
+func as(tok string) rpc.TokenSource {
+	return func(context.Context) (string, time.Time, error) { return tok, time.Now().Add(time.Hour), nil }
+}
+
 func TestPatientServiceOverGRPC(t *testing.T) {
 	testkit.ForEachEngine(t, identity.Name, func(t *testing.T, db *sqldb.DB) {
 		f := start(t, db)
 		mem := rpc.NewInProcess(f.h)
 		t.Cleanup(func() { mem.Close() })
-		c := patientv1connect.NewPatientServiceClient(mem.Client(), rpc.BaseURL, rpc.ClientOptions()...)
-		ctx := context.Background()
-		grace := func() *patientv1.CreatePatientRequest {
-			return &patientv1.CreatePatientRequest{
-				FirstName: "Grace", LastName: "Hopper", Email: "Grace@Example.org", DateOfBirth: "1906-12-09",
-				Password: "cobol compiler 1959",
+		client := func(tok string) patientv1connect.PatientServiceClient {
+			h := mem.Client()
+			if tok != "" {
+				h = rpc.WithIdentity(h, as(tok))
 			}
+			return patientv1connect.NewPatientServiceClient(h, rpc.BaseURL, rpc.ClientOptions()...)
 		}
+		ctx := context.Background()
+		id := register(t, f)
+		cases := client("service:case-management")
 
-		created, err := c.CreatePatient(ctx, connect.NewRequest(grace()))
+		got, err := cases.GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: id}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		id := created.Msg.Id
-		got, err := c.GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: id}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m := got.Msg; m.Email != "grace@example.org" || m.PreferredChannel != "EMAIL" || !m.EmailNotifications ||
-			m.DateOfBirth != "1906-12-09" || m.CreatedAt != created.Msg.CreatedAt || m.CreatedAt == "" {
+		if m := got.Msg; m.Email != "ada.lovelace@example.org" || m.PreferredChannel != "SMS" || m.DateOfBirth != "1990-12-10" || m.CreatedAt == "" {
 			t.Fatalf("get: %v", m)
 		}
-
-		phone, sms := "+12025550123", "SMS"
-		upd, err := c.UpdatePatient(ctx, connect.NewRequest(&patientv1.UpdatePatientRequest{Id: id, Phone: &phone, PreferredChannel: &sms}))
-		if err != nil || upd.Msg.Phone != phone || upd.Msg.PreferredChannel != "SMS" || upd.Msg.FirstName != "Grace" {
-			t.Fatalf("update: %v %v", upd, err)
+		var read bool
+		for _, e := range auditEntries(t, f.db, id) {
+			read = read || (e.Action == "patient.read" && e.Actor == "case-management" && e.ActorRole == "service" && e.PatientID == id)
+		}
+		if !read {
+			t.Error("a service's read of a profile left no audit entry naming the service")
 		}
 
-		noPhone := ""
 		for name, call := range map[string]struct {
 			do   func() error
 			want connect.Code
 		}{
 			"unknown patient": {func() error {
-				_, err := c.GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: "0190a0a0-0000-7000-8000-000000000000"}))
+				_, err := cases.GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: "0190a0a0-0000-7000-8000-000000000000"}))
 				return err
 			}, connect.CodeNotFound},
 			"malformed id": {func() error {
-				_, err := c.GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: "42"}))
+				_, err := cases.GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: "42"}))
 				return err
 			}, connect.CodeInvalidArgument},
-			"duplicate email": {func() error {
-				_, err := c.CreatePatient(ctx, connect.NewRequest(grace()))
+			"anonymous": {func() error {
+				_, err := client("").GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: id}))
 				return err
-			}, connect.CodeAlreadyExists},
-			"common password": {func() error {
-				req := grace()
-				req.Email, req.Password = "grace.common@example.org", "password1234"
-				_, err := c.CreatePatient(ctx, connect.NewRequest(req))
+			}, connect.CodeUnauthenticated},
+			"the patient themself": {func() error {
+				_, err := client("patient:"+id).GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: id}))
 				return err
-			}, connect.CodeInvalidArgument},
-			"invalid registration": {func() error {
-				_, err := c.CreatePatient(ctx, connect.NewRequest(&patientv1.CreatePatientRequest{FirstName: "x"}))
+			}, connect.CodePermissionDenied},
+			"an admin": {func() error {
+				_, err := client("admin").GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: id}))
 				return err
-			}, connect.CodeInvalidArgument},
-			"SMS without phone": {func() error {
-				_, err := c.UpdatePatient(ctx, connect.NewRequest(&patientv1.UpdatePatientRequest{Id: id, Phone: &noPhone}))
+			}, connect.CodePermissionDenied},
+			"an unlisted service": {func() error {
+				_, err := client("service:medical-opinion").GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: id}))
 				return err
-			}, connect.CodeInvalidArgument},
-			"update of an unknown patient": {func() error {
-				_, err := c.UpdatePatient(ctx, connect.NewRequest(&patientv1.UpdatePatientRequest{Id: "0190a0a0-0000-7000-8000-000000000000", Phone: &phone}))
+			}, connect.CodePermissionDenied},
+			"create, which is not offered": {func() error {
+				_, err := cases.CreatePatient(ctx, connect.NewRequest(&patientv1.CreatePatientRequest{FirstName: "x"}))
 				return err
-			}, connect.CodeNotFound},
+			}, connect.CodePermissionDenied},
 		} {
 			if err := call.do(); connect.CodeOf(err) != call.want {
 				t.Errorf("%s: %v, want %v", name, err, call.want)
 			}
-		}
-		if err := f.authMem.Close(); err != nil {
-			t.Fatal(err)
-		}
-		req := grace()
-		req.Email = "grace.down@example.org"
-		if _, err := c.CreatePatient(ctx, connect.NewRequest(req)); connect.CodeOf(err) != connect.CodeUnavailable {
-			t.Fatalf("register with auth down: %v, want unavailable", err)
 		}
 	})
 }

@@ -86,7 +86,7 @@ func New(_ Config, deps service.Deps) (*Service, error) {
 	}
 	s.api = httpapi.NewAPI(s.mux, Name, "1.0.0")
 	s.routes()
-	s.mux.Handle(patientv1connect.NewPatientServiceHandler(&rpcServer{s: s}))
+	s.mux.Handle(patientv1connect.NewPatientServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers)))
 	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(patientv1connect.PatientServiceName)))
 	return s, nil
 }
@@ -205,11 +205,20 @@ func (s *Service) audit(ctx context.Context, who authn.Principal, action, id, ou
 }
 
 // get reads a patient for the internal API.
-func (s *Service) get(ctx context.Context, _ authn.Principal, id string) (store.Patient, error) {
+// lookup is a peer service's read of a profile: the guard has admitted the
+// caller; the read is audited like any other.
+func (s *Service) lookup(ctx context.Context, who authn.Principal, id string) (store.Patient, error) {
 	if err := validID(id); err != nil {
 		return store.Patient{}, err
 	}
-	return s.store.Get(ctx, id)
+	p, err := s.store.Get(ctx, id)
+	if err != nil {
+		return store.Patient{}, err
+	}
+	if err := s.audit(ctx, who, "patient.read", id, kitaudit.Allowed); err != nil {
+		return store.Patient{}, err
+	}
+	return p, nil
 }
 
 // update applies a patch and publishes patient.updated naming the changed

@@ -56,7 +56,7 @@ func start(t *testing.T, db *sqldb.DB) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	authMem := rpc.NewInProcess(httpapi.Wrap(authSvc.Handler(), httpapi.Options{Service: auth.Name}))
+	authMem := rpc.NewInProcess(httpapi.Wrap(authSvc.Handler(), httpapi.Options{Service: auth.Name, Verifier: authSvc.Verifier()}))
 	t.Cleanup(func() { authMem.Close() })
 
 	if err := identity.Migrate(ctx, db); err != nil {
@@ -69,7 +69,7 @@ func start(t *testing.T, db *sqldb.DB) fixture {
 			if target != auth.Name {
 				return service.Peer{}, fmt.Errorf("unexpected peer %s", target)
 			}
-			return service.Peer{HTTP: authMem.Client(), URL: rpc.BaseURL}, nil
+			return service.Peer{HTTP: rpc.WithIdentity(authMem.Client(), authSvc.ServiceToken(identity.Name)), URL: rpc.BaseURL}, nil
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +111,9 @@ type tokens struct{}
 func (tokens) Verify(_ context.Context, token string) (authn.Principal, error) {
 	if id, ok := strings.CutPrefix(token, "patient:"); ok {
 		return authn.Principal{Subject: id, Role: authn.RolePatient}, nil
+	}
+	if name, ok := strings.CutPrefix(token, "service:"); ok {
+		return authn.Principal{Subject: name, Role: authn.RoleService}, nil
 	}
 	switch token {
 	case "admin":

@@ -57,6 +57,7 @@ type fixture struct {
 	clock   *clock
 	mailbox string
 	rpc     authv1connect.AuthServiceClient
+	mem     *rpc.InProcess
 }
 
 func seed() string { return base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)) }
@@ -69,7 +70,8 @@ func start(t testing.TB, db *sqldb.DB, keys string) fixture {
 	}
 	dir := t.TempDir()
 	c := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	svc, err := auth.New(auth.Config{BcryptCost: bcrypt.MinCost, SigningKeys: keys, Now: c.Now},
+	svc, err := auth.New(auth.Config{BcryptCost: bcrypt.MinCost, SigningKeys: keys, Now: c.Now,
+		ServiceSecrets: map[string]string{"professional-identity": serviceSecret}},
 		service.Deps{DB: db, Bus: inproc.New(), DataDir: dir, Log: slog.Default()})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +85,8 @@ func start(t testing.TB, db *sqldb.DB, keys string) fixture {
 	mem := rpc.NewInProcess(h)
 	t.Cleanup(func() { mem.Close() })
 	return fixture{url: srv.URL, svc: svc, clock: c, mailbox: filepath.Join(dir, "mailbox"),
-		rpc: authv1connect.NewAuthServiceClient(mem.Client(), rpc.BaseURL, rpc.ClientOptions()...)}
+		mem: mem,
+		rpc: authv1connect.NewAuthServiceClient(rpc.WithIdentity(mem.Client(), svc.ServiceToken("patient-identity")), rpc.BaseURL, rpc.ClientOptions()...)}
 }
 
 func startSQLite(t testing.TB) fixture {

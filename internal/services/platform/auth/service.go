@@ -24,6 +24,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/outbox"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/services/platform/auth/store"
@@ -49,8 +50,12 @@ type Config struct {
 	// Mailer delivers codes and reset links; default the Mailbox folder
 	// DataDir/mailbox.
 	Mailer   Mailer
-	MailFrom string           // default "Second Opinion <no-reply@secondopinion.local>"
-	Now      func() time.Time // the clock; default time.Now
+	MailFrom string // default "Second Opinion <no-reply@secondopinion.local>"
+	// ServiceSecrets are the credentials of services that run in other
+	// processes (SERVICE_SECRETS): target name → secret. They exchange them
+	// for service tokens; in-process services get theirs from ServiceToken.
+	ServiceSecrets map[string]string
+	Now            func() time.Time // the clock; default time.Now
 }
 
 // Service is a running auth target.
@@ -121,7 +126,7 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	}
 	s.api = httpapi.NewAPI(s.mux, Name, "1.0.0")
 	s.routes()
-	s.mux.Handle(authv1connect.NewAuthServiceHandler(&rpcServer{s: s}))
+	s.mux.Handle(authv1connect.NewAuthServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers)))
 	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(authv1connect.AuthServiceName)))
 	return s, nil
 }
@@ -190,6 +195,10 @@ func (v sessionVerifier) Verify(ctx context.Context, token string) (authn.Princi
 	p, err := v.s.tokens.Verify(ctx, token)
 	if err != nil {
 		return authn.Principal{}, err
+	}
+	if p.Role == authn.RoleService {
+		// Service tokens belong to no session: they live their 15 minutes.
+		return p, nil
 	}
 	if _, err := v.s.sessions.Touch(ctx, p.Session, v.s.now()); err != nil {
 		return authn.Principal{}, err

@@ -42,12 +42,20 @@ const (
 	AuthServiceCreateUserProcedure = "/auth.v1.AuthService/CreateUser"
 	// AuthServiceDeleteUserProcedure is the fully-qualified name of the AuthService's DeleteUser RPC.
 	AuthServiceDeleteUserProcedure = "/auth.v1.AuthService/DeleteUser"
+	// AuthServiceIssueServiceTokenProcedure is the fully-qualified name of the AuthService's
+	// IssueServiceToken RPC.
+	AuthServiceIssueServiceTokenProcedure = "/auth.v1.AuthService/IssueServiceToken"
 )
 
 // AuthServiceClient is a client for the auth.v1.AuthService service.
 type AuthServiceClient interface {
 	CreateUser(context.Context, *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error)
 	DeleteUser(context.Context, *connect.Request[v1.DeleteUserRequest]) (*connect.Response[v1.DeleteUserResponse], error)
+	// IssueServiceToken exchanges a service's credential (SERVICE_SECRET,
+	// known to auth through SERVICE_SECRETS) for a short-lived access token
+	// with role "service" and the service's name as subject: the identity a
+	// service presents to its peers when it runs in its own process.
+	IssueServiceToken(context.Context, *connect.Request[v1.IssueServiceTokenRequest]) (*connect.Response[v1.IssueServiceTokenResponse], error)
 }
 
 // NewAuthServiceClient constructs a client for the auth.v1.AuthService service. By default, it uses
@@ -73,13 +81,20 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("DeleteUser")),
 			connect.WithClientOptions(opts...),
 		),
+		issueServiceToken: connect.NewClient[v1.IssueServiceTokenRequest, v1.IssueServiceTokenResponse](
+			httpClient,
+			baseURL+AuthServiceIssueServiceTokenProcedure,
+			connect.WithSchema(authServiceMethods.ByName("IssueServiceToken")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // authServiceClient implements AuthServiceClient.
 type authServiceClient struct {
-	createUser *connect.Client[v1.CreateUserRequest, v1.CreateUserResponse]
-	deleteUser *connect.Client[v1.DeleteUserRequest, v1.DeleteUserResponse]
+	createUser        *connect.Client[v1.CreateUserRequest, v1.CreateUserResponse]
+	deleteUser        *connect.Client[v1.DeleteUserRequest, v1.DeleteUserResponse]
+	issueServiceToken *connect.Client[v1.IssueServiceTokenRequest, v1.IssueServiceTokenResponse]
 }
 
 // CreateUser calls auth.v1.AuthService.CreateUser.
@@ -92,10 +107,20 @@ func (c *authServiceClient) DeleteUser(ctx context.Context, req *connect.Request
 	return c.deleteUser.CallUnary(ctx, req)
 }
 
+// IssueServiceToken calls auth.v1.AuthService.IssueServiceToken.
+func (c *authServiceClient) IssueServiceToken(ctx context.Context, req *connect.Request[v1.IssueServiceTokenRequest]) (*connect.Response[v1.IssueServiceTokenResponse], error) {
+	return c.issueServiceToken.CallUnary(ctx, req)
+}
+
 // AuthServiceHandler is an implementation of the auth.v1.AuthService service.
 type AuthServiceHandler interface {
 	CreateUser(context.Context, *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error)
 	DeleteUser(context.Context, *connect.Request[v1.DeleteUserRequest]) (*connect.Response[v1.DeleteUserResponse], error)
+	// IssueServiceToken exchanges a service's credential (SERVICE_SECRET,
+	// known to auth through SERVICE_SECRETS) for a short-lived access token
+	// with role "service" and the service's name as subject: the identity a
+	// service presents to its peers when it runs in its own process.
+	IssueServiceToken(context.Context, *connect.Request[v1.IssueServiceTokenRequest]) (*connect.Response[v1.IssueServiceTokenResponse], error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -117,12 +142,20 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("DeleteUser")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceIssueServiceTokenHandler := connect.NewUnaryHandler(
+		AuthServiceIssueServiceTokenProcedure,
+		svc.IssueServiceToken,
+		connect.WithSchema(authServiceMethods.ByName("IssueServiceToken")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/auth.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthServiceCreateUserProcedure:
 			authServiceCreateUserHandler.ServeHTTP(w, r)
 		case AuthServiceDeleteUserProcedure:
 			authServiceDeleteUserHandler.ServeHTTP(w, r)
+		case AuthServiceIssueServiceTokenProcedure:
+			authServiceIssueServiceTokenHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -138,4 +171,8 @@ func (UnimplementedAuthServiceHandler) CreateUser(context.Context, *connect.Requ
 
 func (UnimplementedAuthServiceHandler) DeleteUser(context.Context, *connect.Request[v1.DeleteUserRequest]) (*connect.Response[v1.DeleteUserResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.DeleteUser is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) IssueServiceToken(context.Context, *connect.Request[v1.IssueServiceTokenRequest]) (*connect.Response[v1.IssueServiceTokenResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.IssueServiceToken is not implemented"))
 }
