@@ -179,7 +179,9 @@ func matrix(t *testing.T, f *fixtures) {
 				// A refusal is only ever expected where the policy restricts
 				// callers: a public operation's answer is the request's own.
 				refusal := expect(policy, c)
-				if c.isB && req.ofA && refusal == 0 {
+				// Patient A's data is missing to patient B, and to a
+				// professional no case of A's is assigned to.
+				if (c.isB || c.role == authn.RoleProfessional) && req.ofA && refusal == 0 {
 					refusal = http.StatusNotFound
 				}
 				status, body := f.call(t, c, key, req)

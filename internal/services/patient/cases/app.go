@@ -47,8 +47,14 @@ func (s *Service) open(ctx context.Context, who authn.Principal, in domain.NewCa
 	if err := s.admit(ctx, who, "case.create", "", in.CustomerID, "patient"); err != nil {
 		return store.Case{}, err
 	}
-	if err := s.checkPatient(ctx, in.CustomerID); err != nil {
+	patient, err := s.patient(ctx, in.CustomerID)
+	if err != nil {
 		return store.Case{}, err
+	}
+	now := s.now()
+	dob, err := time.Parse(time.DateOnly, patient.DateOfBirth)
+	if err != nil {
+		return store.Case{}, fmt.Errorf("patient %s: date of birth: %w", in.CustomerID, err)
 	}
 	c, err := s.store.Create(ctx, store.Case{
 		ID:         uuid.NewString(),
@@ -57,7 +63,9 @@ func (s *Service) open(ctx context.Context, who authn.Principal, in domain.NewCa
 		Urgency:    in.Urgency,
 		Title:      in.Title,
 		Question:   in.Question,
-		CreatedAt:  s.now(),
+		Language:   in.Language,
+		AgeBand:    domain.AgeBand(dob, now),
+		CreatedAt:  now,
 	}, s.newNumber, createdEvents)
 	if err != nil {
 		return store.Case{}, err
@@ -67,25 +75,26 @@ func (s *Service) open(ctx context.Context, who authn.Principal, in domain.NewCa
 	return c, nil
 }
 
-// checkPatient asks patient-identity whether the customer exists.
-func (s *Service) checkPatient(ctx context.Context, id string) error {
+// patient asks patient-identity for the customer: that they exist, and
+// their date of birth, of which the case keeps only an age band.
+func (s *Service) patient(ctx context.Context, id string) (*patientv1.PatientResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
 	defer cancel()
-	_, err := s.patients.GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: id}))
+	res, err := s.patients.GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: id}))
 	switch code := connect.CodeOf(err); {
 	case err == nil:
-		return nil
+		return res.Msg, nil
 	case code == connect.CodeNotFound:
-		return problem.Invalid("body.customerId", "no patient has this id")
+		return nil, problem.Invalid("body.customerId", "no patient has this id")
 	case code == connect.CodeUnavailable, code == connect.CodeDeadlineExceeded, code == connect.CodeResourceExhausted:
-		return problem.Unavailable(identityTarget, err)
+		return nil, problem.Unavailable(identityTarget, err)
 	default:
-		return fmt.Errorf("look up patient %s: %w", id, err)
+		return nil, fmt.Errorf("look up patient %s: %w", id, err)
 	}
 }
 
 func (s *Service) get(ctx context.Context, who authn.Principal, id string) (store.Case, []store.Entry, error) {
-	c, err := s.owned(ctx, who, "case.read", id)
+	c, err := s.readable(ctx, who, "case.read", id)
 	if err != nil {
 		return store.Case{}, nil, err
 	}
@@ -108,7 +117,7 @@ func (s *Service) byNumber(ctx context.Context, who authn.Principal, number stri
 	if err != nil {
 		return store.Case{}, err
 	}
-	if err := s.admit(ctx, who, "case.status.read", c.ID, c.CustomerID, "case"); err != nil {
+	if err := s.admitReader(ctx, who, "case.status.read", c); err != nil {
 		return store.Case{}, err
 	}
 	if err := s.audit(ctx, who, "case.status.read", c.ID, c.CustomerID, kitaudit.Allowed); err != nil {
@@ -174,6 +183,28 @@ func (s *Service) owned(ctx context.Context, who authn.Principal, action, id str
 	return c, nil
 }
 
+// readable loads case id for who to read: its owner, an admin, or the
+// professional it is assigned to.
+func (s *Service) readable(ctx context.Context, who authn.Principal, action, id string) (store.Case, error) {
+	c, err := s.store.Get(ctx, id)
+	if err != nil {
+		return store.Case{}, err
+	}
+	if err := s.admitReader(ctx, who, action, c); err != nil {
+		return store.Case{}, err
+	}
+	return c, nil
+}
+
+// admitReader is admit for reads, which the assigned professional may do
+// too, from the claim until the opinion is delivered and after.
+func (s *Service) admitReader(ctx context.Context, who authn.Principal, action string, c store.Case) error {
+	if domain.AssigneeMayRead(c.Status) && who.Role == authn.RoleProfessional && who.Subject == c.ProfessionalID {
+		return nil
+	}
+	return s.admit(ctx, who, action, c.ID, c.CustomerID, "case")
+}
+
 // admit lets who act on patient customerID's data (caseID when one case
 // is reached), or records the refusal and answers it as a missing what.
 func (s *Service) admit(ctx context.Context, who authn.Principal, action, caseID, customerID, what string) error {
@@ -191,9 +222,18 @@ func (s *Service) admit(ctx context.Context, who authn.Principal, action, caseID
 // wakes the relay; its error is the 503 that keeps the access from being
 // served unrecorded.
 func (s *Service) audit(ctx context.Context, who authn.Principal, action, caseID, customerID, outcome string) error {
+	purpose := authz.Purpose(who)
+	if who.Role == authn.RoleProfessional && outcome == kitaudit.Allowed {
+		purpose = "assigned second opinion"
+	}
+	return s.auditAs(ctx, who, action, caseID, customerID, outcome, purpose)
+}
+
+// auditAs is audit with the purpose the caller gives.
+func (s *Service) auditAs(ctx context.Context, who authn.Principal, action, caseID, customerID, outcome, purpose string) error {
 	e := kitaudit.FromContext(ctx)
 	e.Action, e.ResourceType, e.ResourceID, e.PatientID = action, "case", caseID, customerID
-	e.Purpose, e.Outcome = authz.Purpose(who), outcome
+	e.Purpose, e.Outcome = purpose, outcome
 	if err := kitaudit.Record(ctx, s.db, e); err != nil {
 		return err
 	}

@@ -41,6 +41,17 @@ type (
 		Trigger    string        `json:"trigger"`
 		Timestamp  time.Time     `json:"timestamp"`
 	}
+	// awaitingPayload is case.awaiting_assignment: what the pool needs to
+	// match the case, de-identified (an age band, no title or question).
+	awaitingPayload struct {
+		CaseID     string    `json:"caseId"`
+		CaseNumber string    `json:"caseNumber"`
+		Specialty  string    `json:"specialty"`
+		Urgency    string    `json:"urgency"`
+		Language   string    `json:"language"`
+		AgeBand    string    `json:"ageBand"`
+		Timestamp  time.Time `json:"timestamp"`
+	}
 	// closedPayload is case.cancelled and case.completed.
 	closedPayload struct {
 		CaseID     string    `json:"caseId"`
@@ -55,8 +66,8 @@ func createdEvents(c store.Case) ([]bus.Event, error) {
 }
 
 // changeEvents are the events of a recorded change: a status_changed per
-// step, plus case.submitted, case.cancelled or case.completed when a step
-// enters that status.
+// step, plus case.submitted, case.awaiting_assignment, case.cancelled or
+// case.completed when a step enters that status.
 func changeEvents(c store.Case, ch store.Change) ([]bus.Event, error) {
 	var out []bus.Event
 	add := func(typ string, payload any) error {
@@ -73,6 +84,8 @@ func changeEvents(c store.Case, ch store.Change) ([]bus.Event, error) {
 		switch st.To {
 		case domain.Submitted:
 			err = add("case.submitted", submittedPayload{c.ID, c.CustomerID, c.CaseNumber, c.Specialty, c.Urgency, at})
+		case domain.AwaitingAssignment:
+			err = add("case.awaiting_assignment", awaitingPayload{c.ID, c.CaseNumber, c.Specialty, c.Urgency, c.Language, c.AgeBand, at})
 		case domain.Cancelled:
 			err = add("case.cancelled", closedPayload{c.ID, c.CaseNumber, at})
 		case domain.Completed:
@@ -89,6 +102,20 @@ func changeEvents(c store.Case, ch store.Change) ([]bus.Event, error) {
 type consumedPayload struct {
 	CaseID         string `json:"caseId"`
 	ReviewRequired bool   `json:"reviewRequired"` // opinion.submitted
+	ProfessionalID string `json:"professionalId"` // case.assigned, assignment.*
+}
+
+// assignee is the professional a change leaves the case with: the one
+// case.assigned names, none after an assignment ends, else unchanged.
+func assignee(typ string, p consumedPayload) *string {
+	switch typ {
+	case "case.assigned":
+		return &p.ProfessionalID
+	case "assignment.expired", "assignment.released":
+		none := ""
+		return &none
+	}
+	return nil
 }
 
 // handlers subscribes every event type of the domain's rule table.
@@ -121,6 +148,11 @@ func (s *Service) onEvent(ctx context.Context, tx *sql.Tx, e bus.Event) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
 	}
+	if ends := e.Type == "assignment.expired" || e.Type == "assignment.released"; ends && p.ProfessionalID != c.ProfessionalID {
+		// The end of an earlier assignment, overtaken by the next one.
+		s.log.DebugContext(ctx, "event of a former assignment ignored", "eventId", e.ID, "type", e.Type, "caseId", c.ID)
+		return nil
+	}
 	steps, err := s.cfg.Pipeline.On(c.Status, domain.Event{Type: e.Type, ReviewRequired: p.ReviewRequired})
 	if err != nil {
 		return fmt.Errorf("%s %s on case %s: %w", e.Type, e.ID, c.ID, err)
@@ -129,7 +161,8 @@ func (s *Service) onEvent(ctx context.Context, tx *sql.Tx, e bus.Event) error {
 		s.log.DebugContext(ctx, "event ignored", "eventId", e.ID, "type", e.Type, "caseId", c.ID, "status", c.Status)
 		return nil
 	}
-	if _, err := s.apply(ctx, tx, c, store.Change{Steps: steps, Reason: e.Type, EventID: e.ID, At: s.now()}); err != nil {
+	ch := store.Change{Steps: steps, Reason: e.Type, EventID: e.ID, At: s.now(), Assignee: assignee(e.Type, p)}
+	if _, err := s.apply(ctx, tx, c, ch); err != nil {
 		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
 	}
 	return nil

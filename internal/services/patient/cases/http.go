@@ -49,13 +49,16 @@ type caseBody struct {
 	Title      string    `json:"title"`
 	Question   string    `json:"question"`
 	Status     status    `json:"status"`
-	CreatedAt  time.Time `json:"createdAt"`
-	UpdatedAt  time.Time `json:"updatedAt"`
+	Language   string    `json:"language" example:"en"`
+	// ProfessionalID is absent while the case is not assigned.
+	ProfessionalID string    `json:"professionalId,omitempty" format:"uuid" doc:"the professional the case is assigned to"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
 }
 
 func toBody(c store.Case) caseBody {
 	return caseBody{c.ID, c.CaseNumber, c.CustomerID, specialty(c.Specialty), urgency(c.Urgency),
-		c.Title, c.Question, status(c.Status), c.CreatedAt, c.UpdatedAt}
+		c.Title, c.Question, status(c.Status), c.Language, c.ProfessionalID, c.CreatedAt, c.UpdatedAt}
 }
 
 type entryBody struct {
@@ -83,6 +86,7 @@ type createInput struct {
 		Title      string    `json:"title" doc:"3 to 200 characters"`
 		Question   string    `json:"question" doc:"10 to 5000 characters"`
 		Urgency    urgency   `json:"urgency,omitempty" doc:"default STANDARD"`
+		Language   string    `json:"language,omitempty" doc:"ISO 639-1 language of the consultation, default en" example:"en"`
 	}
 }
 
@@ -131,18 +135,20 @@ func (s *Service) routes() {
 	tags := []string{"Cases"}
 	// Every case operation is a patient's on their own cases, or an admin's.
 	own := authz.Roles(authn.RolePatient, authn.RoleAdmin).Owned()
+	// Reads also admit the professional a case is assigned to.
+	read := authz.Roles(authn.RolePatient, authn.RoleProfessional, authn.RoleAdmin).Owned()
 	authz.Register(s.api, huma.Operation{OperationID: "create-case", Method: http.MethodPost, Path: "/api/v1/cases",
 		Summary: "Open a case", Tags: tags, DefaultStatus: http.StatusCreated}, own,
 		func(ctx context.Context, in *createInput) (*createOutput, error) {
 			c, err := s.open(ctx, authn.FromContext(ctx), domain.NewCase{CustomerID: in.Body.CustomerID, Specialty: string(in.Body.Specialty),
-				Title: in.Body.Title, Question: in.Body.Question, Urgency: string(in.Body.Urgency)})
+				Title: in.Body.Title, Question: in.Body.Question, Urgency: string(in.Body.Urgency), Language: in.Body.Language})
 			if err != nil {
 				return nil, err
 			}
 			return &createOutput{Location: "/api/v1/cases/" + c.ID, Body: toBody(c)}, nil
 		})
 	authz.Register(s.api, huma.Operation{OperationID: "get-case-status", Method: http.MethodGet, Path: "/api/v1/cases/{caseNumber}/status",
-		Summary: "Status of a case by its number", Tags: tags}, own,
+		Summary: "Status of a case by its number", Tags: tags}, read,
 		func(ctx context.Context, in *statusInput) (*statusOutput, error) {
 			c, err := s.byNumber(ctx, authn.FromContext(ctx), in.CaseNumber)
 			if err != nil {
@@ -153,7 +159,7 @@ func (s *Service) routes() {
 			return out, nil
 		})
 	authz.Register(s.api, huma.Operation{OperationID: "get-case", Method: http.MethodGet, Path: "/api/v1/cases/{id}",
-		Summary: "A case with its timeline", Tags: tags}, own,
+		Summary: "A case with its timeline", Tags: tags}, read,
 		func(ctx context.Context, in *idInput) (*struct{ Body caseDetail }, error) {
 			c, tl, err := s.get(ctx, authn.FromContext(ctx), in.ID)
 			if err != nil {

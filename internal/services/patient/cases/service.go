@@ -104,6 +104,8 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	s.consumer = outbox.NewConsumer(deps.DB, Name, s.handlers(), outbox.ConsumerOptions{Logger: log})
 	s.api = httpapi.NewAPI(s.mux, Name, "1.0.0")
 	s.routes()
+	s.mux.Handle(patientv1connect.NewCaseServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers)))
+	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(patientv1connect.CaseServiceName)))
 	return s, nil
 }
 

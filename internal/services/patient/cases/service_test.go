@@ -44,7 +44,7 @@ func (p patients) GetPatient(_ context.Context, req *connect.Request[patientv1.G
 	if !p.known[req.Msg.Id] {
 		return nil, connect.NewError(connect.CodeNotFound, errors.New("patient not found"))
 	}
-	return connect.NewResponse(&patientv1.PatientResponse{Id: req.Msg.Id}), nil
+	return connect.NewResponse(&patientv1.PatientResponse{Id: req.Msg.Id, DateOfBirth: "1990-12-10"}), nil
 }
 
 // recorder is a bus that keeps what is published and the one subscriber.
@@ -77,13 +77,18 @@ type harness struct {
 	db      *sqldb.DB
 	bus     *recorder
 	peer    *rpc.InProcess
+	handler http.Handler // the wrapped service handler
 	base    string
 	patient string
 	token   string // the caller of do: the patient unless a test changes it
 }
 
+// proID is the professional of the "pro" token.
+const proID = "0190a0a0-0000-7000-8000-0000000000fe"
+
 // tokens stands in for the auth service: "patient:<id>" is that patient,
-// "admin" and "pro" an admin and a professional.
+// "admin" and "pro" an admin and a professional, "service:<name>" a
+// service.
 type tokens struct{}
 
 func (tokens) Verify(_ context.Context, token string) (authn.Principal, error) {
@@ -94,7 +99,10 @@ func (tokens) Verify(_ context.Context, token string) (authn.Principal, error) {
 	case "admin":
 		return authn.Principal{Subject: "0190a0a0-0000-7000-8000-0000000000ad", Role: authn.RoleAdmin}, nil
 	case "pro":
-		return authn.Principal{Subject: "0190a0a0-0000-7000-8000-0000000000fe", Role: authn.RoleProfessional}, nil
+		return authn.Principal{Subject: proID, Role: authn.RoleProfessional}, nil
+	}
+	if name, ok := strings.CutPrefix(token, "service:"); ok {
+		return authn.Principal{Subject: name, Role: authn.RoleService}, nil
 	}
 	return authn.Principal{}, errors.New("unknown test token")
 }
@@ -141,7 +149,8 @@ func newHarness(t *testing.T, db *sqldb.DB, p Pipeline) *harness {
 	}
 	h.svc = svc
 	ln := testkit.Listen(t)
-	srv := &http.Server{Handler: httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens{}}), ReadHeaderTimeout: 5 * time.Second}
+	h.handler = httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens{}})
+	srv := &http.Server{Handler: h.handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	h.base = "http://" + ln.Addr().String()
@@ -251,6 +260,8 @@ func TestService(t *testing.T) {
 			"run":               testRun,
 			"peer down":         testPeerDown,
 			"access":            testAccess,
+			"assignee":          testAssignee,
+			"case service":      testCaseService,
 		} {
 			t.Run(name, func(t *testing.T) { test(t, newHarness(t, db, Pipeline{})) })
 		}
@@ -438,7 +449,8 @@ func testSubmitCancel(t *testing.T, h *harness) {
 		t.Errorf("timeline %v, want %v", tl, want)
 	}
 	evs := h.outbox(id)
-	wantTypes := []string{"case.created", "case.status_changed", "case.submitted", "case.status_changed", "case.status_changed", "case.cancelled"}
+	wantTypes := []string{"case.created", "case.status_changed", "case.submitted", "case.status_changed", "case.awaiting_assignment",
+		"case.status_changed", "case.cancelled"}
 	if !slices.Equal(types(evs), wantTypes) {
 		t.Errorf("events %v, want %v", types(evs), wantTypes)
 	}

@@ -27,6 +27,17 @@ type NewCase struct {
 	Title      string
 	Question   string
 	Urgency    string // "" means STANDARD
+	// Language of the consultation, ISO 639-1; "" means DefaultLanguage.
+	// The pool matches it against the professionals' languages.
+	Language string
+}
+
+// DefaultLanguage is a case's language when the patient names none.
+const DefaultLanguage = "en"
+
+// ValidLanguage reports whether l is an ISO 639-1 code in lower case.
+func ValidLanguage(l string) bool {
+	return len(l) == 2 && 'a' <= l[0] && l[0] <= 'z' && 'a' <= l[1] && l[1] <= 'z'
 }
 
 // Validate returns n trimmed and with defaults, or the first field at
@@ -36,6 +47,9 @@ func (n NewCase) Validate() (NewCase, error) {
 	n.Question = strings.TrimSpace(n.Question)
 	if n.Urgency == "" {
 		n.Urgency = Urgencies[0]
+	}
+	if n.Language == "" {
+		n.Language = DefaultLanguage
 	}
 	id, err := uuid.Parse(n.CustomerID)
 	if err != nil {
@@ -53,6 +67,9 @@ func (n NewCase) Validate() (NewCase, error) {
 	}
 	if !slices.Contains(Urgencies, n.Urgency) {
 		return n, problem.Invalid("body.urgency", "must be one of %s", strings.Join(Urgencies, ", "))
+	}
+	if !ValidLanguage(n.Language) {
+		return n, problem.Invalid("body.language", "must be an ISO 639-1 code in lower case, e.g. en")
 	}
 	return n, nil
 }

@@ -18,7 +18,7 @@ func TestValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Urgency != "STANDARD" || got.Title != "Chest pain" || got.CustomerID != "0190a4b2-0000-7000-8000-000000000001" {
+	if got.Urgency != "STANDARD" || got.Language != "en" || got.Title != "Chest pain" || got.CustomerID != "0190a4b2-0000-7000-8000-000000000001" {
 		t.Errorf("not normalised: %+v", got)
 	}
 
@@ -33,6 +33,8 @@ func TestValidate(t *testing.T) {
 		{"body.question", func(n *NewCase) { n.Question = "too short" }},
 		{"body.question", func(n *NewCase) { n.Question = strings.Repeat("x", 5001) }},
 		{"body.urgency", func(n *NewCase) { n.Urgency = "ASAP" }},
+		{"body.language", func(n *NewCase) { n.Language = "EN" }},
+		{"body.language", func(n *NewCase) { n.Language = "eng" }},
 	}
 	for _, tt := range tests {
 		n := good

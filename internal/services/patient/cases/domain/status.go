@@ -97,3 +97,10 @@ func (p Pipeline) submit(from Status) []Step {
 	}
 	return steps
 }
+
+// AssigneeMayRead reports whether a case's assigned professional may read
+// it in status s: from the claim on, through review, and after completion
+// (their opinion answers it); not once it went back to the pool.
+func AssigneeMayRead(s Status) bool {
+	return s == Assigned || s == UnderReview || s == Completed
+}

@@ -159,3 +159,12 @@ func TestOpen(t *testing.T) {
 		}
 	}
 }
+
+func TestAssigneeMayRead(t *testing.T) {
+	may := map[Status]bool{Assigned: true, UnderReview: true, Completed: true}
+	for _, s := range []Status{Draft, AwaitingPayment, Submitted, AIProcessing, AwaitingAssignment, Assigned, UnderReview, Completed, Cancelled, Orphaned} {
+		if AssigneeMayRead(s) != may[s] {
+			t.Errorf("%s: the assignee may read: %v, want %v", s, !may[s], may[s])
+		}
+	}
+}

@@ -41,8 +41,13 @@ type Case struct {
 	Title      string
 	Question   string
 	Status     domain.Status
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	Language   string
+	AgeBand    string // the patient's, when the case was opened
+	// ProfessionalID is the professional the case is assigned to, "" while
+	// it is not.
+	ProfessionalID string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Entry is one line of a case's timeline.
@@ -62,6 +67,9 @@ type Change struct {
 	EventID string
 	Note    string
 	At      time.Time
+	// Assignee, when set, becomes the case's professional: the one a
+	// case.assigned names, or "" when the assignment ends.
+	Assignee *string
 }
 
 // ErrStale means the case's status changed after it was read: the change
@@ -95,9 +103,10 @@ func (s *Store) Create(ctx context.Context, c Case, number func() (string, error
 		c.CaseNumber = n
 		err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO cases
-				(id, case_number, customer_id, specialty, urgency, title, question, status, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-				c.ID, c.CaseNumber, c.CustomerID, c.Specialty, c.Urgency, c.Title, c.Question, c.Status, c.CreatedAt, c.UpdatedAt); err != nil {
+				(id, case_number, customer_id, specialty, urgency, title, question, status, language, age_band, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+				c.ID, c.CaseNumber, c.CustomerID, c.Specialty, c.Urgency, c.Title, c.Question, c.Status, c.Language, c.AgeBand,
+				c.CreatedAt, c.UpdatedAt); err != nil {
 				return err
 			}
 			if err := addEntry(ctx, tx, c.ID, Entry{To: domain.Draft, Reason: domain.TriggerCreate, At: c.CreatedAt}); err != nil {
@@ -120,13 +129,15 @@ func (s *Store) Create(ctx context.Context, c Case, number func() (string, error
 	return Case{}, fmt.Errorf("create case %s: no free case number after %d attempts", c.ID, maxNumberAttempts)
 }
 
-const caseColumns = `id, case_number, customer_id, specialty, urgency, title, question, status, created_at, updated_at`
+const caseColumns = `id, case_number, customer_id, specialty, urgency, title, question, status,
+	language, age_band, professional_id, created_at, updated_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanCase(r scanner) (Case, error) {
 	var c Case
-	err := r.Scan(&c.ID, &c.CaseNumber, &c.CustomerID, &c.Specialty, &c.Urgency, &c.Title, &c.Question, &c.Status, &c.CreatedAt, &c.UpdatedAt)
+	err := r.Scan(&c.ID, &c.CaseNumber, &c.CustomerID, &c.Specialty, &c.Urgency, &c.Title, &c.Question, &c.Status,
+		&c.Language, &c.AgeBand, &c.ProfessionalID, &c.CreatedAt, &c.UpdatedAt)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, err
 }
@@ -180,8 +191,12 @@ func (s *Store) Move(ctx context.Context, tx *sql.Tx, c Case, ch Change) (Case, 
 	}
 	at := ch.At.UTC().Truncate(time.Microsecond)
 	to := ch.Steps[len(ch.Steps)-1].To
-	res, err := tx.ExecContext(ctx, `UPDATE cases SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4`,
-		to, at, c.ID, c.Status)
+	pro := c.ProfessionalID
+	if ch.Assignee != nil {
+		pro = *ch.Assignee
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE cases SET status = $1, updated_at = $2, professional_id = $3 WHERE id = $4 AND status = $5`,
+		to, at, pro, c.ID, c.Status)
 	if err != nil {
 		return Case{}, fmt.Errorf("move case %s: %w", c.ID, err)
 	}
@@ -194,7 +209,7 @@ func (s *Store) Move(ctx context.Context, tx *sql.Tx, c Case, ch Change) (Case, 
 			return Case{}, fmt.Errorf("move case %s: %w", c.ID, err)
 		}
 	}
-	c.Status, c.UpdatedAt = to, at
+	c.Status, c.UpdatedAt, c.ProfessionalID = to, at, pro
 	return c, nil
 }
 
