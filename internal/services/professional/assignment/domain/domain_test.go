@@ -1,0 +1,152 @@
+package domain
+
+import (
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func defaults(t *testing.T, r Rules) Rules {
+	t.Helper()
+	r, err := r.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestLevels(t *testing.T) {
+	if !Senior.AtLeast(Junior) || !Senior.AtLeast(Senior) || Senior.AtLeast(Expert) || !Distinguished.AtLeast(Expert) {
+		t.Error("level order is wrong")
+	}
+	if Level("CHIEF").AtLeast(Junior) || Level("CHIEF").Valid() {
+		t.Error("an unknown level meets a requirement")
+	}
+}
+
+func TestRequiredLevel(t *testing.T) {
+	r := defaults(t, Rules{})
+	if got := r.RequiredLevel("CARDIOLOGY", Standard); got != Junior {
+		t.Errorf("default STANDARD: %s", got)
+	}
+	if got := r.RequiredLevel("CARDIOLOGY", Urgent); got != Senior {
+		t.Errorf("default URGENT: %s", got)
+	}
+	r = defaults(t, Rules{RequiredLevels: map[KeyFor]Level{
+		{Specialty: "ONCOLOGY", Urgency: Urgent}: Expert,
+		{Urgency: Standard}:                      Senior,
+	}})
+	for _, c := range []struct {
+		specialty, urgency string
+		want               Level
+	}{
+		{"ONCOLOGY", Urgent, Expert},     // its own rule
+		{"CARDIOLOGY", Urgent, Senior},   // default fallback kept
+		{"ONCOLOGY", Standard, Senior},   // configured fallback
+		{"NEUROLOGY", "UNHEARD", Junior}, // no rule at all
+	} {
+		if got := r.RequiredLevel(c.specialty, c.urgency); got != c.want {
+			t.Errorf("%s/%s: %s, want %s", c.specialty, c.urgency, got, c.want)
+		}
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	r := defaults(t, Rules{})
+	if got := r.Deadline(Standard, t0); !got.Equal(t0.Add(72 * time.Hour)) {
+		t.Errorf("STANDARD: %s", got)
+	}
+	if got := r.Deadline(Urgent, t0); !got.Equal(t0.Add(24 * time.Hour)) {
+		t.Errorf("URGENT: %s", got)
+	}
+	r = defaults(t, Rules{Deadlines: map[string]time.Duration{Urgent: 6 * time.Hour}})
+	if got := r.Deadline(Urgent, t0); !got.Equal(t0.Add(6 * time.Hour)) {
+		t.Errorf("configured URGENT: %s", got)
+	}
+	if got := r.DeadlineFor("UNHEARD"); got != 6*time.Hour {
+		t.Errorf("unknown urgency gets %s, want the shortest", got)
+	}
+}
+
+func TestRulesRejectBadConfig(t *testing.T) {
+	for name, r := range map[string]Rules{
+		"unknown specialty": {RequiredLevels: map[KeyFor]Level{{Specialty: "ASTROLOGY", Urgency: Urgent}: Senior}},
+		"unknown urgency":   {RequiredLevels: map[KeyFor]Level{{Urgency: "SOMEDAY"}: Senior}},
+		"unknown level":     {RequiredLevels: map[KeyFor]Level{{Urgency: Urgent}: "CHIEF"}},
+		"zero deadline":     {Deadlines: map[string]time.Duration{Urgent: 0}},
+		"negative window":   {EarlyAccess: -time.Minute},
+	} {
+		if _, err := r.WithDefaults(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestMatch(t *testing.T) {
+	r := defaults(t, Rules{EarlyAccess: 10 * time.Minute})
+	pro := Professional{ID: "p", Status: Verified, Level: Senior, Specialties: []string{"CARDIOLOGY", "NEUROLOGY"}, Languages: []string{"en", "de"}}
+	entry := Entry{Specialty: "NEUROLOGY", Urgency: Urgent, Language: "de", RequiredLevel: Senior, OpenedAt: t0}
+	later := t0.Add(10 * time.Minute)
+	with := func(f func(*Professional)) Professional {
+		p := pro
+		f(&p)
+		return p
+	}
+	for _, c := range []struct {
+		name string
+		p    Professional
+		e    Entry
+		at   time.Time
+		want Mismatch
+	}{
+		{"matches after the window", pro, entry, later, Match},
+		{"pending", with(func(p *Professional) { p.Status = Pending }), entry, later, NotVerified},
+		{"suspended", with(func(p *Professional) { p.Status = Suspended }), entry, later, NotVerified},
+		{"other specialty", pro, Entry{Specialty: "ONCOLOGY", Language: "de", RequiredLevel: Junior}, later, WrongSpecialty},
+		{"level too low", with(func(p *Professional) { p.Level = Junior }), entry, later, LevelTooLow},
+		{"higher level matches", with(func(p *Professional) { p.Level = Distinguished }), entry, later, Match},
+		{"other language", pro, Entry{Specialty: "NEUROLOGY", Language: "fr", RequiredLevel: Junior}, later, WrongLanguage},
+		{"senior in the window", pro, entry, later.Add(-time.Nanosecond), EarlyAccess},
+		{"expert in the window", with(func(p *Professional) { p.Level = Expert }), entry, t0, Match},
+		{"distinguished in the window", with(func(p *Professional) { p.Level = Distinguished }), entry, t0, Match},
+	} {
+		if got := r.Match(c.p, c.e, c.at); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	// Without a window everybody matching sees a case at once.
+	if got := defaults(t, Rules{}).Match(pro, entry, t0); got != Match {
+		t.Errorf("window off: %q", got)
+	}
+}
+
+func TestEscalationCutoff(t *testing.T) {
+	if got := defaults(t, Rules{}).EscalationCutoff(t0); !got.Equal(t0.Add(-24 * time.Hour)) {
+		t.Errorf("default cutoff %s", got)
+	}
+	if got := defaults(t, Rules{EscalateAfter: time.Hour}).EscalationCutoff(t0); !got.Equal(t0.Add(-time.Hour)) {
+		t.Errorf("configured cutoff %s", got)
+	}
+}
+
+func TestParseRequiredLevels(t *testing.T) {
+	got, err := ParseRequiredLevels(" URGENT=EXPERT, CARDIOLOGY/STANDARD=SENIOR ,")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Rules{RequiredLevels: got}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RequiredLevel("NEUROLOGY", Urgent) != Expert || r.RequiredLevel("CARDIOLOGY", Standard) != Senior || r.RequiredLevel("NEUROLOGY", Standard) != Junior {
+		t.Errorf("rules %v", r.RequiredLevels)
+	}
+	if _, err := ParseRequiredLevels("URGENT"); err == nil {
+		t.Error("a rule without a level was accepted")
+	}
+	bad, _ := ParseRequiredLevels("CARDIOLOGY/SOON=SENIOR")
+	if _, err := (Rules{RequiredLevels: bad}).WithDefaults(); err == nil {
+		t.Error("an unknown urgency was accepted")
+	}
+}

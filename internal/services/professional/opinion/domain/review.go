@@ -1,0 +1,85 @@
+package domain
+
+import (
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/secondopinion/platform/internal/kit/problem"
+)
+
+// Review decisions.
+const (
+	Approve        = "APPROVE"
+	RequestChanges = "REQUEST_CHANGES"
+)
+
+// Decisions lists the review decisions.
+var Decisions = []string{Approve, RequestChanges}
+
+// MaxComments bounds a reviewer's comments.
+const MaxComments = 2000
+
+// VerifiedStatus is a professional's status once credentialing verified
+// them.
+const VerifiedStatus = "VERIFIED"
+
+// Reviewer is what the review rule needs to know of a professional.
+type Reviewer struct {
+	ID          string
+	Status      string // PENDING, VERIFIED or SUSPENDED
+	Level       string
+	Specialties []string
+}
+
+// Reasons a professional may not review an opinion.
+var (
+	ErrOwnOpinion     = errors.New("an author may not review their own opinion")
+	ErrNotVerified    = errors.New("the reviewer is not verified")
+	ErrLevelTooLow    = errors.New("the reviewer's level is below SENIOR")
+	ErrOtherSpecialty = errors.New("the reviewer does not practise the case's specialty")
+)
+
+// CanReview decides whether r may review an opinion written by authorID
+// for a case of specialty: a verified professional of level SENIOR or
+// higher practising the specialty, who is not the author.
+func CanReview(r Reviewer, authorID, specialty string) error {
+	switch {
+	case r.ID == "" || r.ID == authorID:
+		return ErrOwnOpinion
+	case r.Status != VerifiedStatus:
+		return ErrNotVerified
+	case rank(r.Level) < rank("SENIOR"):
+		return ErrLevelTooLow
+	case specialty == "" || !slices.Contains(r.Specialties, specialty):
+		return ErrOtherSpecialty
+	}
+	return nil
+}
+
+// Review applies a reviewer's decision to an opinion in s: APPROVE makes
+// it APPROVED, REQUEST_CHANGES sends it back to DRAFT with the comments
+// (required then, so the author knows what to change). It returns the
+// trimmed comments.
+func (s Status) Review(decision, comments string) (Status, string, error) {
+	comments = strings.TrimSpace(comments)
+	if err := maxLen("body.comments", comments, MaxComments); err != nil {
+		return "", "", err
+	}
+	var to Status
+	switch decision {
+	case Approve:
+		to = Approved
+	case RequestChanges:
+		if comments == "" {
+			return "", "", problem.Invalid("body.comments", "say what to change")
+		}
+		to = Draft
+	default:
+		return "", "", problem.Invalid("body.decision", "must be one of %s", strings.Join(Decisions, ", "))
+	}
+	if s != Submitted {
+		return "", "", problem.Conflict("Opinion not awaiting review", "the opinion is "+string(s))
+	}
+	return to, comments, nil
+}
