@@ -26,7 +26,7 @@ func CreateAdmin(ctx context.Context, cfg config.Config, email, password string,
 	}
 	b := inproc.New()
 	defer b.Close()
-	s, err := auth.New(auth.Config{SigningKeys: cfg.JWTSigningKeys}, service.Deps{
+	s, err := auth.New(auth.Config{SigningKeys: cfg.JWTSigningKeys, SecretKey: cfg.AuthSecretKey}, service.Deps{
 		Region: cfg.Region, DataDir: cfg.DataDir, DB: db, Bus: b, Metrics: telemetry.NewMetrics(), Log: log,
 	})
 	if err != nil {

@@ -5,6 +5,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,27 @@ type Config struct {
 	// (SERVICE_SECRETS, "target=secret,…").
 	ServiceSecret  string
 	ServiceSecrets map[string]string
+	// AuthSecretKey encrypts auth's second-factor secrets at rest
+	// (AUTH_SECRET_KEY, 32 bytes in base64url); empty: a key file under
+	// DataDir. Replicas of auth must share it.
+	AuthSecretKey []byte
+	// Durations are the schedules and deadlines of the services, by
+	// variable (see DurationVars); a missing one keeps the service's default.
+	Durations map[string]time.Duration
+	// RequiredLevels is ASSIGNMENT_REQUIRED_LEVELS: the minimum level per
+	// urgency or specialty/urgency, "URGENT=SENIOR,CARDIOLOGY/URGENT=EXPERT".
+	RequiredLevels string
+}
+
+// DurationVars are the duration settings of the services; each takes a
+// Go duration such as 72h or 30s.
+var DurationVars = []string{
+	"ASSIGNMENT_DEADLINE_STANDARD", // how long a STANDARD case's professional has
+	"ASSIGNMENT_DEADLINE_URGENT",   // how long an URGENT case's professional has
+	"ASSIGNMENT_EARLY_ACCESS",      // EXPERT/DISTINGUISHED see new cases first; 0 off
+	"ASSIGNMENT_ESCALATE_AFTER",    // an unclaimed case alerts admins after
+	"ASSIGNMENT_SWEEP_INTERVAL",    // how often expiry and escalation run
+	"CREDENTIAL_CHECK_INTERVAL",    // how often licence expiry is checked
 }
 
 // EnvName is the environment variable prefix of a target:
@@ -209,6 +231,29 @@ func Load(getenv func(string) (string, bool), targets ...string) (Config, error)
 	c.AdminEmail, c.AdminPassword = get("ADMIN_EMAIL"), get("ADMIN_PASSWORD")
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		errs = append(errs, errors.New("ADMIN_EMAIL and ADMIN_PASSWORD: set both to create the first admin, or neither"))
+	}
+	for _, name := range DurationVars {
+		v := get(name)
+		if v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || (d == 0 && name != "ASSIGNMENT_EARLY_ACCESS") {
+			fail(name, "must be a positive duration such as 72h, got %q", v)
+			continue
+		}
+		if c.Durations == nil {
+			c.Durations = map[string]time.Duration{}
+		}
+		c.Durations[name] = d
+	}
+	c.RequiredLevels = get("ASSIGNMENT_REQUIRED_LEVELS")
+	if v := get("AUTH_SECRET_KEY"); v != "" {
+		k, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(v, "="))
+		if err != nil || len(k) != 32 {
+			fail("AUTH_SECRET_KEY", "must be 32 bytes in base64url")
+		}
+		c.AuthSecretKey = k
 	}
 	c.ServiceSecret = get("SERVICE_SECRET")
 	if v := get("SERVICE_SECRETS"); v != "" {

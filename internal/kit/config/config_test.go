@@ -173,3 +173,26 @@ func TestServiceSecretsNeedPairsOfLength(t *testing.T) {
 		t.Fatalf("%v %v", c.ServiceSecrets, err)
 	}
 }
+
+func TestDurations(t *testing.T) {
+	c, err := Load(env(map[string]string{"ASSIGNMENT_DEADLINE_URGENT": "12h", "ASSIGNMENT_EARLY_ACCESS": "0s"}), targets...)
+	if err != nil || c.Durations["ASSIGNMENT_DEADLINE_URGENT"] != 12*time.Hour || len(c.Durations) != 2 {
+		t.Fatalf("%v %v", c.Durations, err)
+	}
+	for _, bad := range []string{"soon", "-1h", "0"} {
+		if _, err := Load(env(map[string]string{"ASSIGNMENT_SWEEP_INTERVAL": bad}), targets...); err == nil || !strings.Contains(err.Error(), "ASSIGNMENT_SWEEP_INTERVAL") {
+			t.Errorf("ASSIGNMENT_SWEEP_INTERVAL=%q: %v", bad, err)
+		}
+	}
+}
+
+func TestAuthSecretKey(t *testing.T) {
+	key := strings.Repeat("A", 43) // 32 zero bytes in base64url
+	c, err := Load(env(map[string]string{"AUTH_SECRET_KEY": key}), targets...)
+	if err != nil || len(c.AuthSecretKey) != 32 {
+		t.Fatalf("%v %v", c.AuthSecretKey, err)
+	}
+	if _, err := Load(env(map[string]string{"AUTH_SECRET_KEY": "c2hvcnQ"}), targets...); err == nil {
+		t.Error("a short key was accepted")
+	}
+}

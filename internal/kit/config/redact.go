@@ -37,6 +37,12 @@ func (c Config) Redacted() []Setting {
 	for _, t := range sortedKeys(c.ServiceURLs) {
 		out = append(out, Setting{ServiceURLVar(t), RedactURL(c.ServiceURLs[t])})
 	}
+	for _, name := range DurationVars {
+		if d, ok := c.Durations[name]; ok {
+			out = append(out, Setting{name, d.String()})
+		}
+	}
+	out = append(out, Setting{"ASSIGNMENT_REQUIRED_LEVELS", c.RequiredLevels})
 	return append(out,
 		Setting{"LEGACY_MONOLITH_URL", RedactURL(c.LegacyMonolithURL)},
 		Setting{"OTEL_EXPORTER_OTLP_ENDPOINT", RedactURL(c.OTLPEndpoint)},
@@ -46,6 +52,7 @@ func (c Config) Redacted() []Setting {
 		Setting{"JWT_SIGNING_KEYS", masked(c.JWTSigningKeys)},
 		Setting{"ADMIN_EMAIL", c.AdminEmail},
 		Setting{"ADMIN_PASSWORD", masked(c.AdminPassword)},
+		Setting{"AUTH_SECRET_KEY", masked(string(c.AuthSecretKey))},
 		Setting{"SERVICE_SECRET", masked(c.ServiceSecret)},
 		Setting{"SERVICE_SECRETS", masked(strings.Join(sortedKeys(c.ServiceSecrets), ","))},
 	)

@@ -56,6 +56,8 @@ type fixture struct {
 	svc     *auth.Service
 	clock   *clock
 	mailbox string
+	dir     string // the data directory
+	db      *sqldb.DB
 	rpc     authv1connect.AuthServiceClient
 	mem     *rpc.InProcess
 }
@@ -84,7 +86,7 @@ func start(t testing.TB, db *sqldb.DB, keys string) fixture {
 	t.Cleanup(srv.Close)
 	mem := rpc.NewInProcess(h)
 	t.Cleanup(func() { mem.Close() })
-	return fixture{url: srv.URL, svc: svc, clock: c, mailbox: filepath.Join(dir, "mailbox"),
+	return fixture{url: srv.URL, svc: svc, clock: c, mailbox: filepath.Join(dir, "mailbox"), dir: dir, db: db,
 		mem: mem,
 		rpc: authv1connect.NewAuthServiceClient(rpc.WithIdentity(mem.Client(), svc.ServiceToken("patient-identity")), rpc.BaseURL, rpc.ClientOptions()...)}
 }
@@ -346,7 +348,9 @@ func TestTOTPEnrolAndLogin(t *testing.T) {
 			t.Fatalf("confirm with a wrong code: %d", r.status)
 		}
 		code, _ := totp.GenerateCode(secret, f.clock.Now())
-		if r := f.call(t, "/api/v1/auth/2fa/totp/confirm", tok, map[string]string{"code": code}); r.status != 204 {
+		r = f.call(t, "/api/v1/auth/2fa/totp/confirm", tok, map[string]string{"code": code})
+		codes := recoveryCodes(t, r)
+		if r.status != 200 || r.header.Get("Cache-Control") != "no-store" || len(codes) != 10 {
 			t.Fatalf("confirm: %d %s", r.status, r.raw)
 		}
 		r = f.login(t, "ada@example.org", password)
@@ -547,6 +551,8 @@ func TestPolicies(t *testing.T) {
 			"POST /api/v1/auth/logout":                 person,
 			"POST /api/v1/auth/2fa/totp":               person,
 			"POST /api/v1/auth/2fa/totp/confirm":       person,
+			"POST /api/v1/auth/2fa/recovery-codes":     person,
+			"POST /api/v1/auth/2fa/method":             person,
 		}
 		got := map[string]string{}
 		for path, item := range f.svc.OpenAPI().Paths {

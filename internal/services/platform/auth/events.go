@@ -20,3 +20,24 @@ type UserLocked struct {
 	UserID      string `json:"userId"`
 	LockedUntil string `json:"lockedUntil"`
 }
+
+// Events of second-factor changes, for the audit trail.
+const (
+	EventRecoveryCodeUsed = "auth.recovery_code_used"
+	EventTwoFactorChanged = "auth.two_factor_changed"
+)
+
+// RecoveryCodeUsed says a login was completed with a TOTP recovery code.
+type RecoveryCodeUsed struct {
+	UserID    string `json:"userId"`
+	Remaining int    `json:"remaining"` // unused codes left
+	Timestamp string `json:"timestamp"` // RFC 3339
+}
+
+// TwoFactorChanged says a user's second factor changed: chosen (NONE,
+// EMAIL, SMS) or TOTP after a confirmed enrolment.
+type TwoFactorChanged struct {
+	UserID    string `json:"userId"`
+	Method    string `json:"method"`
+	Timestamp string `json:"timestamp"` // RFC 3339
+}

@@ -88,6 +88,34 @@ type totpConfirmInput struct {
 	}
 }
 
+// recoveryCodesOutput shows recovery codes the only time they exist in
+// clear.
+type recoveryCodesOutput struct {
+	CacheControl string `header:"Cache-Control"`
+	Body         struct {
+		RecoveryCodes []string `json:"recoveryCodes" doc:"one-time codes that replace a TOTP code at /api/v1/auth/2fa/verify; shown only now"`
+	}
+}
+
+func recoveryCodesOut(codes []string) *recoveryCodesOutput {
+	out := &recoveryCodesOutput{CacheControl: "no-store"}
+	out.Body.RecoveryCodes = codes
+	return out
+}
+
+type recoveryCodesInput struct {
+	Body struct {
+		Password string `json:"password" writeOnly:"true" doc:"the current password"`
+	}
+}
+
+type twoFactorInput struct {
+	Body struct {
+		Method   string `json:"method" enum:"NONE,EMAIL,SMS" doc:"TOTP is enrolled through /api/v1/auth/2fa/totp"`
+		Password string `json:"password" writeOnly:"true" doc:"the current password"`
+	}
+}
+
 type jwksOutput struct {
 	ContentType  string `header:"Content-Type"`
 	CacheControl string `header:"Cache-Control"`
@@ -131,7 +159,11 @@ func (s *Service) routes() {
 	authz.Register(s.api, huma.Operation{OperationID: "enrol-totp", Method: http.MethodPost, Path: "/api/v1/auth/2fa/totp",
 		Summary: "Start TOTP enrolment", Tags: tags}, person, s.postTOTP)
 	authz.Register(s.api, huma.Operation{OperationID: "confirm-totp", Method: http.MethodPost, Path: "/api/v1/auth/2fa/totp/confirm",
-		Summary: "Make TOTP the second factor", Tags: tags, DefaultStatus: http.StatusNoContent}, person, s.postTOTPConfirm)
+		Summary: "Make TOTP the second factor and get recovery codes", Tags: tags}, person, s.postTOTPConfirm)
+	authz.Register(s.api, huma.Operation{OperationID: "replace-recovery-codes", Method: http.MethodPost, Path: "/api/v1/auth/2fa/recovery-codes",
+		Summary: "Replace the TOTP recovery codes by a new set", Tags: tags}, person, s.postRecoveryCodes)
+	authz.Register(s.api, huma.Operation{OperationID: "set-2fa-method", Method: http.MethodPost, Path: "/api/v1/auth/2fa/method",
+		Summary: "Choose the second factor: NONE, EMAIL or SMS", Tags: tags, DefaultStatus: http.StatusNoContent}, person, s.post2FAMethod)
 	authz.Register(s.api, huma.Operation{OperationID: "jwks", Method: http.MethodGet, Path: "/.well-known/jwks.json",
 		Summary: "Public keys that verify access tokens", Tags: tags}, authz.Public, s.getJWKS)
 	authz.Register(s.api, huma.Operation{OperationID: "professional-auth", Method: http.MethodPost, Path: "/api/v1/professionals/auth",
@@ -187,8 +219,24 @@ func (s *Service) postTOTP(ctx context.Context, _ *struct{}) (*totpOutput, error
 	return out, nil
 }
 
-func (s *Service) postTOTPConfirm(ctx context.Context, in *totpConfirmInput) (*struct{}, error) {
-	return nil, s.confirmTOTP(ctx, authn.FromContext(ctx), in.Body.Code)
+func (s *Service) postTOTPConfirm(ctx context.Context, in *totpConfirmInput) (*recoveryCodesOutput, error) {
+	codes, err := s.confirmTOTP(ctx, authn.FromContext(ctx), in.Body.Code)
+	if err != nil {
+		return nil, err
+	}
+	return recoveryCodesOut(codes), nil
+}
+
+func (s *Service) postRecoveryCodes(ctx context.Context, in *recoveryCodesInput) (*recoveryCodesOutput, error) {
+	codes, err := s.replaceRecoveryCodes(ctx, authn.FromContext(ctx), in.Body.Password, clientAddr(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return recoveryCodesOut(codes), nil
+}
+
+func (s *Service) post2FAMethod(ctx context.Context, in *twoFactorInput) (*struct{}, error) {
+	return nil, s.setTwoFactor(ctx, authn.FromContext(ctx), in.Body.Method, in.Body.Password, clientAddr(ctx))
 }
 
 func (s *Service) getJWKS(context.Context, *struct{}) (*jwksOutput, error) {

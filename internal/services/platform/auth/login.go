@@ -261,7 +261,8 @@ func (s *Service) verifyCode(ctx context.Context, challengeID, code, addr string
 	}
 	now := s.now()
 	var user store.User
-	c, ok, err := s.st.AttemptChallenge(ctx, challengeID, now, func(c store.Challenge) (bool, error) {
+	var recovered, plaintext bool
+	c, ok, err := s.st.AttemptChallenge(ctx, challengeID, now, func(c store.Challenge, a *store.Attempt) (bool, error) {
 		if c.Used || c.Attempts >= CodeAttempts || !now.Before(c.ExpiresAt) {
 			return false, nil
 		}
@@ -273,7 +274,22 @@ func (s *Service) verifyCode(ctx context.Context, challengeID, code, addr string
 			return false, err
 		}
 		user = u
-		return validTOTP(code, u.TOTPSecret, now), nil
+		if rc, ok := normRecoveryCode(code); ok {
+			recovered, err = a.UseRecoveryCode(recoveryHash(u.ID, rc), func(remaining int) (bus.Event, error) {
+				return bus.New(Name, EventRecoveryCodeUsed, u.ID, RecoveryCodeUsed{UserID: u.ID, Remaining: remaining,
+					Timestamp: now.Format(time.RFC3339)})
+			})
+			return recovered, err
+		}
+		secret, legacy, err := s.box.open(u.ID, u.TOTPSecret)
+		if err != nil {
+			// Fail closed: a secret that does not open accepts no code.
+			// Recovery codes, only hashed, still let the user in.
+			s.log.ErrorContext(ctx, "totp secret does not open", "userId", u.ID, "error", err)
+			return false, nil
+		}
+		plaintext = legacy
+		return validTOTP(code, secret, now), nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return Tokens{}, errBadCode
@@ -287,6 +303,14 @@ func (s *Service) verifyCode(ctx context.Context, challengeID, code, addr string
 		}
 		return Tokens{}, errBadCode
 	}
+	if recovered {
+		s.relay.Notify()
+		s.log.WarnContext(ctx, "login with a recovery code", "userId", user.ID)
+	}
+	if plaintext {
+		// Outside the attempt's transaction: SQLite holds its write lock.
+		s.sealPlaintextSecret(ctx, user)
+	}
 	if user.ID == "" {
 		if user, err = s.st.User(ctx, c.UserID); err != nil {
 			return Tokens{}, err
@@ -296,6 +320,19 @@ func (s *Service) verifyCode(ctx context.Context, challengeID, code, addr string
 		return Tokens{}, errBadCode
 	}
 	return s.startSession(ctx, user)
+}
+
+// sealPlaintextSecret encrypts a TOTP secret stored before encryption.
+// Failing to is logged, not fatal: the secret stays usable and is sealed
+// on a later use.
+func (s *Service) sealPlaintextSecret(ctx context.Context, u store.User) {
+	sealed, err := s.box.seal(u.ID, u.TOTPSecret)
+	if err == nil {
+		err = s.st.ReplaceTOTPSecret(ctx, u.ID, u.TOTPSecret, sealed, s.now())
+	}
+	if err != nil {
+		s.log.ErrorContext(ctx, "sealing a plaintext totp secret failed", "userId", u.ID, "error", err)
+	}
 }
 
 func validTOTP(code, secret string, now time.Time) bool {
@@ -484,30 +521,53 @@ func (s *Service) enrolTOTP(ctx context.Context, who authn.Principal) (string, e
 	if err != nil {
 		return "", fmt.Errorf("totp secret: %w", err)
 	}
-	if err := s.st.SetTOTPSecret(ctx, u.ID, key.Secret(), s.now()); err != nil {
+	sealed, err := s.box.seal(u.ID, key.Secret())
+	if err != nil {
+		return "", err
+	}
+	if err := s.st.SetTOTPSecret(ctx, u.ID, sealed, s.now()); err != nil {
 		return "", err
 	}
 	s.log.InfoContext(ctx, "totp enrolment started", "userId", u.ID)
 	return key.URL(), nil
 }
 
-// confirmTOTP switches the caller to TOTP once a code proves the app works.
-func (s *Service) confirmTOTP(ctx context.Context, who authn.Principal, code string) error {
+// confirmTOTP switches the caller to TOTP once a code proves the app works
+// and returns the user's new recovery codes: shown this once, stored only
+// as hashes.
+func (s *Service) confirmTOTP(ctx context.Context, who authn.Principal, code string) ([]string, error) {
 	if who.Anonymous() || who.Role == authn.RoleService {
-		return problem.Unauthenticated("log in first")
+		return nil, problem.Unauthenticated("log in first")
 	}
 	u, err := s.st.User(ctx, who.Subject)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if !validTOTP(code, u.TOTPSecret, s.now()) {
-		return problem.Invalid("body.code", "does not match the authenticator; enrol again if it keeps failing")
+	now := s.now()
+	secret, plaintext, err := s.box.open(u.ID, u.TOTPSecret)
+	if err != nil {
+		s.log.ErrorContext(ctx, "totp secret does not open", "userId", u.ID, "error", err)
 	}
-	if err := s.st.EnableTOTP(ctx, u.ID, s.now()); err != nil {
-		return err
+	if err != nil || !validTOTP(code, secret, now) {
+		return nil, problem.Invalid("body.code", "does not match the authenticator; enrol again if it keeps failing")
 	}
+	if plaintext {
+		s.sealPlaintextSecret(ctx, u)
+	}
+	codes, hashes, err := newRecoveryCodes(u.ID)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := bus.New(Name, EventTwoFactorChanged, u.ID, TwoFactorChanged{UserID: u.ID, Method: "TOTP", Timestamp: now.Format(time.RFC3339)})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.EnableTOTP(ctx, u.ID, hashes, now, ev); err != nil {
+		return nil, err
+	}
+	s.relay.Notify()
 	s.log.InfoContext(ctx, "totp enabled", "userId", u.ID)
-	return nil
+	return codes, nil
 }
 
 // EnsureAdmin creates the first admin at start (ADMIN_EMAIL and

@@ -4,6 +4,13 @@
 // sessions with idle logoff, throttles and locks on repeated failures,
 // resets passwords, publishes its JWKS, and serves the internal
 // AuthService gRPC API that patient registration creates logins through.
+//
+// TOTP secrets are sealed at rest with AES-256-GCM under the deployment's
+// secret key (Config.SecretKey, else the key file DataDir/auth-secret-key)
+// with the user id as additional data. Secrets stored in plaintext before
+// that need no migration: a value without the "v1:" prefix is read as
+// plaintext and sealed when the user next uses TOTP or enrols again. TOTP
+// users hold ten one-time recovery codes, stored as SHA-256 hashes.
 package auth
 
 import (
@@ -40,6 +47,10 @@ type Config struct {
 	// SigningKeys is JWT_SIGNING_KEYS (see authn.ParseKeyring). Empty: the
 	// keyring is the key file DataDir/auth-jwt-keys, made on first start.
 	SigningKeys string
+	// SecretKey (32 bytes) seals TOTP secrets at rest. Empty: the key is the
+	// key file DataDir/auth-secret-key, made on first start. Losing the key
+	// disables every TOTP login but recovery codes.
+	SecretKey []byte
 	// Issuer and Audience of access tokens; default authn.DefaultIssuer
 	// and authn.DefaultAudience.
 	Issuer, Audience string
@@ -67,6 +78,7 @@ type Service struct {
 	mux       *http.ServeMux
 	api       huma.API
 	keys      *authn.Keyring
+	box       secretBox
 	issuer    *authn.Issuer
 	tokens    *authn.JWKSVerifier
 	sessions  Sessions
@@ -95,6 +107,14 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
+	secretKey, err := loadSecretKey(cfg, deps.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	box, err := newSecretBox(secretKey)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
 	set, err := keys.PublicSet()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
@@ -115,6 +135,7 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 		relay:     outbox.NewRelay(deps.DB, deps.Bus, outbox.RelayOptions{Logger: log}),
 		mux:       http.NewServeMux(),
 		keys:      keys,
+		box:       box,
 		issuer:    authn.NewIssuer(keys, topts),
 		tokens:    authn.NewKeySetVerifier(set, authn.VerifierOptions{TokenOptions: topts}),
 		dummyHash: dummy,

@@ -1,5 +1,5 @@
 // Package store keeps the auth service's users, credentials, second-factor
-// challenges, refresh-token families, reset tokens and
+// challenges, TOTP recovery codes, refresh-token families, reset tokens and
 // embedded sessions, one set of queries for SQLite and PostgreSQL. Times
 // are compared in Go against the caller's clock, never in SQL, so both
 // engines and injected test clocks agree.
@@ -35,7 +35,7 @@ type User struct {
 	HashScheme      string
 	Role            string
 	TwoFactorMethod string
-	TOTPSecret      string
+	TOTPSecret      string // as stored: sealed by the service ("v1:..."), or plaintext from before
 	Phone           string
 	Status          string
 	FailedAttempts  int
@@ -126,7 +126,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string, events ...bus.Event) 
 		}
 		// SQLite enforces the cascades only with foreign_keys on; the
 		// explicit deletes keep both engines alike either way.
-		for _, table := range []string{"challenges", "refresh_tokens", "reset_tokens", "sessions"} {
+		for _, table := range []string{"challenges", "recovery_codes", "refresh_tokens", "reset_tokens", "sessions"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = $1`, id); err != nil {
 				return fmt.Errorf("delete user %s: %s: %w", id, table, err)
 			}
@@ -170,8 +170,8 @@ func (s *Store) SetPassword(ctx context.Context, id, hash, scheme string, now ti
 	})
 }
 
-// SetTOTPSecret stores the secret of a TOTP enrolment; the method changes
-// only when the user proves the authenticator works (EnableTOTP).
+// SetTOTPSecret stores the (sealed) secret of a TOTP enrolment; the method
+// changes only when the user proves the authenticator works (EnableTOTP).
 func (s *Store) SetTOTPSecret(ctx context.Context, id, secret string, now time.Time) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE users SET totp_secret = $2, updated_at = $3 WHERE id = $1`, id, secret, now); err != nil {
 		return fmt.Errorf("set totp secret of %s: %w", id, err)
@@ -179,10 +179,13 @@ func (s *Store) SetTOTPSecret(ctx context.Context, id, secret string, now time.T
 	return nil
 }
 
-// EnableTOTP makes TOTP the user's second factor.
-func (s *Store) EnableTOTP(ctx context.Context, id string, now time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE users SET two_factor_method = 'TOTP', updated_at = $2 WHERE id = $1`, id, now); err != nil {
-		return fmt.Errorf("enable totp of %s: %w", id, err)
+// ReplaceTOTPSecret replaces the stored secret old by next unless it
+// changed meanwhile (a new enrolment wins); it seals plaintext secrets
+// stored before encryption.
+func (s *Store) ReplaceTOTPSecret(ctx context.Context, id, old, next string, now time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE users SET totp_secret = $3, updated_at = $4 WHERE id = $1 AND totp_secret = $2`,
+		id, old, next, now); err != nil {
+		return fmt.Errorf("replace totp secret of %s: %w", id, err)
 	}
 	return nil
 }

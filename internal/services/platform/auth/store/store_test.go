@@ -3,11 +3,15 @@ package store_test
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/outbox"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/internal/services/platform/auth/store"
@@ -19,6 +23,9 @@ func TestStore(t *testing.T) {
 	testkit.ForEachEngine(t, "auth", func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		if err := store.Migrate(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		if err := outbox.Migrate(ctx, db); err != nil {
 			t.Fatal(err)
 		}
 		st := store.New(db)
@@ -49,20 +56,79 @@ func TestStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range 2 {
-				got, ok, err := st.AttemptChallenge(ctx, c.ID, t0, func(store.Challenge) (bool, error) { return false, nil })
+				got, ok, err := st.AttemptChallenge(ctx, c.ID, t0, func(store.Challenge, *store.Attempt) (bool, error) { return false, nil })
 				if err != nil || ok || got.Attempts != i || !got.ExpiresAt.Equal(c.ExpiresAt) {
 					t.Fatalf("attempt %d: %+v %v %v", i, got, ok, err)
 				}
 			}
-			if _, ok, _ := st.AttemptChallenge(ctx, c.ID, t0, func(store.Challenge) (bool, error) { return true, nil }); !ok {
+			if _, ok, _ := st.AttemptChallenge(ctx, c.ID, t0, func(store.Challenge, *store.Attempt) (bool, error) { return true, nil }); !ok {
 				t.Fatal("success")
 			}
-			got, _, _ := st.AttemptChallenge(ctx, c.ID, t0, func(store.Challenge) (bool, error) { return false, nil })
+			got, _, _ := st.AttemptChallenge(ctx, c.ID, t0, func(store.Challenge, *store.Attempt) (bool, error) { return false, nil })
 			if !got.Used || got.Attempts != 2 {
 				t.Fatalf("after success: %+v", got)
 			}
 			if _, _, err := st.AttemptChallenge(ctx, uuid.NewString(), t0, nil); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("unknown challenge: %v", err)
+			}
+		})
+
+		t.Run("recovery codes", func(t *testing.T) {
+			if err := st.ReplaceRecoveryCodes(ctx, u.ID, []string{"c0"}, t0); !errors.Is(err, store.ErrNoTOTP) {
+				t.Fatalf("recovery codes without TOTP: %v", err)
+			}
+			if err := st.EnableTOTP(ctx, u.ID, []string{"c1", "c2", "c3"}, t0); err != nil {
+				t.Fatal(err)
+			}
+			use := func(hash string) (bool, int) {
+				t.Helper()
+				c := store.Challenge{ID: uuid.NewString(), UserID: u.ID, Method: "TOTP", ExpiresAt: t0.Add(time.Minute)}
+				if err := st.CreateChallenge(ctx, c); err != nil {
+					t.Fatal(err)
+				}
+				left := -1
+				_, ok, err := st.AttemptChallenge(ctx, c.ID, t0, func(_ store.Challenge, a *store.Attempt) (bool, error) {
+					return a.UseRecoveryCode(hash, func(n int) (bus.Event, error) {
+						left = n
+						return bus.New("auth", "auth.recovery_code_used", u.ID, map[string]int{"remaining": n})
+					})
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ok, left
+			}
+			if ok, left := use("c2"); !ok || left != 2 {
+				t.Fatalf("first use: %v %d", ok, left)
+			}
+			if ok, _ := use("c2"); ok {
+				t.Fatal("a recovery code works once")
+			}
+			if err := st.ReplaceRecoveryCodes(ctx, u.ID, []string{"c4"}, t0); err != nil {
+				t.Fatal(err)
+			}
+			if ok, _ := use("c1"); ok {
+				t.Fatal("a replaced recovery code still works")
+			}
+			// Concurrent uses of one code: the delete's row count lets one win.
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					if ok, _ := use("c4"); ok {
+						wins.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("%d concurrent uses of one code succeeded", wins.Load())
+			}
+			if err := st.SetTwoFactorMethod(ctx, u.ID, "EMAIL", t0); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := st.User(ctx, u.ID); got.TwoFactorMethod != "EMAIL" || got.TOTPSecret != "" {
+				t.Fatalf("after leaving TOTP: %+v", got)
 			}
 		})
 

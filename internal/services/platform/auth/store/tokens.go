@@ -39,9 +39,10 @@ func (s *Store) CreateChallenge(ctx context.Context, c Challenge, events ...bus.
 
 // AttemptChallenge runs one attempt at challenge id under a lock: check
 // says whether the attempt succeeds; a success spends the challenge, a
-// failure counts an attempt. It returns the challenge as it was and check's
-// verdict; ErrNotFound if there is no such challenge.
-func (s *Store) AttemptChallenge(ctx context.Context, id string, now time.Time, check func(Challenge) (bool, error)) (Challenge, bool, error) {
+// failure counts an attempt. check may spend a recovery code through the
+// Attempt, within the same transaction. It returns the challenge as it was
+// and check's verdict; ErrNotFound if there is no such challenge.
+func (s *Store) AttemptChallenge(ctx context.Context, id string, now time.Time, check func(Challenge, *Attempt) (bool, error)) (Challenge, bool, error) {
 	var c Challenge
 	var ok bool
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -56,7 +57,7 @@ func (s *Store) AttemptChallenge(ctx context.Context, id string, now time.Time, 
 			return fmt.Errorf("read challenge %s: %w", id, err)
 		}
 		c.Used, c.ExpiresAt = used.Valid, c.ExpiresAt.UTC()
-		if ok, err = check(c); err != nil {
+		if ok, err = check(c, &Attempt{ctx: ctx, tx: tx, userID: c.UserID}); err != nil {
 			return err
 		}
 		q := `UPDATE challenges SET attempts = attempts + 1 WHERE id = $1`

@@ -1,0 +1,139 @@
+package auth
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// SecretKeyFile is where the key that seals TOTP secrets is kept under the
+// data directory when Config.SecretKey is empty; it is made on first start.
+const SecretKeyFile = "auth-secret-key"
+
+// sealedPrefix marks a TOTP secret sealed with AES-256-GCM under the
+// deployment's secret key; a later key or scheme takes the next version.
+// A stored value without it is a plaintext secret from before encryption:
+// it is read as such and sealed when the user next uses or enrols TOTP, so
+// no data migration is needed.
+const sealedPrefix = "v1:"
+
+// secretBox seals TOTP secrets at rest. The user id is the additional
+// authenticated data: a sealed secret copied into another user's row does
+// not open.
+type secretBox struct{ aead cipher.AEAD }
+
+func newSecretBox(key []byte) (secretBox, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return secretBox{}, fmt.Errorf("secret key: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return secretBox{}, fmt.Errorf("secret key: %w", err)
+	}
+	return secretBox{aead: aead}, nil
+}
+
+func totpAAD(userID string) []byte { return []byte("auth totp secret\x00" + userID) }
+
+// seal encrypts a secret of user userID: "v1:" + base64(nonce | ciphertext).
+func (b secretBox) seal(userID, secret string) (string, error) {
+	nonce := make([]byte, b.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", fmt.Errorf("seal secret: %w", err)
+	}
+	out := b.aead.Seal(nonce, nonce, []byte(secret), totpAAD(userID))
+	return sealedPrefix + base64.RawStdEncoding.EncodeToString(out), nil
+}
+
+var errSecretTampered = errors.New("the stored secret does not open: another user's, another key's, or altered")
+
+// open decrypts a stored secret of user userID; plaintext says it was
+// stored before encryption (and should be sealed). An empty value opens
+// to "".
+func (b secretBox) open(userID, stored string) (secret string, plaintext bool, err error) {
+	enc, ok := strings.CutPrefix(stored, sealedPrefix)
+	if !ok {
+		return stored, stored != "", nil
+	}
+	raw, err := base64.RawStdEncoding.DecodeString(enc)
+	if err != nil || len(raw) < b.aead.NonceSize() {
+		return "", false, errSecretTampered
+	}
+	n := b.aead.NonceSize()
+	out, err := b.aead.Open(nil, raw[:n], raw[n:], totpAAD(userID))
+	if err != nil {
+		return "", false, errSecretTampered
+	}
+	return string(out), false, nil
+}
+
+// loadSecretKey is Config.SecretKey or, when that is empty, the key file
+// under the data directory, as loadKeys does for the signing keys.
+func loadSecretKey(cfg Config, dataDir string) ([]byte, error) {
+	if len(cfg.SecretKey) > 0 {
+		if len(cfg.SecretKey) != 32 {
+			return nil, fmt.Errorf("the secret key has %d bytes, not 32", len(cfg.SecretKey))
+		}
+		return cfg.SecretKey, nil
+	}
+	if dataDir == "" {
+		return nil, errors.New("a secret key or a data directory for the key file is required")
+	}
+	return loadSecretKeyFile(filepath.Join(dataDir, SecretKeyFile))
+}
+
+// loadSecretKeyFile reads the key file, or makes it (mode 0600) when it
+// does not exist. The new file is linked into place, which fails if another
+// process made one first: then that one is read, so all share one key.
+func loadSecretKeyFile(path string) ([]byte, error) {
+	if key, err := readSecretKeyFile(path); !errors.Is(err, os.ErrNotExist) {
+		return key, err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("secret key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("secret key file: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".secret-key-*")
+	if err != nil {
+		return nil, fmt.Errorf("secret key file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		_, err = tmp.WriteString(base64.RawURLEncoding.EncodeToString(key) + "\n")
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("secret key file: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
+		return readSecretKeyFile(path)
+	} else if err != nil {
+		return nil, fmt.Errorf("secret key file: %w", err)
+	}
+	return key, nil
+}
+
+func readSecretKeyFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("secret key file: %w", err)
+	}
+	key, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(key) != 32 {
+		return nil, fmt.Errorf("secret key file %s: not 32 bytes in base64url", path)
+	}
+	return key, nil
+}
