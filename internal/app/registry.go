@@ -16,6 +16,10 @@ import (
 	"github.com/secondopinion/platform/internal/services/patient/identity"
 	"github.com/secondopinion/platform/internal/services/platform/audit"
 	"github.com/secondopinion/platform/internal/services/platform/auth"
+	"github.com/secondopinion/platform/internal/services/professional/assignment"
+	"github.com/secondopinion/platform/internal/services/professional/credentialing"
+	proidentity "github.com/secondopinion/platform/internal/services/professional/identity"
+	"github.com/secondopinion/platform/internal/services/professional/opinion"
 )
 
 // Domain groups targets as the catalogue does.
@@ -61,10 +65,10 @@ func Catalogue() []Target {
 		{Name: "medical-records", Domain: Patient, Requires: []string{"case-management"}},
 		{Name: "patient-consent", Domain: Patient},
 
-		{Name: "professional-identity", Domain: Professional},
-		{Name: "credentialing", Domain: Professional, Requires: []string{"professional-identity"}},
-		{Name: "case-assignment", Domain: Professional},
-		{Name: "medical-opinion", Domain: Professional, Requires: []string{"case-assignment"}},
+		{Name: proidentity.Name, Domain: Professional, Requires: []string{"auth"}, Consumer: true, build: newProfessionals, migrate: proidentity.Migrate},
+		{Name: credentialing.Name, Domain: Professional, Consumer: true, build: newCredentialing, migrate: credentialing.Migrate},
+		{Name: assignment.Name, Domain: Professional, Consumer: true, build: newAssignment, migrate: assignment.Migrate},
+		{Name: opinion.Name, Domain: Professional, Requires: []string{"case-management", "professional-identity"}, Consumer: true, build: newOpinion, migrate: opinion.Migrate},
 
 		{Name: "ai-orchestration", Domain: AI, Requires: []string{"document-analysis", "ai-providers", "medical-records", "patient-consent"}},
 		{Name: "document-analysis", Domain: AI, Requires: []string{"ai-providers"}},

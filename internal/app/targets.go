@@ -1,11 +1,18 @@
 package app
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/services/patient/cases"
 	"github.com/secondopinion/platform/internal/services/patient/identity"
 	"github.com/secondopinion/platform/internal/services/platform/audit"
 	"github.com/secondopinion/platform/internal/services/platform/auth"
+	"github.com/secondopinion/platform/internal/services/professional/assignment"
+	"github.com/secondopinion/platform/internal/services/professional/credentialing"
+	proidentity "github.com/secondopinion/platform/internal/services/professional/identity"
+	"github.com/secondopinion/platform/internal/services/professional/opinion"
 )
 
 // The builders of the implemented services: what each is configured with.
@@ -41,7 +48,7 @@ func newAudit(_ *App, deps service.Deps) (service.Service, error) {
 // file under DATA_DIR; sessions and throttling live in Redis when
 // REDIS_URL is set. The app keeps it: its verifier checks every token.
 func newAuth(a *App, deps service.Deps) (service.Service, error) {
-	cfg := auth.Config{BcryptCost: a.opts.BcryptCost, SigningKeys: a.cfg.JWTSigningKeys, ServiceSecrets: a.cfg.ServiceSecrets}
+	cfg := auth.Config{BcryptCost: a.opts.BcryptCost, SigningKeys: a.cfg.JWTSigningKeys, ServiceSecrets: a.cfg.ServiceSecrets, SecretKey: a.cfg.AuthSecretKey}
 	if a.redis != nil {
 		cfg.Redis = a.redis
 	}
@@ -50,5 +57,59 @@ func newAuth(a *App, deps service.Deps) (service.Service, error) {
 		return nil, err
 	}
 	a.auth = s
+	return s, nil
+}
+
+// newProfessionals runs professional-identity: onboarding creates the
+// login at auth, as patient registration does.
+func newProfessionals(_ *App, deps service.Deps) (service.Service, error) {
+	s, err := proidentity.New(proidentity.Config{}, deps)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newCredentialing runs licence review and the licence expiry check,
+// every CREDENTIAL_CHECK_INTERVAL (default daily).
+func newCredentialing(a *App, deps service.Deps) (service.Service, error) {
+	s, err := credentialing.New(credentialing.Config{Interval: a.cfg.Durations["CREDENTIAL_CHECK_INTERVAL"]}, deps)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newAssignment runs the pool, the claims and the deadlines, with the
+// rules of the ASSIGNMENT_* settings.
+func newAssignment(a *App, deps service.Deps) (service.Service, error) {
+	levels, err := assignment.ParseRequiredLevels(a.cfg.RequiredLevels)
+	if err != nil {
+		return nil, fmt.Errorf("ASSIGNMENT_REQUIRED_LEVELS: %w", err)
+	}
+	d := a.cfg.Durations
+	deadlines := map[string]time.Duration{}
+	for urgency, name := range map[string]string{"STANDARD": "ASSIGNMENT_DEADLINE_STANDARD", "URGENT": "ASSIGNMENT_DEADLINE_URGENT"} {
+		if v, ok := d[name]; ok {
+			deadlines[urgency] = v
+		}
+	}
+	s, err := assignment.New(assignment.Config{
+		Rules: assignment.Rules{RequiredLevels: levels, Deadlines: deadlines,
+			EarlyAccess: d["ASSIGNMENT_EARLY_ACCESS"], EscalateAfter: d["ASSIGNMENT_ESCALATE_AFTER"]},
+		Interval: d["ASSIGNMENT_SWEEP_INTERVAL"],
+	}, deps)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newOpinion runs opinions, their review, reports and follow-ups.
+func newOpinion(_ *App, deps service.Deps) (service.Service, error) {
+	s, err := opinion.New(opinion.Config{}, deps)
+	if err != nil {
+		return nil, err
+	}
 	return s, nil
 }

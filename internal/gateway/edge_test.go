@@ -176,7 +176,11 @@ func TestMergedOpenAPI(t *testing.T) {
 		inProcess(t, patientIdentity, echo(patientIdentity), specOf("patient-identity", routesOf(patientIdentity), patientItem())),
 		remote(caseManagement, serve(t, remoteMux)),
 		inProcess(t, auditTrail, echo(auditTrail), specOf("audit", routesOf(auditTrail), caseItem())),
-		inProcess(t, authService, echo(authService), specOf("auth", routesOf(authService), caseItem())))
+		inProcess(t, authService, echo(authService), specOf("auth", routesOf(authService), caseItem())),
+		inProcess(t, professionals, echo(professionals), specOf(professionals, routesOf(professionals), caseItem())),
+		inProcess(t, credentials, echo(credentials), specOf(credentials, routesOf(credentials), caseItem())),
+		inProcess(t, assignments, echo(assignments), specOf(assignments, routesOf(assignments), caseItem())),
+		inProcess(t, opinions, echo(opinions), specOf(opinions, routesOf(opinions), caseItem())))
 
 	res := do(t, http.MethodGet, url+"/openapi.json", nil, nil)
 	raw, err := io.ReadAll(res.Body)

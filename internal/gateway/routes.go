@@ -14,6 +14,10 @@ const (
 	caseManagement  = "case-management"
 	auditTrail      = "audit"
 	authService     = "auth"
+	professionals   = "professional-identity"
+	credentials     = "credentialing"
+	assignments     = "case-assignment"
+	opinions        = "medical-opinion"
 )
 
 // Routes is the public routing table: every route the platform serves
@@ -46,6 +50,33 @@ var Routes = []Route{
 	{"POST", "/api/v1/auth/password-reset/confirm", authService},
 	{"POST", "/api/v1/auth/2fa/totp", authService},
 	{"POST", "/api/v1/auth/2fa/totp/confirm", authService},
+	{"POST", "/api/v1/auth/2fa/method", authService},
+	{"POST", "/api/v1/auth/2fa/recovery-codes", authService},
 	{"POST", "/api/v1/professionals/auth", authService},
 	{"GET", "/.well-known/jwks.json", authService},
+
+	{"POST", "/api/v1/professionals", professionals},
+	{"GET", "/api/v1/professionals/{id}", professionals},
+	{"PATCH", "/api/v1/professionals/{id}", professionals},
+
+	{"POST", "/api/v1/professionals/{id}/credentials", credentials},
+	{"GET", "/api/v1/professionals/{id}/credentials", credentials},
+	{"POST", "/api/v1/credentials/{id}/verify", credentials},
+	{"POST", "/api/v1/credentials/{id}/reject", credentials},
+	{"POST", "/api/v1/professionals/{id}/level", credentials},
+	{"GET", "/api/v1/professionals/{id}/standing", credentials},
+
+	{"GET", "/api/v1/assignments", assignments},
+	{"GET", "/api/v1/assignments/available/{professionalId}", assignments},
+	{"POST", "/api/v1/assignments/claim/{caseId}", assignments},
+	{"POST", "/api/v1/assignments/release/{assignmentId}", assignments},
+
+	{"PUT", "/api/v1/cases/{id}/opinion", opinions},
+	{"GET", "/api/v1/cases/{id}/opinion", opinions},
+	{"POST", "/api/v1/cases/{id}/opinion/submit", opinions},
+	{"POST", "/api/v1/cases/{id}/opinion/questions", opinions},
+	{"GET", "/api/v1/opinions/{id}", opinions},
+	{"POST", "/api/v1/opinions/{id}/review", opinions},
+	{"GET", "/api/v1/opinions/{id}/report", opinions},
+	{"POST", "/api/v1/opinions/{id}/questions/{questionId}/answer", opinions},
 }

@@ -11,7 +11,9 @@ import (
 )
 
 func concrete(pattern string) string {
-	r := strings.NewReplacer("{id}", "0190c1a8-0000-7000-8000-00000000abcd", "{caseNumber}", "EU-2026-7KQ2ZD")
+	const id = "0190c1a8-0000-7000-8000-00000000abcd"
+	r := strings.NewReplacer("{id}", id, "{professionalId}", id, "{caseId}", id, "{assignmentId}", id,
+		"{questionId}", "0190c1a8-0000-7000-8000-00000000abce", "{caseNumber}", "EU-2026-7KQ2ZD")
 	return r.Replace(pattern)
 }
 
@@ -23,7 +25,11 @@ func TestRoutesReachTheirTarget(t *testing.T) {
 		inProcess(t, patientIdentity, echo(patientIdentity), nil),
 		Upstream{Target: caseManagement, URL: caseURL, HTTP: rpc.RemoteClient()},
 		inProcess(t, auditTrail, echo(auditTrail), nil),
-		inProcess(t, authService, echo(authService), nil))
+		inProcess(t, authService, echo(authService), nil),
+		inProcess(t, professionals, echo(professionals), nil),
+		inProcess(t, credentials, echo(credentials), nil),
+		inProcess(t, assignments, echo(assignments), nil),
+		inProcess(t, opinions, echo(opinions), nil))
 	for _, rt := range Routes {
 		t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
 			path := concrete(rt.Pattern)

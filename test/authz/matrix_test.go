@@ -10,35 +10,27 @@
 package authz_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
-	"connectrpc.com/connect"
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create the run's database
 
-	authv1 "github.com/secondopinion/platform/api/gen/auth/v1"
-	"github.com/secondopinion/platform/api/gen/auth/v1/authv1connect"
 	"github.com/secondopinion/platform/internal/app"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
-	"github.com/secondopinion/platform/internal/kit/bus/inproc"
 	"github.com/secondopinion/platform/internal/kit/config"
-	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/rpc"
-	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
-	"github.com/secondopinion/platform/internal/services/platform/auth"
+	"github.com/secondopinion/platform/test/journey"
 )
 
 // request says how to call one operation against patient A's data. query
@@ -54,7 +46,24 @@ type request struct {
 	ofA        bool
 	answer     int
 	ownSession bool
+	// owners are the callers whose data the call reaches, when not only
+	// patient A's (ofA): an owned policy refuses every other caller but
+	// an admin with 404.
+	owners []string
 }
+
+// ownedBy names the callers the call's data belongs to.
+func (r request) ownedBy() []string {
+	if r.owners == nil && r.ofA {
+		return []string{"patient A"}
+	}
+	return r.owners
+}
+
+var (
+	theProfessional = []string{"professional"}
+	aAndAssignee    = []string{"patient A", "professional"}
+)
 
 // requests is the matrix's table: every operation of the merged spec must
 // have an entry. Extend it with each new route.
@@ -93,23 +102,104 @@ var requests = map[string]request{
 	"POST /api/v1/auth/2fa/totp/confirm": {answer: http.StatusUnprocessableEntity, body: func(*fixtures) any {
 		return map[string]string{"code": "000000"}
 	}},
+	// NONE keeps the callers' later logins as they are.
+	"POST /api/v1/auth/2fa/method": {body: func(*fixtures) any {
+		return map[string]string{"method": "NONE", "password": journey.Password}
+	}},
+	// Without TOTP there are no recovery codes to replace.
+	"POST /api/v1/auth/2fa/recovery-codes": {answer: http.StatusConflict, body: func(*fixtures) any {
+		return map[string]string{"password": journey.Password}
+	}},
 	"POST /api/v1/professionals/auth": {body: func(f *fixtures) any {
 		return map[string]string{"email": f.accounts["professional"].email, "password": f.accounts["professional"].password}
 	}},
 	"GET /.well-known/jwks.json": {},
+
+	"POST /api/v1/professionals":                  {body: func(*fixtures) any { return professionalRegistration() }},
+	"GET /api/v1/professionals/{id}":              {owners: theProfessional},
+	"PATCH /api/v1/professionals/{id}":            {owners: theProfessional, body: func(*fixtures) any { return map[string]any{"bio": "Neurology, 13 years"} }},
+	"POST /api/v1/professionals/{id}/credentials": {owners: theProfessional, body: func(*fixtures) any { return licence() }},
+	"GET /api/v1/professionals/{id}/credentials":  {owners: theProfessional},
+	"GET /api/v1/professionals/{id}/standing":     {owners: theProfessional},
+	"POST /api/v1/professionals/{id}/level": {owners: theProfessional, body: func(*fixtures) any {
+		return map[string]string{"level": "SENIOR"}
+	}},
+	"POST /api/v1/credentials/{id}/verify": {},
+	"POST /api/v1/credentials/{id}/reject": {body: func(*fixtures) any { return map[string]string{"reason": "the register has no such licence"} }},
+
+	"GET /api/v1/assignments":                            {owners: theProfessional},
+	"GET /api/v1/assignments/available/{professionalId}": {owners: theProfessional},
+	"POST /api/v1/assignments/claim/{caseId}":            {},
+	"POST /api/v1/assignments/release/{assignmentId}":    {owners: theProfessional},
+
+	"PUT /api/v1/cases/{id}/opinion":            {owners: theProfessional, body: func(*fixtures) any { return journey.Draft }},
+	"POST /api/v1/cases/{id}/opinion/submit":    {owners: theProfessional},
+	"GET /api/v1/cases/{id}/opinion":            {owners: aAndAssignee},
+	"POST /api/v1/cases/{id}/opinion/questions": {ofA: true, body: func(*fixtures) any { return map[string]string{"question": "May I drive?"} }},
+	"GET /api/v1/opinions/{id}":                 {owners: theProfessional},
+	"GET /api/v1/opinions/{id}/report":          {owners: aAndAssignee},
+	// The only professional caller is the author, who may not review.
+	"POST /api/v1/opinions/{id}/review": {owners: theProfessional, answer: http.StatusForbidden, body: func(*fixtures) any {
+		return map[string]string{"decision": "APPROVE"}
+	}},
+	"POST /api/v1/opinions/{id}/questions/{questionId}/answer": {owners: theProfessional, body: func(*fixtures) any {
+		return map[string]string{"answer": "Yes, once the attacks are under control."}
+	}},
 }
 
-// params fills a path parameter for a call on path: a patient's id is
-// patient A's, a case is a fresh draft case of patient A (so commands of
-// one caller never depend on another's). An unknown name fails the test.
-var params = map[string]func(path string, c aCase, f *fixtures) string{
-	"id": func(path string, c aCase, f *fixtures) string {
-		if strings.HasPrefix(path, "/api/v1/patients/") {
-			return f.a
+// scene makes the data one call of an operation reaches, fresh for each
+// call so that one caller's command never depends on another's, and
+// returns the values of the path's parameters. A path it does not know
+// fails the test: extend it with each new kind of resource.
+func (f *fixtures) scene(t *testing.T, method, path string) map[string]string {
+	t.Helper()
+	j, pro := f.j, f.pro
+	switch {
+	case !strings.Contains(path, "{"):
+		return nil
+	case strings.HasPrefix(path, "/api/v1/patients/"):
+		return map[string]string{"id": f.a}
+	case strings.HasPrefix(path, "/api/v1/professionals/"):
+		return map[string]string{"id": pro.ID}
+	case strings.HasPrefix(path, "/api/v1/credentials/"):
+		return map[string]string{"id": j.SubmitLicence(t, pro)}
+	case path == "/api/v1/assignments/available/{professionalId}":
+		return map[string]string{"professionalId": pro.ID}
+	case path == "/api/v1/assignments/claim/{caseId}":
+		c := j.OpenCase(t, f.patientA, true)
+		j.WaitAvailable(t, pro, c)
+		return map[string]string{"caseId": c.ID}
+	case path == "/api/v1/assignments/release/{assignmentId}":
+		return map[string]string{"assignmentId": j.Claim(t, pro, j.OpenCase(t, f.patientA, true))}
+	case path == "/api/v1/cases/{id}/opinion/submit", path == "/api/v1/cases/{id}/opinion" && method == http.MethodPut:
+		// The opinion service learns of the claim from its event: a saved
+		// draft shows it has.
+		c := j.OpenCase(t, f.patientA, true)
+		j.Claim(t, pro, c)
+		journey.Eventually(t, "a draft is saved", func() (bool, string) {
+			r := j.Do(t, pro.Token, http.MethodPut, "/api/v1/cases/"+c.ID+"/opinion", journey.Draft)
+			return r.Status == http.StatusOK, string(r.Body)
+		})
+		return map[string]string{"id": c.ID}
+	case strings.HasPrefix(path, "/api/v1/cases/{id}/opinion"):
+		c := j.OpenCase(t, f.patientA, true)
+		j.Approved(t, pro, c)
+		return map[string]string{"id": c.ID}
+	case strings.HasPrefix(path, "/api/v1/cases/"):
+		c := j.OpenCase(t, f.patientA, false)
+		return map[string]string{"id": c.ID, "caseNumber": c.Number}
+	case strings.HasPrefix(path, "/api/v1/opinions/"):
+		c := j.OpenCase(t, f.patientA, true)
+		out := map[string]string{"id": j.Approved(t, pro, c)}
+		if strings.Contains(path, "{questionId}") {
+			q := j.Do(t, f.patientA.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/opinion/questions",
+				map[string]string{"question": "May I drive?"}).Want(t, http.StatusCreated)
+			out["questionId"] = journey.Str(t, q, "id")
 		}
-		return c.id
-	},
-	"caseNumber": func(_ string, c aCase, _ *fixtures) string { return c.number },
+		return out
+	}
+	t.Fatalf("%s %s: the matrix has no scene for this path: add one", method, path)
+	return nil
 }
 
 type caller struct {
@@ -146,7 +236,7 @@ func TestMatrix(t *testing.T) {
 	for _, e := range testkit.Engines(t) {
 		t.Run(string(e), func(t *testing.T) {
 			env := map[string]string{"DATA_DIR": t.TempDir(), "REGION": "EU", "SHUTDOWN_TIMEOUT": "20s",
-				"ADMIN_EMAIL": "admin@example.org", "ADMIN_PASSWORD": "an admin's long passphrase"}
+				"ADMIN_EMAIL": "admin@example.org", "ADMIN_PASSWORD": journey.Password} // every caller shares it: some bodies carry it
 			if e == sqldb.Postgres {
 				env["DATABASE_URL"] = testkit.FreshDatabase(t, testkit.Env(t, "TEST_DATABASE_URL"))
 			}
@@ -179,9 +269,11 @@ func matrix(t *testing.T, f *fixtures) {
 				// A refusal is only ever expected where the policy restricts
 				// callers: a public operation's answer is the request's own.
 				refusal := expect(policy, c)
-				// Patient A's data is missing to patient B, and to a
-				// professional no case of A's is assigned to.
-				if (c.isB || c.role == authn.RoleProfessional) && req.ofA && refusal == 0 {
+				// Someone's data is missing to everyone else but an admin:
+				// patient A's to patient B and to a professional no case of
+				// A's is assigned to.
+				if owners := req.ownedBy(); refusal == 0 && !policy.IsPublic() && owners != nil &&
+					c.role != authn.RoleAdmin && !slices.Contains(owners, c.name) {
 					refusal = http.StatusNotFound
 				}
 				status, body := f.call(t, c, key, req)
@@ -267,10 +359,7 @@ func (f *fixtures) spec(t *testing.T) ops {
 func (f *fixtures) call(t *testing.T, c caller, key string, req request) (int, []byte) {
 	t.Helper()
 	method, path, _ := strings.Cut(key, " ")
-	var ca aCase
-	if strings.Contains(path, "{") && strings.HasPrefix(path, "/api/v1/cases/") {
-		ca = f.newCaseOfA(t)
-	}
+	values := f.scene(t, method, path)
 	concrete := path
 	for {
 		start := strings.Index(concrete, "{")
@@ -278,12 +367,11 @@ func (f *fixtures) call(t *testing.T, c caller, key string, req request) (int, [
 			break
 		}
 		end := strings.Index(concrete[start:], "}") + start
-		name := concrete[start+1 : end]
-		fill, ok := params[name]
+		v, ok := values[concrete[start+1:end]]
 		if !ok {
-			t.Fatalf("%s: no fixture for path parameter {%s}: add one to params", key, name)
+			t.Fatalf("%s: the scene has no value for {%s}", key, concrete[start+1:end])
 		}
-		concrete = concrete[:start] + fill(path, ca, f) + concrete[end+1:]
+		concrete = concrete[:start] + v + concrete[end+1:]
 	}
 	if req.query != nil {
 		concrete += "?" + req.query(f)
@@ -314,12 +402,15 @@ type fixtures struct {
 	base     string
 	accounts map[string]*account // by caller name
 	a, b     string
+	// j drives the platform for the scenes; patientA and pro are the
+	// callers "patient A" and "professional" (a verified SENIOR neurologist).
+	j        journey.Platform
+	patientA journey.Account
+	pro      journey.Account
 }
 
 // account is a caller's login and the access token it got.
 type account struct{ email, password, token string }
-
-type aCase struct{ id, number string }
 
 func (f *fixtures) token(c caller) string {
 	if a := f.accounts[c.name]; a != nil {
@@ -350,58 +441,24 @@ func boot(t *testing.T, env map[string]string) *fixtures {
 		}
 	})
 	f := &fixtures{app: a, base: "http://" + a.Addr().String(), accounts: map[string]*account{}}
-	// Registration is public and creates the patient's login, whose user
-	// id is the profile's; the first admin comes from ADMIN_EMAIL.
-	var pa, pb account
-	f.a, pa = f.register(t)
-	f.b, pb = f.register(t)
-	pro := f.professional(t, cfg)
-	for name, acc := range map[string]account{"patient A": pa, "patient B": pb, "professional": pro,
-		"admin": {email: cfg.AdminEmail, password: cfg.AdminPassword}} {
-		acc.token = f.login(t, acc)
-		f.accounts[name] = &acc
+	f.j = journey.Platform{Base: f.base}
+	// Registration is public and creates the login, whose user id is the
+	// profile's; the first admin comes from ADMIN_EMAIL.
+	adminToken := f.j.Login(t, cfg.AdminEmail, cfg.AdminPassword)
+	f.patientA = f.j.RegisterPatient(t)
+	pb := f.j.RegisterPatient(t)
+	f.pro = f.j.RegisterProfessional(t)
+	f.j.Credential(t, adminToken, f.pro, "SENIOR")
+	f.a, f.b = f.patientA.ID, pb.ID
+	for name, acc := range map[string]journey.Account{"patient A": f.patientA, "patient B": pb, "professional": f.pro,
+		"admin": {Email: cfg.AdminEmail, Password: cfg.AdminPassword, Token: adminToken}} {
+		f.accounts[name] = &account{email: acc.Email, password: acc.Password, token: acc.Token}
 	}
 	// Patient B has a case of their own, so refusals are not for want of one.
 	if status, body := f.do(t, f.accounts["patient B"].token, http.MethodPost, "/api/v1/cases", newCase(f.b)); status != http.StatusCreated {
 		t.Fatalf("B's case: %d %s", status, body)
 	}
 	return f
-}
-
-func (f *fixtures) register(t *testing.T) (string, account) {
-	t.Helper()
-	r := registration()
-	status, body := f.do(t, "", http.MethodPost, "/api/v1/patients", r)
-	var p struct{ ID string }
-	if status != http.StatusCreated || json.Unmarshal(body, &p) != nil || p.ID == "" {
-		t.Fatalf("register: %d %s", status, body)
-	}
-	return p.ID, account{email: r["email"].(string), password: r["password"].(string)}
-}
-
-// professional creates a professional's login. No professional service
-// exists yet, so it calls the auth service's own gRPC CreateUser — the
-// call professional onboarding will make — on a second instance of the
-// service over the running platform's auth store.
-func (f *fixtures) professional(t *testing.T, cfg config.Config) account {
-	t.Helper()
-	b := inproc.New()
-	t.Cleanup(func() { b.Close() })
-	s, err := auth.New(auth.Config{BcryptCost: 4, SigningKeys: cfg.JWTSigningKeys}, service.Deps{
-		Region: cfg.Region, DataDir: cfg.DataDir, DB: f.app.Store(auth.Name), Bus: b, Log: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := rpc.NewInProcess(httpapi.Wrap(s.Handler(), httpapi.Options{Service: auth.Name, Verifier: s.Verifier()}))
-	t.Cleanup(func() { srv.Close() })
-	acc := account{email: "pro." + uuid.NewString()[:12] + "@example.org", password: "a professional's passphrase"}
-	client := authv1connect.NewAuthServiceClient(rpc.WithIdentity(srv.Client(), s.ServiceToken("professional-identity")), rpc.BaseURL, rpc.ClientOptions()...)
-	if _, err := client.CreateUser(t.Context(), connect.NewRequest(&authv1.CreateUserRequest{
-		Email: acc.email, Password: acc.password, Role: string(authn.RoleProfessional)})); err != nil {
-		t.Fatalf("create professional: %v", err)
-	}
-	return acc
 }
 
 // login signs acc in and returns a new access token.
@@ -413,16 +470,6 @@ func (f *fixtures) login(t *testing.T, acc account) string {
 		t.Fatalf("login: %d %s", status, body)
 	}
 	return r.AccessToken
-}
-
-func (f *fixtures) newCaseOfA(t *testing.T) aCase {
-	t.Helper()
-	status, body := f.do(t, f.accounts["patient A"].token, http.MethodPost, "/api/v1/cases", newCase(f.a))
-	var c struct{ ID, CaseNumber string }
-	if status != http.StatusCreated || json.Unmarshal(body, &c) != nil {
-		t.Fatalf("A's case: %d %s", status, body)
-	}
-	return aCase{c.ID, c.CaseNumber}
 }
 
 func registration() map[string]any {
@@ -439,32 +486,16 @@ func newCase(customer string) map[string]any {
 
 func (f *fixtures) do(t *testing.T, token, method, path string, body any) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, f.base+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.StatusCode, b
+	r := journey.Platform{Base: f.base}.Do(t, token, method, path, body)
+	return r.Status, r.Body
+}
+
+func professionalRegistration() map[string]any {
+	return map[string]any{"firstName": "Test", "lastName": "Doctor", "email": "dr." + uuid.NewString()[:12] + "@example.org",
+		"password": "a long enough passphrase", "specialties": []string{"CARDIOLOGY"}, "languages": []string{"en"}, "country": "FR"}
+}
+
+func licence() map[string]any {
+	return map[string]any{"licenseNumber": "LIC-" + uuid.NewString()[:8], "issuingAuthority": "Ordre des médecins",
+		"country": "FR", "specialty": "NEUROLOGY", "expiresAt": time.Now().AddDate(1, 0, 0).UTC().Format(time.RFC3339)}
 }

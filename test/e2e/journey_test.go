@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -26,6 +25,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/logging"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
+	"github.com/secondopinion/platform/test/journey"
 )
 
 var caseNumber = regexp.MustCompile(`^EU-20\d\d-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$`)
@@ -38,7 +38,7 @@ func TestJourney(t *testing.T) {
 			if e == sqldb.Postgres {
 				env["DATABASE_URL"] = testkit.FreshDatabase(t, testkit.Env(t, "TEST_DATABASE_URL"))
 			}
-			journey(t, boot(t, env))
+			patientJourney(t, boot(t, env))
 		})
 	}
 }
@@ -117,7 +117,7 @@ func boot(t *testing.T, env map[string]string) *platform {
 	return p
 }
 
-func journey(t *testing.T, p *platform) {
+func patientJourney(t *testing.T, p *platform) {
 	email := "ada." + uuid.NewString()[:8] + "@example.org"
 	res := p.call(t, "POST", "/api/v1/patients", "", map[string]any{
 		"firstName":        "Ada",
@@ -225,36 +225,11 @@ type response struct {
 	body   string
 }
 
+// call sends a request with the Authorization value auth ("" for none).
 func (p *platform) call(t *testing.T, method, path, auth string, body any) response {
 	t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, p.base+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return response{res.StatusCode, res.Header.Get("Content-Type"), string(b)}
+	r := journey.Platform{Base: p.base}.Do(t, strings.TrimPrefix(auth, "Bearer "), method, path, body)
+	return response{r.Status, r.Type, string(r.Body)}
 }
 
 func (r response) want(t *testing.T, status int) {

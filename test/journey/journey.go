@@ -1,0 +1,251 @@
+// Package journey drives a running platform over HTTP through its gateway
+// the way its users do: patients, professionals and admins. The
+// end-to-end and authorisation tests share it, so both walk the same
+// steps; each step fails the test with the answer it got.
+package journey
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Platform is a running gateway.
+type Platform struct{ Base string }
+
+// Response is an answer: its status, content type and body.
+type Response struct {
+	Status int
+	Type   string
+	Body   []byte
+}
+
+// Do sends a request as the holder of token ("" is anonymous); body, when
+// not nil, is sent as JSON.
+func (p Platform) Do(t testing.TB, token, method, path string, body any) Response {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, p.Base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return Response{res.StatusCode, res.Header.Get("Content-Type"), b}
+}
+
+// Want fails the test unless the answer has status; it returns the
+// decoded JSON object (nil for other bodies).
+func (r Response) Want(t testing.TB, status int) map[string]any {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	var m map[string]any
+	_ = json.Unmarshal(r.Body, &m)
+	return m
+}
+
+// Str is a string field of a JSON object, which must be there.
+func Str(t testing.TB, m map[string]any, field string) string {
+	t.Helper()
+	s, ok := m[field].(string)
+	if !ok || s == "" {
+		t.Fatalf("no %s in %v", field, m)
+	}
+	return s
+}
+
+// Eventually retries check until it reports done, for what events bring
+// about in other services; it fails after 15 seconds with check's last
+// word.
+func Eventually(t testing.TB, what string, check func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ok, last := check()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not happen: %s", what, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Login signs in and returns the access token.
+func (p Platform) Login(t testing.TB, email, password string) string {
+	t.Helper()
+	m := p.Do(t, "", http.MethodPost, "/api/v1/auth/login", map[string]string{"email": email, "password": password}).Want(t, http.StatusOK)
+	return Str(t, m, "accessToken")
+}
+
+// Account is a registered login.
+type Account struct {
+	ID, Email, Password, Token string
+}
+
+// Password is every account's the helpers register.
+const Password = "a long enough passphrase"
+
+// RegisterPatient registers and logs in a patient.
+func (p Platform) RegisterPatient(t testing.TB) Account {
+	t.Helper()
+	a := Account{Email: "p." + uuid.NewString()[:12] + "@example.org", Password: Password}
+	m := p.Do(t, "", http.MethodPost, "/api/v1/patients", map[string]any{
+		"firstName": "Test", "lastName": "Patient", "dateOfBirth": "1980-01-02", "email": a.Email, "password": a.Password,
+	}).Want(t, http.StatusCreated)
+	a.ID = Str(t, m, "id")
+	a.Token = p.Login(t, a.Email, a.Password)
+	return a
+}
+
+// Case is a patient's case.
+type Case struct{ ID, Number string }
+
+// OpenCase opens a NEUROLOGY case for patient; submitted, it goes to the
+// pool.
+func (p Platform) OpenCase(t testing.TB, patient Account, submit bool) Case {
+	t.Helper()
+	m := p.Do(t, patient.Token, http.MethodPost, "/api/v1/cases", map[string]any{"customerId": patient.ID,
+		"specialty": "NEUROLOGY", "title": "Recurring migraines", "question": "Is the proposed preventive treatment right for me?"}).
+		Want(t, http.StatusCreated)
+	c := Case{Str(t, m, "id"), Str(t, m, "caseNumber")}
+	if submit {
+		p.Do(t, patient.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", nil).Want(t, http.StatusOK)
+	}
+	return c
+}
+
+// RegisterProfessional onboards a NEUROLOGY professional speaking English
+// and logs them in; they are PENDING and JUNIOR until credentialed.
+func (p Platform) RegisterProfessional(t testing.TB) Account {
+	t.Helper()
+	a := Account{Email: "dr." + uuid.NewString()[:12] + "@example.org", Password: Password}
+	m := p.Do(t, "", http.MethodPost, "/api/v1/professionals", map[string]any{
+		"firstName": "Grace", "lastName": "Neurologist", "email": a.Email, "password": a.Password,
+		"specialties": []string{"NEUROLOGY"}, "languages": []string{"en"}, "country": "DE", "bio": "Neurology, 12 years",
+	}).Want(t, http.StatusCreated)
+	a.ID = Str(t, m, "id")
+	a.Token = p.Login(t, a.Email, a.Password)
+	return a
+}
+
+// SubmitLicence submits a NEUROLOGY licence for pro, valid two years,
+// once credentialing knows of them, and returns its id.
+func (p Platform) SubmitLicence(t testing.TB, pro Account) string {
+	t.Helper()
+	var id string
+	Eventually(t, "credentialing learns of the professional", func() (bool, string) {
+		r := p.Do(t, pro.Token, http.MethodPost, "/api/v1/professionals/"+pro.ID+"/credentials", map[string]any{
+			"licenseNumber": "LIC-" + uuid.NewString()[:8], "issuingAuthority": "Ärztekammer Berlin", "country": "DE",
+			"specialty": "NEUROLOGY", "expiresAt": time.Now().AddDate(2, 0, 0).UTC().Format(time.RFC3339),
+		})
+		if r.Status == http.StatusNotFound {
+			return false, string(r.Body)
+		}
+		id = Str(t, r.Want(t, http.StatusCreated), "id")
+		return true, ""
+	})
+	return id
+}
+
+// Credential verifies a licence of pro as admin and sets their level,
+// then waits until the pool sees them verified at that level.
+func (p Platform) Credential(t testing.TB, admin string, pro Account, level string) {
+	t.Helper()
+	lic := p.SubmitLicence(t, pro)
+	p.Do(t, admin, http.MethodPost, "/api/v1/credentials/"+lic+"/verify", nil).Want(t, http.StatusOK)
+	if level != "JUNIOR" {
+		p.Do(t, admin, http.MethodPost, "/api/v1/professionals/"+pro.ID+"/level", map[string]string{"level": level}).Want(t, http.StatusOK)
+	}
+	Eventually(t, "the profile shows the standing", func() (bool, string) {
+		m := p.Do(t, pro.Token, http.MethodGet, "/api/v1/professionals/"+pro.ID, nil).Want(t, http.StatusOK)
+		return m["status"] == "VERIFIED" && m["level"] == level, fmt.Sprint(m)
+	})
+}
+
+// WaitAvailable waits until pro sees case c in the pool.
+func (p Platform) WaitAvailable(t testing.TB, pro Account, c Case) {
+	t.Helper()
+	Eventually(t, "case "+c.Number+" in the pool", func() (bool, string) {
+		r := p.Do(t, pro.Token, http.MethodGet, "/api/v1/assignments/available/"+pro.ID+"?limit=100", nil)
+		return r.Status == http.StatusOK && strings.Contains(string(r.Body), c.ID), string(r.Body)
+	})
+}
+
+// Claim claims c for pro once it is in their pool; it returns the
+// assignment's id.
+func (p Platform) Claim(t testing.TB, pro Account, c Case) string {
+	t.Helper()
+	p.WaitAvailable(t, pro, c)
+	m := p.Do(t, pro.Token, http.MethodPost, "/api/v1/assignments/claim/"+c.ID, nil).Want(t, http.StatusCreated)
+	return Str(t, m, "id")
+}
+
+// Draft is a complete opinion.
+var Draft = map[string]any{
+	"summary":         "Episodic migraine without aura; the MRI is unremarkable.",
+	"diagnoses":       []map[string]string{{"code": "G43.009", "description": "Migraine without aura, not intractable"}},
+	"recommendations": []string{"Start a beta blocker as prevention", "Keep a headache diary for three months"},
+	"confidence":      "HIGH",
+	"answer":          "Yes: preventive treatment is appropriate at your attack frequency.",
+	"references":      []string{"EHF guideline on migraine prevention, 2022"},
+}
+
+// WriteOpinion saves Draft as pro's opinion of c once the opinion service
+// knows the assignment, and submits it; it returns the opinion's id and
+// status after submission.
+func (p Platform) WriteOpinion(t testing.TB, pro Account, c Case) (id, status string) {
+	t.Helper()
+	Eventually(t, "the opinion service learns of the assignment", func() (bool, string) {
+		r := p.Do(t, pro.Token, http.MethodPut, "/api/v1/cases/"+c.ID+"/opinion", Draft)
+		if r.Status == http.StatusNotFound {
+			return false, string(r.Body)
+		}
+		id = Str(t, r.Want(t, http.StatusOK), "id")
+		return true, ""
+	})
+	m := p.Do(t, pro.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/opinion/submit", nil).Want(t, http.StatusOK)
+	return id, Str(t, m, "status")
+}
+
+// Approved walks c from the pool to an approved opinion by pro, who must
+// be SENIOR or higher; it returns the opinion's id.
+func (p Platform) Approved(t testing.TB, pro Account, c Case) string {
+	t.Helper()
+	p.Claim(t, pro, c)
+	id, status := p.WriteOpinion(t, pro, c)
+	if status != "APPROVED" {
+		t.Fatalf("a senior's opinion is %s after submission, want APPROVED", status)
+	}
+	return id
+}
