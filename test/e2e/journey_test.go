@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -45,9 +47,10 @@ func TestJourney(t *testing.T) {
 
 // platform is a running `all` process and what the test observes of it.
 type platform struct {
-	base   string
-	events chan bus.Event
-	logs   *syncBuffer
+	base    string
+	dataDir string
+	events  chan bus.Event
+	logs    *syncBuffer
 }
 
 // syncBuffer collects log output written from many goroutines.
@@ -82,7 +85,7 @@ func boot(t *testing.T, env map[string]string) *platform {
 	}
 	// Every line any part logs — the app's and the middleware's, which
 	// goes to the default logger — is kept for the privacy check.
-	p := &platform{events: make(chan bus.Event, 100), logs: &syncBuffer{}}
+	p := &platform{events: make(chan bus.Event, 100), logs: &syncBuffer{}, dataDir: cfg.DataDir}
 	log := logging.New(p.logs, slog.LevelDebug)
 	prev := slog.Default()
 	slog.SetDefault(log)
@@ -132,6 +135,11 @@ func patientJourney(t *testing.T, p *platform) {
 	patientID := res.str(t, "id")
 	// Registration created the login too: the token's subject is the patient.
 	ada := p.login(t, email, "correct horse battery staple")
+	// Ada turns on codes by email; from now on she logs in with the code
+	// the mailbox folder receives.
+	p.call(t, "POST", "/api/v1/auth/2fa/method", ada, map[string]any{"method": "EMAIL", "password": "correct horse battery staple"}).
+		want(t, http.StatusNoContent)
+	ada = p.loginWithCode(t, email, "correct horse battery staple")
 	admin := p.login(t, adminEmail, adminPassword)
 	p.call(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": "wrong password here"}).
 		want(t, http.StatusUnauthorized)
@@ -218,6 +226,37 @@ func (p *platform) login(t *testing.T, email, password string) string {
 	}
 	return "Bearer " + res.str(t, "accessToken")
 }
+
+// loginWithCode signs in with a password and the EMAIL code that the
+// embedded mailer writes to DATA_DIR/mailbox as an RFC 5322 file.
+func (p *platform) loginWithCode(t *testing.T, email, password string) string {
+	t.Helper()
+	res := p.call(t, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": password})
+	res.want(t, http.StatusOK)
+	if res.str(t, "method") != "EMAIL" {
+		t.Fatalf("login without the chosen second factor: %s", res.body)
+	}
+	challenge := res.str(t, "challengeId")
+	files, err := filepath.Glob(filepath.Join(p.dataDir, "mailbox", "*.eml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no message in the mailbox (%v)", err)
+	}
+	slices.Sort(files)
+	msg, err := os.ReadFile(files[len(files)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(msg), "To: "+email+"\r\n") {
+		t.Fatalf("the newest message is not for %s:\n%s", email, msg)
+	}
+	_, body, _ := strings.Cut(string(msg), "\r\n\r\n")
+	code := sixDigits.FindString(body)
+	res = p.call(t, "POST", "/api/v1/auth/2fa/verify", "", map[string]any{"challengeId": challenge, "code": code})
+	res.want(t, http.StatusOK)
+	return "Bearer " + res.str(t, "accessToken")
+}
+
+var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
 
 type response struct {
 	status int
