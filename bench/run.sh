@@ -6,6 +6,8 @@
 #   2. outbox → consumer events/s per transport vs the raw publish rate.
 #   3. patient store inserts/s on SQLite and PostgreSQL vs a bare SQLite
 #      insert loop and pgbench.
+#   4. claims of one case by 200 racers, 1,000 cases, through the
+#      case-assignment handler vs a raw conditional UPDATE (bench/claims).
 # Needs PostgreSQL at TEST_DATABASE_URL and NATS at TEST_NATS_URL (defaults
 # below); installs nginx and wrk with apt-get when they are missing.
 set -euo pipefail
@@ -176,17 +178,27 @@ serve() { # name port target [VAR=value...]
 	env -i PATH="$PATH" HOME="$TMP" DATA_DIR="$TMP/$name" LOG_LEVEL=warn "$@" \
 		"$BIN" serve --target="$target" --listen "127.0.0.1:$port" >"$OUT/$name.log" 2>&1 &
 	PIDS+=($!)
-	COMMANDS+=("$(quoted env -i DATA_DIR="<tmp>/$name" LOG_LEVEL=warn "$@" "$BIN" serve --target="$target" --listen "127.0.0.1:$port")")
+	COMMANDS+=("$(quoted env -i DATA_DIR="<tmp>/$name" LOG_LEVEL=warn "${@//$SECRET/<secret>}" "$BIN" serve --target="$target" --listen "127.0.0.1:$port")")
+}
+
+# Services apart from auth present their own identity to their peers: one
+# throwaway secret for the run, listed for every service at auth.
+SECRET=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+service_secrets() {
+	local t
+	for t in "${!PORT[@]}"; do
+		[ "$t" != auth ] && printf '%s=%s\n' "$t" "$SECRET"
+	done | paste -sd, -
 }
 
 # patient-identity verifies tokens with auth's JWKS and creates logins
 # through auth, so auth starts first.
 log "starting auth on :${PORT[auth]}"
-serve auth "${PORT[auth]}" auth
+serve auth "${PORT[auth]}" auth SERVICE_SECRETS="$(service_secrets)"
 PID_OF_AUTH=${PIDS[-1]}
 wait_http "http://127.0.0.1:${PORT[auth]}/api/ready" "$OUT/auth.log" "$PID_OF_AUTH"
 log "starting patient-identity on :$P_IDENTITY"
-serve patient-identity "$P_IDENTITY" patient-identity AUTH_SERVICE_URL="http://127.0.0.1:${PORT[auth]}"
+serve patient-identity "$P_IDENTITY" patient-identity AUTH_SERVICE_URL="http://127.0.0.1:${PORT[auth]}" SERVICE_SECRET="$SECRET"
 wait_http "http://127.0.0.1:$P_IDENTITY/api/ready" "$OUT/patient-identity.log" "${PIDS[-1]}"
 
 # A made-up person; the GET benchmarked below reads this patient back with
@@ -219,7 +231,7 @@ for t in "${PEERS[@]}"; do
 	[ "$t" = auth ] && continue
 	log "starting $t on :${PORT[$t]} (a peer the gateway requires)"
 	mapfile -t urls < <(service_urls "$t")
-	serve "$t" "${PORT[$t]}" "$t" "${urls[@]}"
+	serve "$t" "${PORT[$t]}" "$t" "${urls[@]}" SERVICE_SECRET="$SECRET"
 	PID_OF[$t]=${PIDS[-1]}
 done
 for t in "${PEERS[@]}"; do
@@ -326,6 +338,15 @@ for c in 1 8; do
 done
 COMMANDS+=("(pgbench ran with PGOPTIONS='-c search_path=<scratch schema>'; schema from bench/pgbench/schema.sql, dropped afterwards)")
 psql "$TEST_DATABASE_URL" -qc 'SET client_min_messages = warning' -c "DROP SCHEMA $SCRATCH_SCHEMA CASCADE"
+
+# ---------------------------------------------------------------- part 4
+# bench/claims prints its own section (it fails unless every case had
+# exactly one winner on both paths).
+log "go run ./bench/claims (1,000 cases x 200 racers, about two minutes)"
+if ! record go run ./bench/claims >"$OUT/claims.md" 2>"$OUT/claims.log"; then
+	echo "bench/claims failed: see $OUT/claims.log" >&2
+	exit 1
+fi
 
 # ---------------------------------------------------------------- report
 log "writing bench/RESULTS.md"
@@ -516,6 +537,8 @@ event envelope and the store's own code cost on top of the engine; a
 ratio near or above 1 means those costs vanish behind the commit, within
 the variation of commit latency between one run and the next (each figure
 is one run).
+
+$(sed 's/^## Claims/## 4. Claims/' "$OUT/claims.md")
 
 ## Commands
 
