@@ -197,7 +197,8 @@ func (a *App) openRedis(ctx context.Context) error {
 
 // wrap puts a target's handler behind the platform middleware.
 func (a *App) wrap(target string, h http.Handler) http.Handler {
-	return httpapi.Wrap(h, httpapi.Options{Service: target, Metrics: a.metrics, Verifier: a, Idempotency: a.idem})
+	return httpapi.Wrap(h, httpapi.Options{Service: target, Metrics: a.metrics, Verifier: a, Idempotency: a.idem,
+		TrustedProxies: a.cfg.TrustedProxies})
 }
 
 // edgeVerifier is the gateway's: a service identity is for calls between
@@ -432,7 +433,8 @@ func (a *App) routes() (http.Handler, error) {
 	httpapi.Ops(mux, a.metrics.Registry, a.checks())
 	if a.gateway != nil {
 		// The gateway serves the merged /openapi.json and /docs itself.
-		mux.Handle("/", httpapi.Wrap(a.gateway.Handler(), httpapi.Options{Service: Gateway, Metrics: a.metrics, Verifier: edgeVerifier{a}, Idempotency: a.idem}))
+		mux.Handle("/", httpapi.Wrap(a.gateway.Handler(), httpapi.Options{Service: Gateway, Metrics: a.metrics, Verifier: edgeVerifier{a}, Idempotency: a.idem,
+			TrustedProxies: a.cfg.TrustedProxies}))
 		return mux, nil
 	}
 	s := a.services[0]

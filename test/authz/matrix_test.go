@@ -97,7 +97,7 @@ var requests = map[string]request{
 	"POST /api/v1/auth/password-reset/confirm": {answer: http.StatusUnprocessableEntity, body: func(*fixtures) any {
 		return map[string]string{"token": uuid.NewString(), "newPassword": "another long passphrase"}
 	}},
-	"POST /api/v1/auth/2fa/totp": {},
+	"POST /api/v1/auth/2fa/totp": {body: func(*fixtures) any { return map[string]string{"password": journey.Password} }},
 	// Enabling TOTP would change the callers' later logins: a wrong code.
 	"POST /api/v1/auth/2fa/totp/confirm": {answer: http.StatusUnprocessableEntity, body: func(*fixtures) any {
 		return map[string]string{"code": "000000"}

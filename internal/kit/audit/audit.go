@@ -9,9 +9,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/secondopinion/platform/internal/kit/authn"
@@ -99,18 +96,10 @@ func aggregate(e Entry) string {
 	return e.Actor
 }
 
-// FromRequest starts an entry for r: the verified caller, where the request
-// came from and its request id. The caller fills in the action, resource,
-// patient, purpose and outcome.
-func FromRequest(r *http.Request) Entry {
-	e := FromContext(r.Context())
-	e.ClientAddr, e.UserAgent = ClientAddr(r), r.UserAgent()
-	return e
-}
-
-// FromContext is FromRequest for handlers that see only the request's
-// context (huma operations): the client's address and user agent are there
-// when WithClient put them in.
+// FromContext starts an entry for the request of ctx: the verified
+// caller, where the request came from (when WithClient put it in) and its
+// request id. The caller fills in the action, resource, patient, purpose
+// and outcome.
 func FromContext(ctx context.Context) Entry {
 	p := authn.FromContext(ctx)
 	c, _ := ctx.Value(clientKey{}).(client)
@@ -128,26 +117,11 @@ type clientKey struct{}
 
 type client struct{ addr, agent string }
 
-// WithClient keeps r's client address and user agent in ctx for
+// WithClient keeps the client's address and user agent in ctx for
 // FromContext. It changes only the context, not the request, so that it
 // can run inside huma middleware without hiding the matched route from the
-// platform's middleware.
-func WithClient(ctx context.Context, r *http.Request) context.Context {
-	return context.WithValue(ctx, clientKey{}, client{addr: ClientAddr(r), agent: r.UserAgent()})
-}
-
-// ClientAddr is the address the request came from: the first
-// X-Forwarded-For hop, which our gateway sets, else the peer's address
-// without its port.
-func ClientAddr(r *http.Request) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		first, _, _ := strings.Cut(xff, ",")
-		if a := strings.TrimSpace(first); a != "" {
-			return a
-		}
-	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
+// platform's middleware. The platform middleware decides the address (see
+// httpapi.Options.TrustedProxies).
+func WithClient(ctx context.Context, addr, userAgent string) context.Context {
+	return context.WithValue(ctx, clientKey{}, client{addr: addr, agent: userAgent})
 }

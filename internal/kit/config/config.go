@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -54,6 +55,10 @@ type Config struct {
 	// (AUTH_SECRET_KEY, 32 bytes in base64url); empty: a key file under
 	// DataDir. Replicas of auth must share it.
 	AuthSecretKey []byte
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (TRUSTED_PROXIES, CIDRs): the gateway's and ingress' addresses.
+	// Default loopback, where a mesh sidecar connects from.
+	TrustedProxies []netip.Prefix
 	// Durations are the schedules and deadlines of the services, by
 	// variable (see DurationVars); a missing one keeps the service's default.
 	Durations map[string]time.Duration
@@ -248,6 +253,18 @@ func Load(getenv func(string) (string, bool), targets ...string) (Config, error)
 		c.Durations[name] = d
 	}
 	c.RequiredLevels = get("ASSIGNMENT_REQUIRED_LEVELS")
+	proxies := "127.0.0.0/8,::1/128"
+	if v, ok := getenv("TRUSTED_PROXIES"); ok {
+		proxies = v
+	}
+	for _, cidr := range splitList(proxies) {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			fail("TRUSTED_PROXIES", "want CIDRs such as 10.0.0.0/8, got %q", cidr)
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
 	if v := get("AUTH_SECRET_KEY"); v != "" {
 		k, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(v, "="))
 		if err != nil || len(k) != 32 {

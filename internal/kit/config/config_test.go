@@ -196,3 +196,20 @@ func TestAuthSecretKey(t *testing.T) {
 		t.Error("a short key was accepted")
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load(env(nil), targets...)
+	if err != nil || len(c.TrustedProxies) != 2 || c.TrustedProxies[0].String() != "127.0.0.0/8" {
+		t.Fatalf("default: %v %v", c.TrustedProxies, err)
+	}
+	c, err = Load(env(map[string]string{"TRUSTED_PROXIES": "10.1.2.3/8, 192.168.0.0/16"}), targets...)
+	if err != nil || len(c.TrustedProxies) != 2 || c.TrustedProxies[0].String() != "10.0.0.0/8" {
+		t.Fatalf("%v %v", c.TrustedProxies, err)
+	}
+	if c, err := Load(env(map[string]string{"TRUSTED_PROXIES": ""}), targets...); err != nil || len(c.TrustedProxies) != 0 {
+		t.Fatalf("empty: %v %v", c.TrustedProxies, err)
+	}
+	if _, err := Load(env(map[string]string{"TRUSTED_PROXIES": "gateway"}), targets...); err == nil {
+		t.Fatal("a name was accepted")
+	}
+}

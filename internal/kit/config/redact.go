@@ -43,6 +43,11 @@ func (c Config) Redacted() []Setting {
 		}
 	}
 	out = append(out, Setting{"ASSIGNMENT_REQUIRED_LEVELS", c.RequiredLevels})
+	var proxies []string
+	for _, p := range c.TrustedProxies {
+		proxies = append(proxies, p.String())
+	}
+	out = append(out, Setting{"TRUSTED_PROXIES", strings.Join(proxies, ",")})
 	return append(out,
 		Setting{"LEGACY_MONOLITH_URL", RedactURL(c.LegacyMonolithURL)},
 		Setting{"OTEL_EXPORTER_OTLP_ENDPOINT", RedactURL(c.OTLPEndpoint)},

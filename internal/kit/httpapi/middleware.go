@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"time"
@@ -31,6 +32,11 @@ type Options struct {
 	MaxBody  int64          // request body limit in bytes; default 1 MiB
 	// Idempotency keeps Idempotency-Key records; nil keeps them in memory.
 	Idempotency idempotency.Store
+	// TrustedProxies are the peers whose X-Forwarded-For is believed: the
+	// gateway's addresses, and loopback for a mesh sidecar. A caller from
+	// anywhere else is its own address, whatever it claims. Requests over
+	// the in-process connection (all mode) come from the gateway.
+	TrustedProxies []netip.Prefix
 }
 
 // RequestIDHeader carries the request id between the gateway and services.
@@ -77,7 +83,7 @@ func observe(next http.Handler, o Options) http.Handler {
 		w.Header().Set(RequestIDHeader, id)
 		ctx := logging.WithRequestID(r.Context(), id)
 		// Audit entries and login throttling name the client.
-		ctx = audit.WithClient(ctx, r)
+		ctx = audit.WithClient(ctx, clientAddr(r, o.TrustedProxies), r.UserAgent())
 		ctx = telemetry.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
 		ctx, span := tracer.Start(ctx, o.Service+" "+r.Method, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()

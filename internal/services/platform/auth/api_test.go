@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -78,7 +79,9 @@ func start(t testing.TB, db *sqldb.DB, keys string) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := httpapi.Wrap(svc.Handler(), httpapi.Options{Service: auth.Name, Verifier: svc.Verifier()})
+	// The test's requests come from loopback, as through a sidecar.
+	h := httpapi.Wrap(svc.Handler(), httpapi.Options{Service: auth.Name, Verifier: svc.Verifier(),
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	srv := httptest.NewUnstartedServer(h)
 	srv.Listener.Close()
 	srv.Listener = testkit.Listen(t)
@@ -335,10 +338,16 @@ func TestTOTPEnrolAndLogin(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, f fixture) {
 		f.user(t, "ada@example.org", "patient", "")
 		tok := str(f.login(t, "ada@example.org", password), "accessToken")
-		if r := f.call(t, "/api/v1/auth/2fa/totp", "", nil); r.status != 401 {
+		if r := f.call(t, "/api/v1/auth/2fa/totp", "", map[string]string{"password": password}); r.status != 401 {
 			t.Fatalf("anonymous enrolment: %d", r.status)
 		}
-		r := f.call(t, "/api/v1/auth/2fa/totp", tok, nil)
+		if r := f.call(t, "/api/v1/auth/2fa/totp", tok, nil); r.status != 400 {
+			t.Fatalf("enrolment without a body: %d %s", r.status, r.raw)
+		}
+		if r := f.call(t, "/api/v1/auth/2fa/totp", tok, map[string]string{"password": "not the password at all"}); r.status != 403 {
+			t.Fatalf("enrolment with a wrong password: %d %s", r.status, r.raw)
+		}
+		r := f.call(t, "/api/v1/auth/2fa/totp", tok, map[string]string{"password": password})
 		u, err := url.Parse(str(r, "provisioningUri"))
 		if r.status != 200 || err != nil || u.Scheme != "otpauth" {
 			t.Fatalf("enrol: %d %s", r.status, r.raw)

@@ -12,13 +12,12 @@ import (
 	"github.com/secondopinion/platform/internal/kit/problem"
 )
 
-// clientAddr keys per-address throttling: the first X-Forwarded-For hop,
-// which the gateway replaces with the address it saw, else the peer (see
-// audit.ClientAddr). Keying on the peer alone would put every caller
-// behind the gateway in one bucket, so that a few failed logins by anyone
-// would lock everyone out. A caller that bypasses the gateway can name its
-// own address and so dodge the per-address limit, never the per-account
-// one.
+// clientAddr keys per-address throttling: the client the platform
+// middleware found, believing X-Forwarded-For only from trusted proxies
+// (TRUSTED_PROXIES: the gateway, a sidecar). Keying on the peer alone
+// would put every caller behind the gateway in one bucket, so that a few
+// failed logins by anyone would lock everyone out; a caller reaching auth
+// directly cannot name another address to dodge the limit.
 func clientAddr(ctx context.Context) string { return kitaudit.FromContext(ctx).ClientAddr }
 
 // Passwords carry no length tags: huma would echo a refused value.
@@ -103,7 +102,9 @@ func recoveryCodesOut(codes []string) *recoveryCodesOutput {
 	return out
 }
 
-type recoveryCodesInput struct {
+// passwordInput is the body of a change to the caller's second factor,
+// which needs the current password again.
+type passwordInput struct {
 	Body struct {
 		Password string `json:"password" writeOnly:"true" doc:"the current password"`
 	}
@@ -157,7 +158,7 @@ func (s *Service) routes() {
 	authz.Register(s.api, huma.Operation{OperationID: "confirm-password-reset", Method: http.MethodPost, Path: "/api/v1/auth/password-reset/confirm",
 		Summary: "Set a new password with a reset token", Tags: tags, DefaultStatus: http.StatusNoContent}, authz.Public, s.postResetConfirm)
 	authz.Register(s.api, huma.Operation{OperationID: "enrol-totp", Method: http.MethodPost, Path: "/api/v1/auth/2fa/totp",
-		Summary: "Start TOTP enrolment", Tags: tags}, person, s.postTOTP)
+		Summary: "Start TOTP enrolment (needs the current password)", Tags: tags}, person, s.postTOTP)
 	authz.Register(s.api, huma.Operation{OperationID: "confirm-totp", Method: http.MethodPost, Path: "/api/v1/auth/2fa/totp/confirm",
 		Summary: "Make TOTP the second factor and get recovery codes", Tags: tags}, person, s.postTOTPConfirm)
 	authz.Register(s.api, huma.Operation{OperationID: "replace-recovery-codes", Method: http.MethodPost, Path: "/api/v1/auth/2fa/recovery-codes",
@@ -209,8 +210,8 @@ func (s *Service) postResetConfirm(ctx context.Context, in *resetConfirmInput) (
 	return nil, s.confirmReset(ctx, in.Body.Token, in.Body.NewPassword, clientAddr(ctx))
 }
 
-func (s *Service) postTOTP(ctx context.Context, _ *struct{}) (*totpOutput, error) {
-	uri, err := s.enrolTOTP(ctx, authn.FromContext(ctx))
+func (s *Service) postTOTP(ctx context.Context, in *passwordInput) (*totpOutput, error) {
+	uri, err := s.enrolTOTP(ctx, authn.FromContext(ctx), in.Body.Password, clientAddr(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +228,7 @@ func (s *Service) postTOTPConfirm(ctx context.Context, in *totpConfirmInput) (*r
 	return recoveryCodesOut(codes), nil
 }
 
-func (s *Service) postRecoveryCodes(ctx context.Context, in *recoveryCodesInput) (*recoveryCodesOutput, error) {
+func (s *Service) postRecoveryCodes(ctx context.Context, in *passwordInput) (*recoveryCodesOutput, error) {
 	codes, err := s.replaceRecoveryCodes(ctx, authn.FromContext(ctx), in.Body.Password, clientAddr(ctx))
 	if err != nil {
 		return nil, err

@@ -507,13 +507,13 @@ func (s *Service) confirmReset(ctx context.Context, token, password, addr string
 	return nil
 }
 
-// enrolTOTP makes a new TOTP secret for the caller and returns its
-// provisioning URI; TOTP becomes the second factor once confirmed.
-func (s *Service) enrolTOTP(ctx context.Context, who authn.Principal) (string, error) {
-	if who.Anonymous() || who.Role == authn.RoleService {
-		return "", problem.Unauthenticated("log in first")
-	}
-	u, err := s.st.User(ctx, who.Subject)
+// enrolTOTP makes a new TOTP secret for the caller, once the password is
+// checked again (a stolen access token must not enrol its holder's
+// authenticator), and returns its provisioning URI. The secret stays
+// pending, apart from a working one, until confirmTOTP proves the
+// authenticator: an abandoned enrolment changes nothing.
+func (s *Service) enrolTOTP(ctx context.Context, who authn.Principal, password, addr string) (string, error) {
+	u, err := s.reauthenticate(ctx, who, password, addr)
 	if err != nil {
 		return "", err
 	}
@@ -525,16 +525,16 @@ func (s *Service) enrolTOTP(ctx context.Context, who authn.Principal) (string, e
 	if err != nil {
 		return "", err
 	}
-	if err := s.st.SetTOTPSecret(ctx, u.ID, sealed, s.now()); err != nil {
+	if err := s.st.SetPendingTOTPSecret(ctx, u.ID, sealed, s.now()); err != nil {
 		return "", err
 	}
 	s.log.InfoContext(ctx, "totp enrolment started", "userId", u.ID)
 	return key.URL(), nil
 }
 
-// confirmTOTP switches the caller to TOTP once a code proves the app works
-// and returns the user's new recovery codes: shown this once, stored only
-// as hashes.
+// confirmTOTP makes the pending secret the caller's working one and TOTP
+// the second factor once a code of it proves the app works, and returns
+// the user's new recovery codes: shown this once, stored only as hashes.
 func (s *Service) confirmTOTP(ctx context.Context, who authn.Principal, code string) ([]string, error) {
 	if who.Anonymous() || who.Role == authn.RoleService {
 		return nil, problem.Unauthenticated("log in first")
@@ -544,15 +544,13 @@ func (s *Service) confirmTOTP(ctx context.Context, who authn.Principal, code str
 		return nil, err
 	}
 	now := s.now()
-	secret, plaintext, err := s.box.open(u.ID, u.TOTPSecret)
+	// Only this service writes the pending secret, always sealed.
+	secret, _, err := s.box.open(u.ID, u.TOTPPending)
 	if err != nil {
-		s.log.ErrorContext(ctx, "totp secret does not open", "userId", u.ID, "error", err)
+		s.log.ErrorContext(ctx, "pending totp secret does not open", "userId", u.ID, "error", err)
 	}
 	if err != nil || !validTOTP(code, secret, now) {
 		return nil, problem.Invalid("body.code", "does not match the authenticator; enrol again if it keeps failing")
-	}
-	if plaintext {
-		s.sealPlaintextSecret(ctx, u)
 	}
 	codes, hashes, err := newRecoveryCodes(u.ID)
 	if err != nil {
@@ -562,7 +560,9 @@ func (s *Service) confirmTOTP(ctx context.Context, who authn.Principal, code str
 	if err != nil {
 		return nil, err
 	}
-	if err := s.st.EnableTOTP(ctx, u.ID, hashes, now, ev); err != nil {
+	if err := s.st.EnableTOTP(ctx, u.ID, u.TOTPPending, hashes, now, ev); errors.Is(err, store.ErrPendingChanged) {
+		return nil, problem.Conflict("TOTP enrolment changed", "another enrolment replaced or confirmed this one; confirm with a code of the latest")
+	} else if err != nil {
 		return nil, err
 	}
 	s.relay.Notify()

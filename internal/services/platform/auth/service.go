@@ -9,8 +9,10 @@
 // secret key (Config.SecretKey, else the key file DataDir/auth-secret-key)
 // with the user id as additional data. Secrets stored in plaintext before
 // that need no migration: a value without the "v1:" prefix is read as
-// plaintext and sealed when the user next uses TOTP or enrols again. TOTP
-// users hold ten one-time recovery codes, stored as SHA-256 hashes.
+// plaintext and sealed when the user next uses TOTP or enrols again. A new
+// enrolment, which needs the password again, keeps its secret pending
+// beside the working one until a code confirms it. TOTP users hold ten
+// one-time recovery codes, stored as SHA-256 hashes.
 package auth
 
 import (

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/pquerna/otp/totp"
@@ -39,18 +40,25 @@ func recoveryCodes(t *testing.T, r response) []string {
 // the secret and the recovery codes.
 func (f fixture) enrolTOTP(t *testing.T, tok string) (string, []string) {
 	t.Helper()
-	r := f.call(t, "/api/v1/auth/2fa/totp", tok, nil)
-	u, err := url.Parse(str(r, "provisioningUri"))
-	if r.status != 200 || err != nil {
-		t.Fatalf("enrol: %d %s", r.status, r.raw)
-	}
-	secret := u.Query().Get("secret")
+	secret := f.startTOTP(t, tok)
 	code, _ := totp.GenerateCode(secret, f.clock.Now())
-	r = f.call(t, "/api/v1/auth/2fa/totp/confirm", tok, map[string]string{"code": code})
+	r := f.call(t, "/api/v1/auth/2fa/totp/confirm", tok, map[string]string{"code": code})
 	if r.status != 200 {
 		t.Fatalf("confirm: %d %s", r.status, r.raw)
 	}
 	return secret, recoveryCodes(t, r)
+}
+
+// startTOTP starts a TOTP enrolment of the holder of tok and returns its
+// secret, not yet confirmed.
+func (f fixture) startTOTP(t *testing.T, tok string) string {
+	t.Helper()
+	r := f.call(t, "/api/v1/auth/2fa/totp", tok, map[string]string{"password": password})
+	u, err := url.Parse(str(r, "provisioningUri"))
+	if r.status != 200 || err != nil || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("enrol: %d %s", r.status, r.raw)
+	}
+	return u.Query().Get("secret")
 }
 
 // verify answers a new login's TOTP challenge with code.
@@ -97,6 +105,15 @@ func (f fixture) storedSecret(t *testing.T, userID string) string {
 	t.Helper()
 	var s string
 	if err := f.db.QueryRowContext(context.Background(), `SELECT totp_secret FROM users WHERE id = $1`, userID).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (f fixture) storedPending(t *testing.T, userID string) string {
+	t.Helper()
+	var s string
+	if err := f.db.QueryRowContext(context.Background(), `SELECT totp_pending_secret FROM users WHERE id = $1`, userID).Scan(&s); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -241,6 +258,101 @@ func TestTOTPSecretSealedAtRest(t *testing.T) {
 		}
 		if r := f.verify(t, "ada@example.org", code); r.status != 200 {
 			t.Fatalf("login after sealing: %d %s", r.status, r.raw)
+		}
+	})
+}
+
+// A new enrolment leaves the working secret alone until it is confirmed:
+// abandoned, it locks no one out.
+func TestTOTPReenrolment(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, f fixture) {
+		id := f.user(t, "ada@example.org", "patient", "")
+		tok := str(f.login(t, "ada@example.org", password), "accessToken")
+		first, codes := f.enrolTOTP(t, tok)
+		working := f.storedSecret(t, id)
+
+		second := f.startTOTP(t, tok)
+		pending := f.storedPending(t, id)
+		if !strings.HasPrefix(pending, "v1:") || strings.Contains(strings.ToUpper(pending), second) {
+			t.Fatalf("pending secret %q is not sealed", pending)
+		}
+		if f.storedSecret(t, id) != working {
+			t.Fatal("starting an enrolment changed the working secret")
+		}
+		// Not confirmed: logins take the first secret's codes, not the
+		// second's, and the recovery codes still work.
+		f.clock.advance(time.Minute)
+		code, _ := totp.GenerateCode(second, f.clock.Now())
+		if r := f.verify(t, "ada@example.org", code); r.status != 401 {
+			t.Fatalf("a code of the unconfirmed secret: %d %s", r.status, r.raw)
+		}
+		code, _ = totp.GenerateCode(first, f.clock.Now())
+		if r := f.verify(t, "ada@example.org", code); r.status != 200 {
+			t.Fatalf("a code of the working secret during an enrolment: %d %s", r.status, r.raw)
+		}
+		if r := f.verify(t, "ada@example.org", codes[0]); r.status != 200 {
+			t.Fatalf("a recovery code during an enrolment: %d %s", r.status, r.raw)
+		}
+		// Only a code of the pending secret confirms it.
+		code, _ = totp.GenerateCode(first, f.clock.Now())
+		if r := f.call(t, "/api/v1/auth/2fa/totp/confirm", tok, map[string]string{"code": code}); r.status != 422 {
+			t.Fatalf("confirm with the working secret's code: %d %s", r.status, r.raw)
+		}
+
+		code, _ = totp.GenerateCode(second, f.clock.Now())
+		r := f.call(t, "/api/v1/auth/2fa/totp/confirm", tok, map[string]string{"code": code})
+		fresh := recoveryCodes(t, r)
+		if r.status != 200 || len(fresh) != 10 {
+			t.Fatalf("confirm: %d %s", r.status, r.raw)
+		}
+		if r := f.call(t, "/api/v1/auth/2fa/totp/confirm", tok, map[string]string{"code": code}); r.status != 422 {
+			t.Fatalf("confirm twice: %d %s", r.status, r.raw)
+		}
+		f.clock.advance(time.Minute)
+		code, _ = totp.GenerateCode(first, f.clock.Now())
+		if r := f.verify(t, "ada@example.org", code); r.status != 401 {
+			t.Fatalf("a code of the replaced secret: %d %s", r.status, r.raw)
+		}
+		if r := f.verify(t, "ada@example.org", codes[1]); r.status != 401 {
+			t.Fatalf("a recovery code of the replaced enrolment: %d %s", r.status, r.raw)
+		}
+		code, _ = totp.GenerateCode(second, f.clock.Now())
+		if r := f.verify(t, "ada@example.org", code); r.status != 200 {
+			t.Fatalf("a code of the new secret: %d %s", r.status, r.raw)
+		}
+		if r := f.verify(t, "ada@example.org", fresh[0]); r.status != 200 {
+			t.Fatalf("a new recovery code: %d %s", r.status, r.raw)
+		}
+	})
+}
+
+// Starting an enrolment takes the password, and wrong ones count as
+// failed logins: a stolen access token cannot enrol its holder's
+// authenticator, nor guess the password faster than a login could.
+func TestTOTPEnrolmentNeedsThePassword(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, f fixture) {
+		id := f.user(t, "ada@example.org", "patient", "")
+		tok := str(f.login(t, "ada@example.org", password), "accessToken")
+		enrol := func(pw string) response {
+			return f.call(t, "/api/v1/auth/2fa/totp", tok, map[string]string{"password": pw})
+		}
+		svcTok, _, _ := f.svc.ServiceToken("case-management")(context.Background())
+		if r := f.call(t, "/api/v1/auth/2fa/totp", svcTok, map[string]string{"password": password}); r.status != 403 {
+			t.Fatalf("a service: %d %s", r.status, r.raw)
+		}
+		for range 5 {
+			if r := enrol("not the password at all"); r.status != 403 || str(r, "provisioningUri") != "" {
+				t.Fatalf("wrong password: %d %s", r.status, r.raw)
+			}
+		}
+		if p := f.storedPending(t, id); p != "" {
+			t.Fatalf("a refused enrolment stored a secret: %q", p)
+		}
+		if r := enrol(password); r.status != 429 {
+			t.Fatalf("after 5 wrong passwords: %d %s", r.status, r.raw)
+		}
+		if r := f.login(t, "ada@example.org", password); r.status != 429 {
+			t.Fatalf("login after 5 wrong passwords at /2fa/totp: %d", r.status)
 		}
 	})
 }

@@ -14,12 +14,29 @@ import (
 // ErrNoTOTP says the user's second factor is not TOTP (any more).
 var ErrNoTOTP = errors.New("totp is not the second factor")
 
-// EnableTOTP makes TOTP the user's second factor with a new set of recovery
-// codes (their hashes), replacing any earlier set, and its events.
-func (s *Store) EnableTOTP(ctx context.Context, id string, codeHashes []string, now time.Time, events ...bus.Event) error {
+// ErrPendingChanged says the enrolment being confirmed is no longer the
+// user's pending one: another enrolment replaced it, or it was confirmed.
+var ErrPendingChanged = errors.New("the pending totp enrolment changed")
+
+// EnableTOTP makes the pending secret the user's working TOTP secret and
+// TOTP the second factor, with a new set of recovery codes (their hashes)
+// replacing any earlier set, and its events. pending is the stored pending
+// secret the caller checked the code against: ErrPendingChanged if it is
+// no longer the one stored.
+func (s *Store) EnableTOTP(ctx context.Context, id, pending string, codeHashes []string, now time.Time, events ...bus.Event) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET two_factor_method = 'TOTP', updated_at = $2 WHERE id = $1`, id, now); err != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET two_factor_method = 'TOTP', totp_secret = totp_pending_secret,
+			totp_pending_secret = '', updated_at = $3 WHERE id = $1 AND totp_pending_secret = $2 AND totp_pending_secret <> ''`,
+			id, pending, now)
+		if err != nil {
 			return fmt.Errorf("enable totp of %s: %w", id, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("enable totp of %s: %w", id, err)
+		}
+		if n == 0 {
+			return ErrPendingChanged
 		}
 		if err := replaceRecoveryCodes(ctx, tx, id, codeHashes, now); err != nil {
 			return err
@@ -63,12 +80,13 @@ func replaceRecoveryCodes(ctx context.Context, tx *sql.Tx, id string, codeHashes
 }
 
 // SetTwoFactorMethod makes method (NONE, EMAIL or SMS) the user's second
-// factor with its events. Leaving TOTP forgets the secret and the recovery
-// codes: they must not come back to life with a later enrolment.
+// factor with its events. Leaving TOTP forgets the secrets (working and
+// pending) and the recovery codes: they must not come back to life with a
+// later enrolment.
 func (s *Store) SetTwoFactorMethod(ctx context.Context, id, method string, now time.Time, events ...bus.Event) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET two_factor_method = $2, totp_secret = '', updated_at = $3 WHERE id = $1`,
-			id, method, now); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET two_factor_method = $2, totp_secret = '', totp_pending_secret = '',
+			updated_at = $3 WHERE id = $1`, id, method, now); err != nil {
 			return fmt.Errorf("set second factor of %s: %w", id, err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, id); err != nil {

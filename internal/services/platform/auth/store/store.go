@@ -36,6 +36,7 @@ type User struct {
 	Role            string
 	TwoFactorMethod string
 	TOTPSecret      string // as stored: sealed by the service ("v1:..."), or plaintext from before
+	TOTPPending     string // sealed secret of an enrolment not yet confirmed; "" if none
 	Phone           string
 	Status          string
 	FailedAttempts  int
@@ -74,8 +75,8 @@ func (s *Store) CreateUser(ctx context.Context, u User, events ...bus.Event) err
 	return nil
 }
 
-const userColumns = `id, email, password_hash, hash_scheme, role, two_factor_method, totp_secret, phone, status,
-	failed_attempts, locked_until, created_at, updated_at`
+const userColumns = `id, email, password_hash, hash_scheme, role, two_factor_method, totp_secret, totp_pending_secret,
+	phone, status, failed_attempts, locked_until, created_at, updated_at`
 
 // UserByEmail finds a user by lower-case email; problem.NotFound if none.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
@@ -91,7 +92,7 @@ func scanUser(row *sql.Row) (User, error) {
 	var u User
 	var locked sql.NullTime
 	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.HashScheme, &u.Role, &u.TwoFactorMethod, &u.TOTPSecret,
-		&u.Phone, &u.Status, &u.FailedAttempts, &locked, &u.CreatedAt, &u.UpdatedAt)
+		&u.TOTPPending, &u.Phone, &u.Status, &u.FailedAttempts, &locked, &u.CreatedAt, &u.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, problem.NotFound("user")
 	}
@@ -170,17 +171,19 @@ func (s *Store) SetPassword(ctx context.Context, id, hash, scheme string, now ti
 	})
 }
 
-// SetTOTPSecret stores the (sealed) secret of a TOTP enrolment; the method
-// changes only when the user proves the authenticator works (EnableTOTP).
-func (s *Store) SetTOTPSecret(ctx context.Context, id, secret string, now time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE users SET totp_secret = $2, updated_at = $3 WHERE id = $1`, id, secret, now); err != nil {
-		return fmt.Errorf("set totp secret of %s: %w", id, err)
+// SetPendingTOTPSecret stores the (sealed) secret of a TOTP enrolment,
+// replacing that of an earlier unconfirmed one. The working secret and the
+// method stay until the user proves the authenticator works (EnableTOTP).
+func (s *Store) SetPendingTOTPSecret(ctx context.Context, id, secret string, now time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE users SET totp_pending_secret = $2, updated_at = $3 WHERE id = $1`,
+		id, secret, now); err != nil {
+		return fmt.Errorf("set pending totp secret of %s: %w", id, err)
 	}
 	return nil
 }
 
 // ReplaceTOTPSecret replaces the stored secret old by next unless it
-// changed meanwhile (a new enrolment wins); it seals plaintext secrets
+// changed meanwhile (a confirmed enrolment wins); it seals plaintext secrets
 // stored before encryption.
 func (s *Store) ReplaceTOTPSecret(ctx context.Context, id, old, next string, now time.Time) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE users SET totp_secret = $3, updated_at = $4 WHERE id = $1 AND totp_secret = $2`,

@@ -77,8 +77,30 @@ func TestStore(t *testing.T) {
 			if err := st.ReplaceRecoveryCodes(ctx, u.ID, []string{"c0"}, t0); !errors.Is(err, store.ErrNoTOTP) {
 				t.Fatalf("recovery codes without TOTP: %v", err)
 			}
-			if err := st.EnableTOTP(ctx, u.ID, []string{"c1", "c2", "c3"}, t0); err != nil {
+			if err := st.EnableTOTP(ctx, u.ID, "", []string{"c0"}, t0); !errors.Is(err, store.ErrPendingChanged) {
+				t.Fatalf("enable without an enrolment: %v", err)
+			}
+			if err := st.SetPendingTOTPSecret(ctx, u.ID, "v1:a", t0); err != nil {
 				t.Fatal(err)
+			}
+			if err := st.SetPendingTOTPSecret(ctx, u.ID, "v1:b", t0); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.EnableTOTP(ctx, u.ID, "v1:a", []string{"c0"}, t0); !errors.Is(err, store.ErrPendingChanged) {
+				t.Fatalf("enable a replaced enrolment: %v", err)
+			}
+			if err := st.EnableTOTP(ctx, u.ID, "v1:b", []string{"c1", "c2", "c3"}, t0); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := st.User(ctx, u.ID); got.TwoFactorMethod != "TOTP" || got.TOTPSecret != "v1:b" || got.TOTPPending != "" {
+				t.Fatalf("after enabling TOTP: %+v", got)
+			}
+			// A new enrolment leaves the working secret until confirmed.
+			if err := st.SetPendingTOTPSecret(ctx, u.ID, "v1:c", t0); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := st.User(ctx, u.ID); got.TOTPSecret != "v1:b" || got.TOTPPending != "v1:c" {
+				t.Fatalf("after a new enrolment: %+v", got)
 			}
 			use := func(hash string) (bool, int) {
 				t.Helper()
@@ -127,7 +149,7 @@ func TestStore(t *testing.T) {
 			if err := st.SetTwoFactorMethod(ctx, u.ID, "EMAIL", t0); err != nil {
 				t.Fatal(err)
 			}
-			if got, _ := st.User(ctx, u.ID); got.TwoFactorMethod != "EMAIL" || got.TOTPSecret != "" {
+			if got, _ := st.User(ctx, u.ID); got.TwoFactorMethod != "EMAIL" || got.TOTPSecret != "" || got.TOTPPending != "" {
 				t.Fatalf("after leaving TOTP: %+v", got)
 			}
 		})
