@@ -73,6 +73,7 @@ var declared = map[string][]Route{
 		{"GET", "/api/v1/cases/{id}/opinion", opinions},
 		{"POST", "/api/v1/cases/{id}/opinion/submit", opinions},
 		{"POST", "/api/v1/cases/{id}/opinion/questions", opinions},
+		{"GET", "/api/v1/opinions/awaiting-review", opinions},
 		{"GET", "/api/v1/opinions/{id}", opinions},
 		{"POST", "/api/v1/opinions/{id}/review", opinions},
 		{"GET", "/api/v1/opinions/{id}/report", opinions},

@@ -136,6 +136,7 @@ var requests = map[string]request{
 	"POST /api/v1/cases/{id}/opinion/submit":    {owners: theProfessional},
 	"GET /api/v1/cases/{id}/opinion":            {owners: aAndAssignee},
 	"POST /api/v1/cases/{id}/opinion/questions": {ofA: true, body: func(*fixtures) any { return map[string]string{"question": "May I drive?"} }},
+	"GET /api/v1/opinions/awaiting-review":      {},
 	"GET /api/v1/opinions/{id}":                 {owners: theProfessional},
 	"GET /api/v1/opinions/{id}/report":          {owners: aAndAssignee},
 	// The only professional caller is the author, who may not review.

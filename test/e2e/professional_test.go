@@ -75,6 +75,13 @@ func opinionJourney(t *testing.T, p *platform, j journey.Platform) {
 		r := j.Do(t, patient.Token, http.MethodGet, "/api/v1/cases/"+c.Number+"/status", nil)
 		return strings.Contains(string(r.Body), `"UNDER_REVIEW"`), string(r.Body)
 	})
+	// The senior finds it in their review queue; the author does not.
+	if q := j.Do(t, senior.Token, http.MethodGet, "/api/v1/opinions/awaiting-review", nil); q.Status != http.StatusOK || !strings.Contains(string(q.Body), opinionID) {
+		t.Fatalf("the senior's review queue: %d %s", q.Status, q.Body)
+	}
+	if q := j.Do(t, junior.Token, http.MethodGet, "/api/v1/opinions/awaiting-review", nil); strings.Contains(string(q.Body), opinionID) {
+		t.Fatalf("the author may review their own opinion: %s", q.Body)
+	}
 	j.Do(t, junior.Token, http.MethodPost, "/api/v1/opinions/"+opinionID+"/review", map[string]string{"decision": "APPROVE"}).
 		Want(t, http.StatusForbidden)
 	j.Do(t, senior.Token, http.MethodPost, "/api/v1/opinions/"+opinionID+"/review", map[string]string{"decision": "APPROVE"}).

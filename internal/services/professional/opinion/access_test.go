@@ -48,6 +48,7 @@ func testAccess(t *testing.T, h *harness) {
 		{"GET", opinion + "/report", nil, map[string]int{"": 401, patient: 404, other: 404, "admin": 200, stranger: 404, author: 200}},
 		{"POST", path + "/questions", ask, map[string]int{"": 401, patient: 404, other: 404, "admin": 403, author: 403}},
 		{"POST", opinion + "/questions/" + uuid.NewString() + "/answer", answer, map[string]int{"": 401, patient: 403, "admin": 403, stranger: 404, author: 404}},
+		{"GET", "/api/v1/opinions/awaiting-review", nil, map[string]int{"": 401, patient: 403, other: 403, "admin": 200, author: 200, stranger: 200}},
 		{"POST", opinion + "/review", review, map[string]int{"": 401, patient: 403, "admin": 403, author: 403, "pro:" + f.juniorPeer: 404, stranger: 200}},
 	}
 	for _, r := range routes {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"connectrpc.com/connect"
@@ -15,6 +16,7 @@ import (
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
+	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/services/professional/opinion/domain"
 	"github.com/secondopinion/platform/internal/services/professional/opinion/store"
@@ -127,6 +129,12 @@ func (s *Service) submit(ctx context.Context, who authn.Principal, caseID string
 	if err != nil {
 		return view{}, err
 	}
+	// The case's specialty goes on the opinion, so the review queue
+	// finds it by its reviewers' specialties.
+	c, err := s.caseOf(ctx, caseID, "opinion.submit")
+	if err != nil {
+		return view{}, err
+	}
 	var out store.Opinion
 	err = retry(func() error {
 		return s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -141,7 +149,7 @@ func (s *Service) submit(ctx context.Context, who authn.Principal, caseID string
 			if err != nil {
 				return err
 			}
-			o.Status, o.SubmittedAt = to, s.now()
+			o.Status, o.SubmittedAt, o.Specialty = to, s.now(), c.GetSpecialty()
 			if to == domain.Approved {
 				o.ApprovedAt = s.now()
 			}
@@ -214,15 +222,55 @@ func (s *Service) reviewer(ctx context.Context, who authn.Principal, o store.Opi
 	if who.Subject == o.ProfessionalID {
 		return domain.ErrOwnOpinion
 	}
-	p, err := s.professional(ctx, who.Subject)
+	r, err := s.standing(ctx, who.Subject)
 	if err != nil {
 		return err
 	}
-	r := domain.Reviewer{ID: p.GetId(), Status: p.GetStatus(), Level: p.GetLevel(), Specialties: p.GetSpecialties()}
 	if err := domain.CanReview(r, o.ProfessionalID, c.GetSpecialty()); err != nil {
 		return problem.NotFound("opinion")
 	}
 	return nil
+}
+
+// standing asks professional-identity for a professional's standing as a
+// reviewer.
+func (s *Service) standing(ctx context.Context, id string) (domain.Reviewer, error) {
+	p, err := s.professional(ctx, id)
+	if err != nil {
+		return domain.Reviewer{}, err
+	}
+	return domain.Reviewer{ID: p.GetId(), Status: p.GetStatus(), Level: p.GetLevel(), Specialties: p.GetSpecialties()}, nil
+}
+
+// awaiting pages through the submitted opinions who may review, oldest
+// submission first: for a professional those CanReview admits them to
+// (none when they may review nothing, or are unknown to
+// professional-identity), for an admin every one. The queue shows ids and
+// specialties only, so only an admin's look is audited, as an admin
+// action; opening an opinion is audited as its read.
+func (s *Service) awaiting(ctx context.Context, who authn.Principal, cursor string, limit int) ([]store.Awaiting, string, error) {
+	after, err := httpapi.DecodeCursor("query.cursor", cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	if authz.IsAdmin(who) {
+		if err := s.audit(ctx, who, "opinion.queue.read", "", "", kitaudit.Allowed); err != nil {
+			return nil, "", err
+		}
+		return s.store.AwaitingReview(ctx, store.QueueFilter{AllSpecialties: true}, after, limit)
+	}
+	if who.Role != authn.RoleProfessional {
+		return nil, "", nil
+	}
+	r, err := s.standing(ctx, who.Subject)
+	if problem.StatusOf(err) == http.StatusNotFound {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	f := store.QueueFilter{Specialties: r.ReviewableSpecialties(), NotBy: who.Subject}
+	return s.store.AwaitingReview(ctx, f, after, limit)
 }
 
 // forCase reads the opinion of a case: its owner gets the approved one,

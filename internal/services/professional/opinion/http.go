@@ -166,6 +166,27 @@ type reportOutput struct {
 	Body               []byte
 }
 
+type queueInput struct {
+	Cursor string `query:"cursor" doc:"nextCursor of the previous page"`
+	Limit  int    `query:"limit" default:"20" minimum:"1" maximum:"100"`
+}
+
+// awaitingBody is an opinion in the review queue: no text, no patient.
+type awaitingBody struct {
+	ID             string    `json:"id" format:"uuid"`
+	CaseID         string    `json:"caseId" format:"uuid"`
+	Specialty      string    `json:"specialty" doc:"the case's"`
+	ProfessionalID string    `json:"professionalId" format:"uuid" doc:"the author"`
+	SubmittedAt    time.Time `json:"submittedAt"`
+}
+
+type queueOutput struct {
+	Body struct {
+		Items      []awaitingBody `json:"items"`
+		NextCursor string         `json:"nextCursor,omitempty" doc:"absent on the last page"`
+	}
+}
+
 func (s *Service) routes() {
 	tags := []string{"Opinions"}
 	pro := authz.Roles(authn.RoleProfessional)
@@ -201,6 +222,22 @@ func (s *Service) routes() {
 				return nil, err
 			}
 			return &opinionOutput{toBody(v)}, nil
+		})
+	authz.Register(s.api, huma.Operation{OperationID: "list-opinions-awaiting-review", Method: http.MethodGet,
+		Path: "/api/v1/opinions/awaiting-review", Tags: tags,
+		Summary: "Submitted opinions the caller may review, oldest first (ids only; open one with get-opinion); every one for an admin"},
+		authz.Roles(authn.RoleProfessional, authn.RoleAdmin),
+		func(ctx context.Context, in *queueInput) (*queueOutput, error) {
+			items, next, err := s.awaiting(ctx, authn.FromContext(ctx), in.Cursor, in.Limit)
+			if err != nil {
+				return nil, err
+			}
+			out := &queueOutput{}
+			out.Body.Items, out.Body.NextCursor = make([]awaitingBody, 0, len(items)), next
+			for _, a := range items {
+				out.Body.Items = append(out.Body.Items, awaitingBody(a))
+			}
+			return out, nil
 		})
 	authz.Register(s.api, huma.Operation{OperationID: "get-case-opinion", Method: http.MethodGet, Path: "/api/v1/cases/{id}/opinion",
 		Summary: "The opinion of a case: approved for its patient, own for the author", Tags: tags}, reader,

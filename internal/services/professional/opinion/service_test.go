@@ -355,6 +355,7 @@ func TestService(t *testing.T) {
 			"write rules":             testWriteRules,
 			"follow-ups":              testFollowUps,
 			"access":                  testAccess,
+			"review queue":            testQueue,
 		} {
 			t.Run(name, func(t *testing.T) {
 				h.t = t

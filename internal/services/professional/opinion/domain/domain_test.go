@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -178,6 +179,11 @@ func TestCanReview(t *testing.T) {
 	} {
 		if err := CanReview(tc.r, "author", tc.specialty); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
+		}
+		// The queue's view agrees with the rule; the author is left out
+		// of their own opinions by the queue's query, not by specialty.
+		if tc.want != ErrOwnOpinion && slices.Contains(tc.r.ReviewableSpecialties(), tc.specialty) != (tc.want == nil) {
+			t.Errorf("%s: reviewable specialties %v disagree with CanReview", name, tc.r.ReviewableSpecialties())
 		}
 	}
 }

@@ -44,17 +44,44 @@ var (
 // for a case of specialty: a verified professional of level SENIOR or
 // higher practising the specialty, who is not the author.
 func CanReview(r Reviewer, authorID, specialty string) error {
-	switch {
-	case r.ID == "" || r.ID == authorID:
+	if r.ID == "" || r.ID == authorID {
 		return ErrOwnOpinion
+	}
+	if err := r.eligible(); err != nil {
+		return err
+	}
+	if specialty == "" || !slices.Contains(r.Specialties, specialty) {
+		return ErrOtherSpecialty
+	}
+	return nil
+}
+
+// eligible is the part of the review rule about r alone: verified, of
+// level SENIOR or higher.
+func (r Reviewer) eligible() error {
+	switch {
 	case r.Status != VerifiedStatus:
 		return ErrNotVerified
 	case rank(r.Level) < rank("SENIOR"):
 		return ErrLevelTooLow
-	case specialty == "" || !slices.Contains(r.Specialties, specialty):
-		return ErrOtherSpecialty
 	}
 	return nil
+}
+
+// ReviewableSpecialties are the specialties of the cases whose opinions r
+// may review, other people's: r's own when r is eligible, else none. It
+// is CanReview for every specialty at once, for the review queue.
+func (r Reviewer) ReviewableSpecialties() []string {
+	if r.ID == "" || r.eligible() != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range r.Specialties {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Review applies a reviewer's decision to an opinion in s: APPROVE makes

@@ -12,10 +12,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/services/professional/opinion/domain"
@@ -48,6 +50,7 @@ type Opinion struct {
 	AssignmentID   string
 	ProfessionalID string // the author
 	Status         domain.Status
+	Specialty      string // the case's, recorded on submission; "" before
 	domain.Content
 	ReviewComments string // the last reviewer's request for changes
 	ReviewerID     string // the last reviewer
@@ -143,7 +146,7 @@ func (s *Store) Active(ctx context.Context, q Querier, caseID string) (domain.As
 	return a, nil
 }
 
-const opinionColumns = `id, case_id, assignment_id, professional_id, status, summary, diagnoses, recommendations,
+const opinionColumns = `id, case_id, assignment_id, professional_id, status, specialty, summary, diagnoses, recommendations,
 	confidence, answer, refs, review_comments, reviewer_id, version, submitted_at, approved_at, created_at, updated_at`
 
 type scanner interface{ Scan(dest ...any) error }
@@ -152,7 +155,7 @@ func scanOpinion(r scanner) (Opinion, error) {
 	var o Opinion
 	var diagnoses, recommendations, refs string
 	var submitted, approved sql.NullTime
-	if err := r.Scan(&o.ID, &o.CaseID, &o.AssignmentID, &o.ProfessionalID, &o.Status, &o.Summary, &diagnoses,
+	if err := r.Scan(&o.ID, &o.CaseID, &o.AssignmentID, &o.ProfessionalID, &o.Status, &o.Specialty, &o.Summary, &diagnoses,
 		&recommendations, &o.Confidence, &o.Answer, &refs, &o.ReviewComments, &o.ReviewerID, &o.Version,
 		&submitted, &approved, &o.CreatedAt, &o.UpdatedAt); err != nil {
 		return Opinion{}, err
@@ -257,8 +260,8 @@ func (s *Store) Insert(ctx context.Context, tx *sql.Tx, o Opinion) (Opinion, err
 		return Opinion{}, err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO opinions (`+opinionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-		o.ID, o.CaseID, o.AssignmentID, o.ProfessionalID, o.Status, o.Summary, d, r, o.Confidence, o.Answer, refs,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		o.ID, o.CaseID, o.AssignmentID, o.ProfessionalID, o.Status, o.Specialty, o.Summary, d, r, o.Confidence, o.Answer, refs,
 		o.ReviewComments, o.ReviewerID, o.Version, nullTime(o.SubmittedAt), nullTime(o.ApprovedAt), o.CreatedAt, o.UpdatedAt)
 	if sqldb.IsUniqueViolation(err) {
 		return Opinion{}, fmt.Errorf("insert opinion for assignment %s: %w", o.AssignmentID, ErrStale)
@@ -280,9 +283,9 @@ func (s *Store) Update(ctx context.Context, tx *sql.Tx, o Opinion, at time.Time)
 	at = utc(at)
 	res, err := tx.ExecContext(ctx, `UPDATE opinions SET status = $1, summary = $2, diagnoses = $3, recommendations = $4,
 		confidence = $5, answer = $6, refs = $7, review_comments = $8, reviewer_id = $9, submitted_at = $10,
-		approved_at = $11, updated_at = $12, version = version + 1 WHERE id = $13 AND version = $14`,
+		approved_at = $11, updated_at = $12, specialty = $13, version = version + 1 WHERE id = $14 AND version = $15`,
 		o.Status, o.Summary, d, r, o.Confidence, o.Answer, refs, o.ReviewComments, o.ReviewerID,
-		nullTime(o.SubmittedAt), nullTime(o.ApprovedAt), at, o.ID, o.Version)
+		nullTime(o.SubmittedAt), nullTime(o.ApprovedAt), at, o.Specialty, o.ID, o.Version)
 	if err != nil {
 		return Opinion{}, fmt.Errorf("update opinion %s: %w", o.ID, err)
 	}
@@ -293,6 +296,79 @@ func (s *Store) Update(ctx context.Context, tx *sql.Tx, o Opinion, at time.Time)
 	o.UpdatedAt = at
 	o.SubmittedAt, o.ApprovedAt = nullTime(o.SubmittedAt).Time, nullTime(o.ApprovedAt).Time
 	return o, nil
+}
+
+// Awaiting is a submitted opinion in the review queue: where it stands,
+// never what it says.
+type Awaiting struct {
+	ID             string
+	CaseID         string
+	Specialty      string
+	ProfessionalID string // the author
+	SubmittedAt    time.Time
+}
+
+// QueueFilter selects the submitted opinions a reviewer sees: those of
+// Specialties not written by NotBy, or every one with AllSpecialties (an
+// admin's view). No specialties and not AllSpecialties select nothing.
+type QueueFilter struct {
+	Specialties    []string
+	AllSpecialties bool
+	NotBy          string
+}
+
+// AwaitingReview returns up to limit submitted opinions f selects, oldest
+// submission first, after the cursor, with the next page's cursor (""
+// on the last page).
+func (s *Store) AwaitingReview(ctx context.Context, f QueueFilter, after httpapi.Cursor, limit int) ([]Awaiting, string, error) {
+	if !f.AllSpecialties && len(f.Specialties) == 0 {
+		return nil, "", nil
+	}
+	args := []any{domain.Submitted}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	q := `SELECT id, case_id, specialty, professional_id, submitted_at FROM opinions WHERE status = $1`
+	if !f.AllSpecialties {
+		in := make([]string, len(f.Specialties))
+		for i, sp := range f.Specialties {
+			in[i] = arg(sp)
+		}
+		q += ` AND specialty IN (` + strings.Join(in, ", ") + `)`
+	}
+	// An id that is no uuid authored nothing (and PostgreSQL's uuid
+	// column would reject it).
+	if valid(f.NotBy) {
+		q += ` AND professional_id <> ` + arg(f.NotBy)
+	}
+	if after.ID != "" {
+		if !valid(after.ID) {
+			return nil, "", problem.Invalid("query.cursor", "not a cursor returned by this API")
+		}
+		t := arg(utc(after.Time))
+		q += ` AND (submitted_at > ` + t + ` OR (submitted_at = ` + t + ` AND id > ` + arg(after.ID) + `))`
+	}
+	q += fmt.Sprintf(` ORDER BY submitted_at, id LIMIT %d`, limit+1)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("review queue: %w", err)
+	}
+	defer rows.Close()
+	var out []Awaiting
+	for rows.Next() {
+		var a Awaiting
+		if err := rows.Scan(&a.ID, &a.CaseID, &a.Specialty, &a.ProfessionalID, &a.SubmittedAt); err != nil {
+			return nil, "", fmt.Errorf("review queue: %w", err)
+		}
+		a.SubmittedAt = a.SubmittedAt.UTC()
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("review queue: %w", err)
+	}
+	if len(out) <= limit {
+		return out, "", nil
+	}
+	last := out[limit-1]
+	return out[:limit], httpapi.Cursor{Time: last.SubmittedAt, ID: last.ID}.Encode(), nil
 }
 
 const questionColumns = `id, opinion_id, seq, question, answer, asked_at, answered_at`

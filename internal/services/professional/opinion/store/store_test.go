@@ -6,11 +6,13 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
@@ -26,6 +28,7 @@ func TestStore(t *testing.T) {
 		t.Run("assignments", func(t *testing.T) { testAssignments(t, s) })
 		t.Run("opinions", func(t *testing.T) { testOpinions(t, s) })
 		t.Run("questions", func(t *testing.T) { testQuestions(t, s) })
+		t.Run("review queue", func(t *testing.T) { testQueue(t, s) })
 	})
 }
 
@@ -198,5 +201,91 @@ func testQuestions(t *testing.T, s *Store) {
 	}
 	if _, err := s.Question(ctx, s.DB(), uuid.NewString(), q.ID); problem.StatusOf(err) != http.StatusNotFound {
 		t.Errorf("question of another opinion: %v", err)
+	}
+}
+
+func testQueue(t *testing.T, s *Store) {
+	ctx := context.Background()
+	// Specialties of this test only: the store is shared with the others.
+	x, y := "X-"+uuid.NewString(), "Y-"+uuid.NewString()
+	a, b := uuid.NewString(), uuid.NewString()
+	at := now.Add(24 * time.Hour)
+	add := func(id, pro, specialty string, status domain.Status, submitted time.Time) Opinion {
+		t.Helper()
+		o := newOpinion(uuid.NewString(), pro, now)
+		o.ID, o.Status, o.Specialty, o.SubmittedAt = id, status, specialty, submitted
+		var err error
+		must(t, inTx(t, s, func(tx *sql.Tx) error { o, err = s.Insert(ctx, tx, o); return err }))
+		return o
+	}
+	// o1 and o2 were submitted at the same instant: the id orders them.
+	first, second := uuid.NewString(), uuid.NewString()
+	if second < first {
+		first, second = second, first
+	}
+	o2 := add(second, b, x, domain.Submitted, at)
+	o1 := add(first, a, x, domain.Submitted, at)
+	o3 := add(uuid.NewString(), a, y, domain.Submitted, at.Add(time.Hour))
+	add(uuid.NewString(), b, x, domain.Draft, time.Time{})
+	add(uuid.NewString(), b, x, domain.Approved, at)
+	// Submitting through Update records the specialty.
+	o4 := add(uuid.NewString(), b, "", domain.Draft, time.Time{})
+	o4.Status, o4.Specialty, o4.SubmittedAt = domain.Submitted, y, at.Add(2*time.Hour)
+	must(t, inTx(t, s, func(tx *sql.Tx) error { _, err := s.Update(ctx, tx, o4, now); return err }))
+	if got, err := s.Get(ctx, s.DB(), o4.ID); err != nil || got.Specialty != y {
+		t.Fatalf("specialty after update: %q %v", got.Specialty, err)
+	}
+
+	ids := func(f QueueFilter, limit int) []string {
+		t.Helper()
+		var out []string
+		var after httpapi.Cursor
+		for page := 0; ; page++ {
+			items, next, err := s.AwaitingReview(ctx, f, after, limit)
+			if err != nil || len(items) > limit || page > 10 {
+				t.Fatalf("queue %+v: %d items, %v", f, len(items), err)
+			}
+			for _, it := range items {
+				if it.SubmittedAt.IsZero() || it.CaseID == "" || it.ProfessionalID == "" {
+					t.Errorf("queue item: %+v", it)
+				}
+				out = append(out, it.ID)
+			}
+			if next == "" {
+				return out
+			}
+			if after, err = httpapi.DecodeCursor("query.cursor", next); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for name, tc := range map[string]struct {
+		f    QueueFilter
+		want []string
+	}{
+		"one specialty, not the author's": {QueueFilter{Specialties: []string{x}, NotBy: a}, []string{o2.ID}},
+		"both specialties":                {QueueFilter{Specialties: []string{x, y}}, []string{o1.ID, o2.ID, o3.ID, o4.ID}},
+		"both, not b's":                   {QueueFilter{Specialties: []string{y, x}, NotBy: b}, []string{o1.ID, o3.ID}},
+		"another specialty":               {QueueFilter{Specialties: []string{"Z"}}, nil},
+		"no specialties":                  {QueueFilter{NotBy: a}, nil},
+	} {
+		for _, limit := range []int{1, 2, 100} {
+			if got := ids(tc.f, limit); !slices.Equal(got, tc.want) {
+				t.Errorf("%s, limit %d: %v, want %v", name, limit, got, tc.want)
+			}
+		}
+	}
+	// Every specialty: this test's opinions in order among any others.
+	var ours []string
+	for _, id := range ids(QueueFilter{AllSpecialties: true}, 2) {
+		if slices.Contains([]string{o1.ID, o2.ID, o3.ID, o4.ID}, id) {
+			ours = append(ours, id)
+		}
+	}
+	if !slices.Equal(ours, []string{o1.ID, o2.ID, o3.ID, o4.ID}) {
+		t.Errorf("every specialty: %v", ours)
+	}
+	if _, _, err := s.AwaitingReview(ctx, QueueFilter{AllSpecialties: true}, httpapi.Cursor{ID: "x"}, 10); problem.StatusOf(err) != http.StatusUnprocessableEntity {
+		t.Errorf("malformed cursor: %v", err)
 	}
 }
