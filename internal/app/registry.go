@@ -68,7 +68,7 @@ func Catalogue() []Target {
 		{Name: proidentity.Name, Domain: Professional, Requires: []string{"auth"}, Consumer: true, build: newProfessionals, migrate: proidentity.Migrate},
 		{Name: credentialing.Name, Domain: Professional, Consumer: true, build: newCredentialing, migrate: credentialing.Migrate},
 		{Name: assignment.Name, Domain: Professional, Consumer: true, build: newAssignment, migrate: assignment.Migrate},
-		{Name: opinion.Name, Domain: Professional, Requires: []string{"case-management", "professional-identity"}, Consumer: true, build: newOpinion, migrate: opinion.Migrate},
+		{Name: opinion.Name, Domain: Professional, Requires: []string{"case-management", "professional-identity", "case-assignment"}, Consumer: true, build: newOpinion, migrate: opinion.Migrate},
 
 		{Name: "ai-orchestration", Domain: AI, Requires: []string{"document-analysis", "ai-providers", "medical-records", "patient-consent"}},
 		{Name: "document-analysis", Domain: AI, Requires: []string{"ai-providers"}},

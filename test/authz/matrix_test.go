@@ -172,15 +172,14 @@ func (f *fixtures) scene(t *testing.T, method, path string) map[string]string {
 		return map[string]string{"caseId": c.ID}
 	case path == "/api/v1/assignments/release/{assignmentId}":
 		return map[string]string{"assignmentId": j.Claim(t, pro, j.OpenCase(t, f.patientA, true))}
-	case path == "/api/v1/cases/{id}/opinion/submit", path == "/api/v1/cases/{id}/opinion" && method == http.MethodPut:
-		// The opinion service learns of the claim from its event: a saved
-		// draft shows it has.
+	case path == "/api/v1/cases/{id}/opinion" && method == http.MethodPut:
 		c := j.OpenCase(t, f.patientA, true)
 		j.Claim(t, pro, c)
-		journey.Eventually(t, "a draft is saved", func() (bool, string) {
-			r := j.Do(t, pro.Token, http.MethodPut, "/api/v1/cases/"+c.ID+"/opinion", journey.Draft)
-			return r.Status == http.StatusOK, string(r.Body)
-		})
+		return map[string]string{"id": c.ID}
+	case path == "/api/v1/cases/{id}/opinion/submit":
+		c := j.OpenCase(t, f.patientA, true)
+		j.Claim(t, pro, c)
+		j.Do(t, pro.Token, http.MethodPut, "/api/v1/cases/"+c.ID+"/opinion", journey.Draft).Want(t, http.StatusOK)
 		return map[string]string{"id": c.ID}
 	case strings.HasPrefix(path, "/api/v1/cases/{id}/opinion"):
 		c := j.OpenCase(t, f.patientA, true)

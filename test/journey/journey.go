@@ -221,19 +221,13 @@ var Draft = map[string]any{
 	"references":      []string{"EHF guideline on migraine prevention, 2022"},
 }
 
-// WriteOpinion saves Draft as pro's opinion of c once the opinion service
-// knows the assignment, and submits it; it returns the opinion's id and
-// status after submission.
+// WriteOpinion saves Draft as pro's opinion of c and submits it, right
+// after the claim: the opinion service asks case-assignment when the
+// case.assigned event has not reached it yet. It returns the opinion's id
+// and its status after submission.
 func (p Platform) WriteOpinion(t testing.TB, pro Account, c Case) (id, status string) {
 	t.Helper()
-	Eventually(t, "the opinion service learns of the assignment", func() (bool, string) {
-		r := p.Do(t, pro.Token, http.MethodPut, "/api/v1/cases/"+c.ID+"/opinion", Draft)
-		if r.Status == http.StatusNotFound {
-			return false, string(r.Body)
-		}
-		id = Str(t, r.Want(t, http.StatusOK), "id")
-		return true, ""
-	})
+	id = Str(t, p.Do(t, pro.Token, http.MethodPut, "/api/v1/cases/"+c.ID+"/opinion", Draft).Want(t, http.StatusOK), "id")
 	m := p.Do(t, pro.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/opinion/submit", nil).Want(t, http.StatusOK)
 	return id, Str(t, m, "status")
 }

@@ -5,7 +5,9 @@
 // expiry back into the pool, voluntary release and the escalation of cases
 // nobody claims. It keeps its own projections of professionals and pool
 // entries from the events of professional-identity, credentialing,
-// case-management and medical-opinion, so a claim needs no peer.
+// case-management and medical-opinion, so a claim needs no peer. It
+// tells medical-opinion who holds a case over the internal
+// AssignmentService gRPC API.
 package assignment
 
 import (
@@ -17,11 +19,15 @@ import (
 	"sync"
 	"time"
 
+	"connectrpc.com/grpchealth"
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/secondopinion/platform/api/gen/professional/v1/professionalv1connect"
 
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/outbox"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/services/professional/assignment/domain"
@@ -108,10 +114,12 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	s.consumer = outbox.NewConsumer(deps.DB, Name, s.handlers(), outbox.ConsumerOptions{Logger: log})
 	s.api = httpapi.NewAPI(s.mux, Name, "1.0.0")
 	s.routes()
+	s.mux.Handle(professionalv1connect.NewAssignmentServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers)))
+	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(professionalv1connect.AssignmentServiceName)))
 	return s, nil
 }
 
-// Handler serves the public REST API.
+// Handler serves the public REST API and the AssignmentService gRPC API.
 func (s *Service) Handler() http.Handler { return s.mux }
 
 // OpenAPI describes the public REST API.

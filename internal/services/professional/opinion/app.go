@@ -64,6 +64,9 @@ func (s *Service) save(ctx context.Context, who authn.Principal, caseID string, 
 	if err != nil {
 		return view{}, err
 	}
+	if err := s.learnAssignment(ctx, who, caseID); err != nil {
+		return view{}, err
+	}
 	var saved store.Opinion
 	err = retry(func() error {
 		return s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -115,11 +118,50 @@ func (s *Service) own(ctx context.Context, q store.Querier, who authn.Principal,
 	return a, o, found, nil
 }
 
+// learnAssignment closes the gap between a claim and its case.assigned
+// event: when the projection has no active assignment of the case, it
+// asks case-assignment for one and records it as the event's handler
+// would, so the assignee's first write need not wait for the event. It
+// never asks while the projection knows an active assignment, and only
+// for professionals, the only writers. Without an active assignment at
+// case-assignment either, the write goes on to its usual 404.
+func (s *Service) learnAssignment(ctx context.Context, who authn.Principal, caseID string) error {
+	if who.Role != authn.RoleProfessional {
+		return nil
+	}
+	if _, err := uuid.Parse(caseID); err != nil {
+		return nil
+	}
+	if known, err := s.store.Active(ctx, s.store.DB(), caseID); err != nil || known.Active {
+		return err
+	}
+	a, found, err := s.activeAssignment(ctx, caseID)
+	if err != nil || !found {
+		return err
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// An event handled meanwhile wins: it is at least as new as the
+		// answer.
+		if known, err := s.store.Active(ctx, tx, caseID); err != nil || known.Active {
+			return err
+		}
+		return s.store.Assign(ctx, tx, a, s.now())
+	})
+	if err != nil {
+		return fmt.Errorf("record assignment %s of case %s: %w", a.ID, caseID, err)
+	}
+	s.log.InfoContext(ctx, "assignment read through", "caseId", caseID, "assignmentId", a.ID)
+	return nil
+}
+
 // submit submits the author's draft: for review when the author's level
 // requires it, else approved at once.
 func (s *Service) submit(ctx context.Context, who authn.Principal, caseID string) (view, error) {
-	// Checked before asking the peer, so a stranger learns nothing and
-	// costs no call.
+	if err := s.learnAssignment(ctx, who, caseID); err != nil {
+		return view{}, err
+	}
+	// Checked before asking the other peers, so a stranger learns nothing
+	// and costs no call to them.
 	if _, _, found, err := s.own(ctx, s.store.DB(), who, caseID); err != nil {
 		return view{}, err
 	} else if !found {
@@ -502,6 +544,34 @@ func (s *Service) professional(ctx context.Context, id string) (*professionalv1.
 		return nil, peerError(professionalsTarget, "professional", id, err)
 	}
 	return res.Msg, nil
+}
+
+// activeAssignment asks case-assignment for a case's active assignment;
+// found is false when it has none.
+func (s *Service) activeAssignment(ctx context.Context, caseID string) (domain.Assignment, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
+	defer cancel()
+	res, err := s.assignments.GetActiveAssignment(ctx, connect.NewRequest(&professionalv1.GetActiveAssignmentRequest{CaseId: caseID}))
+	if connect.CodeOf(err) == connect.CodeNotFound {
+		return domain.Assignment{}, false, nil
+	}
+	if err != nil {
+		return domain.Assignment{}, false, peerError(assignmentsTarget, "assignment of case", caseID, err)
+	}
+	m := res.Msg
+	deadline, err := time.Parse(time.RFC3339, m.GetDeadline())
+	if err != nil {
+		return domain.Assignment{}, false, fmt.Errorf("assignment %s of case %s from %s: deadline: %w", m.GetId(), caseID, assignmentsTarget, err)
+	}
+	if m.GetCaseId() != caseID {
+		return domain.Assignment{}, false, fmt.Errorf("asked %s for case %s, got an assignment of case %s", assignmentsTarget, caseID, m.GetCaseId())
+	}
+	for _, id := range []string{m.GetId(), m.GetProfessionalId()} {
+		if _, err := uuid.Parse(id); err != nil {
+			return domain.Assignment{}, false, fmt.Errorf("assignment of case %s from %s: %w", caseID, assignmentsTarget, err)
+		}
+	}
+	return domain.Assignment{ID: m.GetId(), CaseID: caseID, ProfessionalID: m.GetProfessionalId(), Deadline: deadline.UTC()}, true, nil
 }
 
 // peerError classifies a peer's failure: NotFound is the caller's 404, a

@@ -4,9 +4,11 @@
 // the peer review of JUNIOR professionals' opinions, the patient's reading
 // of the approved opinion and its PDF report, and follow-up questions. It
 // keeps its own projection of case-assignment's events to know who may
-// write which case's opinion until when, and asks case-management
-// (CaseService) and professional-identity (ProfessionalService) for the
-// case and the professionals.
+// write which case's opinion until when, reading through to
+// case-assignment (AssignmentService) when a write finds no active
+// assignment yet, and asks case-management (CaseService) and
+// professional-identity (ProfessionalService) for the case and the
+// professionals.
 package opinion
 
 import (
@@ -39,6 +41,7 @@ const Name = "medical-opinion"
 const (
 	casesTarget         = "case-management"       // a case's owner, number, specialty, question
 	professionalsTarget = "professional-identity" // a professional's level, status, specialties, name
+	assignmentsTarget   = "case-assignment"       // a case's active assignment before its case.assigned arrives
 )
 
 // Config is what the service is configured with.
@@ -57,8 +60,10 @@ type Service struct {
 	bus           bus.Transport
 	cases         patientv1connect.CaseServiceClient
 	professionals professionalv1connect.ProfessionalServiceClient
+	assignments   professionalv1connect.AssignmentServiceClient
 	casesHealth   *grpchealth.Client
 	prosHealth    *grpchealth.Client
+	assignHealth  *grpchealth.Client
 	relay         *outbox.Relay
 	consumer      *outbox.Consumer
 	mux           *http.ServeMux
@@ -86,6 +91,10 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: reach %s: %w", Name, professionalsTarget, err)
 	}
+	assignPeer, err := deps.Peer(assignmentsTarget)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reach %s: %w", Name, assignmentsTarget, err)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -102,8 +111,10 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 		bus:           deps.Bus,
 		cases:         patientv1connect.NewCaseServiceClient(casesPeer.HTTP, casesPeer.URL, opts...),
 		professionals: professionalv1connect.NewProfessionalServiceClient(prosPeer.HTTP, prosPeer.URL, opts...),
+		assignments:   professionalv1connect.NewAssignmentServiceClient(assignPeer.HTTP, assignPeer.URL, opts...),
 		casesHealth:   grpchealth.NewClient(casesPeer.HTTP, casesPeer.URL, opts...),
 		prosHealth:    grpchealth.NewClient(prosPeer.HTTP, prosPeer.URL, opts...),
+		assignHealth:  grpchealth.NewClient(assignPeer.HTTP, assignPeer.URL, opts...),
 		relay:         outbox.NewRelay(deps.DB, deps.Bus, outbox.RelayOptions{Logger: log}),
 		mux:           http.NewServeMux(),
 	}
@@ -119,12 +130,14 @@ func (s *Service) Handler() http.Handler { return s.mux }
 // OpenAPI describes the public REST API.
 func (s *Service) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 
-// Checks reports the health of both peers: no opinion is read, submitted
-// or reviewed without them.
+// Checks reports the health of the peers: no opinion is read, submitted
+// or reviewed without case-management and professional-identity, and a
+// write right after a claim needs case-assignment.
 func (s *Service) Checks() map[string]httpapi.Check {
 	return map[string]httpapi.Check{
 		casesTarget:         rpc.Serving(s.casesHealth, casesTarget, patientv1connect.CaseServiceName),
 		professionalsTarget: rpc.Serving(s.prosHealth, professionalsTarget, professionalv1connect.ProfessionalServiceName),
+		assignmentsTarget:   rpc.Serving(s.assignHealth, assignmentsTarget, professionalv1connect.AssignmentServiceName),
 	}
 }
 

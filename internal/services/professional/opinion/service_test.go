@@ -34,16 +34,20 @@ import (
 	"github.com/secondopinion/platform/internal/kit/testkit"
 )
 
-// peers stands in for case-management and professional-identity: fixed
-// cases and professionals served over the real gRPC client path. It
-// records the callers' identities to prove every call carries one.
+// peers stands in for case-management, professional-identity and
+// case-assignment: fixed cases, professionals and claims served over the
+// real gRPC client path. It counts the look-ups of active assignments, to
+// prove they happen only when the projection lacks one.
 type peers struct {
 	patientv1connect.UnimplementedCaseServiceHandler
 	professionalv1connect.UnimplementedProfessionalServiceHandler
-	mu    sync.Mutex
-	cases map[string]*patientv1.CaseResponse
-	pros  map[string]*professionalv1.Professional
-	down  bool
+	professionalv1connect.UnimplementedAssignmentServiceHandler
+	mu          sync.Mutex
+	cases       map[string]*patientv1.CaseResponse
+	pros        map[string]*professionalv1.Professional
+	claims      map[string]*professionalv1.Assignment // by case id
+	claimLookUp int                                   // GetActiveAssignment calls
+	down        bool
 }
 
 func (p *peers) GetCase(_ context.Context, req *connect.Request[patientv1.GetCaseRequest]) (*connect.Response[patientv1.CaseResponse], error) {
@@ -70,6 +74,27 @@ func (p *peers) GetProfessional(_ context.Context, req *connect.Request[professi
 		return nil, connect.NewError(connect.CodeNotFound, errors.New("professional not found"))
 	}
 	return connect.NewResponse(pr), nil
+}
+
+func (p *peers) GetActiveAssignment(_ context.Context, req *connect.Request[professionalv1.GetActiveAssignmentRequest]) (*connect.Response[professionalv1.Assignment], error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.claimLookUp++
+	if p.down {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("down"))
+	}
+	a, ok := p.claims[req.Msg.CaseId]
+	if !ok {
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("no active assignment"))
+	}
+	return connect.NewResponse(a), nil
+}
+
+// lookUps is how often the service asked case-assignment so far.
+func (p *peers) lookUps() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.claimLookUp
 }
 
 // recorder is a bus that accepts every event: tests read the outbox.
@@ -133,11 +158,14 @@ func newHarness(t *testing.T, db *sqldb.DB) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, db: db, clock: &clock{t: time.Date(2031, 5, 1, 8, 0, 0, 0, time.UTC)},
-		peers: &peers{cases: map[string]*patientv1.CaseResponse{}, pros: map[string]*professionalv1.Professional{}}}
+		peers: &peers{cases: map[string]*patientv1.CaseResponse{}, pros: map[string]*professionalv1.Professional{},
+			claims: map[string]*professionalv1.Assignment{}}}
 	mux := http.NewServeMux()
 	mux.Handle(patientv1connect.NewCaseServiceHandler(h.peers))
 	mux.Handle(professionalv1connect.NewProfessionalServiceHandler(h.peers))
-	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(patientv1connect.CaseServiceName, professionalv1connect.ProfessionalServiceName)))
+	mux.Handle(professionalv1connect.NewAssignmentServiceHandler(h.peers))
+	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(patientv1connect.CaseServiceName,
+		professionalv1connect.ProfessionalServiceName, professionalv1connect.AssignmentServiceName)))
 	peer := rpc.NewInProcess(mux)
 	t.Cleanup(func() { peer.Close() })
 	svc, err := New(Config{Now: h.clock.now}, service.Deps{
@@ -146,7 +174,7 @@ func newHarness(t *testing.T, db *sqldb.DB) *harness {
 		DB:     db,
 		Bus:    recorder{},
 		Peer: func(target string) (service.Peer, error) {
-			if target != "case-management" && target != "professional-identity" {
+			if target != "case-management" && target != "professional-identity" && target != "case-assignment" {
 				return service.Peer{}, fmt.Errorf("unexpected peer %s", target)
 			}
 			return service.Peer{HTTP: peer.Client(), URL: rpc.BaseURL}, nil
@@ -189,6 +217,15 @@ func (h *harness) pro(level, status string, specialties ...string) string {
 // newFixture opens a case assigned to a professional of authorLevel.
 func (h *harness) newFixture(authorLevel string) fixture {
 	h.t.Helper()
+	f := h.newCase(authorLevel)
+	f.assignment = h.assign(f.caseID, f.author, h.clock.now().Add(72*time.Hour))
+	return f
+}
+
+// newCase opens a case for a professional of authorLevel, who has not
+// claimed it yet.
+func (h *harness) newCase(authorLevel string) fixture {
+	h.t.Helper()
 	f := fixture{caseID: uuid.NewString(), patient: uuid.NewString(), number: "EU-2031-" + strings.ToUpper(uuid.NewString()[:6])}
 	f.author = h.pro(authorLevel, "VERIFIED", "CARDIOLOGY")
 	f.reviewer = h.pro("SENIOR", "VERIFIED", "NEUROLOGY", "CARDIOLOGY")
@@ -199,7 +236,6 @@ func (h *harness) newFixture(authorLevel string) fixture {
 	h.peers.cases[f.caseID] = &patientv1.CaseResponse{Id: f.caseID, CaseNumber: f.number, CustomerId: f.patient,
 		Specialty: "CARDIOLOGY", Urgency: "STANDARD", Title: "Chest pain", Question: question, Status: "ASSIGNED", ProfessionalId: f.author}
 	h.peers.mu.Unlock()
-	f.assignment = h.assign(f.caseID, f.author, h.clock.now().Add(72*time.Hour))
 	return f
 }
 
@@ -356,6 +392,7 @@ func TestService(t *testing.T) {
 			"follow-ups":              testFollowUps,
 			"access":                  testAccess,
 			"review queue":            testQueue,
+			"read-through":            testReadThrough,
 		} {
 			t.Run(name, func(t *testing.T) {
 				h.t = t

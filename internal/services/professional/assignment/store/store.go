@@ -645,6 +645,25 @@ func get(ctx context.Context, q queryer, id string) (Assignment, error) {
 	return a, nil
 }
 
+// Active returns a case's ACTIVE assignment in one query; a case without
+// one, unknown or malformed, is not found. The status is a literal so
+// that even a generic plan uses the partial unique index
+// assignments_one_active.
+func (s *Store) Active(ctx context.Context, caseID string) (Assignment, error) {
+	if !isID(caseID) {
+		return Assignment{}, problem.NotFound("assignment")
+	}
+	a, err := scanAssignment(s.db.QueryRowContext(ctx, `SELECT `+assignmentColumns+` FROM assignments
+		WHERE case_id = $1 AND status = '`+Active+`'`, caseID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Assignment{}, problem.NotFound("assignment")
+	}
+	if err != nil {
+		return Assignment{}, fmt.Errorf("active assignment of %s: %w", caseID, err)
+	}
+	return a, nil
+}
+
 // List returns up to limit assignments, newest claim first, of one
 // professional ("" for all), after the cursor, with the next page's
 // cursor ("" on the last page).

@@ -34,6 +34,7 @@ func TestStore(t *testing.T) {
 		t.Run("concurrent claims", func(t *testing.T) { testConcurrentClaims(t, s) })
 		t.Run("expire and release", func(t *testing.T) { testEnd(t, s) })
 		t.Run("list", func(t *testing.T) { testList(t, s) })
+		t.Run("active assignment", func(t *testing.T) { testActive(t, s) })
 	})
 }
 
@@ -260,5 +261,44 @@ func testList(t *testing.T, s *Store) {
 	}
 	if all, _, err := s.List(ctx, "", httpapi.Cursor{}, 100); err != nil || len(all) < 5 {
 		t.Errorf("all: %d %v", len(all), err)
+	}
+}
+
+func testActive(t *testing.T, s *Store) {
+	ctx := context.Background()
+	for _, id := range []string{uuid.NewString(), "nope"} {
+		if a, err := s.Active(ctx, id); problem.StatusOf(err) != 404 {
+			t.Errorf("active of unknown case %s: %+v %v", id, a, err)
+		}
+	}
+	e := enter(t, s, now)
+	if a, err := s.Active(ctx, e.CaseID); problem.StatusOf(err) != 404 {
+		t.Errorf("active of an open case: %+v %v", a, err)
+	}
+	claim := func(stay int) Assignment {
+		t.Helper()
+		a, err := s.Claim(ctx, Claim{AssignmentID: uuid.NewString(), CaseID: e.CaseID, ProfessionalID: uuid.NewString(), Stay: stay,
+			At: now, Deadline: now.Add(time.Hour)}, event("case.assigned"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Active(ctx, e.CaseID); err != nil || got != a {
+			t.Errorf("active after claim: %+v %v, want %+v", got, err, a)
+		}
+		return a
+	}
+	a := claim(1)
+	if _, err := s.Release(ctx, a.ID, now, event("assignment.released")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Active(ctx, e.CaseID); problem.StatusOf(err) != 404 {
+		t.Errorf("active after release: %+v %v", got, err)
+	}
+	b := claim(2)
+	if ok, err := s.Expire(ctx, b.ID, now.Add(time.Hour), event("assignment.expired")); !ok || err != nil {
+		t.Fatalf("expire: %v %v", ok, err)
+	}
+	if got, err := s.Active(ctx, e.CaseID); problem.StatusOf(err) != 404 {
+		t.Errorf("active after expiry: %+v %v", got, err)
 	}
 }

@@ -97,16 +97,26 @@ func valid(ids ...string) bool {
 }
 
 // Assign records a new assignment as the case's active one and ends any
-// other, within tx. An assignment already known (a redelivery, or one that
-// ended before its case.assigned arrived) keeps its state.
+// other, within tx. An assignment already known (a redelivery, one that
+// ended before its case.assigned arrived, or one read through from
+// case-assignment before its event) keeps its state and ends nothing, so
+// a late or replayed case.assigned cannot end a newer assignment.
 func (s *Store) Assign(ctx context.Context, tx *sql.Tx, a domain.Assignment, at time.Time) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE opinion_assignments SET ended_at = $1
-		WHERE case_id = $2 AND assignment_id <> $3 AND ended_at IS NULL`, utc(at), a.CaseID, a.ID); err != nil {
+	res, err := tx.ExecContext(ctx, `INSERT INTO opinion_assignments (assignment_id, case_id, professional_id, deadline)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (assignment_id) DO NOTHING`,
+		a.ID, a.CaseID, a.ProfessionalID, utc(a.Deadline))
+	if err != nil {
 		return fmt.Errorf("assign case %s: %w", a.CaseID, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO opinion_assignments (assignment_id, case_id, professional_id, deadline)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (assignment_id) DO NOTHING`,
-		a.ID, a.CaseID, a.ProfessionalID, utc(a.Deadline)); err != nil {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("assign case %s: %w", a.CaseID, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE opinion_assignments SET ended_at = $1
+		WHERE case_id = $2 AND assignment_id <> $3 AND ended_at IS NULL`, utc(at), a.CaseID, a.ID); err != nil {
 		return fmt.Errorf("assign case %s: %w", a.CaseID, err)
 	}
 	return nil

@@ -87,6 +87,11 @@ func testAssignments(t *testing.T, s *Store) {
 	if got, _ := s.Active(ctx, s.DB(), caseID); got.ID != c2.ID {
 		t.Fatalf("active after reassignment: %+v", got)
 	}
+	// A replayed older case.assigned does not end the newer assignment.
+	must(t, inTx(t, s, func(tx *sql.Tx) error { return s.Assign(ctx, tx, c1, now) }))
+	if got, _ := s.Active(ctx, s.DB(), caseID); got.ID != c2.ID {
+		t.Fatalf("active after a replayed older assignment: %+v", got)
+	}
 	if got, _ := s.Active(ctx, s.DB(), "not-a-uuid"); got.Active {
 		t.Fatalf("malformed id: %+v", got)
 	}

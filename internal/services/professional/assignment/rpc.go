@@ -1,0 +1,57 @@
+package assignment
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"connectrpc.com/connect"
+
+	professionalv1 "github.com/secondopinion/platform/api/gen/professional/v1"
+	"github.com/secondopinion/platform/api/gen/professional/v1/professionalv1connect"
+	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/rpc"
+)
+
+// rpcCallers is who may call the internal AssignmentService: medical-opinion,
+// which must know who holds a case before case.assigned reaches it.
+var rpcCallers = rpc.Callers{
+	professionalv1connect.AssignmentServiceGetActiveAssignmentProcedure: {"medical-opinion"},
+}
+
+// rpcServer is the internal AssignmentService over the service's store.
+type rpcServer struct{ s *Service }
+
+// GetActiveAssignment answers from the store, not from events, so a claim
+// is visible to the caller as soon as its transaction committed. The
+// answer holds ids and times only, no health data, so it is not audited.
+func (r *rpcServer) GetActiveAssignment(ctx context.Context, req *connect.Request[professionalv1.GetActiveAssignmentRequest]) (*connect.Response[professionalv1.Assignment], error) {
+	a, err := r.s.store.Active(ctx, req.Msg.CaseId)
+	if err != nil {
+		if _, ok := problem.As(err); !ok {
+			r.s.log.ErrorContext(ctx, "active assignment rpc failed", "caseId", req.Msg.CaseId, "err", err)
+		}
+		return nil, rpcError(busy(err))
+	}
+	return connect.NewResponse(&professionalv1.Assignment{
+		Id: a.ID, CaseId: a.CaseID, ProfessionalId: a.ProfessionalID,
+		Deadline: a.Deadline.UTC().Format(time.RFC3339Nano), ClaimedAt: a.ClaimedAt.UTC().Format(time.RFC3339Nano),
+	}), nil
+}
+
+// rpcError maps classified errors to gRPC codes; anything else is an
+// internal error whose cause stays in this process.
+func rpcError(err error) error {
+	p, ok := problem.As(err)
+	if !ok {
+		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+	}
+	code := map[problem.Kind]connect.Code{
+		problem.KindNotFound:    connect.CodeNotFound,
+		problem.KindUnavailable: connect.CodeUnavailable,
+	}[p.Kind]
+	if code == 0 {
+		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+	}
+	return connect.NewError(code, errors.New(p.Detail))
+}
