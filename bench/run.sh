@@ -350,6 +350,9 @@ fi
 
 # ---------------------------------------------------------------- report
 log "writing bench/RESULTS.md"
+# Asked before RESULTS.md is rewritten, which would count as a change.
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git diff --quiet HEAD -- . ':!bench/RESULTS.md' 2>/dev/null || COMMIT+=" (with uncommitted changes)"
 pg_version=$(psql "$TEST_DATABASE_URL" -Atc 'SHOW server_version')
 mem_gib=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -444,7 +447,7 @@ part3_rows() {
 	cat <<EOF
 # Benchmark results
 
-Written by \`make bench\` (bench/run.sh) on $(date -u +%Y-%m-%dT%H:%M:%SZ) at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)'). Raw outputs are in bench/out/.
+Written by \`make bench\` (bench/run.sh) on $(date -u +%Y-%m-%dT%H:%M:%SZ) at commit $COMMIT. Raw outputs are in bench/out/.
 
 ## Machine
 
