@@ -19,6 +19,7 @@ import (
 var declared = map[string][]Route{
 	patientIdentity: {
 		{"POST", "/api/v1/patients", patientIdentity},
+		{"GET", "/api/v1/patients/me", patientIdentity},
 		{"GET", "/api/v1/patients/{id}", patientIdentity},
 		{"PATCH", "/api/v1/patients/{id}", patientIdentity},
 	},

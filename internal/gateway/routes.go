@@ -28,6 +28,7 @@ const (
 // reviewed, when a service takes it over.
 var Routes = []Route{
 	{"POST", "/api/v1/patients", patientIdentity},
+	{"GET", "/api/v1/patients/me", patientIdentity},
 	{"GET", "/api/v1/patients/{id}", patientIdentity},
 	{"PATCH", "/api/v1/patients/{id}", patientIdentity},
 

@@ -69,6 +69,7 @@ var (
 // have an entry. Extend it with each new route.
 var requests = map[string]request{
 	"POST /api/v1/patients":                 {body: func(*fixtures) any { return registration() }},
+	"GET /api/v1/patients/me":               {},
 	"GET /api/v1/patients/{id}":             {ofA: true},
 	"PATCH /api/v1/patients/{id}":           {ofA: true, body: func(*fixtures) any { return map[string]any{"smsNotifications": false} }},
 	"GET /api/v1/patients/{id}/access-log":  {ofA: true},

@@ -150,6 +150,9 @@ func patientJourney(t *testing.T, p *platform) {
 	if res.str(t, "id") != patientID {
 		t.Fatalf("profile: %s", res.body)
 	}
+	if me := p.call(t, "GET", "/api/v1/patients/me", ada, nil); me.status != http.StatusOK || me.str(t, "id") != patientID {
+		t.Fatalf("own profile: %d %s", me.status, me.body)
+	}
 
 	res = p.call(t, "POST", "/api/v1/cases", ada, map[string]any{
 		"customerId": patientID,

@@ -105,3 +105,22 @@ func TestReadNotServedUnaudited(t *testing.T) {
 		t.Fatalf("unaudited read: %d %s, want 503 with Retry-After and no profile", r.status, r.raw)
 	}
 }
+
+// A patient reads their own profile without knowing its id; nobody else
+// has a "me" here.
+func TestOwnProfile(t *testing.T) {
+	f := start(t, testkit.OpenDB(t, sqldb.SQLite, identity.Name))
+	id := register(t, f)
+	r := callAs(t, "patient:"+id, http.MethodGet, f.url+"/api/v1/patients/me", "")
+	if r.status != http.StatusOK || r.doc["id"] != id || r.doc["email"] != "ada.lovelace@example.org" {
+		t.Fatalf("own profile: %d %s", r.status, r.raw)
+	}
+	if n := len(auditEntries(t, f.db, id)); n == 0 {
+		t.Error("reading one's own profile left no audit entry")
+	}
+	for token, want := range map[string]int{"": 401, "admin": 403, "pro": 403} {
+		if r := callAs(t, token, http.MethodGet, f.url+"/api/v1/patients/me", ""); r.status != want {
+			t.Errorf("as %q: %d, want %d", token, r.status, want)
+		}
+	}
+}

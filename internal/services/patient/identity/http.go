@@ -91,6 +91,10 @@ func (s *Service) routes() {
 		Summary: "Register a patient", Tags: []string{"patients"}, DefaultStatus: http.StatusCreated,
 	}, authz.Public, s.postPatient)
 	authz.Register(s.api, huma.Operation{
+		OperationID: "get-own-patient", Method: http.MethodGet, Path: "/api/v1/patients/me",
+		Summary: "Read the calling patient's own profile", Tags: []string{"patients"},
+	}, authz.Roles(authn.RolePatient), s.getMe)
+	authz.Register(s.api, huma.Operation{
 		OperationID: "get-patient", Method: http.MethodGet, Path: "/api/v1/patients/{id}",
 		Summary: "Read a patient's profile (the patient, or an admin)", Tags: []string{"patients"},
 	}, self, s.getPatient)
@@ -120,6 +124,13 @@ func (s *Service) getPatient(ctx context.Context, in *idInput) (*patientOutput, 
 		return nil, err
 	}
 	return &patientOutput{Body: body(p)}, nil
+}
+
+// getMe is the profile of the caller, whose id a client knows from the
+// token only.
+func (s *Service) getMe(ctx context.Context, _ *struct{}) (*patientOutput, error) {
+	who := authn.FromContext(ctx)
+	return s.getPatient(ctx, &idInput{ID: who.Subject})
 }
 
 func (s *Service) patchPatient(ctx context.Context, in *patchInput) (*patientOutput, error) {
