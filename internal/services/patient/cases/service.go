@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"connectrpc.com/grpchealth"
@@ -124,25 +123,7 @@ func (s *Service) Checks() map[string]httpapi.Check {
 // Run relays the outbox and consumes events until ctx ends; the relay
 // flushes the outbox on its way out.
 func (s *Service) Run(ctx context.Context) error {
-	sub, err := s.bus.Subscribe(ctx, Name, s.handle)
-	if err != nil {
-		return fmt.Errorf("%s: subscribe: %w", Name, err)
-	}
-	defer sub.Close()
-	var wg sync.WaitGroup
-	var relayErr, consumerErr error
-	wg.Go(func() { relayErr = s.relay.Run(ctx) })
-	wg.Go(func() { consumerErr = s.consumer.Run(ctx) })
-	wg.Wait()
-	return errors.Join(relayErr, consumerErr)
-}
-
-// handle consumes one delivered event, then wakes the relay for the events
-// its effect wrote, now committed.
-func (s *Service) handle(ctx context.Context, e bus.Event) error {
-	err := s.consumer.Handle(ctx, e)
-	s.relay.Notify()
-	return err
+	return outbox.Serve(ctx, s.bus, Name, s.relay, s.consumer)
 }
 
 // newNumber draws a case number for the current year.

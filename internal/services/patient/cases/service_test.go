@@ -489,7 +489,7 @@ func testEvents(t *testing.T, h *harness) {
 	submitted := event(t, "opinion.submitted", id, map[string]any{"reviewRequired": false})
 	approved := event(t, "opinion.approved", id, map[string]any{})
 	for _, e := range []bus.Event{assigned, assigned, submitted, approved, approved, assigned} {
-		if err := h.svc.handle(ctx, e); err != nil {
+		if err := h.svc.consumer.Handle(ctx, e); err != nil {
 			t.Fatalf("handle %s: %v", e.Type, err)
 		}
 	}
@@ -514,7 +514,7 @@ func testEvents(t *testing.T, h *harness) {
 	// An event ahead of the case is refused and parked for retry, not lost.
 	draft := h.newCase()["id"].(string)
 	early := event(t, "case.assigned", draft, map[string]any{})
-	if err := h.svc.handle(ctx, early); err != nil {
+	if err := h.svc.consumer.Handle(ctx, early); err != nil {
 		t.Fatal(err)
 	}
 	var status string
@@ -595,7 +595,7 @@ func testFullPipeline(t *testing.T, h *harness) {
 		{"opinion.submitted", "UNDER_REVIEW"},
 		{"opinion.approved", "COMPLETED"},
 	} {
-		if err := h.svc.handle(context.Background(), event(t, step.event, id, map[string]any{"reviewRequired": true})); err != nil {
+		if err := h.svc.consumer.Handle(context.Background(), event(t, step.event, id, map[string]any{"reviewRequired": true})); err != nil {
 			t.Fatal(err)
 		}
 		if st := h.do("GET", "/api/v1/cases/"+id, nil).body["status"]; st != step.want {

@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -40,7 +39,7 @@ func respond(ctx context.Context, p store.Patient, err error) (*connect.Response
 		if _, ok := problem.As(err); !ok {
 			slog.ErrorContext(ctx, "patient rpc failed", "err", err)
 		}
-		return nil, rpcError(err)
+		return nil, rpc.Error(ctx, err)
 	}
 	return connect.NewResponse(&patientv1.PatientResponse{
 		Id: p.ID, FirstName: p.FirstName, MiddleName: p.MiddleName, LastName: p.LastName,
@@ -49,29 +48,4 @@ func respond(ctx context.Context, p store.Patient, err error) (*connect.Response
 		SmsNotifications: p.SMSNotifications,
 		CreatedAt:        p.CreatedAt.Format(time.RFC3339Nano), UpdatedAt: p.UpdatedAt.Format(time.RFC3339Nano),
 	}), nil
-}
-
-// rpcError maps classified errors to gRPC codes; anything else is an
-// internal error whose cause stays in this process.
-func rpcError(err error) error {
-	p, ok := problem.As(err)
-	if !ok {
-		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
-	}
-	code := map[problem.Kind]connect.Code{
-		problem.KindInvalid:         connect.CodeInvalidArgument,
-		problem.KindNotFound:        connect.CodeNotFound,
-		problem.KindConflict:        connect.CodeAlreadyExists,
-		problem.KindUnauthenticated: connect.CodeUnauthenticated,
-		problem.KindForbidden:       connect.CodePermissionDenied,
-		problem.KindUnavailable:     connect.CodeUnavailable,
-	}[p.Kind]
-	if code == 0 {
-		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
-	}
-	msg := p.Detail
-	if p.Field != "" {
-		msg = p.Field + ": " + msg
-	}
-	return connect.NewError(code, errors.New(msg))
 }

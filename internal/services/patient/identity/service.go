@@ -30,13 +30,11 @@ import (
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/services/patient/identity/store"
+	"github.com/secondopinion/platform/internal/services/platform/auth/logins"
 )
 
 // Name is the service's target name.
 const Name = "patient-identity"
-
-// authTarget is the peer that owns logins and passwords.
-const authTarget = "auth"
 
 // Config is what the service is configured with: nothing yet, so that
 // every target is built alike.
@@ -47,7 +45,7 @@ type Service struct {
 	log    *slog.Logger
 	db     *sqldb.DB
 	store  *store.Store
-	auth   authv1connect.AuthServiceClient
+	logins logins.Client
 	health *grpchealth.Client
 	relay  *outbox.Relay
 	mux    *http.ServeMux
@@ -67,9 +65,9 @@ func New(_ Config, deps service.Deps) (*Service, error) {
 	if deps.DB == nil || deps.Bus == nil || deps.Peer == nil {
 		return nil, errors.New(Name + ": needs a store, a bus and peers")
 	}
-	peer, err := deps.Peer(authTarget)
+	peer, err := deps.Peer(logins.Target)
 	if err != nil {
-		return nil, fmt.Errorf("%s: reach %s: %w", Name, authTarget, err)
+		return nil, fmt.Errorf("%s: reach %s: %w", Name, logins.Target, err)
 	}
 	log := deps.Log
 	if log == nil {
@@ -79,7 +77,7 @@ func New(_ Config, deps service.Deps) (*Service, error) {
 		log:    log.With("service", Name),
 		db:     deps.DB,
 		store:  store.New(deps.DB),
-		auth:   authv1connect.NewAuthServiceClient(peer.HTTP, peer.URL, rpc.ClientOptions()...),
+		logins: logins.New(peer, log.With("service", Name)),
 		health: grpchealth.NewClient(peer.HTTP, peer.URL, rpc.ClientOptions()...),
 		relay:  outbox.NewRelay(deps.DB, deps.Bus, outbox.RelayOptions{Logger: log}),
 		mux:    http.NewServeMux(),
@@ -99,7 +97,7 @@ func (s *Service) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 
 // Checks reports auth's health: nobody can register without it.
 func (s *Service) Checks() map[string]httpapi.Check {
-	return map[string]httpapi.Check{authTarget: rpc.Serving(s.health, authTarget, authv1connect.AuthServiceName)}
+	return map[string]httpapi.Check{logins.Target: rpc.Serving(s.health, logins.Target, authv1connect.AuthServiceName)}
 }
 
 // Run relays the outbox until ctx ends, then flushes it.
@@ -122,14 +120,17 @@ func (s *Service) register(ctx context.Context, who authn.Principal, r Registrat
 	if err != nil {
 		return store.Patient{}, err
 	}
-	id, err := s.createLogin(ctx, r, p)
+	id, err := s.logins.Create(ctx, logins.Login{Email: p.Email, Password: r.Password, Role: "patient", Phone: p.Phone})
+	if errors.Is(err, logins.ErrEmailTaken) {
+		return store.Patient{}, store.ErrEmailTaken
+	}
 	if err != nil {
 		return store.Patient{}, err
 	}
 	sp := toStore(p)
 	sp.ID, sp.CreatedAt, sp.UpdatedAt = id, now, now
 	if err := s.storeNew(ctx, sp); err != nil {
-		s.dropLogin(ctx, id)
+		s.logins.Drop(ctx, id)
 		return store.Patient{}, err
 	}
 	s.relay.Notify()

@@ -9,10 +9,8 @@ package audit
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -96,15 +94,5 @@ func (s *Service) Checks() map[string]httpapi.Check { return map[string]httpapi.
 // Run consumes the bus as group "audit", retries failed events and relays
 // the service's own outbox until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	sub, err := s.bus.Subscribe(ctx, Name, s.consumer.Handle)
-	if err != nil {
-		return fmt.Errorf("audit: subscribe: %w", err)
-	}
-	defer sub.Close()
-	var wg sync.WaitGroup
-	var relayErr, consumerErr error
-	wg.Go(func() { relayErr = s.relay.Run(ctx) })
-	wg.Go(func() { consumerErr = s.consumer.Run(ctx) })
-	wg.Wait()
-	return errors.Join(relayErr, consumerErr)
+	return outbox.Serve(ctx, s.bus, Name, s.relay, s.consumer)
 }

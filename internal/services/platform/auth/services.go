@@ -55,7 +55,7 @@ func (r *rpcServer) IssueServiceToken(ctx context.Context, req *connect.Request[
 		return nil, connect.NewError(connect.CodeUnauthenticated, err)
 	}
 	if err != nil {
-		return nil, rpcError(ctx, err)
+		return nil, rpc.Error(ctx, err)
 	}
 	return connect.NewResponse(&authv1.IssueServiceTokenResponse{Token: tok, ExpiresAt: exp.UTC().Format(time.RFC3339)}), nil
 }

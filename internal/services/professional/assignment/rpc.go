@@ -2,7 +2,6 @@ package assignment
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"connectrpc.com/connect"
@@ -31,27 +30,10 @@ func (r *rpcServer) GetActiveAssignment(ctx context.Context, req *connect.Reques
 		if _, ok := problem.As(err); !ok {
 			r.s.log.ErrorContext(ctx, "active assignment rpc failed", "caseId", req.Msg.CaseId, "err", err)
 		}
-		return nil, rpcError(busy(err))
+		return nil, rpc.Error(ctx, busy(err))
 	}
 	return connect.NewResponse(&professionalv1.Assignment{
 		Id: a.ID, CaseId: a.CaseID, ProfessionalId: a.ProfessionalID,
 		Deadline: a.Deadline.UTC().Format(time.RFC3339Nano), ClaimedAt: a.ClaimedAt.UTC().Format(time.RFC3339Nano),
 	}), nil
-}
-
-// rpcError maps classified errors to gRPC codes; anything else is an
-// internal error whose cause stays in this process.
-func rpcError(err error) error {
-	p, ok := problem.As(err)
-	if !ok {
-		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
-	}
-	code := map[problem.Kind]connect.Code{
-		problem.KindNotFound:    connect.CodeNotFound,
-		problem.KindUnavailable: connect.CodeUnavailable,
-	}[p.Kind]
-	if code == 0 {
-		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
-	}
-	return connect.NewError(code, errors.New(p.Detail))
 }

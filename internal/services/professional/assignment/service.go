@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"connectrpc.com/grpchealth"
@@ -132,26 +131,7 @@ func (s *Service) Checks() map[string]httpapi.Check { return nil }
 // Run relays the outbox, consumes events and runs the scheduler until ctx
 // ends; the relay flushes the outbox on its way out.
 func (s *Service) Run(ctx context.Context) error {
-	sub, err := s.bus.Subscribe(ctx, Name, s.handle)
-	if err != nil {
-		return fmt.Errorf("%s: subscribe: %w", Name, err)
-	}
-	defer sub.Close()
-	var wg sync.WaitGroup
-	var relayErr, consumerErr error
-	wg.Go(func() { relayErr = s.relay.Run(ctx) })
-	wg.Go(func() { consumerErr = s.consumer.Run(ctx) })
-	wg.Go(func() { s.schedule(ctx) })
-	wg.Wait()
-	return errors.Join(relayErr, consumerErr)
-}
-
-// handle consumes one delivered event, then wakes the relay for the events
-// its effect wrote, now committed.
-func (s *Service) handle(ctx context.Context, e bus.Event) error {
-	err := s.consumer.Handle(ctx, e)
-	s.relay.Notify()
-	return err
+	return outbox.Serve(ctx, s.bus, Name, s.relay, s.consumer, s.schedule)
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

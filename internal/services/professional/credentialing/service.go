@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -106,24 +105,5 @@ func (s *Service) Checks() map[string]httpapi.Check { return map[string]httpapi.
 // Run relays the outbox, consumes events and runs the expiry check until
 // ctx ends; the relay flushes the outbox on its way out.
 func (s *Service) Run(ctx context.Context) error {
-	sub, err := s.bus.Subscribe(ctx, Name, s.handle)
-	if err != nil {
-		return fmt.Errorf("%s: subscribe: %w", Name, err)
-	}
-	defer sub.Close()
-	var wg sync.WaitGroup
-	var relayErr, consumerErr error
-	wg.Go(func() { relayErr = s.relay.Run(ctx) })
-	wg.Go(func() { consumerErr = s.consumer.Run(ctx) })
-	wg.Go(func() { s.watchExpiry(ctx) })
-	wg.Wait()
-	return errors.Join(relayErr, consumerErr)
-}
-
-// handle consumes one delivered event, then wakes the relay for the events
-// its effect wrote, now committed.
-func (s *Service) handle(ctx context.Context, e bus.Event) error {
-	err := s.consumer.Handle(ctx, e)
-	s.relay.Notify()
-	return err
+	return outbox.Serve(ctx, s.bus, Name, s.relay, s.consumer, s.watchExpiry)
 }

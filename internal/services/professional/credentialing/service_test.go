@@ -145,7 +145,7 @@ func (h *harness) register(id string) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if err := h.svc.handle(context.Background(), e); err != nil {
+	if err := h.svc.consumer.Handle(context.Background(), e); err != nil {
 		h.t.Fatal(err)
 	}
 }

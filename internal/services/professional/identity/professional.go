@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/google/uuid"
@@ -11,6 +12,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/authz"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/services/platform/auth/logins"
 	"github.com/secondopinion/platform/internal/services/professional/identity/domain"
 	"github.com/secondopinion/platform/internal/services/professional/identity/store"
 )
@@ -34,7 +36,10 @@ func (s *Service) register(ctx context.Context, who authn.Principal, r domain.Re
 	if err != nil {
 		return store.Professional{}, err
 	}
-	id, err := s.createLogin(ctx, p.Email, r.Password)
+	id, err := s.logins.Create(ctx, logins.Login{Email: p.Email, Password: r.Password, Role: "professional"})
+	if errors.Is(err, logins.ErrEmailTaken) {
+		return store.Professional{}, store.ErrEmailTaken
+	}
 	if err != nil {
 		return store.Professional{}, err
 	}
@@ -42,7 +47,7 @@ func (s *Service) register(ctx context.Context, who authn.Principal, r domain.Re
 	sp := toStore(store.Professional{ID: id, Level: domain.StartLevel, Status: domain.StatusPending, CreatedAt: now, UpdatedAt: now}, p)
 	created, err := s.store.Create(ctx, sp, s.newNumber, registeredEvents)
 	if err != nil {
-		s.dropLogin(ctx, id)
+		s.logins.Drop(ctx, id)
 		return store.Professional{}, err
 	}
 	s.relay.Notify()

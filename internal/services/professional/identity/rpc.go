@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -31,33 +30,11 @@ func (r *rpcServer) GetProfessional(ctx context.Context, req *connect.Request[pr
 		if _, ok := problem.As(err); !ok {
 			slog.ErrorContext(ctx, "professional rpc failed", "err", err)
 		}
-		return nil, rpcError(err)
+		return nil, rpc.Error(ctx, err)
 	}
 	return connect.NewResponse(&professionalv1.Professional{
 		Id: p.ID, ProNumber: p.ProNumber, FirstName: p.FirstName, LastName: p.LastName, Email: p.Email,
 		Specialties: p.Specialties, Languages: p.Languages, Country: p.Country, Level: p.Level, Status: p.Status,
 		CreatedAt: p.CreatedAt.Format(time.RFC3339Nano),
 	}), nil
-}
-
-// rpcError maps classified errors to gRPC codes; anything else is an
-// internal error whose cause stays in this process.
-func rpcError(err error) error {
-	p, ok := problem.As(err)
-	if !ok {
-		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
-	}
-	code := map[problem.Kind]connect.Code{
-		problem.KindInvalid:     connect.CodeInvalidArgument,
-		problem.KindNotFound:    connect.CodeNotFound,
-		problem.KindUnavailable: connect.CodeUnavailable,
-	}[p.Kind]
-	if code == 0 {
-		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
-	}
-	msg := p.Detail
-	if p.Field != "" {
-		msg = p.Field + ": " + msg
-	}
-	return connect.NewError(code, errors.New(msg))
 }

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"connectrpc.com/grpchealth"
@@ -28,15 +27,13 @@ import (
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
+	"github.com/secondopinion/platform/internal/services/platform/auth/logins"
 	"github.com/secondopinion/platform/internal/services/professional/identity/domain"
 	"github.com/secondopinion/platform/internal/services/professional/identity/store"
 )
 
 // Name is the service's target name.
 const Name = "professional-identity"
-
-// authTarget is the peer that owns logins and passwords.
-const authTarget = "auth"
 
 // Config is what the service is configured with.
 type Config struct {
@@ -52,7 +49,7 @@ type Service struct {
 	db       *sqldb.DB
 	store    *store.Store
 	bus      bus.Transport
-	auth     authv1connect.AuthServiceClient
+	logins   logins.Client
 	health   *grpchealth.Client
 	relay    *outbox.Relay
 	consumer *outbox.Consumer
@@ -76,9 +73,9 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	if deps.DB == nil || deps.Bus == nil || deps.Peer == nil {
 		return nil, errors.New(Name + ": needs a store, a bus and peers")
 	}
-	peer, err := deps.Peer(authTarget)
+	peer, err := deps.Peer(logins.Target)
 	if err != nil {
-		return nil, fmt.Errorf("%s: reach %s: %w", Name, authTarget, err)
+		return nil, fmt.Errorf("%s: reach %s: %w", Name, logins.Target, err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -94,7 +91,7 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 		db:     deps.DB,
 		store:  store.New(deps.DB),
 		bus:    deps.Bus,
-		auth:   authv1connect.NewAuthServiceClient(peer.HTTP, peer.URL, rpc.ClientOptions()...),
+		logins: logins.New(peer, log.With("service", Name)),
 		health: grpchealth.NewClient(peer.HTTP, peer.URL, rpc.ClientOptions()...),
 		relay:  outbox.NewRelay(deps.DB, deps.Bus, outbox.RelayOptions{Logger: log}),
 		mux:    http.NewServeMux(),
@@ -115,27 +112,14 @@ func (s *Service) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 
 // Checks reports auth's health: nobody can register without it.
 func (s *Service) Checks() map[string]httpapi.Check {
-	return map[string]httpapi.Check{authTarget: rpc.Serving(s.health, authTarget, authv1connect.AuthServiceName)}
+	return map[string]httpapi.Check{logins.Target: rpc.Serving(s.health, logins.Target, authv1connect.AuthServiceName)}
 }
 
 // Run relays the outbox and consumes credentialing's events until ctx
 // ends; the relay flushes the outbox on its way out.
 func (s *Service) Run(ctx context.Context) error {
-	sub, err := s.bus.Subscribe(ctx, Name, s.handle)
-	if err != nil {
-		return fmt.Errorf("%s: subscribe: %w", Name, err)
-	}
-	defer sub.Close()
-	var wg sync.WaitGroup
-	var relayErr, consumerErr error
-	wg.Go(func() { relayErr = s.relay.Run(ctx) })
-	wg.Go(func() { consumerErr = s.consumer.Run(ctx) })
-	wg.Wait()
-	return errors.Join(relayErr, consumerErr)
+	return outbox.Serve(ctx, s.bus, Name, s.relay, s.consumer)
 }
-
-// handle consumes one delivered event.
-func (s *Service) handle(ctx context.Context, e bus.Event) error { return s.consumer.Handle(ctx, e) }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 

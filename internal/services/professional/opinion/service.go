@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"connectrpc.com/grpchealth"
@@ -144,17 +143,7 @@ func (s *Service) Checks() map[string]httpapi.Check {
 // Run relays the outbox and consumes the assignment events until ctx
 // ends; the relay flushes the outbox on its way out.
 func (s *Service) Run(ctx context.Context) error {
-	sub, err := s.bus.Subscribe(ctx, Name, s.consumer.Handle)
-	if err != nil {
-		return fmt.Errorf("%s: subscribe: %w", Name, err)
-	}
-	defer sub.Close()
-	var wg sync.WaitGroup
-	var relayErr, consumerErr error
-	wg.Go(func() { relayErr = s.relay.Run(ctx) })
-	wg.Go(func() { consumerErr = s.consumer.Run(ctx) })
-	wg.Wait()
-	return errors.Join(relayErr, consumerErr)
+	return outbox.Serve(ctx, s.bus, Name, s.relay, s.consumer)
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
