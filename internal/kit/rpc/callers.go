@@ -70,9 +70,6 @@ func (g guard) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.S
 	}
 }
 
-// Caller returns the calling service's name, for audit entries.
-func Caller(ctx context.Context) string { return authn.FromContext(ctx).Subject }
-
 // TokenSource issues the bearer token a service presents to its peers.
 type TokenSource func(ctx context.Context) (token string, expires time.Time, err error)
 
