@@ -35,9 +35,9 @@ import (
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
-	"github.com/secondopinion/platform/internal/services/professional/assignment"
-	"github.com/secondopinion/platform/internal/services/professional/assignment/domain"
-	"github.com/secondopinion/platform/internal/services/professional/assignment/store"
+	assignment "github.com/secondopinion/platform/internal/services/professional/case-assignment"
+	"github.com/secondopinion/platform/internal/services/professional/case-assignment/domain"
+	"github.com/secondopinion/platform/internal/services/professional/case-assignment/store"
 )
 
 func main() {

@@ -12,14 +12,14 @@ import (
 
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
-	"github.com/secondopinion/platform/internal/services/patient/cases"
-	"github.com/secondopinion/platform/internal/services/patient/identity"
+	cases "github.com/secondopinion/platform/internal/services/patient/case-management"
+	identity "github.com/secondopinion/platform/internal/services/patient/patient-identity"
 	"github.com/secondopinion/platform/internal/services/platform/audit"
 	"github.com/secondopinion/platform/internal/services/platform/auth"
-	"github.com/secondopinion/platform/internal/services/professional/assignment"
+	assignment "github.com/secondopinion/platform/internal/services/professional/case-assignment"
 	"github.com/secondopinion/platform/internal/services/professional/credentialing"
-	proidentity "github.com/secondopinion/platform/internal/services/professional/identity"
-	"github.com/secondopinion/platform/internal/services/professional/opinion"
+	proidentity "github.com/secondopinion/platform/internal/services/professional/professional-identity"
+	opinion "github.com/secondopinion/platform/internal/services/professional/medical-opinion"
 )
 
 // Domain groups targets as the catalogue does.

@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/secondopinion/platform/internal/kit/problem"
-	cases "github.com/secondopinion/platform/internal/services/patient/cases/domain"
+	cases "github.com/secondopinion/platform/internal/services/patient/case-management/domain"
 )
 
 // CredentialStatus is where a credential is in its review.

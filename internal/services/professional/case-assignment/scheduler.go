@@ -1,0 +1,88 @@
+package caseassignment
+
+import (
+	"context"
+	"time"
+)
+
+// sweepBatch bounds the rows one sweep handles per kind; the next tick
+// takes the rest.
+const sweepBatch = 100
+
+// schedule sweeps every Interval until ctx ends. Several replicas may
+// sweep at once: each expiry and escalation is a conditional update, and
+// only the replica whose update changed the row publishes its event.
+func (s *Service) schedule(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		s.sweep(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweep expires overdue assignments and escalates cases waiting too long.
+// Failures are logged and retried on the next tick.
+func (s *Service) sweep(ctx context.Context) {
+	expired, err := s.expire(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.log.ErrorContext(ctx, "expire assignments", "err", err)
+	}
+	escalated, err := s.escalate(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.log.ErrorContext(ctx, "escalate cases", "err", err)
+	}
+	if expired+escalated > 0 {
+		s.relay.Notify()
+	}
+}
+
+// expire ends the ACTIVE assignments past their deadline, returns their
+// cases to the pool and keeps each professional from claiming that case
+// again. It returns how many this call expired.
+func (s *Service) expire(ctx context.Context) (int, error) {
+	now := s.now()
+	ids, err := s.store.Due(ctx, now, sweepBatch)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		done, err := s.store.Expire(ctx, id, now, endedEvents("assignment.expired"))
+		if err != nil {
+			return n, err
+		}
+		if done {
+			n++
+			s.log.InfoContext(ctx, "assignment expired", "assignmentId", id)
+		}
+	}
+	return n, nil
+}
+
+// escalate raises assignment.escalated once per pool stay for each case
+// waiting longer than the escalation age. It returns how many this call
+// escalated.
+func (s *Service) escalate(ctx context.Context) (int, error) {
+	now := s.now()
+	es, err := s.store.Overdue(ctx, s.cfg.Rules.EscalationCutoff(now), sweepBatch)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range es {
+		done, err := s.store.Escalate(ctx, e, now, escalatedEvents(now))
+		if err != nil {
+			return n, err
+		}
+		if done {
+			n++
+			s.log.InfoContext(ctx, "case escalated", "caseId", e.CaseID)
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,709 @@
+// Package store keeps the claim pool in the service's own SQL store, with
+// one set of queries for SQLite and PostgreSQL: the projection of
+// professionals, the pool entries with their exclusions, and the
+// assignments. Every decision between competing writers — the claim, a
+// release, an expiry, an escalation — is one conditional UPDATE whose
+// affected-row count says who won, written with its events in the same
+// transaction; nothing is decided on a value read earlier.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/outbox"
+	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/sqldb"
+	"github.com/secondopinion/platform/internal/services/professional/case-assignment/domain"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrate creates or upgrades the pool tables.
+func Migrate(ctx context.Context, db *sqldb.DB) error {
+	return db.Migrate(ctx, migrations, "migrations", "goose_db_version")
+}
+
+// Pool entry statuses.
+const (
+	Open    = "OPEN"
+	Claimed = "CLAIMED"
+	Closed  = "CLOSED"
+)
+
+// Assignment statuses. Only ACTIVE ones expire.
+const (
+	Active    = "ACTIVE"
+	Delivered = "DELIVERED" // the opinion was submitted
+	Released  = "RELEASED"
+	Expired   = "EXPIRED"
+	Ended     = "CLOSED" // the case was cancelled or completed
+)
+
+var (
+	// ErrTaken means another claim won the case.
+	ErrTaken = errors.New("case already claimed")
+	// ErrExcluded means the professional's assignment of the case expired
+	// before: they may not claim it again.
+	ErrExcluded = errors.New("professional excluded from the case")
+	// ErrNotActive means the assignment has already ended.
+	ErrNotActive = errors.New("assignment is not active")
+)
+
+// Entry is a case in the pool.
+type Entry struct {
+	CaseID        string
+	CaseNumber    string
+	Specialty     string
+	Urgency       string
+	Language      string
+	AgeBand       string
+	RequiredLevel domain.Level
+	Status        string
+	Stay          int
+	OpenedAt      time.Time
+	EscalatedAt   time.Time // zero until escalated in this stay
+}
+
+// Match is the part of e that matching looks at.
+func (e Entry) Match() domain.Entry {
+	return domain.Entry{Specialty: e.Specialty, Urgency: e.Urgency, Language: e.Language, RequiredLevel: e.RequiredLevel, OpenedAt: e.OpenedAt}
+}
+
+// Assignment is a professional's claim of a case.
+type Assignment struct {
+	ID             string
+	CaseID         string
+	CaseNumber     string
+	ProfessionalID string
+	Status         string
+	ClaimedAt      time.Time
+	Deadline       time.Time
+	EndedAt        time.Time // zero while ACTIVE or DELIVERED
+}
+
+// Events builds the events of a change from its result.
+type Events func(Assignment) ([]bus.Event, error)
+
+// Store is the pool store.
+type Store struct {
+	db *sqldb.DB
+}
+
+// New returns the store over a migrated db.
+func New(db *sqldb.DB) *Store { return &Store{db: db} }
+
+// ts is how every time is stored: UTC at PostgreSQL's precision, so what
+// is read back equals what was written on both engines.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// isID guards queries from ids PostgreSQL's uuid type would reject: a
+// malformed id names nothing.
+func isID(id string) bool { _, err := uuid.Parse(id); return err == nil }
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// --- the projection of professionals -----------------------------------
+
+// Profile is a professional's matching profile as professional-identity
+// publishes it.
+type Profile struct {
+	ID          string
+	Specialties []string
+	Languages   []string
+	Level       domain.Level // the starting level, used only when the row is new
+	At          time.Time
+}
+
+// SaveProfile records p unless a newer profile is already recorded; the
+// level is taken only for a professional not seen before, since
+// credentialing owns later changes.
+func (s *Store) SaveProfile(ctx context.Context, tx *sql.Tx, p Profile) error {
+	if !isID(p.ID) {
+		return fmt.Errorf("save profile: professional id %q is not a UUID", p.ID)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO professionals (id, level, specialties, languages, profile_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET specialties = excluded.specialties, languages = excluded.languages, profile_at = excluded.profile_at
+		WHERE professionals.profile_at IS NULL OR professionals.profile_at <= excluded.profile_at`,
+		p.ID, p.Level, strings.Join(p.Specialties, ","), strings.Join(p.Languages, ","), ts(p.At))
+	if err != nil {
+		return fmt.Errorf("save profile of %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// SetStatus records a professional's standing as of at, unless a newer one
+// is recorded.
+func (s *Store) SetStatus(ctx context.Context, tx *sql.Tx, id string, st domain.Status, at time.Time) error {
+	return s.setPart(ctx, tx, id, "status", string(st), at)
+}
+
+// SetLevel records a professional's level as of at, unless a newer one is
+// recorded.
+func (s *Store) SetLevel(ctx context.Context, tx *sql.Tx, id string, l domain.Level, at time.Time) error {
+	return s.setPart(ctx, tx, id, "level", string(l), at)
+}
+
+// setPart upserts one column and its time; column is one of this file's
+// constants, never input.
+func (s *Store) setPart(ctx context.Context, tx *sql.Tx, id, column, value string, at time.Time) error {
+	if !isID(id) {
+		return fmt.Errorf("set %s: professional id %q is not a UUID", column, id)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO professionals (id, `+column+`, `+column+`_at) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET `+column+` = excluded.`+column+`, `+column+`_at = excluded.`+column+`_at
+		WHERE professionals.`+column+`_at IS NULL OR professionals.`+column+`_at <= excluded.`+column+`_at`,
+		id, value, ts(at))
+	if err != nil {
+		return fmt.Errorf("set %s of %s: %w", column, id, err)
+	}
+	return nil
+}
+
+// Professional returns what matching knows of a professional; one never
+// heard of is PENDING with nothing to match.
+func (s *Store) Professional(ctx context.Context, id string) (domain.Professional, error) {
+	p := domain.Professional{ID: id, Status: domain.Pending, Level: domain.Junior}
+	if !isID(id) {
+		return p, nil
+	}
+	var specialties, languages string
+	err := s.db.QueryRowContext(ctx, `SELECT status, level, specialties, languages FROM professionals WHERE id = $1`, id).
+		Scan(&p.Status, &p.Level, &specialties, &languages)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, nil
+	}
+	if err != nil {
+		return p, fmt.Errorf("professional %s: %w", id, err)
+	}
+	p.Specialties, p.Languages = split(specialties), split(languages)
+	return p, nil
+}
+
+func split(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// --- the pool -------------------------------------------------------------
+
+// Enter puts a case into the pool as OPEN for its first stay. A case
+// already known keeps its state: it comes back to the pool through this
+// service's own expiry and release, in their transactions, and a closed
+// case never reopens; an OPEN one gets its summary refreshed.
+func (s *Store) Enter(ctx context.Context, tx *sql.Tx, e Entry) error {
+	if !isID(e.CaseID) {
+		return fmt.Errorf("enter pool: case id %q is not a UUID", e.CaseID)
+	}
+	at := ts(e.OpenedAt)
+	_, err := tx.ExecContext(ctx, `INSERT INTO pool
+		(case_id, case_number, specialty, urgency, language, age_band, required_level, status, stay, opened_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)
+		ON CONFLICT (case_id) DO UPDATE SET case_number = excluded.case_number, specialty = excluded.specialty,
+			urgency = excluded.urgency, language = excluded.language, age_band = excluded.age_band,
+			required_level = excluded.required_level, updated_at = excluded.updated_at
+		WHERE pool.status = 'OPEN'`,
+		e.CaseID, e.CaseNumber, e.Specialty, e.Urgency, e.Language, e.AgeBand, e.RequiredLevel, Open, at)
+	if err != nil {
+		return fmt.Errorf("enter case %s into the pool: %w", e.CaseID, err)
+	}
+	return nil
+}
+
+// Close takes a cancelled or completed case out of the pool for good and
+// ends its ACTIVE assignment. A case not seen yet is recorded CLOSED, so
+// that a late entry event cannot open it.
+func (s *Store) Close(ctx context.Context, tx *sql.Tx, caseID, caseNumber string, at time.Time) error {
+	if !isID(caseID) {
+		return fmt.Errorf("close case: case id %q is not a UUID", caseID)
+	}
+	at = ts(at)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO pool
+		(case_id, case_number, specialty, urgency, language, age_band, required_level, status, stay, opened_at, updated_at)
+		VALUES ($1, $2, '', '', '', '', '', $3, 0, $4, $4)
+		ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at`,
+		caseID, caseNumber, Closed, at); err != nil {
+		return fmt.Errorf("close case %s: %w", caseID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE assignments SET status = $1, ended_at = $2 WHERE case_id = $3 AND status = $4`,
+		Ended, at, caseID, Active); err != nil {
+		return fmt.Errorf("close case %s: %w", caseID, err)
+	}
+	return nil
+}
+
+// Deliver marks the professional's ACTIVE assignment of a case DELIVERED:
+// the opinion is in, the deadline no longer applies.
+func (s *Store) Deliver(ctx context.Context, tx *sql.Tx, caseID, professionalID string) (bool, error) {
+	if !isID(caseID) || !isID(professionalID) {
+		return false, nil
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE assignments SET status = $1 WHERE case_id = $2 AND professional_id = $3 AND status = $4`,
+		Delivered, caseID, professionalID, Active)
+	if err != nil {
+		return false, fmt.Errorf("deliver case %s: %w", caseID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+const entryColumns = `case_id, case_number, specialty, urgency, language, age_band, required_level, status, stay, opened_at, escalated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanEntry reads entryColumns, then into extra any further columns.
+func scanEntry(r scanner, extra ...any) (Entry, error) {
+	var e Entry
+	var escalated sql.NullTime
+	err := r.Scan(append([]any{&e.CaseID, &e.CaseNumber, &e.Specialty, &e.Urgency, &e.Language, &e.AgeBand, &e.RequiredLevel,
+		&e.Status, &e.Stay, &e.OpenedAt, &escalated}, extra...)...)
+	e.OpenedAt, e.EscalatedAt = e.OpenedAt.UTC(), escalated.Time.UTC()
+	if !escalated.Valid {
+		e.EscalatedAt = time.Time{}
+	}
+	return e, err
+}
+
+// Entry returns a case's pool entry; a case never in the pool is not
+// found.
+func (s *Store) Entry(ctx context.Context, caseID string) (Entry, error) {
+	return entry(ctx, s.db, caseID)
+}
+
+func entry(ctx context.Context, q queryer, caseID string) (Entry, error) {
+	if !isID(caseID) {
+		return Entry{}, problem.NotFound("case")
+	}
+	e, err := scanEntry(q.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM pool WHERE case_id = $1`, caseID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Entry{}, problem.NotFound("case")
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("pool entry of %s: %w", caseID, err)
+	}
+	return e, nil
+}
+
+// EntryFor returns a case's pool entry and whether professionalID is
+// excluded from it, in one query: the claim's hot path.
+func (s *Store) EntryFor(ctx context.Context, caseID, professionalID string) (Entry, bool, error) {
+	if !isID(caseID) || !isID(professionalID) {
+		return Entry{}, false, problem.NotFound("case")
+	}
+	var ex bool
+	e, err := scanEntry(s.db.QueryRowContext(ctx, `SELECT `+entryColumns+`,
+		EXISTS (SELECT 1 FROM pool_exclusions x WHERE x.case_id = pool.case_id AND x.professional_id = $2)
+		FROM pool WHERE case_id = $1`, caseID, professionalID), &ex)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Entry{}, false, problem.NotFound("case")
+	}
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("pool entry of %s: %w", caseID, err)
+	}
+	return e, ex, nil
+}
+
+func excluded(ctx context.Context, q queryer, caseID, professionalID string) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM pool_exclusions WHERE case_id = $1 AND professional_id = $2`,
+		caseID, professionalID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("exclusions of %s: %w", caseID, err)
+	}
+	return n > 0, nil
+}
+
+// OpenEntries returns up to limit OPEN entries professionalID is not
+// excluded from, in the order they entered the pool, after the cursor; the
+// caller filters them by matching.
+func (s *Store) OpenEntries(ctx context.Context, professionalID string, after httpapi.Cursor, limit int) ([]Entry, error) {
+	if !isID(professionalID) {
+		return nil, nil
+	}
+	q := `SELECT ` + entryColumns + ` FROM pool WHERE status = $1
+		AND NOT EXISTS (SELECT 1 FROM pool_exclusions x WHERE x.case_id = pool.case_id AND x.professional_id = $2)`
+	args := []any{Open, professionalID}
+	if after.ID != "" {
+		if !isID(after.ID) {
+			return nil, problem.Invalid("query.cursor", "not a cursor returned by this API")
+		}
+		q += ` AND (opened_at > $3 OR (opened_at = $3 AND case_id > $4))`
+		args = append(args, ts(after.Time), after.ID)
+	}
+	q += fmt.Sprintf(` ORDER BY opened_at, case_id LIMIT %d`, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("open pool entries: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("open pool entries: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("open pool entries: %w", err)
+	}
+	return out, nil
+}
+
+// --- claims ---------------------------------------------------------------
+
+// Claim is a professional's attempt to take a case in the stay they saw.
+type Claim struct {
+	AssignmentID   string
+	CaseID         string
+	ProfessionalID string
+	Stay           int
+	At             time.Time
+	Deadline       time.Time
+}
+
+// Claim decides a claim in one statement: the pool entry moves from OPEN
+// to CLAIMED for exactly one caller, and only one not excluded from the
+// case. The winner's assignment and events are written in the same
+// transaction; the unique index on ACTIVE assignments backs the decision.
+// Losers get ErrTaken, an excluded professional ErrExcluded, a case that
+// closed meanwhile a 404.
+func (s *Store) Claim(ctx context.Context, c Claim, events Events) (Assignment, error) {
+	at := ts(c.At)
+	a := Assignment{ID: c.AssignmentID, CaseID: c.CaseID, ProfessionalID: c.ProfessionalID, Status: Active,
+		ClaimedAt: at, Deadline: ts(c.Deadline)}
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE pool SET status = $1, updated_at = $2
+			WHERE case_id = $3 AND status = $4 AND stay = $5
+			AND NOT EXISTS (SELECT 1 FROM pool_exclusions x WHERE x.case_id = pool.case_id AND x.professional_id = $6)`,
+			Claimed, at, c.CaseID, Open, c.Stay, c.ProfessionalID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return errors.Join(err, lost(ctx, tx, c))
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT case_number FROM pool WHERE case_id = $1`, c.CaseID).Scan(&a.CaseNumber); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO assignments (id, case_id, case_number, professional_id, status, claimed_at, deadline)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.ID, a.CaseID, a.CaseNumber, a.ProfessionalID, a.Status, a.ClaimedAt, a.Deadline); err != nil {
+			if sqldb.IsUniqueViolation(err) {
+				return ErrTaken
+			}
+			return err
+		}
+		return addEvents(ctx, tx, a, events)
+	})
+	if err != nil {
+		return Assignment{}, fmt.Errorf("claim case %s: %w", c.CaseID, err)
+	}
+	return a, nil
+}
+
+// lost says why a claim's update changed nothing: the case closed, the
+// professional is excluded, or — in every other case — someone else was
+// first (possibly in a stay that has ended since).
+func lost(ctx context.Context, tx *sql.Tx, c Claim) error {
+	e, err := entry(ctx, tx, c.CaseID)
+	if err != nil {
+		return err
+	}
+	if e.Status == Closed {
+		return problem.NotFound("case")
+	}
+	ex, err := excluded(ctx, tx, c.CaseID, c.ProfessionalID)
+	switch {
+	case err != nil:
+		return err
+	case ex:
+		return ErrExcluded
+	}
+	return ErrTaken
+}
+
+func addEvents(ctx context.Context, tx *sql.Tx, a Assignment, events Events) error {
+	evs, err := events(a)
+	if err != nil {
+		return err
+	}
+	return outbox.Add(ctx, tx, evs...)
+}
+
+// end moves an ACTIVE assignment to status and reopens its case for a
+// new stay, in tx; the extra condition narrows which assignments qualify
+// (the deadline for an expiry). It reports whether this call ended it.
+func end(ctx context.Context, tx *sql.Tx, a *Assignment, status string, at time.Time, cond string, args ...any) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE assignments SET status = $1, ended_at = $2 WHERE id = $3 AND status = $4`+cond,
+		append([]any{status, at, a.ID, Active}, args...)...)
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE pool SET status = $1, stay = stay + 1, opened_at = $2, escalated_at = NULL, updated_at = $2
+		WHERE case_id = $3 AND status = $4`, Open, at, a.CaseID, Claimed); err != nil {
+		return false, err
+	}
+	a.Status, a.EndedAt = status, at
+	return true, nil
+}
+
+// Release gives an ACTIVE assignment back: the case reopens at once.
+// ErrNotActive when it has already ended.
+func (s *Store) Release(ctx context.Context, id string, at time.Time, events Events) (Assignment, error) {
+	var a Assignment
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if a, err = get(ctx, tx, id); err != nil {
+			return err
+		}
+		ok, err := end(ctx, tx, &a, Released, ts(at), "")
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return ErrNotActive
+		}
+		return addEvents(ctx, tx, a, events)
+	})
+	if err != nil {
+		return Assignment{}, fmt.Errorf("release assignment %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// Expire ends an ACTIVE assignment past its deadline at now, reopens its
+// case and excludes the professional from it. It reports false when the
+// assignment was no longer due — delivered, released, or expired by
+// another replica, which then published the event.
+func (s *Store) Expire(ctx context.Context, id string, now time.Time, events Events) (bool, error) {
+	var done bool
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		a, err := get(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		at := ts(now)
+		if done, err = end(ctx, tx, &a, Expired, at, ` AND deadline <= $5`, at); err != nil || !done {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pool_exclusions (case_id, professional_id, excluded_at) VALUES ($1, $2, $3)
+			ON CONFLICT (case_id, professional_id) DO NOTHING`, a.CaseID, a.ProfessionalID, at); err != nil {
+			return err
+		}
+		return addEvents(ctx, tx, a, events)
+	})
+	if err != nil {
+		return false, fmt.Errorf("expire assignment %s: %w", id, err)
+	}
+	return done, nil
+}
+
+// Due lists up to limit ACTIVE assignments whose deadline is at or before
+// now, oldest deadline first.
+func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	return ids(ctx, s.db, fmt.Sprintf(`SELECT id FROM assignments WHERE status = $1 AND deadline <= $2 ORDER BY deadline LIMIT %d`, limit),
+		Active, ts(now))
+}
+
+// Overdue lists up to limit OPEN entries that entered the pool at or
+// before cutoff and were not escalated in this stay.
+func (s *Store) Overdue(ctx context.Context, cutoff time.Time, limit int) ([]Entry, error) {
+	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT `+entryColumns+` FROM pool
+		WHERE status = $1 AND opened_at <= $2 AND escalated_at IS NULL ORDER BY opened_at LIMIT %d`, limit), Open, ts(cutoff))
+	if err != nil {
+		return nil, fmt.Errorf("overdue pool entries: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("overdue pool entries: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Escalate marks an entry escalated in its stay, with its events, unless
+// it was claimed, closed, reopened or escalated meanwhile. It reports
+// whether this call escalated it.
+func (s *Store) Escalate(ctx context.Context, e Entry, at time.Time, events func(Entry) ([]bus.Event, error)) (bool, error) {
+	var done bool
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE pool SET escalated_at = $1 WHERE case_id = $2 AND status = $3 AND stay = $4 AND escalated_at IS NULL`,
+			ts(at), e.CaseID, Open, e.Stay)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return err
+		}
+		evs, err := events(e)
+		if err != nil {
+			return err
+		}
+		done = true
+		return outbox.Add(ctx, tx, evs...)
+	})
+	if err != nil {
+		return false, fmt.Errorf("escalate case %s: %w", e.CaseID, err)
+	}
+	return done, nil
+}
+
+// IsBusy reports whether err means the store could not take the work in
+// time: SQLite's lock wait ran out (SQLITE_BUSY, SQLITE_LOCKED) or
+// PostgreSQL refused for lack of connections or a lock timeout.
+func IsBusy(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "53300", "55P03", "40001", "40P01": // too many connections, lock not available, serialization, deadlock
+			return true
+		}
+	}
+	return false
+}
+
+func ids(ctx context.Context, db *sqldb.DB, q string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query ids: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("query ids: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// --- assignments ------------------------------------------------------------
+
+const assignmentColumns = `id, case_id, case_number, professional_id, status, claimed_at, deadline, ended_at`
+
+func scanAssignment(r scanner) (Assignment, error) {
+	var a Assignment
+	var ended sql.NullTime
+	err := r.Scan(&a.ID, &a.CaseID, &a.CaseNumber, &a.ProfessionalID, &a.Status, &a.ClaimedAt, &a.Deadline, &ended)
+	a.ClaimedAt, a.Deadline = a.ClaimedAt.UTC(), a.Deadline.UTC()
+	if ended.Valid {
+		a.EndedAt = ended.Time.UTC()
+	}
+	return a, err
+}
+
+// Assignment returns an assignment by id.
+func (s *Store) Assignment(ctx context.Context, id string) (Assignment, error) {
+	return get(ctx, s.db, id)
+}
+
+func get(ctx context.Context, q queryer, id string) (Assignment, error) {
+	if !isID(id) {
+		return Assignment{}, problem.NotFound("assignment")
+	}
+	a, err := scanAssignment(q.QueryRowContext(ctx, `SELECT `+assignmentColumns+` FROM assignments WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Assignment{}, problem.NotFound("assignment")
+	}
+	if err != nil {
+		return Assignment{}, fmt.Errorf("assignment %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// Active returns a case's ACTIVE assignment in one query; a case without
+// one, unknown or malformed, is not found. The status is a literal so
+// that even a generic plan uses the partial unique index
+// assignments_one_active.
+func (s *Store) Active(ctx context.Context, caseID string) (Assignment, error) {
+	if !isID(caseID) {
+		return Assignment{}, problem.NotFound("assignment")
+	}
+	a, err := scanAssignment(s.db.QueryRowContext(ctx, `SELECT `+assignmentColumns+` FROM assignments
+		WHERE case_id = $1 AND status = '`+Active+`'`, caseID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Assignment{}, problem.NotFound("assignment")
+	}
+	if err != nil {
+		return Assignment{}, fmt.Errorf("active assignment of %s: %w", caseID, err)
+	}
+	return a, nil
+}
+
+// List returns up to limit assignments, newest claim first, of one
+// professional ("" for all), after the cursor, with the next page's
+// cursor ("" on the last page).
+func (s *Store) List(ctx context.Context, professionalID string, after httpapi.Cursor, limit int) ([]Assignment, string, error) {
+	q := `SELECT ` + assignmentColumns + ` FROM assignments WHERE 1 = 1`
+	var args []any
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	if professionalID != "" {
+		if !isID(professionalID) {
+			return nil, "", nil
+		}
+		q += ` AND professional_id = ` + arg(professionalID)
+	}
+	if after.ID != "" {
+		if !isID(after.ID) {
+			return nil, "", problem.Invalid("query.cursor", "not a cursor returned by this API")
+		}
+		t := arg(ts(after.Time))
+		q += ` AND (claimed_at < ` + t + ` OR (claimed_at = ` + t + ` AND id < ` + arg(after.ID) + `))`
+	}
+	q += fmt.Sprintf(` ORDER BY claimed_at DESC, id DESC LIMIT %d`, limit+1)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list assignments: %w", err)
+	}
+	defer rows.Close()
+	var out []Assignment
+	for rows.Next() {
+		a, err := scanAssignment(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("list assignments: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list assignments: %w", err)
+	}
+	if len(out) <= limit {
+		return out, "", nil
+	}
+	last := out[limit-1]
+	return out[:limit], httpapi.Cursor{Time: last.ClaimedAt, ID: last.ID}.Encode(), nil
+}
