@@ -6,7 +6,9 @@ PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_CONNECT := connectrpc.com/connect/cmd/protoc-gen-connect-go@v1.21.1
 STATICCHECK        := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test build generate check-generated vet bench tools
+REDOCLY            := @redocly/cli@2.77.0
+
+.PHONY: run test build generate check-generated vet lint-api bench tools
 
 run:
 	$(GO) run ./cmd/secondopinion
@@ -26,17 +28,31 @@ $(BIN)/staticcheck:
 
 tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-connect-go $(BIN)/staticcheck
 
-# Generated code is committed; protoc comes from Debian (protobuf-compiler,
-# libprotobuf-dev for the well-known types).
+$(BIN)/redocly/node_modules/.bin/redocly:
+	npm install --silent --no-audit --no-fund --prefix $(BIN)/redocly $(REDOCLY)
+
+# Generated files are committed: the Connect code under api/gen (protoc from
+# Debian: protobuf-compiler, libprotobuf-dev for the well-known types), and
+# the published documents api/openapi.json and api/asyncapi.json, built from
+# the services' own registrations and api/events — so a route or an event
+# that changes shows in review.
 generate: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-connect-go
 	PATH=$(BIN):$$PATH protoc -I api/proto \
 		--go_out=api/gen --go_opt=paths=source_relative \
 		--connect-go_out=api/gen --connect-go_opt=paths=source_relative \
 		$$(find api/proto -name '*.proto')
+	$(GO) run ./cmd/secondopinion openapi > api/openapi.json
+	$(GO) run ./cmd/secondopinion asyncapi > api/asyncapi.json
+
+GENERATED := api/gen api/openapi.json api/asyncapi.json
 
 check-generated: generate
-	@git diff --exit-code -- api/gen || (echo "generated code in api/gen is stale: run make generate and commit" >&2; exit 1)
-	@test -z "$$(git status --porcelain -- api/gen)" || (echo "make generate created files in api/gen that are not committed" >&2; exit 1)
+	@git diff --exit-code -- $(GENERATED) || (echo "generated files are stale: run make generate and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || (echo "make generate created files that are not committed" >&2; exit 1)
+
+# The published documents must lint clean: client generators rely on them.
+lint-api: $(BIN)/redocly/node_modules/.bin/redocly
+	$(BIN)/redocly/node_modules/.bin/redocly lint --config redocly.yaml api/openapi.json api/asyncapi.json
 
 vet: $(BIN)/staticcheck
 	$(GO) vet ./...

@@ -29,6 +29,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
@@ -166,8 +167,8 @@ func seed(ctx context.Context, db *sqldb.DB, racers, cases int) (testkit.Tokens,
 		for i := range racers {
 			id := uuid.NewString()
 			tokens[fmt.Sprintf("pro-%03d", i)] = authn.Principal{Subject: id, Role: authn.RoleProfessional}
-			if err := st.SaveProfile(ctx, tx, store.Profile{ID: id, Specialties: []string{"CARDIOLOGY"}, Languages: []string{"en"},
-				Level: domain.Junior, At: at}); err != nil {
+			if err := st.SaveProfile(ctx, tx, store.Profile{ID: id, Specialties: []vocab.Specialty{"CARDIOLOGY"}, Languages: []vocab.Language{"en"},
+				Level: vocab.Junior, At: at}); err != nil {
 				return err
 			}
 			if err := st.SetStatus(ctx, tx, id, domain.Verified, at); err != nil {
@@ -178,7 +179,7 @@ func seed(ctx context.Context, db *sqldb.DB, racers, cases int) (testkit.Tokens,
 			id := uuid.NewString()
 			caseIDs = append(caseIDs, id)
 			if err := st.Enter(ctx, tx, store.Entry{CaseID: id, CaseNumber: fmt.Sprintf("EU-2026-%06d", i), Specialty: "CARDIOLOGY",
-				Urgency: domain.Standard, Language: "en", AgeBand: "40-49", RequiredLevel: domain.Junior, OpenedAt: at}); err != nil {
+				Urgency: vocab.Standard, Language: "en", AgeBand: "40-49", RequiredLevel: vocab.Junior, OpenedAt: at}); err != nil {
 				return err
 			}
 		}

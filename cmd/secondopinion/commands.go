@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -12,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secondopinion/platform/internal/app"
-	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/logging"
 	"github.com/secondopinion/platform/internal/kit/outbox"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
@@ -54,7 +55,7 @@ func (o *overrides) register(root *cobra.Command) {
 }
 
 // load reads the configuration of cmd: flags first, then the environment.
-func (o *overrides) load(cmd *cobra.Command) (config.Config, error) {
+func (o *overrides) load(cmd *cobra.Command) (app.Config, error) {
 	set := map[string]string{}
 	for _, f := range envFlags {
 		if fl := cmd.Flags().Lookup(f.flag); fl != nil && fl.Changed {
@@ -64,21 +65,21 @@ func (o *overrides) load(cmd *cobra.Command) (config.Config, error) {
 	for flag, m := range map[string]map[string]string{"--service-database-url": o.dbURLs, "--service-url": o.serviceURLs} {
 		for target, v := range m {
 			if _, ok := app.Lookup(target); !ok {
-				return config.Config{}, fmt.Errorf("%s: unknown target %q", flag, target)
+				return app.Config{}, fmt.Errorf("%s: unknown target %q", flag, target)
 			}
 			if flag == "--service-url" {
-				set[config.ServiceURLVar(target)] = v
+				set[app.ServiceURLVar(target)] = v
 			} else {
-				set[config.DatabaseURLVar(target)] = v
+				set[app.DatabaseURLVar(target)] = v
 			}
 		}
 	}
-	return config.Load(func(k string) (string, bool) {
+	return app.LoadConfig(func(k string) (string, bool) {
 		if v, ok := set[k]; ok {
 			return v, true
 		}
 		return o.getenv(k)
-	}, app.Names()...)
+	})
 }
 
 func newRoot(getenv func(string) (string, bool)) *cobra.Command {
@@ -96,7 +97,8 @@ func newRoot(getenv func(string) (string, bool)) *cobra.Command {
 	serveFlags(root)
 	o.register(root)
 	root.AddCommand(serve, migrateCommand(o), targetsCommand(), configCommand(o), versionCommand(), deadLettersCommand(o),
-		adminCommand(o), auditCommand(o))
+		adminCommand(o), auditCommand(o), documentCommand("openapi", "the merged OpenAPI document of the public API", app.OpenAPIDocument),
+		documentCommand("asyncapi", "the AsyncAPI document of the platform's events", app.AsyncAPIDocument))
 	return root
 }
 
@@ -118,7 +120,7 @@ func serveCommand(o *overrides) *cobra.Command {
 			target, _ := cmd.Flags().GetString("target")
 			migrate, _ := cmd.Flags().GetBool("migrate")
 			// The middleware logs through slog's default logger.
-			log := logging.New(cmd.ErrOrStderr(), cfg.LogLevel)
+			log := logging.New(cmd.ErrOrStderr(), cfg.LogLevel.Level)
 			slog.SetDefault(log)
 			return app.Run(cmd.Context(), cfg, []string{target}, app.Options{SkipMigrations: !migrate, Log: log})
 		},
@@ -138,7 +140,7 @@ func migrateCommand(o *overrides) *cobra.Command {
 				return err
 			}
 			target, _ := cmd.Flags().GetString("target")
-			return app.Migrate(cmd.Context(), cfg, []string{target}, logging.New(cmd.ErrOrStderr(), cfg.LogLevel))
+			return app.Migrate(cmd.Context(), cfg, []string{target}, logging.New(cmd.ErrOrStderr(), cfg.LogLevel.Level))
 		},
 	}
 	cmd.Flags().String("target", app.All, "comma-separated targets, or all")
@@ -153,7 +155,7 @@ func targetsCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tDOMAIN\tREQUIRES\tIMPLEMENTED")
-			for _, t := range app.Catalogue() {
+			for _, t := range app.Targets() {
 				requires := strings.Join(t.Requires, ",")
 				switch {
 				case t.Name == app.Gateway:
@@ -162,7 +164,7 @@ func targetsCommand() *cobra.Command {
 					requires = "-"
 				}
 				implemented := "no"
-				if t.Implemented() {
+				if t.Implemented() || t.Name == app.Gateway {
 					implemented = "yes"
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t.Name, t.Domain, requires, implemented)
@@ -182,8 +184,8 @@ func configCommand(o *overrides) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, s := range cfg.Redacted() {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s=%s\n", s.Key, s.Value)
+			for _, s := range cfg.Settings() {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s=%s\n", s.Name, s.Value)
 			}
 			return nil
 		},
@@ -322,7 +324,7 @@ func adminCommand(o *overrides) *cobra.Command {
 				return fmt.Errorf("read the password from standard input: %w", err)
 			}
 			id, err := app.CreateAdmin(cmd.Context(), cfg, email, strings.TrimRight(line, "\r\n"),
-				logging.New(cmd.ErrOrStderr(), cfg.LogLevel))
+				logging.New(cmd.ErrOrStderr(), cfg.LogLevel.Level))
 			if err != nil {
 				return err
 			}
@@ -360,4 +362,27 @@ func auditCommand(o *overrides) *cobra.Command {
 	}
 	cmd.AddCommand(verify)
 	return cmd
+}
+
+// documentCommand prints one of the platform's published documents, as
+// `make generate` writes them under api/.
+func documentCommand(name, what string, build func() ([]byte, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   name,
+		Short: "Print " + what,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			doc, err := build()
+			if err != nil {
+				return err
+			}
+			var out bytes.Buffer
+			if err := json.Indent(&out, doc, "", "  "); err != nil {
+				return fmt.Errorf("%s document: %w", name, err)
+			}
+			out.WriteByte('\n')
+			_, err = out.WriteTo(cmd.OutOrStdout())
+			return err
+		},
+	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/secondopinion/platform/internal/app"
 	"github.com/secondopinion/platform/internal/kit/bus"
-	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/outbox"
 )
 
@@ -115,7 +114,7 @@ func TestDeadLetters(t *testing.T) {
 	if _, err := execute(t, env, "migrate", "--target", "case-management"); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := app.LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,5 +178,23 @@ func TestAdminCreateAndAuditVerify(t *testing.T) {
 	out, err = execute(t, env, "audit", "verify")
 	if err != nil || !strings.Contains(out, "ok: 0 entries") {
 		t.Fatalf("audit verify: %q %v", out, err)
+	}
+}
+
+// The published documents print as `make generate` writes them.
+func TestDocuments(t *testing.T) {
+	for cmd, want := range map[string][]string{
+		"openapi":  {`"openapi": "3.1.0"`, `"/api/v1/cases"`, `"bearerAuth"`},
+		"asyncapi": {`"asyncapi": "3.0.0"`, `"case.created"`, `"case-assignment.receive"`},
+	} {
+		out, err := execute(t, nil, cmd)
+		if err != nil {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s lacks %s", cmd, w)
+			}
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
-	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/telemetry"
 	"github.com/secondopinion/platform/internal/services/platform/audit"
@@ -15,7 +14,7 @@ import (
 
 // CreateAdmin adds an admin user to the auth store from the shell. Its
 // events stay in the auth outbox until the auth service next runs.
-func CreateAdmin(ctx context.Context, cfg config.Config, email, password string, log *slog.Logger) (string, error) {
+func CreateAdmin(ctx context.Context, cfg Config, email, password string, log *slog.Logger) (string, error) {
 	db, err := OpenStore(ctx, cfg, auth.Name)
 	if err != nil {
 		return "", err
@@ -26,7 +25,14 @@ func CreateAdmin(ctx context.Context, cfg config.Config, email, password string,
 	}
 	b := inproc.New()
 	defer b.Close()
-	s, err := auth.New(auth.Config{SigningKeys: cfg.JWTSigningKeys, SecretKey: cfg.AuthSecretKey}, service.Deps{
+	own, ok := cfg.Services[auth.Name].(*auth.Config)
+	if !ok {
+		return "", fmt.Errorf("auth's configuration was not loaded")
+	}
+	c := *own
+	// Create only the admin asked for, not ADMIN_EMAIL's as serve does.
+	c.AdminEmail, c.AdminPassword = "", ""
+	s, err := auth.New(c, service.Deps{
 		Region: cfg.Region, DataDir: cfg.DataDir, DB: db, Bus: b, Metrics: telemetry.NewMetrics(), Log: log,
 	})
 	if err != nil {
@@ -37,15 +43,15 @@ func CreateAdmin(ctx context.Context, cfg config.Config, email, password string,
 
 // VerifyAudit recomputes the audit chain in the audit store and names the
 // first broken entry.
-func VerifyAudit(ctx context.Context, cfg config.Config) (audit.Report, error) {
+func VerifyAudit(ctx context.Context, cfg Config) (audit.AuditVerification, error) {
 	db, err := OpenStore(ctx, cfg, audit.Name)
 	if err != nil {
-		return audit.Report{}, err
+		return audit.AuditVerification{}, err
 	}
 	defer db.Close()
 	// A store that never ran is an empty, intact chain.
 	if err := audit.Migrate(ctx, db); err != nil {
-		return audit.Report{}, fmt.Errorf("migrate audit store: %w", err)
+		return audit.AuditVerification{}, fmt.Errorf("migrate audit store: %w", err)
 	}
 	return audit.Verify(ctx, db)
 }

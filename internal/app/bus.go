@@ -8,14 +8,13 @@ import (
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
 	"github.com/secondopinion/platform/internal/kit/bus/jetstream"
 	"github.com/secondopinion/platform/internal/kit/bus/kafka"
-	"github.com/secondopinion/platform/internal/kit/config"
 )
 
 // openBus picks the event transport: Kafka or NATS JetStream when
-// configured (config.Load refuses both), else the in-process bus, on which
+// configured (LoadConfig refuses both), else the in-process bus, on which
 // the consumers among targets are expected groups: until each has
 // subscribed, publishing waits in the outbox instead of skipping it.
-func openBus(ctx context.Context, cfg config.Config, targets []Target) (bus.Transport, error) {
+func openBus(ctx context.Context, cfg Config, targets []Target) (bus.Transport, error) {
 	switch {
 	case len(cfg.KafkaBrokers) > 0:
 		t, err := kafka.New(ctx, kafka.Config{Brokers: cfg.KafkaBrokers, ClientID: processName(cfg)})
@@ -32,7 +31,7 @@ func openBus(ctx context.Context, cfg config.Config, targets []Target) (bus.Tran
 	default:
 		var groups []string
 		for _, t := range targets {
-			if t.Consumer {
+			if len(t.Consumes) > 0 {
 				groups = append(groups, t.Name)
 			}
 		}
@@ -40,7 +39,7 @@ func openBus(ctx context.Context, cfg config.Config, targets []Target) (bus.Tran
 	}
 }
 
-func processName(cfg config.Config) string {
+func processName(cfg Config) string {
 	if cfg.ServiceName != "" {
 		return cfg.ServiceName
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/secondopinion/platform/api/gen/auth/v1/authv1connect"
+	authclient "github.com/secondopinion/platform/internal/clients/auth"
 	"github.com/secondopinion/platform/internal/gateway"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
@@ -28,7 +28,6 @@ import (
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/telemetry"
-	"github.com/secondopinion/platform/internal/services/platform/auth"
 )
 
 // Options tune a start beyond the configuration.
@@ -41,9 +40,6 @@ type Options struct {
 	// Log receives the app's log lines; nil uses slog.Default (which main
 	// sets to the JSON logger, as the middleware logs there too).
 	Log *slog.Logger
-	// BcryptCost of patients' passwords; 0 keeps the service's default.
-	// Tests lower it.
-	BcryptCost int
 	// Verifier, when set, checks bearer tokens instead of the auth
 	// service: tests that need principals without logins set it.
 	Verifier authn.Verifier
@@ -55,7 +51,7 @@ type Options struct {
 // App is a set of targets ready to serve. Build it with New, then Run it;
 // Close releases it if Run is never called.
 type App struct {
-	cfg      config.Config
+	cfg      Config
 	opts     Options
 	log      *slog.Logger
 	metrics  *telemetry.Metrics
@@ -71,7 +67,8 @@ type App struct {
 	remote *http.Client              // gRPC to peers in other processes
 	upHTTP *http.Client              // the gateway's REST to remote upstreams
 	redis  *redis.Client             // nil without REDIS_URL
-	auth   *auth.Service             // the auth target when it runs here
+	// authority is the token issuer (auth) when it runs here.
+	authority service.Authority
 	// verifier is the authn.Verifier behind Verify, chosen by
 	// chooseVerifier once every target is built.
 	verifier atomic.Value
@@ -94,7 +91,7 @@ type inProcessPeer struct {
 }
 
 // Run builds the targets and serves them until ctx ends.
-func Run(ctx context.Context, cfg config.Config, targets []string, opts Options) error {
+func Run(ctx context.Context, cfg Config, targets []string, opts Options) error {
 	a, err := New(ctx, cfg, targets, opts)
 	if err != nil {
 		return err
@@ -105,7 +102,7 @@ func Run(ctx context.Context, cfg config.Config, targets []string, opts Options)
 // New opens the bus and every target's store, applies migrations, builds
 // the services and the gateway, and binds the listener. Any failure undoes
 // what was done and names the target at fault.
-func New(ctx context.Context, cfg config.Config, names []string, opts Options) (_ *App, err error) {
+func New(ctx context.Context, cfg Config, names []string, opts Options) (_ *App, err error) {
 	targets, err := Resolve(names)
 	if err != nil {
 		return nil, err
@@ -147,11 +144,6 @@ func New(ctx context.Context, cfg config.Config, names []string, opts Options) (
 		}
 	}
 	a.chooseVerifier()
-	if a.auth != nil && cfg.AdminEmail != "" {
-		if err = a.auth.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
-			return nil, fmt.Errorf("ADMIN_EMAIL: create the first admin: %w", err)
-		}
-	}
 	if a.handler, err = a.routes(); err != nil {
 		return nil, err
 	}
@@ -232,8 +224,8 @@ func (a *App) chooseVerifier() {
 	switch {
 	case a.opts.Verifier != nil:
 		a.verifier.Store(a.opts.Verifier)
-	case a.auth != nil:
-		a.verifier.Store(a.auth.Verifier())
+	case a.authority != nil:
+		a.verifier.Store(a.authority.Verifier())
 	case a.cfg.ServiceURLs["auth"] != "":
 		jwks := strings.TrimSuffix(a.cfg.ServiceURLs["auth"], "/") + "/.well-known/jwks.json"
 		a.verifier.Store(authn.NewJWKSVerifier(jwks, authn.VerifierOptions{HTTP: a.upHTTP}))
@@ -244,7 +236,7 @@ func (a *App) chooseVerifier() {
 
 // checkPeers refuses a start where a target would call a peer that is
 // neither in this process nor at a configured URL.
-func checkPeers(cfg config.Config, targets []Target) error {
+func checkPeers(cfg Config, targets []Target) error {
 	local := map[string]bool{}
 	for _, t := range targets {
 		local[t.Name] = true
@@ -252,9 +244,9 @@ func checkPeers(cfg config.Config, targets []Target) error {
 	for _, t := range targets {
 		for _, r := range t.Requires {
 			dep, _ := Lookup(r)
-			if !local[r] && cfg.ServiceURLs[r] == "" && (t.Name != Gateway || dep.Implemented()) {
+			if !local[r] && cfg.ServiceURLs[r] == "" && (t.Name != Gateway || implemented(dep)) {
 				return fmt.Errorf("%s requires %s: run it in this process (--target=%s,%s) or set %s",
-					t.Name, r, t.Name, r, config.ServiceURLVar(r))
+					t.Name, r, t.Name, r, ServiceURLVar(r))
 			}
 			if t.Name != Gateway && !local[r] && !local["auth"] && cfg.ServiceSecret == "" {
 				return fmt.Errorf("%s calls %s in another process with its own service identity: set SERVICE_SECRET (and list it in auth's SERVICE_SECRETS)", t.Name, r)
@@ -276,25 +268,25 @@ func checkPeers(cfg config.Config, targets []Target) error {
 // OpenStore opens a target's store: PostgreSQL at <SERVICE>_DATABASE_URL or
 // DATABASE_URL (in the target's own schema), else SQLite under DATA_DIR.
 // Its errors already name the target ("open patient-identity store: ...").
-func OpenStore(ctx context.Context, cfg config.Config, target string) (*sqldb.DB, error) {
+func OpenStore(ctx context.Context, cfg Config, target string) (*sqldb.DB, error) {
 	return sqldb.Open(ctx, sqldb.Options{Service: target, URL: cfg.DatabaseURLFor(target), DataDir: cfg.DataDir})
 }
 
 // Migrate applies the migrations of the named targets and returns.
-func Migrate(ctx context.Context, cfg config.Config, names []string, log *slog.Logger) error {
+func Migrate(ctx context.Context, cfg Config, names []string, log *slog.Logger) error {
 	targets, err := Resolve(names)
 	if err != nil {
 		return err
 	}
 	for _, t := range targets {
-		if t.migrate == nil {
+		if t.Migrate == nil {
 			continue
 		}
 		db, err := OpenStore(ctx, cfg, t.Name)
 		if err != nil {
 			return err
 		}
-		err = t.migrate(ctx, db)
+		err = t.Migrate(ctx, db)
 		db.Close()
 		if err != nil {
 			return fmt.Errorf("migrate %s store: %w", t.Name, err)
@@ -315,21 +307,25 @@ func (a *App) addService(ctx context.Context, t Target) error {
 		return fmt.Errorf("watch %s store: %w", t.Name, err)
 	}
 	if !a.opts.SkipMigrations {
-		if err := t.migrate(ctx, db); err != nil {
+		if err := t.Migrate(ctx, db); err != nil {
 			return fmt.Errorf("migrate %s store: %w", t.Name, err)
 		}
 	}
-	s.svc, err = t.build(a, service.Deps{
+	s.svc, err = t.New(a.cfg.Services[t.Name], service.Deps{
 		Region:  a.cfg.Region,
 		DataDir: a.cfg.DataDir,
 		DB:      db,
 		Bus:     a.bus,
 		Metrics: a.metrics,
 		Log:     a.log.With("service", t.Name),
+		Redis:   a.redis,
 		Peer:    a.peerOf(t.Name),
 	})
 	if err != nil {
 		return fmt.Errorf("build %s: %w", t.Name, err)
+	}
+	if auth, ok := s.svc.(service.Authority); ok {
+		a.authority = auth
 	}
 	s.handler = a.wrap(t.Name, s.svc.Handler())
 	return nil
@@ -341,12 +337,13 @@ func (a *App) addGateway(t Target) error {
 	var ups []gateway.Upstream
 	for _, r := range t.Requires {
 		if s := a.local(r); s != nil {
-			ups = append(ups, gateway.Upstream{Target: r, URL: rpc.BaseURL, HTTP: a.inProcess(s).client, Spec: s.svc.OpenAPI()})
+			ups = append(ups, gateway.Upstream{Target: r, URL: rpc.BaseURL, HTTP: a.inProcess(s).client, Spec: s.svc.OpenAPI(), Local: true})
 		} else if u := a.cfg.ServiceURLs[r]; u != "" {
-			ups = append(ups, gateway.Upstream{Target: r, URL: u, HTTP: a.upHTTP})
+			m, _ := Lookup(r)
+			ups = append(ups, gateway.Upstream{Target: r, URL: u, HTTP: a.upHTTP, Spec: m.Spec()})
 		}
 	}
-	g, err := gateway.New(gateway.Config{LegacyURL: a.cfg.LegacyMonolithURL, CORSOrigins: a.cfg.CORSAllowedOrigins}, ups)
+	g, err := gateway.New(a.cfg.Gateway, ups)
 	if err != nil {
 		return fmt.Errorf("build gateway: %w", err)
 	}
@@ -397,7 +394,7 @@ func (a *App) peer(target string) (service.Peer, error) {
 	if u := a.cfg.ServiceURLs[target]; u != "" {
 		return service.Peer{HTTP: a.remote, URL: u}, nil
 	}
-	return service.Peer{}, fmt.Errorf("peer %s is not in this process and %s is not set", target, config.ServiceURLVar(target))
+	return service.Peer{}, fmt.Errorf("peer %s is not in this process and %s is not set", target, ServiceURLVar(target))
 }
 
 // serviceIdentity is where service name gets the token it presents to
@@ -409,8 +406,8 @@ func (a *App) serviceIdentity(name string) rpc.TokenSource {
 		switch {
 		case a.opts.ServiceTokens != nil:
 			return a.opts.ServiceTokens(name)(ctx)
-		case a.auth != nil:
-			return a.auth.ServiceToken(name)(ctx)
+		case a.authority != nil:
+			return a.authority.ServiceToken(name)(ctx)
 		case a.cfg.ServiceSecret == "":
 			return "", time.Time{}, fmt.Errorf("%s has no service identity: auth is not in this process and SERVICE_SECRET is not set", name)
 		}
@@ -418,19 +415,27 @@ func (a *App) serviceIdentity(name string) rpc.TokenSource {
 		if err != nil {
 			return "", time.Time{}, err
 		}
-		c := authv1connect.NewAuthServiceClient(p.HTTP, p.URL, rpc.ClientOptions()...)
-		return auth.RemoteServiceToken(c, name, a.cfg.ServiceSecret)(ctx)
+		return authclient.New(p, a.log).ServiceToken(name, a.cfg.ServiceSecret)(ctx)
 	}
 }
 
-// routes puts the operational endpoints beside the public API: the
-// gateway's when it runs here (the services are then reached only through
-// it), else the single service's own REST and gRPC handler. The ops
-// patterns are more specific than the catch-all "/", so neither shadows
-// the other.
+// routes puts the operational endpoints and the events document beside
+// the public API: the gateway's when it runs here (the services are then
+// reached only through it), else the single service's own REST and gRPC
+// handler. Those patterns are more specific than the catch-all "/", so
+// neither shadows the other.
 func (a *App) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	httpapi.Ops(mux, a.metrics.Registry, a.checks())
+	events, err := AsyncAPIDocument()
+	if err != nil {
+		return nil, fmt.Errorf("asyncapi document: %w", err)
+	}
+	mux.HandleFunc("GET /asyncapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(events)
+	})
 	if a.gateway != nil {
 		// The gateway serves the merged /openapi.json and /docs itself.
 		mux.Handle("/", httpapi.Wrap(a.gateway.Handler(), httpapi.Options{Service: Gateway, Metrics: a.metrics, Verifier: edgeVerifier{a}, Idempotency: a.idem,
@@ -522,7 +527,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Info("target started", "target", s.target.Name, "domain", string(s.target.Domain), "engine", string(s.db.Engine))
 	}
 	if a.gateway != nil {
-		a.log.Info("target started", "target", Gateway, "domain", string(Edge))
+		a.log.Info("target started", "target", Gateway, "domain", string(service.Edge))
 	}
 	go func() {
 		if err := a.server.Serve(a.ln); !errors.Is(err, http.ErrServerClosed) {
@@ -622,7 +627,7 @@ func (a *App) serviceName() string {
 
 // databaseName labels active_database_connections: the SQLite file, or
 // the PostgreSQL database with the service's schema.
-func databaseName(cfg config.Config, db *sqldb.DB) string {
+func databaseName(cfg Config, db *sqldb.DB) string {
 	if db.Engine == sqldb.SQLite {
 		return db.Service + ".db"
 	}

@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 )
 
-func testConfig(t *testing.T, env map[string]string) config.Config {
+func testConfig(t *testing.T, env map[string]string) Config {
 	t.Helper()
 	if env == nil {
 		env = map[string]string{}
@@ -24,7 +23,11 @@ func testConfig(t *testing.T, env map[string]string) config.Config {
 	if _, ok := env["DATA_DIR"]; !ok {
 		env["DATA_DIR"] = t.TempDir()
 	}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Names()...)
+	// Logins hash at bcrypt's lowest cost in tests.
+	if _, ok := env["AUTH_BCRYPT_COST"]; !ok {
+		env["AUTH_BCRYPT_COST"] = "4"
+	}
+	cfg, err := LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +44,9 @@ type started struct {
 	done chan error
 }
 
-func start(t *testing.T, cfg config.Config, targets ...string) *started {
+func start(t *testing.T, cfg Config, targets ...string) *started {
 	t.Helper()
-	a, err := New(t.Context(), cfg, targets, Options{Listener: testkit.Listen(t), Log: quiet, BcryptCost: 4})
+	a, err := New(t.Context(), cfg, targets, Options{Listener: testkit.Listen(t), Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +298,7 @@ func TestSeparateProcessesShareIdentity(t *testing.T) {
 // gateway it is refused, while the same token opens the service's peers.
 func TestEdgeRefusesServiceIdentities(t *testing.T) {
 	a := start(t, testConfig(t, nil), All)
-	tok, _, err := a.auth.ServiceToken("case-management")(t.Context())
+	tok, _, err := a.authority.ServiceToken("case-management")(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,37 +1,25 @@
 // Package app is the binary's composition root: the registry of every
-// target the binary knows (ARCHITECTURE.md §3), and the lifecycle manager
-// that opens the stores and the bus of the chosen targets, wires their
-// peers (in process or over the network), serves them on one listener and
-// shuts them down gracefully.
+// target the binary knows (ARCHITECTURE.md §3) — each service's own
+// descriptor, listed here in one place — and the lifecycle manager that
+// opens the stores and the bus of the chosen targets, wires their peers (in
+// process or over the network), serves them on one listener and shuts them
+// down gracefully.
 package app
 
 import (
-	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/secondopinion/platform/internal/kit/service"
-	"github.com/secondopinion/platform/internal/kit/sqldb"
-	cases "github.com/secondopinion/platform/internal/services/patient/case-management"
-	identity "github.com/secondopinion/platform/internal/services/patient/patient-identity"
+	casemanagement "github.com/secondopinion/platform/internal/services/patient/case-management"
+	patientidentity "github.com/secondopinion/platform/internal/services/patient/patient-identity"
 	"github.com/secondopinion/platform/internal/services/platform/audit"
 	"github.com/secondopinion/platform/internal/services/platform/auth"
-	assignment "github.com/secondopinion/platform/internal/services/professional/case-assignment"
+	caseassignment "github.com/secondopinion/platform/internal/services/professional/case-assignment"
 	"github.com/secondopinion/platform/internal/services/professional/credentialing"
-	proidentity "github.com/secondopinion/platform/internal/services/professional/professional-identity"
-	opinion "github.com/secondopinion/platform/internal/services/professional/medical-opinion"
-)
-
-// Domain groups targets as the catalogue does.
-type Domain string
-
-const (
-	Patient      Domain = "patient"
-	Professional Domain = "professional"
-	AI           Domain = "ai"
-	Financial    Domain = "financial"
-	Platform     Domain = "platform"
-	Edge         Domain = "edge"
+	medicalopinion "github.com/secondopinion/platform/internal/services/professional/medical-opinion"
+	professionalidentity "github.com/secondopinion/platform/internal/services/professional/professional-identity"
 )
 
 // Gateway is the edge target's name.
@@ -40,77 +28,71 @@ const Gateway = "gateway"
 // All selects every implemented target.
 const All = "all"
 
-// Target is one entry of the catalogue.
-type Target struct {
-	Name   string
-	Domain Domain
-	// Requires are the targets it calls synchronously; each must run in
-	// the same process or be reachable at its <TARGET>_SERVICE_URL.
-	Requires []string
-	// Consumer targets subscribe to the bus as the group of their name.
-	Consumer bool
+// Catalogue is every service of the platform in the catalogue's order: a
+// service's own Module once it is built, else what the plan says of it.
+// Adding a service is its folder plus its line here.
+func Catalogue() []service.Module {
+	return []service.Module{
+		patientidentity.Module,
+		casemanagement.Module,
+		{Name: "medical-records", Domain: service.Patient, Requires: []string{"case-management"}},
+		{Name: "patient-consent", Domain: service.Patient},
 
-	build   func(*App, service.Deps) (service.Service, error) // nil: not a service built by the app
-	migrate func(context.Context, *sqldb.DB) error            // nil: no store
-}
+		professionalidentity.Module,
+		credentialing.Module,
+		caseassignment.Module,
+		medicalopinion.Module,
 
-// Implemented reports whether the binary can serve the target yet.
-func (t Target) Implemented() bool { return t.build != nil || t.Name == Gateway }
+		{Name: "ai-orchestration", Domain: service.AI, Requires: []string{"document-analysis", "ai-providers", "medical-records", "patient-consent"}},
+		{Name: "document-analysis", Domain: service.AI, Requires: []string{"ai-providers"}},
+		{Name: "ai-providers", Domain: service.AI},
+		{Name: "ai-usage", Domain: service.AI},
 
-// Catalogue returns every target in the catalogue's order.
-func Catalogue() []Target {
-	return []Target{
-		{Name: "patient-identity", Domain: Patient, Requires: []string{"auth"}, build: newIdentity, migrate: identity.Migrate},
-		{Name: "case-management", Domain: Patient, Requires: []string{"patient-identity"}, Consumer: true, build: newCases, migrate: cases.Migrate},
-		{Name: "medical-records", Domain: Patient, Requires: []string{"case-management"}},
-		{Name: "patient-consent", Domain: Patient},
+		{Name: "pricing", Domain: service.Financial},
+		{Name: "payments", Domain: service.Financial, Requires: []string{"pricing", "case-management"}},
+		{Name: "invoicing", Domain: service.Financial},
+		{Name: "payouts", Domain: service.Financial},
 
-		{Name: proidentity.Name, Domain: Professional, Requires: []string{"auth"}, Consumer: true, build: newProfessionals, migrate: proidentity.Migrate},
-		{Name: credentialing.Name, Domain: Professional, Consumer: true, build: newCredentialing, migrate: credentialing.Migrate},
-		{Name: assignment.Name, Domain: Professional, Consumer: true, build: newAssignment, migrate: assignment.Migrate},
-		{Name: opinion.Name, Domain: Professional, Requires: []string{"case-management", "professional-identity", "case-assignment"}, Consumer: true, build: newOpinion, migrate: opinion.Migrate},
-
-		{Name: "ai-orchestration", Domain: AI, Requires: []string{"document-analysis", "ai-providers", "medical-records", "patient-consent"}},
-		{Name: "document-analysis", Domain: AI, Requires: []string{"ai-providers"}},
-		{Name: "ai-providers", Domain: AI},
-		{Name: "ai-usage", Domain: AI},
-
-		{Name: "pricing", Domain: Financial},
-		{Name: "payments", Domain: Financial, Requires: []string{"pricing", "case-management"}},
-		{Name: "invoicing", Domain: Financial},
-		{Name: "payouts", Domain: Financial},
-
-		{Name: "auth", Domain: Platform, build: newAuth, migrate: auth.Migrate},
-		{Name: "notification", Domain: Platform, Requires: []string{"patient-identity"}},
-		{Name: audit.Name, Domain: Platform, Consumer: true, build: newAudit, migrate: audit.Migrate},
-		{Name: "search", Domain: Platform},
-		{Name: "reporting", Domain: Platform},
-
-		// The gateway routes to every service; only implemented ones must
-		// be reachable (see gatewayUpstreams).
-		{Name: Gateway, Domain: Edge, Requires: []string{
-			"patient-identity", "case-management", "medical-records", "patient-consent",
-			"professional-identity", "credentialing", "case-assignment", "medical-opinion",
-			"ai-orchestration", "document-analysis", "ai-providers", "ai-usage",
-			"pricing", "payments", "invoicing", "payouts",
-			"auth", "notification", "audit", "search", "reporting",
-		}},
+		auth.Module,
+		{Name: "notification", Domain: service.Platform, Requires: []string{"patient-identity"}},
+		audit.Module,
+		{Name: "search", Domain: service.Platform},
+		{Name: "reporting", Domain: service.Platform},
 	}
 }
+
+// Target is one entry of the selection: a service's module, or the
+// gateway (a Module with Domain Edge and no Build: the app builds it).
+type Target = service.Module
+
+// gatewayTarget is the edge: it routes to every service.
+func gatewayTarget() Target {
+	t := Target{Name: Gateway, Domain: service.Edge, Summary: "the edge: routing, CORS, limits, breakers, the merged API documents"}
+	for _, m := range Catalogue() {
+		t.Requires = append(t.Requires, m.Name)
+	}
+	return t
+}
+
+// Targets is the catalogue and the gateway.
+func Targets() []Target { return append(Catalogue(), gatewayTarget()) }
 
 // Names lists every target name in catalogue order.
 func Names() []string {
 	var names []string
-	for _, t := range Catalogue() {
+	for _, t := range Targets() {
 		names = append(names, t.Name)
 	}
 	return names
 }
 
+// implemented reports whether the binary can serve t.
+func implemented(t Target) bool { return t.Implemented() || t.Name == Gateway }
+
 func implementedNames() []string {
 	var names []string
-	for _, t := range Catalogue() {
-		if t.Implemented() {
+	for _, t := range Targets() {
+		if implemented(t) {
 			names = append(names, t.Name)
 		}
 	}
@@ -119,12 +101,11 @@ func implementedNames() []string {
 
 // Lookup finds a target by name, implemented or not.
 func Lookup(name string) (Target, bool) {
-	for _, t := range Catalogue() {
-		if t.Name == name {
-			return t, true
-		}
+	i := slices.IndexFunc(Targets(), func(t Target) bool { return t.Name == name })
+	if i < 0 {
+		return Target{}, false
 	}
-	return Target{}, false
+	return Targets()[i], true
 }
 
 // Resolve turns a selection such as ["all"] or ["case-management",
@@ -142,7 +123,7 @@ func Resolve(names []string) ([]Target, error) {
 				}
 			case !ok:
 				return nil, fmt.Errorf("unknown target %q (valid: all, %s)", n, strings.Join(Names(), ", "))
-			case !t.Implemented():
+			case !implemented(t):
 				return nil, fmt.Errorf("target %q is not implemented yet (implemented: %s)", n, strings.Join(implementedNames(), ", "))
 			default:
 				want[n] = true
@@ -153,7 +134,7 @@ func Resolve(names []string) ([]Target, error) {
 		return nil, fmt.Errorf("no target given (valid: all, %s)", strings.Join(Names(), ", "))
 	}
 	var out []Target
-	for _, t := range Catalogue() {
+	for _, t := range Targets() {
 		if want[t.Name] {
 			out = append(out, t)
 		}

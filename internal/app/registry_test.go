@@ -1,17 +1,22 @@
 package app
 
 import (
+	"encoding/json"
+	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/secondopinion/platform/internal/kit/service"
 )
 
 func TestCatalogue(t *testing.T) {
-	cat := Catalogue()
+	cat := Targets()
 	if len(cat) != 22 {
 		t.Fatalf("%d targets, want 21 services and the gateway", len(cat))
 	}
-	domains := []Domain{Patient, Professional, AI, Financial, Platform, Edge}
+	domains := []service.Domain{service.Patient, service.Professional, service.AI, service.Financial, service.Platform, service.Edge}
 	seen := map[string]bool{}
 	for _, tg := range cat {
 		if seen[tg.Name] {
@@ -21,7 +26,7 @@ func TestCatalogue(t *testing.T) {
 		if !slices.Contains(domains, tg.Domain) {
 			t.Errorf("%s: unknown domain %q", tg.Name, tg.Domain)
 		}
-		if tg.build != nil && tg.migrate == nil {
+		if tg.Implemented() && tg.Migrate == nil {
 			t.Errorf("%s is built but has no migrations", tg.Name)
 		}
 	}
@@ -85,5 +90,60 @@ func TestByDependency(t *testing.T) {
 	if !slices.Equal(got, []string{"auth", "patient-identity", "case-management", "professional-identity", "credentialing",
 		"case-assignment", "medical-opinion", "audit", "gateway"}) {
 		t.Fatalf("order = %v", got)
+	}
+}
+
+// A newcomer finds a service's folder from its target name: the package
+// of every module is internal/services/<domain>/<target>.
+func TestServiceFoldersAreTheirTargetNames(t *testing.T) {
+	for _, m := range Catalogue() {
+		if !m.Implemented() {
+			continue
+		}
+		// Routes is a function of the service's own package.
+		fn := runtime.FuncForPC(reflect.ValueOf(m.Routes).Pointer()).Name()
+		slash := strings.LastIndexByte(fn, '/')
+		pkg := fn[:slash+strings.IndexByte(fn[slash:], '.')]
+		want := "github.com/secondopinion/platform/internal/services/" + string(m.Domain) + "/" + m.Name
+		if pkg != want {
+			t.Errorf("%s lives in %s, want %s", m.Name, pkg, want)
+		}
+	}
+}
+
+// A service's spec is the same whether the binary builds it from the
+// module (the gateway's table for a remote service, the published
+// document) or from the running service.
+func TestModuleSpecsAreTheRunningServices(t *testing.T) {
+	a := start(t, testConfig(t, nil), All)
+	for _, m := range Catalogue() {
+		if !m.Implemented() {
+			continue
+		}
+		static, err := json.Marshal(m.Spec())
+		if err != nil {
+			t.Fatal(err)
+		}
+		running, err := json.Marshal(a.OpenAPI(m.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(static) != string(running) {
+			t.Errorf("%s: the module's spec differs from the running service's", m.Name)
+		}
+	}
+	doc, err := OpenAPIDocument()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, served := get(t, a.base+"/openapi.json"); code != 200 || served != string(doc) {
+		t.Errorf("the gateway serves another document than the published one (%d)", code)
+	}
+	events, err := AsyncAPIDocument()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, served := get(t, a.base+"/asyncapi.json"); code != 200 || served != string(events) {
+		t.Errorf("/asyncapi.json is not the published events document (%d)", code)
 	}
 }

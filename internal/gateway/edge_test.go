@@ -133,22 +133,12 @@ func specOf(title string, ops []Route, item *huma.Schema) *huma.OpenAPI {
 			OperationID: title + "-" + strings.ToLower(op.Method) + "-" + string(rune('a'+i)),
 			Method:      op.Method, Path: op.Pattern, Parameters: params,
 			Responses: map[string]*huma.Response{
-				"200":     {Description: "OK", Content: map[string]*huma.MediaType{"application/json": {Schema: &huma.Schema{Ref: schemaRef + "Item"}}}},
+				"200":     {Description: "OK", Content: map[string]*huma.MediaType{"application/json": {Schema: &huma.Schema{Ref: httpapi.SchemaPrefix + "Item"}}}},
 				"default": {Description: "Error", Content: map[string]*huma.MediaType{"application/problem+json": {Schema: errModel}}},
 			},
 		})
 	}
 	return api.OpenAPI()
-}
-
-func routesOf(target string) []Route {
-	var rs []Route
-	for _, r := range Routes {
-		if r.Target == target {
-			rs = append(rs, r)
-		}
-	}
-	return rs
 }
 
 func patientItem() *huma.Schema {
@@ -167,20 +157,15 @@ func caseItem() *huma.Schema {
 }
 
 func TestMergedOpenAPI(t *testing.T) {
-	caseSpec := specOf("case-management", routesOf(caseManagement), caseItem())
-	remoteMux := http.NewServeMux()
-	remoteMux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(caseSpec)
-	})
-	url, g := front(t, Config{},
-		inProcess(t, patientIdentity, echo(patientIdentity), specOf("patient-identity", routesOf(patientIdentity), patientItem())),
-		remote(caseManagement, serve(t, remoteMux)),
-		inProcess(t, auditTrail, echo(auditTrail), specOf("audit", routesOf(auditTrail), caseItem())),
-		inProcess(t, authService, echo(authService), specOf("auth", routesOf(authService), caseItem())),
-		inProcess(t, professionals, echo(professionals), specOf(professionals, routesOf(professionals), caseItem())),
-		inProcess(t, credentials, echo(credentials), specOf(credentials, routesOf(credentials), caseItem())),
-		inProcess(t, assignments, echo(assignments), specOf(assignments, routesOf(assignments), caseItem())),
-		inProcess(t, opinions, echo(opinions), specOf(opinions, routesOf(opinions), caseItem())))
+	url, _ := front(t, Config{},
+		inProcess(t, patientIdentity, echo(patientIdentity), specOf("patient-identity", declared[patientIdentity], caseItem())),
+		remote(caseManagement, "http://"+closedAddr(t)),
+		inProcess(t, auditTrail, echo(auditTrail), nil),
+		inProcess(t, authService, echo(authService), publicSpec()),
+		inProcess(t, professionals, echo(professionals), nil),
+		inProcess(t, credentials, echo(credentials), nil),
+		inProcess(t, assignments, echo(assignments), nil),
+		inProcess(t, opinions, echo(opinions), nil))
 
 	res := do(t, http.MethodGet, url+"/openapi.json", nil, nil)
 	raw, err := io.ReadAll(res.Body)
@@ -188,78 +173,75 @@ func TestMergedOpenAPI(t *testing.T) {
 		t.Fatalf("status %d, %v", res.StatusCode, err)
 	}
 	var doc struct {
-		Info  struct{ Title string }
-		Paths map[string]map[string]struct {
+		Info     struct{ Title string }
+		Servers  []struct{ URL string }
+		Security []map[string][]string
+		Paths    map[string]map[string]struct {
+			Security  *[]map[string][]string
 			Responses map[string]struct {
 				Content map[string]struct{ Schema map[string]any }
 			}
 		}
-		Components struct{ Schemas map[string]map[string]any }
+		Components struct {
+			Schemas         map[string]map[string]any
+			SecuritySchemes map[string]struct{ Type, Scheme, BearerFormat string }
+		}
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatalf("merged spec is not JSON: %v", err)
 	}
-	if doc.Info.Title != "Second Opinion API" {
-		t.Errorf("title %q", doc.Info.Title)
+	if doc.Info.Title != "Second Opinion API" || len(doc.Servers) != 1 || doc.Servers[0].URL != "/" {
+		t.Errorf("info %+v servers %+v", doc.Info, doc.Servers)
 	}
-	for _, rt := range Routes {
-		if _, ok := doc.Paths[rt.Pattern][strings.ToLower(rt.Method)]; !ok {
-			t.Errorf("merged spec lacks %s %s", rt.Method, rt.Pattern)
+	// Every deployed service's operations, the remote one's too although
+	// it is unreachable: the gateway publishes what it routes.
+	for target, ops := range declared {
+		for _, rt := range ops {
+			if _, ok := doc.Paths[rt.Pattern][strings.ToLower(rt.Method)]; !ok && target != authService {
+				t.Errorf("merged spec lacks %s %s", rt.Method, rt.Pattern)
+			}
 		}
 	}
-	// Targets merge in name order: case-management keeps "Item", the
-	// patient's different Item is renamed and its references follow.
-	if _, ok := doc.Components.Schemas["Item"]["properties"].(map[string]any)["status"]; !ok {
-		t.Errorf("Item is not case-management's: %v", doc.Components.Schemas["Item"])
+	if s := doc.Components.SecuritySchemes["bearerAuth"]; s.Type != "http" || s.Scheme != "bearer" || s.BearerFormat != "JWT" {
+		t.Errorf("security scheme %+v", s)
 	}
-	if _, ok := doc.Components.Schemas["PatientIdentityItem"]["properties"].(map[string]any)["email"]; !ok {
-		t.Errorf("patient's Item not kept as PatientIdentityItem: %v", doc.Components.Schemas)
+	if len(doc.Security) != 1 || doc.Security[0]["bearerAuth"] == nil {
+		t.Errorf("default security %v", doc.Security)
 	}
-	ref := doc.Paths["/api/v1/patients/{id}"]["get"].Responses["200"].Content["application/json"].Schema["$ref"]
-	if ref != "#/components/schemas/PatientIdentityItem" {
-		t.Errorf("patient response refers to %v", ref)
+	// A public operation asks for no token; the others keep the default.
+	if sec := doc.Paths["/api/v1/auth/login"]["post"].Security; sec == nil || len(*sec) != 0 {
+		t.Errorf("public login security %v", sec)
 	}
-	if _, ok := doc.Components.Schemas["ErrorModel"]; !ok {
-		t.Errorf("shared ErrorModel missing")
+	if sec := doc.Paths["/api/v1/cases"]["get"].Security; sec != nil {
+		t.Errorf("an authenticated operation overrides the default: %v", *sec)
 	}
-
-	// The document reads back into huma's types without loss.
-	spec, err := g.OpenAPI()
-	if err != nil {
-		t.Fatal(err)
+	// The gateway's own answers are on every operation, as problems.
+	for _, code := range []string{"502", "503", "504"} {
+		r, ok := doc.Paths["/api/v1/cases"]["get"].Responses[code]
+		if !ok || r.Content["application/problem+json"].Schema["$ref"] != "#/components/schemas/Problem" {
+			t.Errorf("GET /api/v1/cases lacks the gateway's %s: %+v", code, r)
+		}
 	}
-	if !spec.Components.Schemas.Map()["PatientIdentityItem"].Properties["middleName"].Nullable {
-		t.Errorf("nullability lost in decoding")
-	}
-	again, err := json.Marshal(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a, b any
-	_ = json.Unmarshal(raw, &a)
-	_ = json.Unmarshal(again, &b)
-	if !jsonEqual(a, b) {
-		t.Errorf("huma round trip changed the document:\n%s\n%s", raw, again)
+	if _, ok := doc.Components.Schemas["Problem"]; !ok {
+		t.Errorf("shared Problem missing")
 	}
 }
 
-func jsonEqual(a, b any) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
+// publicSpec is auth's fixture with a public login.
+func publicSpec() *huma.OpenAPI {
+	spec := specOf(authService, declared[authService], caseItem())
+	spec.Paths["/api/v1/auth/login"].Post.Extensions = map[string]any{"x-policy": "public"}
+	return spec
 }
 
-func TestMergedOpenAPILeavesOutAnUnreachableUpstream(t *testing.T) {
-	url, _ := front(t, Config{},
-		inProcess(t, patientIdentity, echo(patientIdentity), specOf("patient-identity", routesOf(patientIdentity), patientItem())),
-		remote(caseManagement, "http://"+closedAddr(t)))
-	res := do(t, http.MethodGet, url+"/openapi.json", nil, nil)
-	var doc struct{ Paths map[string]any }
-	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil || res.StatusCode != http.StatusOK {
-		t.Fatalf("status %d, %v", res.StatusCode, err)
-	}
-	if doc.Paths["/api/v1/patients/{id}"] == nil || doc.Paths["/api/v1/cases"] != nil {
-		t.Fatalf("paths %v", doc.Paths)
+// Two services naming different schemas alike is refused: a client
+// generator would get one type for two things, or a name no person chose.
+func TestMergedOpenAPIRefusesAClash(t *testing.T) {
+	_, err := New(Config{},
+		[]Upstream{inProcess(t, patientIdentity, echo(patientIdentity), specOf("patient-identity", declared[patientIdentity], patientItem())),
+			inProcess(t, caseManagement, echo(caseManagement), nil)})
+	if err == nil || !strings.Contains(err.Error(), "schema Item differs") {
+		t.Fatalf("err %v", err)
 	}
 }
 

@@ -59,7 +59,7 @@ func TestUnreachableUpstreamIs503(t *testing.T) {
 	stopped.Close()
 	url, _ := front(t, Config{},
 		remote(patientIdentity, closedURL),
-		Upstream{Target: caseManagement, URL: rpc.BaseURL, HTTP: stopped.Client()})
+		Upstream{Target: caseManagement, URL: rpc.BaseURL, HTTP: stopped.Client(), Spec: fixtureSpec(caseManagement)})
 	for _, path := range []string{"/api/v1/patients/p1", "/api/v1/cases/c1"} {
 		res := do(t, http.MethodGet, url+path, nil, nil)
 		problemOf(t, res, http.StatusServiceUnavailable)
@@ -141,7 +141,7 @@ func TestRetryOnceOnlyForIdempotentMethods(t *testing.T) {
 	upURL := serve(t, echo(patientIdentity))
 
 	var getDials atomic.Int32
-	url, _ := front(t, Config{}, Upstream{Target: patientIdentity, URL: upURL, HTTP: flakyDial(&getDials)})
+	url, _ := front(t, Config{}, Upstream{Target: patientIdentity, URL: upURL, HTTP: flakyDial(&getDials), Spec: fixtureSpec(patientIdentity)})
 	if res := do(t, http.MethodGet, url+"/api/v1/patients/p1", nil, nil); res.StatusCode != http.StatusOK {
 		t.Fatalf("GET after one refused connection: status %d, want 200 from the retry", res.StatusCode)
 	}
@@ -150,7 +150,7 @@ func TestRetryOnceOnlyForIdempotentMethods(t *testing.T) {
 	}
 
 	var postDials atomic.Int32
-	url, _ = front(t, Config{}, Upstream{Target: patientIdentity, URL: upURL, HTTP: flakyDial(&postDials)})
+	url, _ = front(t, Config{}, Upstream{Target: patientIdentity, URL: upURL, HTTP: flakyDial(&postDials), Spec: fixtureSpec(patientIdentity)})
 	problemOf(t, do(t, http.MethodPost, url+"/api/v1/patients", strings.NewReader("{}"), nil), http.StatusServiceUnavailable)
 	if postDials.Load() != 1 {
 		t.Fatalf("POST dialled %d times: a non-idempotent request is never retried", postDials.Load())

@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,24 +18,50 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/secondopinion/platform/internal/gateway/docs"
+	"github.com/secondopinion/platform/internal/kit/config"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/problem"
 )
 
 // Upstream is one service the gateway forwards to.
 type Upstream struct {
-	Target string        // e.g. "patient-identity"
-	URL    string        // base URL of the service; for in-process upstreams rpc.BaseURL
-	HTTP   *http.Client  // rpc.NewInProcess(handler).Client() in all mode, a pooled network client otherwise
-	Spec   *huma.OpenAPI // its spec when in-process; nil when remote (fetched from URL+"/openapi.json")
+	Target string       // e.g. "patient-identity"
+	URL    string       // base URL of the service; for in-process upstreams rpc.BaseURL
+	HTTP   *http.Client // rpc.NewInProcess(handler).Client() in all mode, a pooled network client otherwise
+	// Spec is the service's public API: what the gateway routes to it and
+	// publishes. The binary knows every service's, running or not.
+	Spec *huma.OpenAPI
+	// Local is set for a service in this process: the app checks its
+	// readiness itself.
+	Local bool
 }
 
-// Config tunes the edge.
+// Config tunes the edge; its settings are the gateway target's.
 type Config struct {
-	LegacyURL   string        // the v1 monolith; "" answers unrouted /api/ paths 404
+	// LegacyURL is the v1 monolith; "" answers unrouted /api/ paths 404.
+	LegacyURL string `env:"LEGACY_MONOLITH_URL" secret:"url" doc:"the v1 monolith: unrouted /api/ requests go there (strangler fig)"`
+	// CORSOrigins are the exact origins allowed to call from a browser;
+	// "*" for any.
+	CORSOrigins []string      `env:"CORS_ALLOWED_ORIGINS" doc:"origins allowed to call the API from a browser"`
 	Timeout     time.Duration // per upstream request; default 30 s
 	MaxBody     int64         // request body limit in bytes; default 1 MiB
-	CORSOrigins []string      // exact origins allowed to call from a browser; "*" for any
+}
+
+// Validate checks the settings' forms; errors name the variable.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.LegacyURL != "" {
+		if err := config.CheckURL(c.LegacyURL, []string{"http", "https"}); err != nil {
+			errs = append(errs, config.Errorf("LEGACY_MONOLITH_URL", "%v", err))
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		if err := config.CheckOrigin(o); err != nil {
+			errs = append(errs, config.Errorf("CORS_ALLOWED_ORIGINS", "%v", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Gateway is the configured edge. Build it with New.
@@ -43,14 +70,16 @@ type Gateway struct {
 	ups     []Upstream
 	proxies map[string]*proxy
 	legacy  *proxy
+	routes  []Route
 	allowed map[string][]string // mounted pattern → its methods, for 405s
 	paths   *http.ServeMux      // the mounted patterns without methods
-	specs   *specCache
+	doc     []byte              // the merged OpenAPI document
+	docs    http.Handler        // GET /docs, the API reference page, and its assets
 }
 
-// New checks the upstreams and builds the gateway. Routes whose target is
-// not among ups are not mounted, so a deployment of a single service runs
-// a gateway for just that service.
+// New checks the upstreams and builds the gateway: its routing table from
+// their specs, and the merged document. A deployment of some services runs
+// a gateway for just those.
 func New(cfg Config, ups []Upstream) (*Gateway, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
@@ -81,17 +110,23 @@ func New(cfg Config, ups []Upstream) (*Gateway, error) {
 		client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 		g.legacy = newProxy("legacy monolith", base, client, cfg.Timeout)
 	}
+	var err error
+	if g.routes, err = routesOf(g.ups); err != nil {
+		return nil, err
+	}
+	if g.doc, err = Merge(g.ups); err != nil {
+		return nil, err
+	}
+	if g.docs, err = docs.Handler("/docs", "/openapi.json"); err != nil {
+		return nil, fmt.Errorf("docs page: %w", err)
+	}
 	g.paths = http.NewServeMux()
-	for _, rt := range Routes {
-		if g.proxies[rt.Target] == nil {
-			continue
-		}
+	for _, rt := range g.routes {
 		if g.allowed[rt.Pattern] == nil {
 			g.paths.HandleFunc(rt.Pattern, func(http.ResponseWriter, *http.Request) {})
 		}
 		g.allowed[rt.Pattern] = append(g.allowed[rt.Pattern], rt.Method)
 	}
-	g.specs = newSpecCache(g.ups)
 	return g, nil
 }
 
@@ -103,17 +138,19 @@ func parseBase(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// Routes is the routing table, derived from the upstreams' specs.
+func (g *Gateway) Routes() []Route { return slices.Clone(g.routes) }
+
 // Handler serves the routed public API, GET /openapi.json (the merged
 // spec) and GET /docs. It expects httpapi.Wrap around it, which sets the
 // request id and the trace span it forwards.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /openapi.json", g.serveSpec)
-	mux.HandleFunc("GET /docs", serveDocs)
-	for _, rt := range Routes {
-		if p := g.proxies[rt.Target]; p != nil {
-			mux.Handle(rt.Method+" "+rt.Pattern, p)
-		}
+	mux.Handle("GET /docs", g.docs)
+	mux.Handle("GET /docs/assets/", g.docs)
+	for _, rt := range g.routes {
+		mux.Handle(rt.Method+" "+rt.Pattern, g.proxies[rt.Target])
 	}
 	mux.HandleFunc("/api/", g.unrouted)
 	mux.HandleFunc("/", notFound)
@@ -133,7 +170,7 @@ func (g *Gateway) unrouted(w http.ResponseWriter, r *http.Request) {
 		methods := slices.Clone(g.allowed[pattern])
 		slices.Sort(methods)
 		w.Header().Set("Allow", strings.Join(methods, ", "))
-		httpapi.WriteProblem(w, r, &problem.Error{Kind: problem.KindMethodNotAllowed, Title: "Method not allowed",
+		httpapi.WriteProblem(w, r, &fault.Error{Kind: fault.KindMethodNotAllowed, Title: "Method not allowed",
 			Detail: "allowed: " + strings.Join(methods, ", ")})
 		return
 	}
@@ -141,7 +178,7 @@ func (g *Gateway) unrouted(w http.ResponseWriter, r *http.Request) {
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
-	httpapi.WriteProblem(w, r, problem.NotFound("route"))
+	httpapi.WriteProblem(w, r, fault.NotFound("route"))
 }
 
 // limitBody refuses bodies over the limit before any upstream sees them;
@@ -149,7 +186,7 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > g.cfg.MaxBody {
-			httpapi.WriteProblem(w, r, &problem.Error{Kind: problem.KindTooLarge, Title: "Request body too large",
+			httpapi.WriteProblem(w, r, &fault.Error{Kind: fault.KindTooLarge, Title: "Request body too large",
 				Detail: fmt.Sprintf("the body may be at most %d bytes", g.cfg.MaxBody)})
 			return
 		}
@@ -164,7 +201,7 @@ func (g *Gateway) limitBody(next http.Handler) http.Handler {
 func (g *Gateway) Checks() map[string]httpapi.Check {
 	checks := map[string]httpapi.Check{}
 	for _, u := range g.ups {
-		if u.Spec != nil {
+		if u.Local {
 			continue
 		}
 		checks["upstream "+u.Target] = func(ctx context.Context) error {

@@ -63,15 +63,104 @@ func serve(t testing.TB, h http.Handler) string {
 	return "http://" + ln.Addr().String()
 }
 
+// The fake services of these tests, by target name.
+const (
+	patientIdentity = "patient-identity"
+	caseManagement  = "case-management"
+	auditTrail      = "audit"
+	authService     = "auth"
+	professionals   = "professional-identity"
+	credentials     = "credentialing"
+	assignments     = "case-assignment"
+	opinions        = "medical-opinion"
+)
+
+// declared are the operations the fake services of these tests declare in
+// their specs: the gateway routes what a spec declares.
+var declared = map[string][]Route{
+	patientIdentity: {
+		{"POST", "/api/v1/patients", patientIdentity},
+		{"GET", "/api/v1/patients/me", patientIdentity},
+		{"GET", "/api/v1/patients/{id}", patientIdentity},
+		{"PATCH", "/api/v1/patients/{id}", patientIdentity},
+	},
+	caseManagement: {
+		{"POST", "/api/v1/cases", caseManagement},
+		{"GET", "/api/v1/cases", caseManagement},
+		{"GET", "/api/v1/cases/{id}", caseManagement},
+		{"GET", "/api/v1/cases/{caseNumber}/status", caseManagement},
+		{"POST", "/api/v1/cases/{id}/submit", caseManagement},
+		{"POST", "/api/v1/cases/{id}/cancel", caseManagement},
+	},
+	auditTrail: {
+		{"GET", "/api/v1/audit", auditTrail},
+		{"GET", "/api/v1/audit/verify", auditTrail},
+		{"GET", "/api/v1/patients/{id}/access-log", auditTrail},
+	},
+	authService: {
+		{"POST", "/api/v1/auth/login", authService},
+		{"POST", "/api/v1/auth/2fa/verify", authService},
+		{"POST", "/api/v1/auth/refresh", authService},
+		{"POST", "/api/v1/auth/logout", authService},
+		{"POST", "/api/v1/auth/password-reset", authService},
+		{"POST", "/api/v1/auth/password-reset/confirm", authService},
+		{"POST", "/api/v1/auth/2fa/totp", authService},
+		{"POST", "/api/v1/auth/2fa/totp/confirm", authService},
+		{"POST", "/api/v1/auth/2fa/method", authService},
+		{"POST", "/api/v1/auth/2fa/recovery-codes", authService},
+		{"POST", "/api/v1/professionals/auth", authService},
+		{"GET", "/.well-known/jwks.json", authService},
+	},
+	professionals: {
+		{"POST", "/api/v1/professionals", professionals},
+		{"GET", "/api/v1/professionals/{id}", professionals},
+		{"PATCH", "/api/v1/professionals/{id}", professionals},
+	},
+	credentials: {
+		{"POST", "/api/v1/professionals/{id}/credentials", credentials},
+		{"GET", "/api/v1/professionals/{id}/credentials", credentials},
+		{"POST", "/api/v1/credentials/{id}/verify", credentials},
+		{"POST", "/api/v1/credentials/{id}/reject", credentials},
+		{"POST", "/api/v1/professionals/{id}/level", credentials},
+		{"GET", "/api/v1/professionals/{id}/standing", credentials},
+	},
+	assignments: {
+		{"GET", "/api/v1/assignments", assignments},
+		{"GET", "/api/v1/assignments/available/{professionalId}", assignments},
+		{"POST", "/api/v1/assignments/claim/{caseId}", assignments},
+		{"POST", "/api/v1/assignments/release/{assignmentId}", assignments},
+	},
+	opinions: {
+		{"PUT", "/api/v1/cases/{id}/opinion", opinions},
+		{"GET", "/api/v1/cases/{id}/opinion", opinions},
+		{"POST", "/api/v1/cases/{id}/opinion/submit", opinions},
+		{"POST", "/api/v1/cases/{id}/opinion/questions", opinions},
+		{"GET", "/api/v1/opinions/awaiting-review", opinions},
+		{"GET", "/api/v1/opinions/{id}", opinions},
+		{"POST", "/api/v1/opinions/{id}/review", opinions},
+		{"GET", "/api/v1/opinions/{id}/report", opinions},
+		{"POST", "/api/v1/opinions/{id}/questions/{questionId}/answer", opinions},
+	},
+}
+
+// fixtureSpec is the spec of a fake service: its declared operations.
+func fixtureSpec(target string) *huma.OpenAPI {
+	return specOf(target, declared[target], caseItem())
+}
+
+// inProcess serves h in memory as target; a nil spec is the fixture's.
 func inProcess(t testing.TB, target string, h http.Handler, spec *huma.OpenAPI) Upstream {
 	p := rpc.NewInProcess(h)
 	t.Cleanup(func() { p.Close() })
-	return Upstream{Target: target, URL: rpc.BaseURL, HTTP: p.Client(), Spec: spec}
+	if spec == nil {
+		spec = fixtureSpec(target)
+	}
+	return Upstream{Target: target, URL: rpc.BaseURL, HTTP: p.Client(), Spec: spec, Local: true}
 }
 
 // remote reaches url over HTTP/1.1, so tests can hijack connections.
 func remote(target, url string) Upstream {
-	return Upstream{Target: target, URL: url, HTTP: &http.Client{Transport: &http.Transport{}}}
+	return Upstream{Target: target, URL: url, HTTP: &http.Client{Transport: &http.Transport{}}, Spec: fixtureSpec(target)}
 }
 
 type tokenVerifier struct{}

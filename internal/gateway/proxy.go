@@ -14,9 +14,9 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/logging"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/telemetry"
 )
@@ -101,19 +101,19 @@ func (p *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 		// answer. 499, as nginx logs it, keeps it apart in the metrics.
 		w.WriteHeader(statusClientClosed)
 	case errors.As(err, &tooLarge):
-		httpapi.WriteProblem(w, r, &problem.Error{Kind: problem.KindTooLarge, Title: "Request body too large",
+		httpapi.WriteProblem(w, r, &fault.Error{Kind: fault.KindTooLarge, Title: "Request body too large",
 			Detail: "the request body is over the gateway's limit"})
 	case errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests):
-		httpapi.WriteProblem(w, r, &problem.Error{Kind: problem.KindUnavailable, Title: "Service unavailable",
+		httpapi.WriteProblem(w, r, &fault.Error{Kind: fault.KindUnavailable, Title: "Service unavailable",
 			Detail: p.target + " is unavailable", Err: err, RetryAfter: breakerOpen})
 	case timedOut(err):
-		httpapi.WriteProblem(w, r, &problem.Error{Kind: problem.KindTimeout, Title: "Gateway timeout",
+		httpapi.WriteProblem(w, r, &fault.Error{Kind: fault.KindTimeout, Title: "Gateway timeout",
 			Detail: p.target + " did not answer in time", Err: err})
 	case connFailed(err):
-		httpapi.WriteProblem(w, r, &problem.Error{Kind: problem.KindUnavailable, Title: "Service unavailable",
+		httpapi.WriteProblem(w, r, &fault.Error{Kind: fault.KindUnavailable, Title: "Service unavailable",
 			Detail: p.target + " is unavailable", Err: err, RetryAfter: unavailableWait})
 	default:
-		httpapi.WriteProblem(w, r, &problem.Error{Kind: problem.KindBadGateway, Title: "Bad gateway",
+		httpapi.WriteProblem(w, r, &fault.Error{Kind: fault.KindBadGateway, Title: "Bad gateway",
 			Detail: p.target + " answered with an invalid response", Err: err})
 	}
 }

@@ -21,16 +21,23 @@ func TestRoutesReachTheirTarget(t *testing.T) {
 	// One upstream in process (all mode), one over the network (h2c, as
 	// rpc.RemoteClient speaks it): the code path is the same.
 	caseURL := serve(t, echo(caseManagement))
-	url, _ := front(t, Config{},
+	url, g := front(t, Config{},
 		inProcess(t, patientIdentity, echo(patientIdentity), nil),
-		Upstream{Target: caseManagement, URL: caseURL, HTTP: rpc.RemoteClient()},
+		Upstream{Target: caseManagement, URL: caseURL, HTTP: rpc.RemoteClient(), Spec: fixtureSpec(caseManagement)},
 		inProcess(t, auditTrail, echo(auditTrail), nil),
 		inProcess(t, authService, echo(authService), nil),
 		inProcess(t, professionals, echo(professionals), nil),
 		inProcess(t, credentials, echo(credentials), nil),
 		inProcess(t, assignments, echo(assignments), nil),
 		inProcess(t, opinions, echo(opinions), nil))
-	for _, rt := range Routes {
+	routes := 0
+	for _, ops := range declared {
+		routes += len(ops)
+	}
+	if len(g.Routes()) != routes {
+		t.Fatalf("%d routes, want %d", len(g.Routes()), routes)
+	}
+	for _, rt := range g.Routes() {
 		t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
 			path := concrete(rt.Pattern)
 			res := do(t, rt.Method, url+path+"?cursor=a%2Fb&limit=5", strings.NewReader(`{"x":1}`), nil)

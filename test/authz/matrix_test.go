@@ -27,7 +27,6 @@ import (
 	"github.com/secondopinion/platform/internal/app"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
-	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/test/journey"
@@ -422,12 +421,13 @@ func (f *fixtures) token(c caller) string {
 
 func boot(t *testing.T, env map[string]string) *fixtures {
 	t.Helper()
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, app.Names()...)
+	env["AUTH_BCRYPT_COST"] = "4"
+	cfg, err := app.LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, err := app.New(t.Context(), cfg, []string{app.All}, app.Options{
-		Listener: testkit.Listen(t), Log: slog.New(slog.DiscardHandler), BcryptCost: 4,
+		Listener: testkit.Listen(t), Log: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -442,17 +442,18 @@ func boot(t *testing.T, env map[string]string) *fixtures {
 		}
 	})
 	f := &fixtures{app: a, base: "http://" + a.Addr().String(), accounts: map[string]*account{}}
-	f.j = journey.Platform{Base: f.base}
+	f.j = journey.Connect(t, f.base)
 	// Registration is public and creates the login, whose user id is the
 	// profile's; the first admin comes from ADMIN_EMAIL.
-	adminToken := f.j.Login(t, cfg.AdminEmail, cfg.AdminPassword)
+	adminEmail, adminPassword := env["ADMIN_EMAIL"], env["ADMIN_PASSWORD"]
+	adminToken := f.j.Login(t, adminEmail, adminPassword)
 	f.patientA = f.j.RegisterPatient(t)
 	pb := f.j.RegisterPatient(t)
 	f.pro = f.j.RegisterProfessional(t)
 	f.j.Credential(t, adminToken, f.pro, "SENIOR")
 	f.a, f.b = f.patientA.ID, pb.ID
 	for name, acc := range map[string]journey.Account{"patient A": f.patientA, "patient B": pb, "professional": f.pro,
-		"admin": {Email: cfg.AdminEmail, Password: cfg.AdminPassword, Token: adminToken}} {
+		"admin": {Email: adminEmail, Password: adminPassword, Token: adminToken}} {
 		f.accounts[name] = &account{email: acc.Email, password: acc.Password, token: acc.Token}
 	}
 	// Patient B has a case of their own, so refusals are not for want of one.
@@ -487,7 +488,7 @@ func newCase(customer string) map[string]any {
 
 func (f *fixtures) do(t *testing.T, token, method, path string, body any) (int, []byte) {
 	t.Helper()
-	r := journey.Platform{Base: f.base}.Do(t, token, method, path, body)
+	r := f.j.Do(t, token, method, path, body)
 	return r.Status, r.Body
 }
 

@@ -18,12 +18,13 @@ import (
 	"testing"
 	"time"
 
+	contracts "github.com/secondopinion/platform/api/events"
+
 	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create the run's database
 
 	"github.com/secondopinion/platform/internal/app"
 	"github.com/secondopinion/platform/internal/kit/bus"
-	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/logging"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
@@ -48,6 +49,7 @@ func TestJourney(t *testing.T) {
 // platform is a running `all` process and what the test observes of it.
 type platform struct {
 	base    string
+	j       journey.Platform // every exchange held to the published document
 	dataDir string
 	events  chan bus.Event
 	logs    *syncBuffer
@@ -79,7 +81,8 @@ const (
 
 func boot(t *testing.T, env map[string]string) *platform {
 	t.Helper()
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, app.Names()...)
+	env["AUTH_BCRYPT_COST"] = "4"
+	cfg, err := app.LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,13 +93,17 @@ func boot(t *testing.T, env map[string]string) *platform {
 	prev := slog.Default()
 	slog.SetDefault(log)
 	t.Cleanup(func() { slog.SetDefault(prev) })
-	a, err := app.New(t.Context(), cfg, []string{app.All}, app.Options{Listener: testkit.Listen(t), Log: log, BcryptCost: 4})
+	a, err := app.New(t.Context(), cfg, []string{app.All}, app.Options{Listener: testkit.Listen(t), Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.base = "http://" + a.Addr().String()
-	// A probe consumer group sees every event the services publish.
+	// A probe consumer group sees every event the services publish, and
+	// holds each to its contract in api/events.
 	probe, err := a.Bus().Subscribe(t.Context(), "e2e-probe", func(_ context.Context, e bus.Event) error {
+		if err := contracts.Check(e); err != nil {
+			t.Errorf("an event breaks its contract: %v", err)
+		}
 		select {
 		case p.events <- e:
 		default:
@@ -117,6 +124,7 @@ func boot(t *testing.T, env map[string]string) *platform {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
+	p.j = journey.Connect(t, p.base)
 	return p
 }
 
@@ -270,7 +278,7 @@ type response struct {
 // call sends a request with the Authorization value auth ("" for none).
 func (p *platform) call(t *testing.T, method, path, auth string, body any) response {
 	t.Helper()
-	r := journey.Platform{Base: p.base}.Do(t, strings.TrimPrefix(auth, "Bearer "), method, path, body)
+	r := p.j.Do(t, strings.TrimPrefix(auth, "Bearer "), method, path, body)
 	return response{r.Status, r.Type, string(r.Body)}
 }
 

@@ -19,7 +19,7 @@ func TestOpinionJourney(t *testing.T) {
 	for _, e := range testkit.Engines(t) {
 		t.Run(string(e), func(t *testing.T) {
 			p := boot(t, engineEnv(t, e, nil))
-			opinionJourney(t, p, journey.Platform{Base: p.base})
+			opinionJourney(t, p, p.j)
 		})
 	}
 }
@@ -127,7 +127,7 @@ func opinionJourney(t *testing.T, p *platform, j journey.Platform) {
 func TestMissedDeadline(t *testing.T) {
 	p := boot(t, engineEnv(t, sqldb.SQLite, map[string]string{
 		"ASSIGNMENT_DEADLINE_STANDARD": "1s", "ASSIGNMENT_SWEEP_INTERVAL": "100ms"}))
-	j := journey.Platform{Base: p.base}
+	j := p.j
 	admin := j.Login(t, adminEmail, adminPassword)
 	patient := j.RegisterPatient(t)
 	c := j.OpenCase(t, patient, true)

@@ -11,20 +11,19 @@ import (
 
 	"github.com/secondopinion/platform/internal/app"
 	"github.com/secondopinion/platform/internal/kit/bus"
-	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 )
 
 // The caller's trace travels from the gateway through the service into
 // the envelope of the event the outbox relays.
 func TestTraceReachesTheEvent(t *testing.T) {
-	env := map[string]string{"DATA_DIR": t.TempDir()}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, app.Names()...)
+	env := map[string]string{"DATA_DIR": t.TempDir(), "AUTH_BCRYPT_COST": "4"}
+	cfg, err := app.LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, err := app.New(t.Context(), cfg, []string{app.All}, app.Options{
-		Listener: testkit.Listen(t), Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), BcryptCost: 4,
+		Listener: testkit.Listen(t), Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

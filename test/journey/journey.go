@@ -17,8 +17,12 @@ import (
 	"github.com/google/uuid"
 )
 
-// Platform is a running gateway.
-type Platform struct{ Base string }
+// Platform is a running gateway. With a Contract, every exchange is held
+// to the published document.
+type Platform struct {
+	Base     string
+	Contract *Contract
+}
 
 // Response is an answer: its status, content type and body.
 type Response struct {
@@ -49,6 +53,11 @@ func (p Platform) Do(t testing.TB, token, method, path string, body any) Respons
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	var sent []byte
+	if rd != nil {
+		sent, _ = io.ReadAll(rd)
+		req.Body = io.NopCloser(bytes.NewReader(sent))
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -57,6 +66,11 @@ func (p Platform) Do(t testing.TB, token, method, path string, body any) Respons
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if p.Contract != nil {
+		for _, broken := range p.Contract.Check(req, sent, res, b) {
+			t.Errorf("%s %s breaks the published document: %s", method, path, broken)
+		}
 	}
 	return Response{res.StatusCode, res.Header.Get("Content-Type"), b}
 }

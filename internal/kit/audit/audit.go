@@ -13,14 +13,16 @@ import (
 
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/logging"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 )
 
-// EventType is the type of the event that carries an Entry.
-const EventType = "audit.recorded"
+// Recorded is the contract of the event that carries an Entry: every
+// service emits it, the audit service consumes it.
+var Recorded = bus.Contract[Entry]{Type: "audit.recorded", Version: 1, Producer: bus.AnyProducer,
+	Summary: "A service recorded an access to health data, for the audit trail."}
 
 // Outcomes of an access.
 const (
@@ -65,7 +67,7 @@ func (e Entry) Validate() error {
 // the next poll).
 //
 // A read of health data must not be served when Record fails: the error is
-// classified as 503 Service Unavailable (problem.Unavailable), so a huma
+// classified as 503 Service Unavailable (fault.Unavailable), so a huma
 // handler simply returns it and a plain handler hands it to
 // httpapi.WriteProblem.
 func Record(ctx context.Context, db *sqldb.DB, e Entry) error {
@@ -76,13 +78,13 @@ func Record(ctx context.Context, db *sqldb.DB, e Entry) error {
 	if err := e.Validate(); err != nil {
 		return fmt.Errorf("record audit entry: %w", err)
 	}
-	ev, err := bus.New(db.Service, EventType, aggregate(e), e)
+	ev, err := Recorded.New(db.Service, aggregate(e), e)
 	if err != nil {
 		return fmt.Errorf("record audit entry %s: %w", e.Action, err)
 	}
 	err = db.InTx(ctx, func(tx *sql.Tx) error { return outbox.Add(ctx, tx, ev) })
 	if err != nil {
-		return fmt.Errorf("record audit entry %s: %w", e.Action, problem.Unavailable("the audit trail", err))
+		return fmt.Errorf("record audit entry %s: %w", e.Action, fault.Unavailable("the audit trail", err))
 	}
 	return nil
 }

@@ -15,9 +15,9 @@ import (
 	"github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 )
@@ -45,7 +45,7 @@ func TestRecordQueuesEvent(t *testing.T) {
 		if err := json.Unmarshal([]byte(env), &e); err != nil {
 			t.Fatal(err)
 		}
-		if typ != audit.EventType || e.Type != audit.EventType || agg != in.ResourceID || e.AggregateID != in.ResourceID ||
+		if typ != audit.Recorded.Type || e.Type != audit.Recorded.Type || agg != in.ResourceID || e.AggregateID != in.ResourceID ||
 			e.ServiceID != "case-management" || e.Version != 1 {
 			t.Fatalf("outbox row %s %s, envelope %+v", typ, agg, e)
 		}
@@ -93,8 +93,8 @@ func TestRecordFailureIsUnavailable(t *testing.T) {
 	// A store without an outbox table stands for one that cannot write.
 	db := testkit.OpenDB(t, sqldb.SQLite, "case-management")
 	err := audit.Record(context.Background(), db, audit.Entry{Action: "case.read", Outcome: audit.Allowed})
-	if err == nil || problem.StatusOf(err) != http.StatusServiceUnavailable {
-		t.Fatalf("err %v (status %d), want 503", err, problem.StatusOf(err))
+	if err == nil || fault.KindOf(err) != fault.KindUnavailable {
+		t.Fatalf("err %v (status %d), want 503", err, httpapi.StatusOf(err))
 	}
 }
 

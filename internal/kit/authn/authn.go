@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 // Role is what a principal may act as.
@@ -78,12 +78,12 @@ func Middleware(v Verifier, write func(http.ResponseWriter, *http.Request, error
 			}
 			scheme, token, ok := strings.Cut(h, " ")
 			if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-				write(w, r, problem.Unauthenticated("Authorization must be a Bearer token"))
+				write(w, r, fault.Unauthenticated("Authorization must be a Bearer token"))
 				return
 			}
 			p, err := v.Verify(r.Context(), token)
 			if err != nil || p.Anonymous() {
-				write(w, r, problem.Unauthenticated("the access token is not valid"))
+				write(w, r, fault.Unauthenticated("the access token is not valid"))
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))

@@ -1,8 +1,8 @@
 // Package authz owns who may call what: the policy vocabulary every public
-// operation declares, the one place that enforces its coarse part (is the
-// caller signed in, and in a role the operation admits) before any input
-// is read, and the ownership helpers services use once they know whose
-// data a request reaches.
+// operation declares (httpapi.Register records it and checks its coarse
+// part — is the caller signed in, and in a role the operation admits —
+// before any input is read), and the ownership helpers services use once
+// they know whose data a request reaches.
 //
 // The answers are uniform across services:
 //   - no verified caller where one is required: 401;
@@ -13,7 +13,6 @@
 package authz
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,7 +20,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/secondopinion/platform/internal/kit/authn"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 // Extension is the OpenAPI extension on every operation naming its
@@ -106,30 +105,11 @@ func (p Policy) Check(who authn.Principal) error {
 	case p.public:
 		return nil
 	case who.Anonymous():
-		return problem.Unauthenticated("sign in to use this operation")
+		return fault.Unauthenticated("sign in to use this operation")
 	case !slices.Contains(p.roles, who.Role):
-		return problem.Forbidden("this operation is not open to your role")
+		return fault.Forbidden("this operation is not open to your role")
 	}
 	return nil
-}
-
-// Register is huma.Register with a policy: the policy is recorded in the
-// operation's Extension and checked before the request's input is read,
-// so a refused caller learns nothing from validation errors either.
-// Services register every public operation through it.
-func Register[I, O any](api huma.API, op huma.Operation, p Policy, handler func(context.Context, *I) (*O, error)) {
-	if op.Extensions == nil {
-		op.Extensions = map[string]any{}
-	}
-	op.Extensions[Extension] = p.String()
-	op.Middlewares = append(op.Middlewares, func(hctx huma.Context, next func(huma.Context)) {
-		if err := p.Check(authn.FromContext(hctx.Context())); err != nil {
-			_ = huma.WriteErr(api, hctx, problem.StatusOf(err), "", err)
-			return
-		}
-		next(hctx)
-	})
-	huma.Register(api, op, handler)
 }
 
 // Missing lists the operations of spec ("METHOD path") that declare no
@@ -159,7 +139,7 @@ func OwnerOrAdmin(who authn.Principal, ownerID, what string) error {
 	if IsAdmin(who) || (who.Role == authn.RolePatient && who.Subject != "" && who.Subject == ownerID) {
 		return nil
 	}
-	return problem.NotFound(what)
+	return fault.NotFound(what)
 }
 
 // IsAdmin reports whether who acts as an admin.

@@ -1,27 +1,31 @@
 // Package httpapi is the platform's HTTP plumbing for public REST APIs:
 // a huma API on the standard library mux (OpenAPI 3.1 generated from the
-// handlers), the one middleware chain every service runs (request id,
-// tracing, metrics, access log, panic recovery, verified identity, body
-// limit), RFC 9457 problem responses from classified errors, the
-// operational endpoints and cursor pagination.
+// handlers), the one way an operation is registered (Register: its policy,
+// its security and error responses, its faults answered as problems), the
+// one middleware chain every service runs (request id, tracing, metrics,
+// access log, panic recovery, verified identity, body limit, idempotency),
+// RFC 9457 problem responses and the operational endpoints.
 package httpapi
 
 import (
-	"context"
-	"errors"
-	"log/slog"
 	"net/http"
+	"reflect"
+	"strings"
 	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
-
-	"github.com/secondopinion/platform/internal/kit/problem"
 )
 
+// SecurityScheme names the bearer JWT scheme in every document.
+const SecurityScheme = "bearerAuth"
+
+// SchemaPrefix is where component schemas live in a document.
+const SchemaPrefix = "#/components/schemas/"
+
 // NewAPI returns a huma API registering its operations on mux. It serves
-// no spec or docs itself: the service's Spec is merged and published by
-// Ops and by the gateway.
+// no spec or docs itself: the service's spec is published by the app and
+// merged by the gateway.
 func NewAPI(mux *http.ServeMux, title, version string) huma.API {
 	installErrors()
 	cfg := huma.DefaultConfig(title, version)
@@ -30,72 +34,37 @@ func NewAPI(mux *http.ServeMux, title, version string) huma.API {
 	cfg.DocsPath = ""
 	cfg.SchemasPath = ""
 	cfg.Info.Description = "Second Opinion " + title
+	cfg.Components.Schemas = huma.NewMapRegistry(SchemaPrefix, SchemaName)
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		SecurityScheme: {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
+			Description: "An access token from POST /api/v1/auth/login (EdDSA-signed JWT, 15 minutes)."},
+	}
 	return humago.New(mux, cfg)
 }
 
 var installOnce sync.Once
 
-// installErrors routes every huma error through problemFor, so classified
-// errors keep their status and title and nothing internal (SQL, causes)
-// reaches a response. huma exposes this only as a package variable.
-func installErrors() {
-	installOnce.Do(func() {
-		def := huma.NewErrorWithContext
-		huma.NewErrorWithContext = func(hctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
-			for _, e := range errs {
-				if e == nil {
-					continue
-				}
-				if _, ok := problem.As(e); ok || status >= 500 {
-					return problemFor(hctx.Context(), e)
-				}
-			}
-			if status >= 500 {
-				return problemFor(hctx.Context(), errors.New(msg))
-			}
-			se := def(hctx, status, msg, errs...)
-			// huma echoes the rejected value — for an unknown or missing
-			// property the whole body, passwords and health data included.
-			if m, ok := se.(*huma.ErrorModel); ok {
-				for _, d := range m.Errors {
-					if d != nil {
-						d.Value = nil
-					}
-				}
-			}
-			return se
+// SchemaName names a Go type's schema as a client generator will name its
+// type: after the type ("CaseView"); a generic instance after its argument
+// then itself ("Page[CaseView]" is "CaseViewPage"); huma's error model as
+// the RFC 9457 problem it is.
+func SchemaName(t reflect.Type, hint string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t {
+	case reflect.TypeFor[huma.ErrorModel]():
+		return "Problem"
+	case reflect.TypeFor[huma.ErrorDetail]():
+		return "ProblemDetail"
+	}
+	name := t.Name()
+	if open := strings.IndexByte(name, '['); open > 0 && strings.HasSuffix(name, "]") {
+		var args []string
+		for _, a := range strings.Split(name[open+1:len(name)-1], ",") {
+			args = append(args, a[strings.LastIndexByte(a, '.')+1:])
 		}
-	})
-}
-
-// problemFor turns any error into the problem document sent to callers.
-// Unclassified errors become a bare 500 and are logged with their cause.
-func problemFor(ctx context.Context, err error) *huma.ErrorModel {
-	p, ok := problem.As(err)
-	if !ok {
-		slog.ErrorContext(ctx, "internal error", "err", err)
-		return &huma.ErrorModel{Status: http.StatusInternalServerError, Title: "Internal Server Error",
-			Detail: "an unexpected error occurred; quote the request id when reporting it"}
+		return strings.Join(args, "") + name[:open]
 	}
-	status := p.Status()
-	if status >= 500 && p.Err != nil {
-		slog.WarnContext(ctx, "dependency failure", "status", status, "err", p.Err)
-	}
-	m := &huma.ErrorModel{Status: status, Title: p.Title, Detail: p.Detail}
-	if p.Field != "" {
-		m.Errors = []*huma.ErrorDetail{{Message: p.Detail, Location: p.Field}}
-	}
-	return m
-}
-
-// WriteProblem answers err as application/problem+json outside a huma
-// handler (middleware, gateway, operational endpoints).
-func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
-	m := problemFor(r.Context(), err)
-	if p, ok := problem.As(err); ok {
-		for k, v := range p.GetHeaders() {
-			w.Header()[k] = v
-		}
-	}
-	writeJSON(w, "application/problem+json", m.Status, m)
+	return huma.DefaultSchemaNamer(t, hint)
 }

@@ -17,8 +17,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/authz"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/telemetry"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 )
@@ -40,15 +41,15 @@ type thingOut struct {
 func newServer(t *testing.T, m *telemetry.Metrics) *httptest.Server {
 	mux := http.NewServeMux()
 	api := httpapi.NewAPI(mux, "things", "1.0.0")
-	huma.Register(api, huma.Operation{OperationID: "put-thing", Method: http.MethodPut, Path: "/things/{id}"},
+	httpapi.Register(api, huma.Operation{OperationID: "put-thing", Method: http.MethodPut, Path: "/things/{id}"}, authz.Public,
 		func(ctx context.Context, in *thingIn) (*thingOut, error) {
 			switch in.ID {
 			case "missing":
-				return nil, problem.NotFound("thing")
+				return nil, fault.NotFound("thing")
 			case "taken":
-				return nil, problem.Conflict("Thing already claimed", "someone was faster")
+				return nil, fault.Conflict("Thing already claimed", "someone was faster")
 			case "down":
-				return nil, problem.Unavailable("thing store", errors.New("dial tcp: refused"))
+				return nil, fault.Unavailable("thing store", errors.New("dial tcp: refused"))
 			case "sql":
 				return nil, fmt.Errorf("put thing: %w", errors.New(`pq: syntax error at "SELECT secret"`))
 			case "panic":
@@ -197,16 +198,5 @@ func TestOps(t *testing.T) {
 	ok = false
 	if get("/api/ready") != 503 || get("/api/health") != 200 {
 		t.Fatal("readiness must fail and liveness stay up when a check fails")
-	}
-}
-
-func TestCursorRoundTrip(t *testing.T) {
-	c := httpapi.Cursor{ID: "abc"}
-	got, err := httpapi.DecodeCursor("query.cursor", c.Encode())
-	if err != nil || got.ID != "abc" {
-		t.Fatalf("round trip: %v %v", got, err)
-	}
-	if _, err := httpapi.DecodeCursor("query.cursor", "%%%"); problem.StatusOf(err) != 422 {
-		t.Fatalf("garbage cursor: %v", err)
 	}
 }

@@ -18,9 +18,9 @@ import (
 
 	"github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/idempotency"
 	"github.com/secondopinion/platform/internal/kit/logging"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/telemetry"
 )
 
@@ -172,7 +172,7 @@ func recoverPanics(next http.Handler) http.Handler {
 func limitBody(next http.Handler, max int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
-			WriteProblem(w, r, &problem.Error{Kind: problem.KindTooLarge, Title: "Request body too large",
+			WriteProblem(w, r, &fault.Error{Kind: fault.KindTooLarge, Title: "Request body too large",
 				Detail: fmt.Sprintf("the body may be at most %d bytes", max)})
 			return
 		}

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/secondopinion/platform/internal/kit/authn"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 // Header is the request header naming the key.
@@ -66,17 +66,17 @@ func Middleware(service string, s Store, write func(http.ResponseWriter, *http.R
 				return
 			}
 			if !validKey.MatchString(key) {
-				write(w, r, problem.Invalid("header.Idempotency-Key", "must be 1 to 255 visible ASCII characters"))
+				write(w, r, fault.Invalid("header.Idempotency-Key", "must be 1 to 255 visible ASCII characters"))
 				return
 			}
 			body, err := io.ReadAll(r.Body)
 			if err != nil {
 				var tooLarge *http.MaxBytesError
 				if errors.As(err, &tooLarge) {
-					write(w, r, &problem.Error{Kind: problem.KindTooLarge, Title: "Request body too large"})
+					write(w, r, &fault.Error{Kind: fault.KindTooLarge, Title: "Request body too large"})
 					return
 				}
-				write(w, r, problem.Invalid("body", "could not read the request body"))
+				write(w, r, fault.Invalid("body", "could not read the request body"))
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -86,7 +86,7 @@ func Middleware(service string, s Store, write func(http.ResponseWriter, *http.R
 			fp := fingerprint(r.Method, r.URL.Path, body)
 			prev, reserved, err := s.Reserve(r.Context(), scoped, Record{Fingerprint: fp}, inFlightTTL)
 			if err != nil {
-				write(w, r, problem.Unavailable("idempotency store", err))
+				write(w, r, fault.Unavailable("idempotency store", err))
 				return
 			}
 			if !reserved {
@@ -106,7 +106,10 @@ func Middleware(service string, s Store, write func(http.ResponseWriter, *http.R
 				}
 			}()
 			next.ServeHTTP(rec, r)
-			if rec.status >= 500 {
+			// A failure may succeed on a retry; an answer marked no-store
+			// carries a secret (tokens, recovery codes), which is never
+			// kept — a retry runs again.
+			if rec.status >= 500 || strings.Contains(w.Header().Get("Cache-Control"), "no-store") {
 				return
 			}
 			done := Record{Fingerprint: fp, Done: true, Status: rec.status, Header: keep(w.Header()), Body: rec.body.Bytes()}
@@ -120,10 +123,10 @@ func Middleware(service string, s Store, write func(http.ResponseWriter, *http.R
 func replay(w http.ResponseWriter, r *http.Request, prev Record, fp string, write func(http.ResponseWriter, *http.Request, error)) {
 	switch {
 	case prev.Fingerprint != fp:
-		write(w, r, &problem.Error{Kind: problem.KindInvalid, Title: "Idempotency-Key reused",
+		write(w, r, &fault.Error{Kind: fault.KindInvalid, Title: "Idempotency-Key reused",
 			Detail: "this key was used for a different request", Field: "header.Idempotency-Key"})
 	case !prev.Done:
-		write(w, r, &problem.Error{Kind: problem.KindConflict, Title: "Request in progress",
+		write(w, r, &fault.Error{Kind: fault.KindConflict, Title: "Request in progress",
 			Detail: "a request with this Idempotency-Key is still being processed", RetryAfter: time.Second})
 	default:
 		for k, v := range prev.Header {

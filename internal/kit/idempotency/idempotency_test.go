@@ -47,6 +47,8 @@ func server(t *testing.T, s idempotency.Store, runs *atomic.Int64, release chan 
 			return
 		case "slow":
 			<-release
+		case "secret":
+			w.Header().Set("Cache-Control", "no-store")
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Location", fmt.Sprintf("/things/%d", n))
@@ -122,6 +124,13 @@ func TestMiddleware(t *testing.T) {
 			if res, b := post(t, srv.URL, "a", "bad key with spaces", "x"); res.StatusCode != 422 {
 				t.Fatalf("bad key: %d %s", res.StatusCode, b)
 			}
+			// An answer marked no-store carries a secret: it is not kept,
+			// so a retry runs again instead of replaying it.
+			_, s1 := post(t, srv.URL, "a", "k4", "secret")
+			_, s2 := post(t, srv.URL, "a", "k4", "secret")
+			if s1 == s2 || runs.Load() != 8 {
+				t.Fatalf("no-store answer replayed: %s %s runs %d", s1, s2, runs.Load())
+			}
 
 			// A retry while the first is in flight is told to wait.
 			done := make(chan struct{})
@@ -130,7 +139,7 @@ func TestMiddleware(t *testing.T) {
 				post(t, srv.URL, "a", "k3", "slow")
 			}()
 			deadline := time.Now().Add(5 * time.Second)
-			for runs.Load() != 7 && time.Now().Before(deadline) {
+			for runs.Load() != 9 && time.Now().Before(deadline) {
 				time.Sleep(5 * time.Millisecond)
 			}
 			res, _ := post(t, srv.URL, "a", "k3", "slow")

@@ -13,8 +13,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 )
@@ -222,7 +222,7 @@ func TestConsumerDeadLettersAndReplay(t *testing.T) {
 		if page, _, err := outbox.DeadLetters(ctx, db, "other", "", 10); err != nil || len(page) != 0 {
 			t.Fatalf("dead letters of another consumer = %v, %v", page, err)
 		}
-		if _, _, err := outbox.DeadLetters(ctx, db, "test", "garbage", 10); problem.StatusOf(err) != 422 {
+		if _, _, err := outbox.DeadLetters(ctx, db, "test", "garbage", 10); fault.KindOf(err) != fault.KindInvalid {
 			t.Fatalf("bad cursor: %v, want 422", err)
 		}
 
@@ -240,10 +240,10 @@ func TestConsumerDeadLettersAndReplay(t *testing.T) {
 		if page, _, err := outbox.DeadLetters(ctx, db, "", "", 10); err != nil || len(page) != 2 {
 			t.Fatalf("dead letters after replay = %d, %v; want 2", len(page), err)
 		}
-		if err := outbox.Replay(ctx, db, "test", events[1].ID); problem.StatusOf(err) != 409 {
+		if err := outbox.Replay(ctx, db, "test", events[1].ID); fault.KindOf(err) != fault.KindConflict {
 			t.Fatalf("replay of a handled event: %v, want 409", err)
 		}
-		if err := outbox.Replay(ctx, db, "test", newEvents(t, "x", 1)[0].ID); problem.StatusOf(err) != 404 {
+		if err := outbox.Replay(ctx, db, "test", newEvents(t, "x", 1)[0].ID); fault.KindOf(err) != fault.KindNotFound {
 			t.Fatalf("replay of an unknown event: %v, want 404", err)
 		}
 	})

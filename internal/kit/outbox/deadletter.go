@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 )
 
@@ -96,10 +96,10 @@ func decodeDeadCursor(s string) (deadCursor, error) {
 	var c deadCursor
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || json.Unmarshal(b, &c) != nil {
-		return c, problem.Invalid("after", "not a cursor returned by this API")
+		return c, fault.Invalid("after", "not a cursor returned by this API")
 	}
 	if _, err := uuid.Parse(c.EventID); err != nil {
-		return c, problem.Invalid("after", "not a cursor returned by this API")
+		return c, fault.Invalid("after", "not a cursor returned by this API")
 	}
 	return c, nil
 }
@@ -108,7 +108,7 @@ func decodeDeadCursor(s string) (deadCursor, error) {
 // count of attempts; the consumer's Run picks it up at its next poll.
 func Replay(ctx context.Context, db *sqldb.DB, consumer, eventID string) error {
 	if _, err := uuid.Parse(eventID); err != nil {
-		return problem.NotFound("dead letter")
+		return fault.NotFound("dead letter")
 	}
 	res, err := db.ExecContext(ctx,
 		`UPDATE inbox SET status = 'retry', attempts = 0, next_attempt_at = $3, updated_at = $3
@@ -126,10 +126,10 @@ func Replay(ctx context.Context, db *sqldb.DB, consumer, eventID string) error {
 	err = db.QueryRowContext(ctx, `SELECT status FROM inbox WHERE consumer = $1 AND event_id = $2`,
 		consumer, eventID).Scan(&status)
 	if errors.Is(err, sql.ErrNoRows) {
-		return problem.NotFound("dead letter")
+		return fault.NotFound("dead letter")
 	}
 	if err != nil {
 		return fmt.Errorf("replay %s of %s: %w", eventID, consumer, err)
 	}
-	return problem.Conflict("Not a dead letter", "the event is "+status+", not dead")
+	return fault.Conflict("Not a dead letter", "the event is "+status+", not dead")
 }

@@ -3,29 +3,30 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"connectrpc.com/connect"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 // codes maps the problem kinds a service answers with to gRPC codes, as
 // problem maps them to HTTP statuses for REST.
-var codes = map[problem.Kind]connect.Code{
-	problem.KindInvalid:         connect.CodeInvalidArgument,
-	problem.KindNotFound:        connect.CodeNotFound,
-	problem.KindConflict:        connect.CodeAlreadyExists,
-	problem.KindUnauthenticated: connect.CodeUnauthenticated,
-	problem.KindForbidden:       connect.CodePermissionDenied,
-	problem.KindUnavailable:     connect.CodeUnavailable,
+var codes = map[fault.Kind]connect.Code{
+	fault.KindInvalid:         connect.CodeInvalidArgument,
+	fault.KindNotFound:        connect.CodeNotFound,
+	fault.KindConflict:        connect.CodeAlreadyExists,
+	fault.KindUnauthenticated: connect.CodeUnauthenticated,
+	fault.KindForbidden:       connect.CodePermissionDenied,
+	fault.KindUnavailable:     connect.CodeUnavailable,
 }
 
 // Error is an internal API's answer for err: a classified problem keeps
 // its meaning ("field: detail" as the message), anything else is logged
 // here and leaves the process as a bare internal error.
 func Error(ctx context.Context, err error) error {
-	p, ok := problem.As(err)
+	p, ok := fault.As(err)
 	code := connect.Code(0)
 	if ok {
 		code = codes[p.Kind]
@@ -39,4 +40,18 @@ func Error(ctx context.Context, err error) error {
 		msg = p.Field + ": " + msg
 	}
 	return connect.NewError(code, errors.New(msg))
+}
+
+// PeerError classifies a failed call to peer for what (e.g. "case") id:
+// NotFound is the caller's missing what, a peer that is down, slow or
+// overloaded is Unavailable (503 with Retry-After), anything else is our
+// fault and keeps its cause.
+func PeerError(peer, what, id string, err error) error {
+	switch connect.CodeOf(err) {
+	case connect.CodeNotFound:
+		return fault.NotFound(what)
+	case connect.CodeUnavailable, connect.CodeDeadlineExceeded, connect.CodeResourceExhausted:
+		return fault.Unavailable(peer, err)
+	}
+	return fmt.Errorf("look up %s %s at %s: %w", what, id, peer, err)
 }

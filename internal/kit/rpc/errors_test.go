@@ -7,7 +7,7 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 func TestError(t *testing.T) {
@@ -17,9 +17,9 @@ func TestError(t *testing.T) {
 		code    connect.Code
 		message string
 	}{
-		{problem.Invalid("body.email", "must be an email address"), connect.CodeInvalidArgument, "body.email: must be an email address"},
-		{problem.NotFound("case"), connect.CodeNotFound, "case not found"},
-		{problem.Unavailable("auth", errors.New("dial: refused")), connect.CodeUnavailable, ""},
+		{fault.Invalid("body.email", "must be an email address"), connect.CodeInvalidArgument, "body.email: must be an email address"},
+		{fault.NotFound("case"), connect.CodeNotFound, "case not found"},
+		{fault.Unavailable("auth", errors.New("dial: refused")), connect.CodeUnavailable, ""},
 		{errors.New("select from cases: connection reset by peer"), connect.CodeInternal, "internal error"},
 	} {
 		var ce *connect.Error

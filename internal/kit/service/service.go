@@ -1,7 +1,9 @@
 // Package service is the contract between the binary's lifecycle manager
-// (internal/app) and every service target: what a target is given (Deps)
-// and what it must provide (Service). Services implement it without
-// importing internal/app, so the app can import every service.
+// (internal/app) and every service target: the descriptor a service
+// exports (Module), what it is given (Deps), what it must provide
+// (Service), and the skeleton every service shares (Base). Services
+// implement it without importing internal/app, so the app can list every
+// service.
 package service
 
 import (
@@ -10,9 +12,12 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/telemetry"
 )
@@ -26,6 +31,9 @@ type Deps struct {
 	Bus     bus.Transport
 	Metrics *telemetry.Metrics
 	Log     *slog.Logger
+	// Redis is shared by the replicas of a service (sessions, throttling);
+	// nil without REDIS_URL, when such state stays in the process.
+	Redis *redis.Client
 	// Peer returns how to reach another target's internal gRPC API: over
 	// an in-memory connection in `all` mode, over the network otherwise.
 	Peer func(target string) (Peer, error)
@@ -50,4 +58,12 @@ type Service interface {
 	// Run does the background work (outbox relay, event consumers,
 	// schedulers) until ctx ends, then flushes what it can and returns.
 	Run(ctx context.Context) error
+}
+
+// Authority is the service that issues tokens (auth). Where it runs, the
+// app verifies every bearer token and mints every service identity
+// through it, which also sees logouts and idle sessions at once.
+type Authority interface {
+	Verifier() authn.Verifier
+	ServiceToken(service string) rpc.TokenSource
 }

@@ -121,7 +121,7 @@ func testAccess(t *testing.T, h *harness) {
 // harness's patient; none may carry the case's title or question.
 func (h *harness) auditEntries() []kitaudit.Entry {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY seq`, kitaudit.EventType)
+	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY seq`, kitaudit.Recorded.Type)
 	if err != nil {
 		h.t.Fatal(err)
 	}

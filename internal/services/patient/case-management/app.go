@@ -7,23 +7,19 @@ import (
 	"fmt"
 	"time"
 
-	"connectrpc.com/connect"
 	"github.com/google/uuid"
 
-	patientv1 "github.com/secondopinion/platform/api/gen/patient/v1"
+	"github.com/secondopinion/platform/api/vocab"
+	patientidentity "github.com/secondopinion/platform/internal/clients/patient-identity"
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
-	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/services/patient/case-management/domain"
 	"github.com/secondopinion/platform/internal/services/patient/case-management/store"
 )
-
-// peerTimeout bounds the patient look-up, so a hung peer costs a request
-// seconds, not minutes.
-const peerTimeout = 5 * time.Second
 
 // maxStaleRetries bounds how often a command is decided again after a
 // concurrent change; each retry sees the newer status.
@@ -52,10 +48,6 @@ func (s *Service) open(ctx context.Context, who authn.Principal, in domain.NewCa
 		return store.Case{}, err
 	}
 	now := s.now()
-	dob, err := time.Parse(time.DateOnly, patient.DateOfBirth)
-	if err != nil {
-		return store.Case{}, fmt.Errorf("patient %s: date of birth: %w", in.CustomerID, err)
-	}
 	c, err := s.store.Create(ctx, store.Case{
 		ID:         uuid.NewString(),
 		CustomerID: in.CustomerID,
@@ -64,33 +56,25 @@ func (s *Service) open(ctx context.Context, who authn.Principal, in domain.NewCa
 		Title:      in.Title,
 		Question:   in.Question,
 		Language:   in.Language,
-		AgeBand:    domain.AgeBand(dob, now),
+		AgeBand:    string(vocab.AgeBandOf(patient.DateOfBirth, now)),
 		CreatedAt:  now,
 	}, s.newNumber, createdEvents)
 	if err != nil {
 		return store.Case{}, err
 	}
-	s.relay.Notify()
-	s.log.InfoContext(ctx, "case created", "caseId", c.ID, "actor", who.Subject)
+	s.Relay.Notify()
+	s.Log.InfoContext(ctx, "case created", "caseId", c.ID, "actor", who.Subject)
 	return c, nil
 }
 
 // patient asks patient-identity for the customer: that they exist, and
 // their date of birth, of which the case keeps only an age band.
-func (s *Service) patient(ctx context.Context, id string) (*patientv1.PatientResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
-	defer cancel()
-	res, err := s.patients.GetPatient(ctx, connect.NewRequest(&patientv1.GetPatientRequest{Id: id}))
-	switch code := connect.CodeOf(err); {
-	case err == nil:
-		return res.Msg, nil
-	case code == connect.CodeNotFound:
-		return nil, problem.Invalid("body.customerId", "no patient has this id")
-	case code == connect.CodeUnavailable, code == connect.CodeDeadlineExceeded, code == connect.CodeResourceExhausted:
-		return nil, problem.Unavailable(identityTarget, err)
-	default:
-		return nil, fmt.Errorf("look up patient %s: %w", id, err)
+func (s *Service) patient(ctx context.Context, id string) (patientidentity.Patient, error) {
+	p, err := s.patients.Patient(ctx, id)
+	if fault.Is(err, fault.KindNotFound) {
+		return p, fault.Invalid("customerId", "no patient has this id")
 	}
+	return p, err
 }
 
 func (s *Service) get(ctx context.Context, who authn.Principal, id string) (store.Case, []store.Entry, error) {
@@ -111,7 +95,7 @@ func (s *Service) get(ctx context.Context, who authn.Principal, id string) (stor
 func (s *Service) byNumber(ctx context.Context, who authn.Principal, number string) (store.Case, error) {
 	// A malformed number names no case: 404, without a query.
 	if !domain.ValidCaseNumber(number) {
-		return store.Case{}, problem.NotFound("case")
+		return store.Case{}, fault.NotFound("case")
 	}
 	c, err := s.store.ByNumber(ctx, number)
 	if err != nil {
@@ -133,12 +117,12 @@ func (s *Service) list(ctx context.Context, who authn.Principal, customerID, cur
 		customerID = who.Subject
 	}
 	if customerID == "" {
-		return nil, "", problem.Invalid("query.customerId", "is required")
+		return nil, "", fault.Invalid("customerId", "is required")
 	}
 	if _, err := uuid.Parse(customerID); err != nil {
-		return nil, "", problem.Invalid("query.customerId", "must be a UUID")
+		return nil, "", fault.Invalid("customerId", "must be a UUID")
 	}
-	after, err := httpapi.DecodeCursor("query.cursor", cursor)
+	after, err := page.Decode(cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -234,11 +218,7 @@ func (s *Service) auditAs(ctx context.Context, who authn.Principal, action, case
 	e := kitaudit.FromContext(ctx)
 	e.Action, e.ResourceType, e.ResourceID, e.PatientID = action, "case", caseID, customerID
 	e.Purpose, e.Outcome = purpose, outcome
-	if err := kitaudit.Record(ctx, s.db, e); err != nil {
-		return err
-	}
-	s.relay.Notify()
-	return nil
+	return s.Record(ctx, e)
 }
 
 // command applies a patient's command, deciding again when another change
@@ -246,7 +226,7 @@ func (s *Service) auditAs(ctx context.Context, who authn.Principal, action, case
 func (s *Service) command(ctx context.Context, who authn.Principal, id, trigger, note string, decide func(domain.Status) ([]domain.Step, error)) (store.Case, error) {
 	for attempt := 1; ; attempt++ {
 		var moved store.Case
-		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 			c, err := s.store.Load(ctx, tx, id)
 			if err != nil {
 				return err
@@ -264,8 +244,8 @@ func (s *Service) command(ctx context.Context, who authn.Principal, id, trigger,
 		if err != nil {
 			return store.Case{}, fmt.Errorf("%s case %s: %w", trigger, id, err)
 		}
-		s.relay.Notify()
-		s.log.InfoContext(ctx, "case "+trigger, "caseId", id, "status", moved.Status, "actor", who.Subject)
+		s.Relay.Notify()
+		s.Log.InfoContext(ctx, "case "+trigger, "caseId", id, "status", moved.Status, "actor", who.Subject)
 		return moved, nil
 	}
 }

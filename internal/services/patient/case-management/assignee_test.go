@@ -32,7 +32,7 @@ func testAssignee(t *testing.T, h *harness) {
 	}
 	handle := func(typ, pro string) {
 		t.Helper()
-		if err := h.svc.consumer.Handle(ctx, event(t, typ, id, map[string]any{"professionalId": pro})); err != nil {
+		if err := h.svc.Consume(ctx, event(t, typ, id, map[string]any{"professionalId": pro})); err != nil {
 			t.Fatalf("%s: %v", typ, err)
 		}
 	}

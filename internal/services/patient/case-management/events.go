@@ -3,65 +3,23 @@ package casemanagement
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"time"
 
+	"github.com/secondopinion/platform/api/events"
+	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/services/patient/case-management/domain"
 	"github.com/secondopinion/platform/internal/services/patient/case-management/store"
 )
 
-// Published payloads. Titles and questions are health data and never
-// leave the service in an event.
-type (
-	// createdPayload is the migration plan's case.created, exactly.
-	createdPayload struct {
-		CaseID     string    `json:"caseId"`
-		CustomerID string    `json:"customerId"`
-		CaseNumber string    `json:"caseNumber"`
-		Timestamp  time.Time `json:"timestamp"`
-	}
-	submittedPayload struct {
-		CaseID     string    `json:"caseId"`
-		CustomerID string    `json:"customerId"`
-		CaseNumber string    `json:"caseNumber"`
-		Specialty  string    `json:"specialty"`
-		Urgency    string    `json:"urgency"`
-		Timestamp  time.Time `json:"timestamp"`
-	}
-	statusChangedPayload struct {
-		CaseID     string        `json:"caseId"`
-		CaseNumber string        `json:"caseNumber"`
-		From       domain.Status `json:"from"`
-		To         domain.Status `json:"to"`
-		Trigger    string        `json:"trigger"`
-		Timestamp  time.Time     `json:"timestamp"`
-	}
-	// awaitingPayload is case.awaiting_assignment: what the pool needs to
-	// match the case, de-identified (an age band, no title or question).
-	awaitingPayload struct {
-		CaseID     string    `json:"caseId"`
-		CaseNumber string    `json:"caseNumber"`
-		Specialty  string    `json:"specialty"`
-		Urgency    string    `json:"urgency"`
-		Language   string    `json:"language"`
-		AgeBand    string    `json:"ageBand"`
-		Timestamp  time.Time `json:"timestamp"`
-	}
-	// closedPayload is case.cancelled and case.completed.
-	closedPayload struct {
-		CaseID     string    `json:"caseId"`
-		CaseNumber string    `json:"caseNumber"`
-		Timestamp  time.Time `json:"timestamp"`
-	}
-)
+// Published events carry ids and codes: titles and questions are health
+// data and never leave the service in an event.
 
 func createdEvents(c store.Case) ([]bus.Event, error) {
-	e, err := bus.New(Name, "case.created", c.ID, createdPayload{c.ID, c.CustomerID, c.CaseNumber, c.CreatedAt})
+	e, err := events.CaseCreatedV1.New(Name, c.ID, events.CaseCreated{CaseID: c.ID, CustomerID: c.CustomerID,
+		CaseNumber: c.CaseNumber, Timestamp: c.CreatedAt})
 	return []bus.Event{e}, err
 }
 
@@ -70,26 +28,30 @@ func createdEvents(c store.Case) ([]bus.Event, error) {
 // case.completed when a step enters that status.
 func changeEvents(c store.Case, ch store.Change) ([]bus.Event, error) {
 	var out []bus.Event
-	add := func(typ string, payload any) error {
-		e, err := bus.New(Name, typ, c.ID, payload)
+	add := func(e bus.Event, err error) error {
 		out = append(out, e)
 		return err
 	}
 	at := c.UpdatedAt
+	closed := events.CaseClosed{CaseID: c.ID, CaseNumber: c.CaseNumber, Timestamp: at}
 	for _, st := range ch.Steps {
-		if err := add("case.status_changed", statusChangedPayload{c.ID, c.CaseNumber, st.From, st.To, ch.Reason, at}); err != nil {
+		if err := add(events.CaseStatusChangedV1.New(Name, c.ID, events.CaseStatusChanged{CaseID: c.ID, CaseNumber: c.CaseNumber,
+			From: vocab.CaseStatus(st.From), To: vocab.CaseStatus(st.To), Trigger: ch.Reason, Timestamp: at})); err != nil {
 			return nil, err
 		}
 		var err error
 		switch st.To {
 		case domain.Submitted:
-			err = add("case.submitted", submittedPayload{c.ID, c.CustomerID, c.CaseNumber, c.Specialty, c.Urgency, at})
+			err = add(events.CaseSubmittedV1.New(Name, c.ID, events.CaseSubmitted{CaseID: c.ID, CustomerID: c.CustomerID,
+				CaseNumber: c.CaseNumber, Specialty: vocab.Specialty(c.Specialty), Urgency: vocab.Urgency(c.Urgency), Timestamp: at}))
 		case domain.AwaitingAssignment:
-			err = add("case.awaiting_assignment", awaitingPayload{c.ID, c.CaseNumber, c.Specialty, c.Urgency, c.Language, c.AgeBand, at})
+			err = add(events.CaseAwaitingAssignmentV1.New(Name, c.ID, events.CaseAwaitingAssignment{CaseID: c.ID,
+				CaseNumber: c.CaseNumber, Specialty: vocab.Specialty(c.Specialty), Urgency: vocab.Urgency(c.Urgency),
+				Language: vocab.Language(c.Language), AgeBand: vocab.AgeBand(c.AgeBand), Timestamp: at}))
 		case domain.Cancelled:
-			err = add("case.cancelled", closedPayload{c.ID, c.CaseNumber, at})
+			err = add(events.CaseCancelledV1.New(Name, c.ID, closed))
 		case domain.Completed:
-			err = add("case.completed", closedPayload{c.ID, c.CaseNumber, at})
+			err = add(events.CaseCompletedV1.New(Name, c.ID, closed))
 		}
 		if err != nil {
 			return nil, err
@@ -98,70 +60,89 @@ func changeEvents(c store.Case, ch store.Change) ([]bus.Event, error) {
 	return out, nil
 }
 
-// consumedPayload is what the service reads of the events it consumes.
-type consumedPayload struct {
-	CaseID         string `json:"caseId"`
-	ReviewRequired bool   `json:"reviewRequired"` // opinion.submitted
-	ProfessionalID string `json:"professionalId"` // case.assigned, assignment.*
+// subscriptions are the events that move a case: one per row of the
+// domain's rule table (a test keeps the two equal). Each reads of its
+// payload what the machine needs.
+var subscriptions = outbox.Subscriptions[*Service]{
+	outbox.Handle(events.PaymentSucceededV1, on(func(p events.Payment) about { return about{caseID: p.CaseID} })),
+	outbox.Handle(events.PaymentRefundedV1, on(func(p events.Payment) about { return about{caseID: p.CaseID} })),
+	outbox.Handle(events.AnalysisStartedV1, on(func(p events.AnalysisProgress) about { return about{caseID: p.CaseID} })),
+	outbox.Handle(events.AnalysisCompletedV1, on(func(p events.AnalysisProgress) about { return about{caseID: p.CaseID} })),
+	outbox.Handle(events.CaseOrphanedV1, on(func(p events.CaseOrphaned) about { return about{caseID: p.CaseID} })),
+	outbox.Handle(events.CaseAssignedV1, on(func(p events.CaseAssigned) about {
+		return about{caseID: p.CaseID, professionalID: p.ProfessionalID}
+	})),
+	outbox.Handle(events.AssignmentExpiredV1, on(assignmentEnded)),
+	outbox.Handle(events.AssignmentReleasedV1, on(assignmentEnded)),
+	outbox.Handle(events.OpinionSubmittedV1, on(func(p events.OpinionSubmitted) about {
+		return about{caseID: p.CaseID, reviewRequired: p.ReviewRequired}
+	})),
+	outbox.Handle(events.OpinionApprovedV1, on(func(p events.OpinionApproved) about { return about{caseID: p.CaseID} })),
+}
+
+// about is what the service reads of a consumed event.
+type about struct {
+	caseID         string
+	professionalID string // case.assigned, assignment.*
+	reviewRequired bool   // opinion.submitted
+}
+
+func assignmentEnded(p events.AssignmentEnded) about {
+	return about{caseID: p.CaseID, professionalID: p.ProfessionalID}
+}
+
+// on handles an event of payload P by what it says about a case.
+func on[P any](read func(P) about) func(*Service, context.Context, *sql.Tx, bus.Event, P) error {
+	return func(s *Service, ctx context.Context, tx *sql.Tx, e bus.Event, p P) error {
+		return s.onEvent(ctx, tx, e, read(p))
+	}
 }
 
 // assignee is the professional a change leaves the case with: the one
 // case.assigned names, none after an assignment ends, else unchanged.
-func assignee(typ string, p consumedPayload) *string {
+func assignee(typ string, a about) *string {
 	switch typ {
-	case "case.assigned":
-		return &p.ProfessionalID
-	case "assignment.expired", "assignment.released":
+	case events.CaseAssignedV1.Type:
+		return &a.professionalID
+	case events.AssignmentExpiredV1.Type, events.AssignmentReleasedV1.Type:
 		none := ""
 		return &none
 	}
 	return nil
 }
 
-// handlers subscribes every event type of the domain's rule table.
-func (s *Service) handlers() map[string]outbox.HandlerFunc {
-	hs := map[string]outbox.HandlerFunc{}
-	for _, typ := range domain.EventTypes() {
-		hs[typ] = s.onEvent
-	}
-	return hs
-}
-
 // onEvent advances a case as the domain's rules say, within the inbox's
 // transaction, so a redelivered event has no second effect.
-func (s *Service) onEvent(ctx context.Context, tx *sql.Tx, e bus.Event) error {
-	var p consumedPayload
-	if err := json.Unmarshal(e.Payload, &p); err != nil {
-		return fmt.Errorf("%s %s: payload: %w", e.Type, e.ID, err)
-	}
-	id := p.CaseID
+func (s *Service) onEvent(ctx context.Context, tx *sql.Tx, e bus.Event, a about) error {
+	id := a.caseID
 	if id == "" {
 		id = e.AggregateID
 	}
 	c, err := s.store.Load(ctx, tx, id)
-	if problem.StatusOf(err) == http.StatusNotFound {
+	if fault.Is(err, fault.KindNotFound) {
 		// Retrying cannot make the case appear: every case exists before
 		// any event about it.
-		s.log.WarnContext(ctx, "event for an unknown case", "eventId", e.ID, "type", e.Type)
+		s.Log.WarnContext(ctx, "event for an unknown case", "eventId", e.ID, "type", e.Type)
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
 	}
-	if ends := e.Type == "assignment.expired" || e.Type == "assignment.released"; ends && p.ProfessionalID != c.ProfessionalID {
+	ends := e.Type == events.AssignmentExpiredV1.Type || e.Type == events.AssignmentReleasedV1.Type
+	if ends && a.professionalID != c.ProfessionalID {
 		// The end of an earlier assignment, overtaken by the next one.
-		s.log.DebugContext(ctx, "event of a former assignment ignored", "eventId", e.ID, "type", e.Type, "caseId", c.ID)
+		s.Log.DebugContext(ctx, "event of a former assignment ignored", "eventId", e.ID, "type", e.Type, "caseId", c.ID)
 		return nil
 	}
-	steps, err := s.cfg.Pipeline.On(c.Status, domain.Event{Type: e.Type, ReviewRequired: p.ReviewRequired})
+	steps, err := s.cfg.Pipeline.On(c.Status, domain.Event{Type: e.Type, ReviewRequired: a.reviewRequired})
 	if err != nil {
 		return fmt.Errorf("%s %s on case %s: %w", e.Type, e.ID, c.ID, err)
 	}
 	if len(steps) == 0 {
-		s.log.DebugContext(ctx, "event ignored", "eventId", e.ID, "type", e.Type, "caseId", c.ID, "status", c.Status)
+		s.Log.DebugContext(ctx, "event ignored", "eventId", e.ID, "type", e.Type, "caseId", c.ID, "status", c.Status)
 		return nil
 	}
-	ch := store.Change{Steps: steps, Reason: e.Type, EventID: e.ID, At: s.now(), Assignee: assignee(e.Type, p)}
+	ch := store.Change{Steps: steps, Reason: e.Type, EventID: e.ID, At: s.now(), Assignee: assignee(e.Type, a)}
 	if _, err := s.apply(ctx, tx, c, ch); err != nil {
 		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
 	}

@@ -1,37 +1,27 @@
-// Package cases is the case-management service: it opens cases with their
-// REGION-YEAR-XXXXXX numbers, runs each case through its status lifecycle
-// (the patient's submit and cancel, and the advances other services'
-// events bring), keeps the timeline, and publishes the case events.
+// Package casemanagement is the case-management service: it opens cases
+// with their REGION-YEAR-XXXXXX numbers, runs each case through its status
+// lifecycle (the patient's submit and cancel, and the advances other
+// services' events bring), keeps the timeline, and publishes the case
+// events.
+//
+// Read it top-down: module.go (what the binary knows of it), http.go (the
+// public API), app.go (the application rules over domain/ and store/),
+// events.go (what it publishes and consumes), rpc.go (CaseService).
 package casemanagement
 
 import (
-	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"time"
 
-	"connectrpc.com/grpchealth"
-	"github.com/danielgtaylor/huma/v2"
-
 	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
-	"github.com/secondopinion/platform/internal/kit/bus"
-	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/outbox"
+	"github.com/secondopinion/platform/api/vocab"
+	patientidentity "github.com/secondopinion/platform/internal/clients/patient-identity"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
-	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/services/patient/case-management/domain"
 	"github.com/secondopinion/platform/internal/services/patient/case-management/store"
 )
-
-// Name is the service's target name.
-const Name = "case-management"
-
-// identityTarget is the peer that knows whether a patient exists.
-const identityTarget = "patient-identity"
 
 // Pipeline says which optional steps (payment, AI) a case goes through.
 type Pipeline = domain.Pipeline
@@ -47,83 +37,40 @@ type Config struct {
 
 // Service is a running case-management target.
 type Service struct {
+	*service.Base
 	cfg      Config
 	region   string
-	log      *slog.Logger
-	db       *sqldb.DB
 	store    *store.Store
-	bus      bus.Transport
-	patients patientv1connect.PatientServiceClient
-	health   *grpchealth.Client
-	relay    *outbox.Relay
-	consumer *outbox.Consumer
-	mux      *http.ServeMux
-	api      huma.API
+	patients *patientidentity.Client
 }
 
-// Migrate creates or upgrades the service's tables and its outbox.
-func Migrate(ctx context.Context, db *sqldb.DB) error {
-	if err := outbox.Migrate(ctx, db); err != nil {
-		return err
-	}
-	return store.Migrate(ctx, db)
-}
+// Migrate creates or upgrades the service's tables, its outbox and inbox.
+var Migrate = service.WithOutbox(store.Migrate)
 
 // New builds the service over a migrated store.
 func New(cfg Config, deps service.Deps) (*Service, error) {
-	if !domain.ValidRegion(deps.Region) {
+	if !vocab.Region(deps.Region).Valid() {
 		return nil, fmt.Errorf("%s: region %q is not 2-3 upper-case letters", Name, deps.Region)
-	}
-	if deps.DB == nil || deps.Bus == nil || deps.Peer == nil {
-		return nil, errors.New(Name + ": needs a store, a bus and peers")
-	}
-	peer, err := deps.Peer(identityTarget)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reach %s: %w", Name, identityTarget, err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	log := deps.Log
-	if log == nil {
-		log = slog.Default()
+	s := &Service{cfg: cfg, region: deps.Region, store: store.New(deps.DB)}
+	var err error
+	if s.Base, err = service.NewBase(Name, deps, subscriptions.Bind(s)); err != nil {
+		return nil, err
 	}
-	s := &Service{
-		cfg:      cfg,
-		region:   deps.Region,
-		log:      log.With("service", Name),
-		db:       deps.DB,
-		store:    store.New(deps.DB),
-		bus:      deps.Bus,
-		patients: patientv1connect.NewPatientServiceClient(peer.HTTP, peer.URL, rpc.ClientOptions()...),
-		health:   grpchealth.NewClient(peer.HTTP, peer.URL, rpc.ClientOptions()...),
-		relay:    outbox.NewRelay(deps.DB, deps.Bus, outbox.RelayOptions{Logger: log}),
-		mux:      http.NewServeMux(),
+	peer, err := s.Peer(patientidentity.Target)
+	if err != nil {
+		return nil, err
 	}
-	s.consumer = outbox.NewConsumer(deps.DB, Name, s.handlers(), outbox.ConsumerOptions{Logger: log})
-	s.api = httpapi.NewAPI(s.mux, Name, "1.0.0")
-	s.routes()
-	s.mux.Handle(patientv1connect.NewCaseServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers)))
-	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(patientv1connect.CaseServiceName)))
+	s.patients = patientidentity.New(peer)
+	// Cases cannot be opened without patient-identity.
+	s.Check(patientidentity.Target, s.patients.Ready)
+	s.routes(s.API)
+	path, h := patientv1connect.NewCaseServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers))
+	s.ServeRPC(patientv1connect.CaseServiceName, path, h)
 	return s, nil
-}
-
-// Handler serves the public REST API.
-func (s *Service) Handler() http.Handler { return s.mux }
-
-// OpenAPI describes the public REST API.
-func (s *Service) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
-
-// Checks reports patient-identity's health: cases cannot be opened
-// without it.
-func (s *Service) Checks() map[string]httpapi.Check {
-	return map[string]httpapi.Check{identityTarget: rpc.Serving(s.health, identityTarget, patientv1connect.PatientServiceName)}
-}
-
-// Run relays the outbox and consumes events until ctx ends; the relay
-// flushes the outbox on its way out.
-func (s *Service) Run(ctx context.Context) error {
-	return outbox.Serve(ctx, s.bus, Name, s.relay, s.consumer)
 }
 
 // newNumber draws a case number for the current year.

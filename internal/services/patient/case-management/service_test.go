@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	contracts "github.com/secondopinion/platform/api/events"
+
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"github.com/google/uuid"
@@ -52,11 +54,17 @@ type recorder struct {
 	mu        sync.Mutex
 	published []bus.Event
 	handler   bus.Handler
+	broken    []error // events their contract does not describe
 }
 
 func (r *recorder) Publish(_ context.Context, events ...bus.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for _, e := range events {
+		if err := contracts.Check(e); err != nil {
+			r.broken = append(r.broken, err)
+		}
+	}
 	r.published = append(r.published, events...)
 	return nil
 }
@@ -148,6 +156,11 @@ func newHarness(t *testing.T, db *sqldb.DB, p Pipeline) *harness {
 		t.Fatal(err)
 	}
 	h.svc = svc
+	t.Cleanup(func() {
+		for _, err := range h.bus.broken {
+			t.Errorf("published an event its contract does not describe: %v", err)
+		}
+	})
 	ln := testkit.Listen(t)
 	h.handler = httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens{}})
 	srv := &http.Server{Handler: h.handler, ReadHeaderTimeout: 5 * time.Second}
@@ -220,7 +233,7 @@ func (h *harness) newCase() map[string]any {
 // outbox returns the stored domain events of a case in order.
 func (h *harness) outbox(caseID string) []bus.Event {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type <> $2 ORDER BY seq`, caseID, kitaudit.EventType)
+	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type <> $2 ORDER BY seq`, caseID, kitaudit.Recorded.Type)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -489,7 +502,7 @@ func testEvents(t *testing.T, h *harness) {
 	submitted := event(t, "opinion.submitted", id, map[string]any{"reviewRequired": false})
 	approved := event(t, "opinion.approved", id, map[string]any{})
 	for _, e := range []bus.Event{assigned, assigned, submitted, approved, approved, assigned} {
-		if err := h.svc.consumer.Handle(ctx, e); err != nil {
+		if err := h.svc.Consume(ctx, e); err != nil {
 			t.Fatalf("handle %s: %v", e.Type, err)
 		}
 	}
@@ -514,7 +527,7 @@ func testEvents(t *testing.T, h *harness) {
 	// An event ahead of the case is refused and parked for retry, not lost.
 	draft := h.newCase()["id"].(string)
 	early := event(t, "case.assigned", draft, map[string]any{})
-	if err := h.svc.consumer.Handle(ctx, early); err != nil {
+	if err := h.svc.Consume(ctx, early); err != nil {
 		t.Fatal(err)
 	}
 	var status string
@@ -595,7 +608,7 @@ func testFullPipeline(t *testing.T, h *harness) {
 		{"opinion.submitted", "UNDER_REVIEW"},
 		{"opinion.approved", "COMPLETED"},
 	} {
-		if err := h.svc.consumer.Handle(context.Background(), event(t, step.event, id, map[string]any{"reviewRequired": true})); err != nil {
+		if err := h.svc.Consume(context.Background(), event(t, step.event, id, map[string]any{"reviewRequired": true})); err != nil {
 			t.Fatal(err)
 		}
 		if st := h.do("GET", "/api/v1/cases/"+id, nil).body["status"]; st != step.want {

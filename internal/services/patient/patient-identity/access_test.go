@@ -72,7 +72,7 @@ type auditEntry struct {
 // auditEntries are the audit.recorded events queued about a resource.
 func auditEntries(t *testing.T, db *sqldb.DB, resource string) []auditEntry {
 	t.Helper()
-	rows, err := db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type = $2 ORDER BY seq`, resource, kitaudit.EventType)
+	rows, err := db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type = $2 ORDER BY seq`, resource, kitaudit.Recorded.Type)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,67 +8,75 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
+	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/services/patient/patient-identity/store"
 )
 
-// PatientBody is a patient as the public API shows it: never the password.
-type PatientBody struct {
-	ID                 string    `json:"id" format:"uuid"`
-	FirstName          string    `json:"firstName"`
-	MiddleName         string    `json:"middleName,omitempty"`
-	LastName           string    `json:"lastName"`
-	DateOfBirth        string    `json:"dateOfBirth" format:"date"`
-	Email              string    `json:"email" format:"email"`
-	Phone              string    `json:"phone,omitempty"`
-	PreferredChannel   Channel   `json:"preferredChannel" enum:"EMAIL,SMS"`
-	EmailNotifications bool      `json:"emailNotifications"`
-	SMSNotifications   bool      `json:"smsNotifications"`
-	Metadata           metadata  `json:"metadata,omitempty"`
-	CreatedAt          time.Time `json:"createdAt"`
-	UpdatedAt          time.Time `json:"updatedAt"`
+// PatientProfile is a patient as the public API shows it: never the
+// password.
+type PatientProfile struct {
+	ID                 string        `json:"id" format:"uuid"`
+	FirstName          string        `json:"firstName"`
+	MiddleName         string        `json:"middleName,omitempty"`
+	LastName           string        `json:"lastName"`
+	DateOfBirth        string        `json:"dateOfBirth" format:"date"`
+	Email              string        `json:"email" format:"email"`
+	Phone              string        `json:"phone,omitempty"`
+	PreferredChannel   vocab.Channel `json:"preferredChannel"`
+	EmailNotifications bool          `json:"emailNotifications"`
+	SMSNotifications   bool          `json:"smsNotifications"`
+	Metadata           metadata      `json:"metadata,omitempty"`
+	CreatedAt          time.Time     `json:"createdAt"`
+	UpdatedAt          time.Time     `json:"updatedAt"`
 }
 
-type registerInput struct {
-	Body struct {
-		FirstName          string   `json:"firstName" maxLength:"100"`
-		MiddleName         string   `json:"middleName,omitempty" maxLength:"100"`
-		LastName           string   `json:"lastName" maxLength:"100"`
-		DateOfBirth        string   `json:"dateOfBirth" format:"date" doc:"YYYY-MM-DD, in the past"`
-		Email              string   `json:"email" maxLength:"254"`
-		Phone              string   `json:"phone,omitempty" doc:"E.164, e.g. +4915112345678; required for SMS"`
-		PreferredChannel   Channel  `json:"preferredChannel,omitempty" enum:"EMAIL,SMS" doc:"default EMAIL"`
-		EmailNotifications *bool    `json:"emailNotifications,omitempty" doc:"default true"`
-		SMSNotifications   *bool    `json:"smsNotifications,omitempty" doc:"default false"`
-		Metadata           metadata `json:"metadata,omitempty"`
-		// No length tags: huma would echo a refused password in its error.
-		Password string `json:"password" writeOnly:"true" doc:"12 to 128 characters, not a common password; never returned"`
+// PatientRegistration is what a patient sends to register: their profile
+// and the password of their login.
+type PatientRegistration struct {
+	FirstName          string        `json:"firstName" maxLength:"100"`
+	MiddleName         string        `json:"middleName,omitempty" maxLength:"100"`
+	LastName           string        `json:"lastName" maxLength:"100"`
+	DateOfBirth        string        `json:"dateOfBirth" format:"date" doc:"YYYY-MM-DD, in the past"`
+	Email              string        `json:"email" maxLength:"254"`
+	Phone              string        `json:"phone,omitempty" doc:"E.164, e.g. +4915112345678; required for SMS"`
+	PreferredChannel   vocab.Channel `json:"preferredChannel,omitempty" doc:"default EMAIL"`
+	EmailNotifications *bool         `json:"emailNotifications,omitempty" doc:"default true"`
+	SMSNotifications   *bool         `json:"smsNotifications,omitempty" doc:"default false"`
+	Metadata           metadata      `json:"metadata,omitempty"`
+	// No length tags: huma would echo a refused password in its error.
+	Password string `json:"password" writeOnly:"true" doc:"12 to 128 characters, not a common password; never returned"`
+}
+
+// PatientProfileChanges are the profile fields a patient changes; absent
+// fields keep their value. Email and date of birth are not among them.
+type PatientProfileChanges struct {
+	FirstName          *string        `json:"firstName,omitempty" maxLength:"100"`
+	MiddleName         *string        `json:"middleName,omitempty" maxLength:"100"`
+	LastName           *string        `json:"lastName,omitempty" maxLength:"100"`
+	Phone              *string        `json:"phone,omitempty"`
+	PreferredChannel   *vocab.Channel `json:"preferredChannel,omitempty"`
+	EmailNotifications *bool          `json:"emailNotifications,omitempty"`
+	SMSNotifications   *bool          `json:"smsNotifications,omitempty"`
+	Metadata           metadata       `json:"metadata,omitempty"`
+}
+
+type (
+	registerInput struct{ Body PatientRegistration }
+	patientOutput struct {
+		Location string `header:"Location"`
+		Body     PatientProfile
 	}
-}
-
-type patientOutput struct {
-	Location string `header:"Location"`
-	Body     PatientBody
-}
-
-type idInput struct {
-	ID string `path:"id" format:"uuid"`
-}
-
-type patchInput struct {
-	ID   string `path:"id" format:"uuid"`
-	Body struct {
-		FirstName          *string  `json:"firstName,omitempty" maxLength:"100"`
-		MiddleName         *string  `json:"middleName,omitempty" maxLength:"100"`
-		LastName           *string  `json:"lastName,omitempty" maxLength:"100"`
-		Phone              *string  `json:"phone,omitempty"`
-		PreferredChannel   *Channel `json:"preferredChannel,omitempty" enum:"EMAIL,SMS"`
-		EmailNotifications *bool    `json:"emailNotifications,omitempty"`
-		SMSNotifications   *bool    `json:"smsNotifications,omitempty"`
-		Metadata           metadata `json:"metadata,omitempty"`
+	idInput struct {
+		ID string `path:"id" format:"uuid"`
 	}
-}
+	patchInput struct {
+		ID   string `path:"id" format:"uuid"`
+		Body PatientProfileChanges
+	}
+)
 
 // metadata is a patient's free-form JSON object, passed on as sent: the
 // domain rules check its shape and size.
@@ -83,24 +91,26 @@ func (metadata) Schema(huma.Registry) *huma.Schema {
 		Description: "free-form JSON object of at most 16 KiB"}
 }
 
-func (s *Service) routes() {
+func (s *Service) routes(api huma.API) {
+	httpapi.Enum[vocab.Channel](api)
+	tags := []string{"patients"}
 	// Registration is open; a profile is its patient's own, or an admin's.
 	self := authz.Roles(authn.RolePatient, authn.RoleAdmin).Owned()
-	authz.Register(s.api, huma.Operation{
+	httpapi.Register(api, huma.Operation{
 		OperationID: "register-patient", Method: http.MethodPost, Path: "/api/v1/patients",
-		Summary: "Register a patient", Tags: []string{"patients"}, DefaultStatus: http.StatusCreated,
+		Summary: "Register a patient", Tags: tags, DefaultStatus: http.StatusCreated,
 	}, authz.Public, s.postPatient)
-	authz.Register(s.api, huma.Operation{
+	httpapi.Register(api, huma.Operation{
 		OperationID: "get-own-patient", Method: http.MethodGet, Path: "/api/v1/patients/me",
-		Summary: "Read the calling patient's own profile", Tags: []string{"patients"},
+		Summary: "Read the calling patient's own profile", Tags: tags,
 	}, authz.Roles(authn.RolePatient), s.getMe)
-	authz.Register(s.api, huma.Operation{
+	httpapi.Register(api, huma.Operation{
 		OperationID: "get-patient", Method: http.MethodGet, Path: "/api/v1/patients/{id}",
-		Summary: "Read a patient's profile (the patient, or an admin)", Tags: []string{"patients"},
+		Summary: "Read a patient's profile (the patient, or an admin)", Tags: tags,
 	}, self, s.getPatient)
-	authz.Register(s.api, huma.Operation{
+	httpapi.Register(api, huma.Operation{
 		OperationID: "update-patient", Method: http.MethodPatch, Path: "/api/v1/patients/{id}",
-		Summary: "Change a patient's profile (the patient, or an admin)", Tags: []string{"patients"},
+		Summary: "Change a patient's profile (the patient, or an admin)", Tags: tags,
 	}, self, s.patchPatient)
 }
 
@@ -115,7 +125,7 @@ func (s *Service) postPatient(ctx context.Context, in *registerInput) (*patientO
 	if err != nil {
 		return nil, err
 	}
-	return &patientOutput{Location: "/api/v1/patients/" + p.ID, Body: body(p)}, nil
+	return &patientOutput{Location: "/api/v1/patients/" + p.ID, Body: toProfile(p)}, nil
 }
 
 func (s *Service) getPatient(ctx context.Context, in *idInput) (*patientOutput, error) {
@@ -123,7 +133,7 @@ func (s *Service) getPatient(ctx context.Context, in *idInput) (*patientOutput, 
 	if err != nil {
 		return nil, err
 	}
-	return &patientOutput{Body: body(p)}, nil
+	return &patientOutput{Body: toProfile(p)}, nil
 }
 
 // getMe is the profile of the caller, whose id a client knows from the
@@ -143,14 +153,14 @@ func (s *Service) patchPatient(ctx context.Context, in *patchInput) (*patientOut
 	if err != nil {
 		return nil, err
 	}
-	return &patientOutput{Body: body(p)}, nil
+	return &patientOutput{Body: toProfile(p)}, nil
 }
 
-func body(p store.Patient) PatientBody {
-	return PatientBody{
+func toProfile(p store.Patient) PatientProfile {
+	return PatientProfile{
 		ID: p.ID, FirstName: p.FirstName, MiddleName: p.MiddleName, LastName: p.LastName,
 		DateOfBirth: p.DateOfBirth.Format(time.DateOnly), Email: p.Email, Phone: p.Phone,
-		PreferredChannel: Channel(p.PreferredChannel), EmailNotifications: p.EmailNotifications,
+		PreferredChannel: vocab.Channel(p.PreferredChannel), EmailNotifications: p.EmailNotifications,
 		SMSNotifications: p.SMSNotifications, Metadata: metadata(p.Metadata), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 }

@@ -9,15 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
-)
-
-// Channel is how a patient prefers to be reached.
-type Channel string
-
-const (
-	ChannelEmail Channel = "EMAIL"
-	ChannelSMS   Channel = "SMS"
+	"github.com/secondopinion/platform/api/vocab"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 // Registration is a patient signing up: the plan's Customer fields and the
@@ -29,7 +22,7 @@ type Registration struct {
 	DateOfBirth        string // YYYY-MM-DD
 	Email              string
 	Phone              string
-	PreferredChannel   Channel
+	PreferredChannel   vocab.Channel
 	EmailNotifications *bool
 	SMSNotifications   *bool
 	Metadata           json.RawMessage
@@ -45,7 +38,7 @@ type Profile struct {
 	DateOfBirth        time.Time
 	Email              string
 	Phone              string
-	PreferredChannel   Channel
+	PreferredChannel   vocab.Channel
 	EmailNotifications bool
 	SMSNotifications   bool
 	Metadata           json.RawMessage
@@ -60,7 +53,7 @@ type Patch struct {
 	MiddleName         *string
 	LastName           *string
 	Phone              *string
-	PreferredChannel   *Channel
+	PreferredChannel   *vocab.Channel
 	EmailNotifications *bool
 	SMSNotifications   *bool
 	Metadata           json.RawMessage // JSON null removes it
@@ -95,7 +88,7 @@ func (r Registration) Validate(now time.Time) (Profile, error) {
 		p.SMSNotifications = *r.SMSNotifications
 	}
 	if p.PreferredChannel == "" {
-		p.PreferredChannel = ChannelEmail
+		p.PreferredChannel = vocab.Email
 	}
 	if err := validNames(p); err != nil {
 		return Profile{}, err
@@ -115,7 +108,7 @@ func (r Registration) Validate(now time.Time) (Profile, error) {
 		return Profile{}, err
 	}
 	if n := utf8.RuneCountInString(r.Password); n < minPassword || n > maxPassword {
-		return Profile{}, problem.Invalid("body.password", "must be %d to %d characters", minPassword, maxPassword)
+		return Profile{}, fault.Invalid("password", "must be %d to %d characters", minPassword, maxPassword)
 	}
 	return p, nil
 }
@@ -168,12 +161,12 @@ func (pa Patch) Apply(p Profile) (Profile, []string, error) {
 func validNames(p Profile) error {
 	for _, f := range []struct{ field, v string }{{"firstName", p.FirstName}, {"lastName", p.LastName}} {
 		if f.v == "" {
-			return problem.Invalid("body."+f.field, "is required")
+			return fault.Invalid(f.field, "is required")
 		}
 	}
 	for _, f := range []struct{ field, v string }{{"firstName", p.FirstName}, {"middleName", p.MiddleName}, {"lastName", p.LastName}} {
 		if utf8.RuneCountInString(f.v) > maxName {
-			return problem.Invalid("body."+f.field, "must be at most %d characters", maxName)
+			return fault.Invalid(f.field, "must be at most %d characters", maxName)
 		}
 	}
 	return nil
@@ -183,14 +176,14 @@ func birthDate(s string, now time.Time) (time.Time, error) {
 	// time.Parse rejects impossible dates such as 2023-02-29.
 	d, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return time.Time{}, problem.Invalid("body.dateOfBirth", "must be a real date as YYYY-MM-DD")
+		return time.Time{}, fault.Invalid("dateOfBirth", "must be a real date as YYYY-MM-DD")
 	}
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	if !d.Before(today) {
-		return time.Time{}, problem.Invalid("body.dateOfBirth", "must be in the past")
+		return time.Time{}, fault.Invalid("dateOfBirth", "must be in the past")
 	}
 	if d.Before(today.AddDate(-maxAgeYears, 0, 0)) {
-		return time.Time{}, problem.Invalid("body.dateOfBirth", "must be within the last %d years", maxAgeYears)
+		return time.Time{}, fault.Invalid("dateOfBirth", "must be within the last %d years", maxAgeYears)
 	}
 	return d, nil
 }
@@ -201,25 +194,23 @@ func normalEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" || len(s) > maxEmail || !strings.Contains(s[strings.LastIndex(s, "@")+1:], ".") {
-		return "", problem.Invalid("body.email", "must be a valid email address")
+		return "", fault.Invalid("email", "must be a valid email address")
 	}
 	return strings.ToLower(s), nil
 }
 
 func validContact(p Profile) error {
 	if p.Phone != "" && !e164.MatchString(p.Phone) {
-		return problem.Invalid("body.phone", "must be in E.164 format, e.g. +4915112345678")
+		return fault.Invalid("phone", "must be in E.164 format, e.g. +4915112345678")
 	}
-	switch p.PreferredChannel {
-	case ChannelEmail, ChannelSMS:
-	default:
-		return problem.Invalid("body.preferredChannel", "must be EMAIL or SMS")
+	if !p.PreferredChannel.Valid() {
+		return fault.Invalid("preferredChannel", "must be EMAIL or SMS")
 	}
-	if p.Phone == "" && p.PreferredChannel == ChannelSMS {
-		return problem.Invalid("body.phone", "is required when SMS is the preferred channel")
+	if p.Phone == "" && p.PreferredChannel == vocab.SMS {
+		return fault.Invalid("phone", "is required when SMS is the preferred channel")
 	}
 	if p.Phone == "" && p.SMSNotifications {
-		return problem.Invalid("body.phone", "is required for SMS notifications")
+		return fault.Invalid("phone", "is required for SMS notifications")
 	}
 	return nil
 }
@@ -228,14 +219,14 @@ func validContact(p Profile) error {
 // compacted; absent or null metadata is none.
 func normalMetadata(m json.RawMessage) (json.RawMessage, error) {
 	if len(m) > maxMetadata {
-		return nil, problem.Invalid("body.metadata", "must be at most %d bytes", maxMetadata)
+		return nil, fault.Invalid("metadata", "must be at most %d bytes", maxMetadata)
 	}
 	if m = compact(m); m == nil || string(m) == "null" {
 		return nil, nil
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(m, &obj); err != nil {
-		return nil, problem.Invalid("body.metadata", "must be a JSON object")
+		return nil, fault.Invalid("metadata", "must be a JSON object")
 	}
 	return m, nil
 }

@@ -2,11 +2,14 @@ package patientidentity
 
 import (
 	"encoding/json"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/api/vocab"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -26,50 +29,50 @@ func TestRegistrationRules(t *testing.T) {
 		field string // "" when valid
 	}{
 		{"valid", func(*Registration) {}, ""},
-		{"blank first name", func(r *Registration) { r.FirstName = "  " }, "body.firstName"},
-		{"no last name", func(r *Registration) { r.LastName = "" }, "body.lastName"},
-		{"long first name", func(r *Registration) { r.FirstName = strings.Repeat("f", 101) }, "body.firstName"},
-		{"long last name", func(r *Registration) { r.LastName = strings.Repeat("l", 101) }, "body.lastName"},
-		{"long middle name", func(r *Registration) { r.MiddleName = strings.Repeat("m", 101) }, "body.middleName"},
+		{"blank first name", func(r *Registration) { r.FirstName = "  " }, "firstName"},
+		{"no last name", func(r *Registration) { r.LastName = "" }, "lastName"},
+		{"long first name", func(r *Registration) { r.FirstName = strings.Repeat("f", 101) }, "firstName"},
+		{"long last name", func(r *Registration) { r.LastName = strings.Repeat("l", 101) }, "lastName"},
+		{"long middle name", func(r *Registration) { r.MiddleName = strings.Repeat("m", 101) }, "middleName"},
 		{"100-letter names", func(r *Registration) { r.FirstName = strings.Repeat("é", 100) }, ""},
 		{"no middle name", func(r *Registration) { r.MiddleName = "" }, ""},
-		{"29 Feb of a common year", func(r *Registration) { r.DateOfBirth = "2023-02-29" }, "body.dateOfBirth"},
+		{"29 Feb of a common year", func(r *Registration) { r.DateOfBirth = "2023-02-29" }, "dateOfBirth"},
 		{"29 Feb of a leap year", func(r *Registration) { r.DateOfBirth = "2024-02-29" }, ""},
-		{"born today", func(r *Registration) { r.DateOfBirth = "2026-11-25" }, "body.dateOfBirth"},
-		{"born tomorrow", func(r *Registration) { r.DateOfBirth = "2026-11-26" }, "body.dateOfBirth"},
-		{"too old", func(r *Registration) { r.DateOfBirth = "1890-01-01" }, "body.dateOfBirth"},
+		{"born today", func(r *Registration) { r.DateOfBirth = "2026-11-25" }, "dateOfBirth"},
+		{"born tomorrow", func(r *Registration) { r.DateOfBirth = "2026-11-26" }, "dateOfBirth"},
+		{"too old", func(r *Registration) { r.DateOfBirth = "1890-01-01" }, "dateOfBirth"},
 		{"130 years old today", func(r *Registration) { r.DateOfBirth = "1896-11-25" }, ""},
-		{"130 years and a day", func(r *Registration) { r.DateOfBirth = "1896-11-24" }, "body.dateOfBirth"},
-		{"no date", func(r *Registration) { r.DateOfBirth = "" }, "body.dateOfBirth"},
-		{"not a date", func(r *Registration) { r.DateOfBirth = "10/12/1990" }, "body.dateOfBirth"},
-		{"bad email", func(r *Registration) { r.Email = "ada@" }, "body.email"},
-		{"named email", func(r *Registration) { r.Email = "Ada <ada@example.org>" }, "body.email"},
-		{"email without domain dot", func(r *Registration) { r.Email = "ada@localhost" }, "body.email"},
-		{"email of 255 characters", func(r *Registration) { r.Email = strings.Repeat("a", 243) + "@example.org" }, "body.email"},
+		{"130 years and a day", func(r *Registration) { r.DateOfBirth = "1896-11-24" }, "dateOfBirth"},
+		{"no date", func(r *Registration) { r.DateOfBirth = "" }, "dateOfBirth"},
+		{"not a date", func(r *Registration) { r.DateOfBirth = "10/12/1990" }, "dateOfBirth"},
+		{"bad email", func(r *Registration) { r.Email = "ada@" }, "email"},
+		{"named email", func(r *Registration) { r.Email = "Ada <ada@example.org>" }, "email"},
+		{"email without domain dot", func(r *Registration) { r.Email = "ada@localhost" }, "email"},
+		{"email of 255 characters", func(r *Registration) { r.Email = strings.Repeat("a", 243) + "@example.org" }, "email"},
 		{"email of 254 characters", func(r *Registration) { r.Email = strings.Repeat("a", 242) + "@example.org" }, ""},
-		{"phone not E.164", func(r *Registration) { r.Phone = "0151 1234567" }, "body.phone"},
+		{"phone not E.164", func(r *Registration) { r.Phone = "0151 1234567" }, "phone"},
 		{"phone E.164", func(r *Registration) { r.Phone = "+4915112345678" }, ""},
-		{"phone with leading zero", func(r *Registration) { r.Phone = "+0915112345678" }, "body.phone"},
-		{"phone of 6 digits", func(r *Registration) { r.Phone = "+123456" }, "body.phone"},
+		{"phone with leading zero", func(r *Registration) { r.Phone = "+0915112345678" }, "phone"},
+		{"phone of 6 digits", func(r *Registration) { r.Phone = "+123456" }, "phone"},
 		{"phone of 7 digits", func(r *Registration) { r.Phone = "+1234567" }, ""},
 		{"phone of 15 digits", func(r *Registration) { r.Phone = "+123456789012345" }, ""},
-		{"phone of 16 digits", func(r *Registration) { r.Phone = "+1234567890123456" }, "body.phone"},
-		{"SMS without phone", func(r *Registration) { r.PreferredChannel = ChannelSMS }, "body.phone"},
-		{"SMS with phone", func(r *Registration) { r.PreferredChannel, r.Phone = ChannelSMS, "+4915112345678" }, ""},
-		{"SMS notifications without phone", func(r *Registration) { r.SMSNotifications = &yes }, "body.phone"},
-		{"unknown channel", func(r *Registration) { r.PreferredChannel = "FAX" }, "body.preferredChannel"},
-		{"short password", func(r *Registration) { r.Password = "short" }, "body.password"},
-		{"11-character password", func(r *Registration) { r.Password = strings.Repeat("p", 11) }, "body.password"},
+		{"phone of 16 digits", func(r *Registration) { r.Phone = "+1234567890123456" }, "phone"},
+		{"SMS without phone", func(r *Registration) { r.PreferredChannel = vocab.SMS }, "phone"},
+		{"SMS with phone", func(r *Registration) { r.PreferredChannel, r.Phone = vocab.SMS, "+4915112345678" }, ""},
+		{"SMS notifications without phone", func(r *Registration) { r.SMSNotifications = &yes }, "phone"},
+		{"unknown channel", func(r *Registration) { r.PreferredChannel = "FAX" }, "preferredChannel"},
+		{"short password", func(r *Registration) { r.Password = "short" }, "password"},
+		{"11-character password", func(r *Registration) { r.Password = strings.Repeat("p", 11) }, "password"},
 		{"12-character password", func(r *Registration) { r.Password = strings.Repeat("ü", 12) }, ""},
 		{"128-character password", func(r *Registration) { r.Password = strings.Repeat("p", 128) }, ""},
-		{"129-character password", func(r *Registration) { r.Password = strings.Repeat("p", 129) }, "body.password"},
-		{"metadata not an object", func(r *Registration) { r.Metadata = json.RawMessage(`[1]`) }, "body.metadata"},
+		{"129-character password", func(r *Registration) { r.Password = strings.Repeat("p", 129) }, "password"},
+		{"metadata not an object", func(r *Registration) { r.Metadata = json.RawMessage(`[1]`) }, "metadata"},
 		{"metadata object", func(r *Registration) { r.Metadata = json.RawMessage(`{"a":1}`) }, ""},
 		{"metadata null", func(r *Registration) { r.Metadata = json.RawMessage(`null`) }, ""},
-		{"metadata not JSON", func(r *Registration) { r.Metadata = json.RawMessage(`{a}`) }, "body.metadata"},
+		{"metadata not JSON", func(r *Registration) { r.Metadata = json.RawMessage(`{a}`) }, "metadata"},
 		{"metadata too large", func(r *Registration) {
 			r.Metadata = json.RawMessage(`{"a":"` + strings.Repeat("x", 17000) + `"}`)
-		}, "body.metadata"},
+		}, "metadata"},
 	}
 	for _, c := range cases {
 		r := valid()
@@ -81,8 +84,8 @@ func TestRegistrationRules(t *testing.T) {
 			}
 			continue
 		}
-		pe, ok := problem.As(err)
-		if !ok || pe.Field != c.field || pe.Status() != 422 {
+		pe, ok := fault.As(err)
+		if !ok || pe.Field != c.field || pe.Kind != fault.KindInvalid {
 			t.Errorf("%s: got %v (%+v), want a 422 naming %s", c.name, err, pe, c.field)
 		}
 	}
@@ -93,7 +96,7 @@ func TestRegistrationDefaultsAndNormalisation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Email != "ada@example.org" || p.PreferredChannel != ChannelEmail || !p.EmailNotifications || p.SMSNotifications ||
+	if p.Email != "ada@example.org" || p.PreferredChannel != vocab.Email || !p.EmailNotifications || p.SMSNotifications ||
 		p.Metadata != nil || !p.DateOfBirth.Equal(time.Date(1990, 12, 10, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("defaults: %+v", p)
 	}
@@ -116,7 +119,7 @@ func TestPatch(t *testing.T) {
 	withPhone := base
 	withPhone.Phone = "+4915112345678"
 	str := func(s string) *string { return &s }
-	ch := func(c Channel) *Channel { return &c }
+	ch := func(c vocab.Channel) *vocab.Channel { return &c }
 	yes := true
 	cases := []struct {
 		name    string
@@ -127,28 +130,28 @@ func TestPatch(t *testing.T) {
 		check   func(Profile) bool // optional, on the result
 	}{
 		{"nothing", base, Patch{}, "", "", nil},
-		{"same values", base, Patch{FirstName: str("Ada"), PreferredChannel: ch(ChannelEmail), Metadata: json.RawMessage(`{ "a": 1 }`)}, "", "", nil},
+		{"same values", base, Patch{FirstName: str("Ada"), PreferredChannel: ch(vocab.Email), Metadata: json.RawMessage(`{ "a": 1 }`)}, "", "", nil},
 		{"names trimmed", base, Patch{FirstName: str(" Augusta "), MiddleName: str("King")}, "firstName,middleName", "",
 			func(p Profile) bool {
 				return p.FirstName == "Augusta" && p.MiddleName == "King" && p.Email == base.Email
 			}},
-		{"blank first name", base, Patch{FirstName: str(" ")}, "", "body.firstName", nil},
-		{"long last name", base, Patch{LastName: str(strings.Repeat("l", 101))}, "", "body.lastName", nil},
-		{"SMS without phone", base, Patch{PreferredChannel: ch(ChannelSMS)}, "", "body.phone", nil},
-		{"SMS with new phone", base, Patch{PreferredChannel: ch(ChannelSMS), Phone: str("+4915112345678")}, "phone,preferredChannel", "", nil},
-		{"SMS with stored phone", withPhone, Patch{PreferredChannel: ch(ChannelSMS)}, "preferredChannel", "", nil},
-		{"SMS notifications without phone", base, Patch{SMSNotifications: &yes}, "", "body.phone", nil},
-		{"unknown channel", withPhone, Patch{PreferredChannel: ch("FAX")}, "", "body.preferredChannel", nil},
-		{"bad phone", base, Patch{Phone: str("12345")}, "", "body.phone", nil},
+		{"blank first name", base, Patch{FirstName: str(" ")}, "", "firstName", nil},
+		{"long last name", base, Patch{LastName: str(strings.Repeat("l", 101))}, "", "lastName", nil},
+		{"SMS without phone", base, Patch{PreferredChannel: ch(vocab.SMS)}, "", "phone", nil},
+		{"SMS with new phone", base, Patch{PreferredChannel: ch(vocab.SMS), Phone: str("+4915112345678")}, "phone,preferredChannel", "", nil},
+		{"SMS with stored phone", withPhone, Patch{PreferredChannel: ch(vocab.SMS)}, "preferredChannel", "", nil},
+		{"SMS notifications without phone", base, Patch{SMSNotifications: &yes}, "", "phone", nil},
+		{"unknown channel", withPhone, Patch{PreferredChannel: ch("FAX")}, "", "preferredChannel", nil},
+		{"bad phone", base, Patch{Phone: str("12345")}, "", "phone", nil},
 		{"metadata cleared", base, Patch{Metadata: json.RawMessage(`null`)}, "metadata", "",
 			func(p Profile) bool { return p.Metadata == nil }},
 		{"metadata replaced", base, Patch{Metadata: json.RawMessage(`{"b":2}`)}, "metadata", "", nil},
-		{"metadata not an object", base, Patch{Metadata: json.RawMessage(`"x"`)}, "", "body.metadata", nil},
+		{"metadata not an object", base, Patch{Metadata: json.RawMessage(`"x"`)}, "", "metadata", nil},
 	}
 	for _, c := range cases {
 		got, changed, err := c.patch.Apply(c.from)
 		if c.field != "" {
-			if pe, ok := problem.As(err); !ok || pe.Field != c.field || pe.Status() != 422 {
+			if pe, ok := fault.As(err); !ok || pe.Field != c.field || pe.Kind != fault.KindInvalid {
 				t.Errorf("%s: got %v, want a 422 naming %s", c.name, err, c.field)
 			}
 			continue
@@ -162,6 +165,17 @@ func TestPatch(t *testing.T) {
 	}
 }
 
+// bodyFields are the JSON fields of the registration body, which the
+// HTTP edge locates faults of the rules in.
+func bodyFields() []string {
+	var out []string
+	for f := range reflect.TypeFor[PatientRegistration]().Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		out = append(out, name)
+	}
+	return out
+}
+
 // FuzzRegistrationBody feeds arbitrary JSON bodies to the registration
 // rules: they never panic, and every refusal names a field of the body.
 func FuzzRegistrationBody(f *testing.F) {
@@ -169,10 +183,11 @@ func FuzzRegistrationBody(f *testing.F) {
 	f.Add(`{"firstName":"Ada","lastName":"L","dateOfBirth":"2024-02-30","email":"a@b","phone":"+1","preferredChannel":"SMS","password":"x"}`)
 	f.Add(`{"firstName":"\u0000","lastName":"","dateOfBirth":"","email":"","metadata":[1,2],"password":""}`)
 	f.Add(`{"metadata":{"a":{"b":null}},"smsNotifications":true}`)
+	fields := bodyFields()
 	f.Fuzz(func(t *testing.T, body string) {
 		var in struct {
 			FirstName, MiddleName, LastName, DateOfBirth, Email, Phone, Password string
-			PreferredChannel                                                     Channel
+			PreferredChannel                                                     vocab.Channel
 			EmailNotifications, SMSNotifications                                 *bool
 			Metadata                                                             json.RawMessage
 		}
@@ -186,8 +201,8 @@ func FuzzRegistrationBody(f *testing.F) {
 		}
 		p, err := r.Validate(now)
 		if err != nil {
-			pe, ok := problem.As(err)
-			if !ok || pe.Status() != 422 || !strings.HasPrefix(pe.Field, "body.") {
+			pe, ok := fault.As(err)
+			if !ok || pe.Kind != fault.KindInvalid || !slices.Contains(fields, pe.Field) {
 				t.Fatalf("refusal %v is not a 422 naming a body field", err)
 			}
 			return

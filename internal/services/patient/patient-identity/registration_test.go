@@ -2,7 +2,6 @@ package patientidentity_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,36 +10,12 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/secondopinion/platform/internal/kit/authn"
-	"github.com/secondopinion/platform/internal/kit/rpc"
+	"github.com/secondopinion/platform/internal/clients/auth/authtest"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	identity "github.com/secondopinion/platform/internal/services/patient/patient-identity"
 	"github.com/secondopinion/platform/internal/services/patient/patient-identity/store"
 )
-
-// login signs in at the auth peer and returns whom the access token names.
-func login(t *testing.T, f fixture, email, password string) authn.Principal {
-	t.Helper()
-	body, err := json.Marshal(map[string]string{"email": email, "password": password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := f.authMem.Client().Post(rpc.BaseURL+"/api/v1/auth/login", "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out struct{ AccessToken string }
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != http.StatusOK {
-		t.Fatalf("login: %d %v", res.StatusCode, err)
-	}
-	who, err := f.authSvc.Verifier().Verify(context.Background(), out.AccessToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return who
-}
 
 // Registration leaves both halves or neither: whatever fails after the
 // login was created takes the login with it.
@@ -59,7 +34,7 @@ func TestRegistrationAllOrNothing(t *testing.T) {
 			if r.status != http.StatusConflict || r.doc["title"] != "Email already registered" {
 				t.Fatalf("register: %d %s, want 409", r.status, r.raw)
 			}
-			if n := count(t, f.authDB, "users"); n != 0 {
+			if n := f.auth.Count(); n != 0 {
 				t.Fatalf("%d users left behind", n)
 			}
 		})
@@ -71,7 +46,7 @@ func TestRegistrationAllOrNothing(t *testing.T) {
 			if r := call(t, http.MethodPost, f.url+"/api/v1/patients", ada); r.status != http.StatusInternalServerError {
 				t.Fatalf("register: %d %s, want 500", r.status, r.raw)
 			}
-			if n := count(t, f.authDB, "users"); n != 0 {
+			if n := f.auth.Count(); n != 0 {
 				t.Fatalf("%d users left behind", n)
 			}
 		})
@@ -106,7 +81,7 @@ func TestAuthDown(t *testing.T) {
 // password field, without repeating it.
 func TestCommonPassword(t *testing.T) {
 	f := start(t, testkit.OpenDB(t, sqldb.SQLite, identity.Name))
-	const common = "password1234"
+	const common = authtest.CommonPassword
 	r := call(t, http.MethodPost, f.url+"/api/v1/patients", strings.Replace(ada, adaPassword, common, 1))
 	if r.status != http.StatusUnprocessableEntity || !slices.Contains(locations(r.doc), "body.password") {
 		t.Fatalf("register: %d %s, want a 422 naming body.password", r.status, r.raw)
@@ -114,7 +89,7 @@ func TestCommonPassword(t *testing.T) {
 	if strings.Contains(r.raw, common) {
 		t.Fatalf("the refusal repeats the password: %s", r.raw)
 	}
-	if u, p := count(t, f.authDB, "users"), count(t, f.db, "patients"); u != 0 || p != 0 {
+	if u, p := f.auth.Count(), count(t, f.db, "patients"); u != 0 || p != 0 {
 		t.Fatalf("refused registration left %d users, %d profiles", u, p)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	patientv1 "github.com/secondopinion/platform/api/gen/patient/v1"
 	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
 	"github.com/secondopinion/platform/internal/kit/authn"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/services/patient/patient-identity/store"
 )
@@ -36,7 +36,7 @@ func (r *rpcServer) GetPatient(ctx context.Context, req *connect.Request[patient
 
 func respond(ctx context.Context, p store.Patient, err error) (*connect.Response[patientv1.PatientResponse], error) {
 	if err != nil {
-		if _, ok := problem.As(err); !ok {
+		if _, ok := fault.As(err); !ok {
 			slog.ErrorContext(ctx, "patient rpc failed", "err", err)
 		}
 		return nil, rpc.Error(ctx, err)

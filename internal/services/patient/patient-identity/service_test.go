@@ -11,11 +11,12 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
+	contracts "github.com/secondopinion/platform/api/events"
+	"github.com/secondopinion/platform/internal/clients/auth/authtest"
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
@@ -27,7 +28,6 @@ import (
 	"github.com/secondopinion/platform/internal/kit/telemetry"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	identity "github.com/secondopinion/platform/internal/services/patient/patient-identity"
-	"github.com/secondopinion/platform/internal/services/platform/auth"
 )
 
 type fixture struct {
@@ -35,41 +35,55 @@ type fixture struct {
 	db  *sqldb.DB
 	h   http.Handler // the wrapped handler, as the app serves it
 	svc *identity.Service
-	bus *inproc.Bus
-	// The auth peer: a real auth service on the same engine, reached in
-	// memory as in `all` mode.
-	authDB  *sqldb.DB
-	authSvc *auth.Service
+	bus *checked
+	// The auth peer: a stand-in AuthService reached in memory, as in
+	// `all` mode.
+	auth    *authtest.Server
 	authMem *rpc.InProcess
+}
+
+// checked is the in-process bus holding every published event to its
+// contract; the test fails on a broken one.
+type checked struct {
+	*inproc.Bus
+	mu     sync.Mutex
+	broken []error
+}
+
+func (c *checked) Publish(ctx context.Context, events ...bus.Event) error {
+	c.mu.Lock()
+	for _, e := range events {
+		if err := contracts.Check(e); err != nil {
+			c.broken = append(c.broken, err)
+		}
+	}
+	c.mu.Unlock()
+	return c.Bus.Publish(ctx, events...)
 }
 
 // start runs patient-identity on db with its auth peer.
 func start(t *testing.T, db *sqldb.DB) fixture {
 	t.Helper()
 	ctx := context.Background()
-	authDB := testkit.OpenDB(t, db.Engine, auth.Name)
-	if err := auth.Migrate(ctx, authDB); err != nil {
-		t.Fatal(err)
-	}
-	authSvc, err := auth.New(auth.Config{BcryptCost: bcrypt.MinCost},
-		service.Deps{DB: authDB, Bus: inproc.New(), DataDir: t.TempDir(), Log: slog.Default()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	authMem := rpc.NewInProcess(httpapi.Wrap(authSvc.Handler(), httpapi.Options{Service: auth.Name, Verifier: authSvc.Verifier()}))
-	t.Cleanup(func() { authMem.Close() })
-
+	auth, authMem := authtest.Serve(t, "patient-identity", tokens{})
 	if err := identity.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	b := inproc.New()
+	b := &checked{Bus: inproc.New()}
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, err := range b.broken {
+			t.Errorf("published an event its contract does not describe: %v", err)
+		}
+	})
 	svc, err := identity.New(identity.Config{}, service.Deps{DB: db, Bus: b, Log: slog.Default(),
 		Metrics: telemetry.NewMetrics(), Region: "EU",
 		Peer: func(target string) (service.Peer, error) {
-			if target != auth.Name {
+			if target != "auth" {
 				return service.Peer{}, fmt.Errorf("unexpected peer %s", target)
 			}
-			return service.Peer{HTTP: rpc.WithIdentity(authMem.Client(), authSvc.ServiceToken(identity.Name)), URL: rpc.BaseURL}, nil
+			return service.Peer{HTTP: rpc.WithIdentity(authMem.Client(), as("service:"+identity.Name)), URL: rpc.BaseURL}, nil
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +94,7 @@ func start(t *testing.T, db *sqldb.DB) fixture {
 	srv.Listener = testkit.Listen(t)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return fixture{url: srv.URL, db: db, h: h, svc: svc, bus: b, authDB: authDB, authSvc: authSvc, authMem: authMem}
+	return fixture{url: srv.URL, db: db, h: h, svc: svc, bus: b, auth: auth, authMem: authMem}
 }
 
 // count is the number of rows in table of db.
@@ -222,19 +236,21 @@ func testRegistration(t *testing.T, f fixture, id string) {
 		}
 	}
 
-	// The login is auth's, under the patient's id: Ada signs in with her
-	// password and her token's subject names her profile.
-	if who := login(t, f, "ada.lovelace@example.org", adaPassword); who.Subject != id || who.Role != authn.RolePatient {
-		t.Fatalf("Ada's token names %+v, want patient %s", who, id)
+	// The login is auth's, under the patient's id: auth keeps Ada's
+	// email, password and phone as a patient's login, and the user id it
+	// gave names her profile.
+	if l, ok := f.auth.User(id); !ok || l.Email != "ada.lovelace@example.org" || l.Password != adaPassword ||
+		l.Role != "patient" || l.Phone != "+4915112345678" {
+		t.Fatalf("the login of patient %s is %+v (found %v), want Ada's as a patient", id, l, ok)
 	}
 
-	users, patients := count(t, f.authDB, "users"), count(t, f.db, "patients")
+	users, patients := f.auth.Count(), count(t, f.db, "patients")
 	other := strings.Replace(strings.Replace(ada, "Ada.Lovelace@", "ADA.LOVELACE@", 1), "Example.org", "example.ORG", 1)
 	if r := call(t, http.MethodPost, f.url+"/api/v1/patients", other); r.status != http.StatusConflict ||
 		r.doc["title"] != "Email already registered" {
 		t.Fatalf("duplicate email in other case: %d %s", r.status, r.raw)
 	}
-	if u, p := count(t, f.authDB, "users"), count(t, f.db, "patients"); u != users || p != patients {
+	if u, p := f.auth.Count(), count(t, f.db, "patients"); u != users || p != patients {
 		t.Fatalf("a refused duplicate left users %d→%d, patients %d→%d", users, u, patients, p)
 	}
 
@@ -336,7 +352,7 @@ func testPatch(t *testing.T, f fixture, id string) {
 // Events name ids and changed fields only: no personal data in any
 // envelope.
 func testEvents(t *testing.T, f fixture, id string) {
-	rows, err := f.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type <> $2 ORDER BY seq`, id, kitaudit.EventType)
+	rows, err := f.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type <> $2 ORDER BY seq`, id, kitaudit.Recorded.Type)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,6 +371,9 @@ func testEvents(t *testing.T, f fixture, id string) {
 		var e bus.Event
 		if err := json.Unmarshal([]byte(env), &e); err != nil {
 			t.Fatal(err)
+		}
+		if err := contracts.Check(e); err != nil {
+			t.Errorf("an event its contract does not describe: %v", err)
 		}
 		got = append(got, e.Type+" "+string(e.Payload))
 	}
@@ -397,7 +416,7 @@ func TestRunRelaysEvents(t *testing.T) {
 	id := register(t, f)
 	select {
 	case e := <-seen:
-		if e.Type != identity.EventRegistered || e.AggregateID != id || e.ServiceID != identity.Name {
+		if e.Type != contracts.PatientRegisteredV1.Type || e.AggregateID != id || e.ServiceID != identity.Name {
 			t.Fatalf("relayed %+v", e)
 		}
 	case <-time.After(10 * time.Second):

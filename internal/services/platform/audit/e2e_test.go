@@ -9,8 +9,8 @@ import (
 
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
-	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/outbox"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/internal/services/platform/audit/store"
@@ -73,7 +73,7 @@ func waitFor(t *testing.T, s *Service, f store.Filter) store.Entry {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		es, _, err := s.store.List(context.Background(), f, httpapi.Cursor{}, 1)
+		es, _, err := s.store.List(context.Background(), f, page.Cursor{}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -13,19 +12,16 @@ import (
 	"github.com/secondopinion/platform/internal/services/platform/audit/store"
 )
 
-// handlers record audit.recorded events as accesses; every other event
-// type reaches recordChange through the consumer's fallback, so a new
-// event type is audited without a change here.
-func (s *Service) handlers() map[string]outbox.HandlerFunc {
-	return map[string]outbox.HandlerFunc{kitaudit.EventType: s.recordAccess}
+// subscriptions record audit.recorded events as accesses; every other
+// event type reaches recordChange, so a new event type is audited without
+// a change here.
+var subscriptions = outbox.Subscriptions[*Service]{
+	outbox.Handle(kitaudit.Recorded, (*Service).recordAccess),
+	outbox.HandleAll((*Service).recordChange),
 }
 
 // recordAccess appends the access an audit.recorded event carries.
-func (s *Service) recordAccess(ctx context.Context, tx *sql.Tx, e bus.Event) error {
-	var a kitaudit.Entry
-	if err := json.Unmarshal(e.Payload, &a); err != nil {
-		return fmt.Errorf("audit event %s: payload: %w", e.ID, err)
-	}
+func (s *Service) recordAccess(ctx context.Context, tx *sql.Tx, e bus.Event, a kitaudit.Entry) error {
 	if err := a.Validate(); err != nil {
 		return fmt.Errorf("audit event %s: %w", e.ID, err)
 	}

@@ -11,11 +11,12 @@ import (
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/services/platform/audit/store"
 )
 
-// EntryView is an audit entry as admins see it.
-type EntryView struct {
+// AuditEntry is a link of the audit chain as admins see it.
+type AuditEntry struct {
 	Seq           int64     `json:"seq"`
 	ID            string    `json:"id"`
 	At            time.Time `json:"at"`
@@ -35,9 +36,10 @@ type EntryView struct {
 	Hash          string    `json:"hash"`
 }
 
-// AccessView is an entry as the patient whose data it concerns sees it:
-// who reached what, when and why — not where from, which is the actor's.
-type AccessView struct {
+// AccessLogEntry is an entry as the patient whose data it concerns sees
+// it: who reached what, when and why — not where from, which is the
+// actor's.
+type AccessLogEntry struct {
 	At           time.Time `json:"at"`
 	Actor        string    `json:"actor"`
 	ActorRole    string    `json:"actorRole"`
@@ -48,49 +50,44 @@ type AccessView struct {
 	Outcome      string    `json:"outcome"`
 }
 
-type listInput struct {
-	PatientID    string    `query:"patientId" doc:"the patient whose data was reached"`
-	Actor        string    `query:"actor" doc:"subject id of the actor, or the emitting service"`
-	ResourceType string    `query:"resourceType"`
-	ResourceID   string    `query:"resourceId"`
-	From         time.Time `query:"from" doc:"entries at or after this time"`
-	To           time.Time `query:"to" doc:"entries before this time"`
-	Cursor       string    `query:"cursor" doc:"opaque cursor from the previous page's nextCursor"`
-	Limit        int       `query:"limit" minimum:"1" maximum:"200" default:"50"`
+// AuditVerification is the outcome of recomputing the chain.
+type AuditVerification struct {
+	OK      bool `json:"ok"`
+	Entries int  `json:"entries" doc:"entries read"`
+	// FirstBrokenEntry is nil when OK.
+	FirstBrokenEntry *int64 `json:"firstBrokenEntry" doc:"seq of the first entry that is missing or does not match its hash or its predecessor"`
+	Reason           string `json:"reason,omitempty"`
 }
 
-type listOutput struct {
-	Body struct {
-		Items      []EntryView `json:"items"`
-		NextCursor string      `json:"nextCursor,omitempty"`
+type (
+	listInput struct {
+		PatientID    string    `query:"patientId" doc:"the patient whose data was reached"`
+		Actor        string    `query:"actor" doc:"subject id of the actor, or the emitting service"`
+		ResourceType string    `query:"resourceType"`
+		ResourceID   string    `query:"resourceId"`
+		From         time.Time `query:"from" doc:"entries at or after this time"`
+		To           time.Time `query:"to" doc:"entries before this time"`
+		Cursor       string    `query:"cursor" doc:"opaque cursor from the previous page's nextCursor"`
+		Limit        int       `query:"limit" minimum:"1" maximum:"200" default:"50"`
 	}
-}
-
-type accessLogInput struct {
-	ID     string `path:"id" format:"uuid" doc:"patient id"`
-	Cursor string `query:"cursor" doc:"opaque cursor from the previous page's nextCursor"`
-	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
-}
-
-type accessLogOutput struct {
-	Body struct {
-		Items      []AccessView `json:"items"`
-		NextCursor string       `json:"nextCursor,omitempty"`
+	listOutput     struct{ Body page.Page[AuditEntry] }
+	accessLogInput struct {
+		ID     string `path:"id" format:"uuid" doc:"patient id"`
+		Cursor string `query:"cursor" doc:"opaque cursor from the previous page's nextCursor"`
+		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
 	}
-}
+	accessLogOutput struct{ Body page.Page[AccessLogEntry] }
+	verifyOutput    struct{ Body AuditVerification }
+)
 
-type verifyOutput struct {
-	Body Report
-}
-
-func (s *Service) routes() {
+func (s *Service) routes(api huma.API) {
 	tags := []string{"Audit"}
 	admin := authz.Roles(authn.RoleAdmin)
-	authz.Register(s.api, huma.Operation{OperationID: "verify-audit", Method: http.MethodGet, Path: "/api/v1/audit/verify",
+	httpapi.Register(api, huma.Operation{OperationID: "verify-audit", Method: http.MethodGet, Path: "/api/v1/audit/verify",
 		Summary: "Recompute the audit hash chain (admin)", Tags: tags}, admin, s.verify)
-	authz.Register(s.api, huma.Operation{OperationID: "list-audit", Method: http.MethodGet, Path: "/api/v1/audit",
+	httpapi.Register(api, huma.Operation{OperationID: "list-audit", Method: http.MethodGet, Path: "/api/v1/audit",
 		Summary: "List audit entries, newest first (admin)", Tags: tags}, admin, s.list)
-	authz.Register(s.api, huma.Operation{OperationID: "patient-access-log", Method: http.MethodGet,
+	httpapi.Register(api, huma.Operation{OperationID: "patient-access-log", Method: http.MethodGet,
 		Path: "/api/v1/patients/{id}/access-log", Summary: "Who reached a patient's data (the patient, or an admin)",
 		Tags: tags}, authz.Roles(authn.RolePatient, authn.RoleAdmin).Owned(), s.accessLog)
 }
@@ -102,15 +99,11 @@ func (s *Service) record(ctx context.Context, action, patientID, purpose string)
 	e := kitaudit.FromContext(ctx)
 	e.Action, e.ResourceType, e.ResourceID, e.PatientID = action, "audit", patientID, patientID
 	e.Purpose, e.Outcome = purpose, kitaudit.Allowed
-	if err := kitaudit.Record(ctx, s.db, e); err != nil {
-		return err
-	}
-	s.relay.Notify()
-	return nil
+	return s.Record(ctx, e)
 }
 
 func (s *Service) verify(ctx context.Context, _ *struct{}) (*verifyOutput, error) {
-	r, err := Verify(ctx, s.db)
+	r, err := Verify(ctx, s.DB)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +111,7 @@ func (s *Service) verify(ctx context.Context, _ *struct{}) (*verifyOutput, error
 }
 
 func (s *Service) list(ctx context.Context, in *listInput) (*listOutput, error) {
-	after, err := httpapi.DecodeCursor("query.cursor", in.Cursor)
+	after, err := page.Decode(in.Cursor)
 	if err != nil {
 		return nil, err
 	}
@@ -131,12 +124,7 @@ func (s *Service) list(ctx context.Context, in *listInput) (*listOutput, error) 
 	if err != nil {
 		return nil, err
 	}
-	out := &listOutput{}
-	out.Body.Items, out.Body.NextCursor = make([]EntryView, 0, len(es)), next
-	for _, e := range es {
-		out.Body.Items = append(out.Body.Items, EntryView(e))
-	}
-	return out, nil
+	return &listOutput{page.Of(es, next, func(e store.Entry) AuditEntry { return AuditEntry(e) })}, nil
 }
 
 func (s *Service) accessLog(ctx context.Context, in *accessLogInput) (*accessLogOutput, error) {
@@ -144,7 +132,7 @@ func (s *Service) accessLog(ctx context.Context, in *accessLogInput) (*accessLog
 	if err := authz.OwnerOrAdmin(p, in.ID, "patient"); err != nil {
 		return nil, err
 	}
-	after, err := httpapi.DecodeCursor("query.cursor", in.Cursor)
+	after, err := page.Decode(in.Cursor)
 	if err != nil {
 		return nil, err
 	}
@@ -159,11 +147,10 @@ func (s *Service) accessLog(ctx context.Context, in *accessLogInput) (*accessLog
 	if err != nil {
 		return nil, err
 	}
-	out := &accessLogOutput{}
-	out.Body.Items, out.Body.NextCursor = make([]AccessView, 0, len(es)), next
-	for _, e := range es {
-		out.Body.Items = append(out.Body.Items, AccessView{At: e.At, Actor: e.Actor, ActorRole: e.ActorRole,
-			Action: e.Action, ResourceType: e.ResourceType, ResourceID: e.ResourceID, Purpose: e.Purpose, Outcome: e.Outcome})
-	}
-	return out, nil
+	return &accessLogOutput{page.Of(es, next, toAccessLogEntry)}, nil
+}
+
+func toAccessLogEntry(e store.Entry) AccessLogEntry {
+	return AccessLogEntry{At: e.At, Actor: e.Actor, ActorRole: e.ActorRole, Action: e.Action,
+		ResourceType: e.ResourceType, ResourceID: e.ResourceID, Purpose: e.Purpose, Outcome: e.Outcome}
 }

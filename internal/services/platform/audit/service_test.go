@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	contracts "github.com/secondopinion/platform/api/events"
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
@@ -20,7 +22,6 @@ import (
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
-	"github.com/secondopinion/platform/internal/services/platform/audit/store"
 )
 
 var (
@@ -31,12 +32,39 @@ var (
 	tokens   = testkit.Tokens{"admin": admin, "patient-a": patientA, "patient-b": patientB, "pro": pro}
 )
 
+// checked is a bus that holds every event published through it to its
+// contract; the test fails on a broken one.
+type checked struct {
+	bus.Transport
+	mu     sync.Mutex
+	broken []error
+}
+
+func (c *checked) Publish(ctx context.Context, events ...bus.Event) error {
+	c.mu.Lock()
+	for _, e := range events {
+		if err := contracts.Check(e); err != nil {
+			c.broken = append(c.broken, err)
+		}
+	}
+	c.mu.Unlock()
+	return c.Transport.Publish(ctx, events...)
+}
+
 func newService(t *testing.T, db *sqldb.DB, tr bus.Transport) (*Service, http.Handler) {
 	t.Helper()
 	if err := Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{}, service.Deps{DB: db, Bus: tr, Log: slog.New(slog.DiscardHandler)})
+	b := &checked{Transport: tr}
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, err := range b.broken {
+			t.Errorf("published an event its contract does not describe: %v", err)
+		}
+	})
+	s, err := New(Config{}, service.Deps{DB: db, Bus: b, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +74,7 @@ func newService(t *testing.T, db *sqldb.DB, tr bus.Transport) (*Service, http.Ha
 // accessEvent is what a service's kitaudit.Record puts on the bus.
 func accessEvent(t *testing.T, who authn.Principal, patient string) bus.Event {
 	t.Helper()
-	e, err := bus.New("case-management", kitaudit.EventType, uuid.NewString(), kitaudit.Entry{
+	e, err := kitaudit.Recorded.New("case-management", uuid.NewString(), kitaudit.Entry{
 		Actor: who.Subject, ActorRole: string(who.Role), Action: "case.read", ResourceType: "case",
 		ResourceID: uuid.NewString(), PatientID: patient, Purpose: "treatment", ClientAddr: "203.0.113.5",
 		UserAgent: "test/1.0", RequestID: "req-1", Outcome: kitaudit.Allowed, At: time.Now().UTC(),
@@ -86,7 +114,7 @@ func TestAPI(t *testing.T) {
 			accessEvent(t, pro, patientA.Subject), accessEvent(t, admin, patientA.Subject),
 			accessEvent(t, pro, patientB.Subject),
 		} {
-			if err := s.consumer.Handle(ctx, e); err != nil {
+			if err := s.Consume(ctx, e); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -95,7 +123,7 @@ func TestAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 2 { // a redelivery appends nothing
-			if err := s.consumer.Handle(ctx, change); err != nil {
+			if err := s.Consume(ctx, change); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -188,7 +216,7 @@ func TestAPI(t *testing.T) {
 
 		t.Run("reads of the trail are recorded", func(t *testing.T) {
 			var n int
-			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE event_type = $1`, kitaudit.EventType).Scan(&n); err != nil {
+			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE event_type = $1`, kitaudit.Recorded.Type).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
 			// Each of the 7 answered reads of list and access-log above queued one entry.
@@ -210,7 +238,7 @@ func TestVerifyEndpointFindsTampering(t *testing.T) {
 		ctx := context.Background()
 		s, h := newService(t, db, inproc.New())
 		for range 3 {
-			if err := s.consumer.Handle(ctx, accessEvent(t, pro, patientA.Subject)); err != nil {
+			if err := s.Consume(ctx, accessEvent(t, pro, patientA.Subject)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -223,7 +251,7 @@ func TestVerifyEndpointFindsTampering(t *testing.T) {
 				t.Fatalf("%s: %v", q, err)
 			}
 		}
-		var body store.Report
+		var body AuditVerification
 		if get(t, h, "admin", "/api/v1/audit/verify", &body) != 200 {
 			t.Fatal("verify failed")
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,10 +28,12 @@ import (
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/crypto/bcrypt"
 
+	contracts "github.com/secondopinion/platform/api/events"
 	authv1 "github.com/secondopinion/platform/api/gen/auth/v1"
 	"github.com/secondopinion/platform/api/gen/auth/v1/authv1connect"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
+	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/rpc"
@@ -67,18 +70,36 @@ func seed() string { return base64.RawURLEncoding.EncodeToString(bytes.Repeat([]
 
 func start(t testing.TB, db *sqldb.DB, keys string) fixture {
 	t.Helper()
+	f, err := build(t, db, auth.Config{SigningKeys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// build starts the service over db with cfg and the test's clock, cost
+// and service secrets.
+func build(t testing.TB, db *sqldb.DB, cfg auth.Config) (fixture, error) {
+	t.Helper()
 	ctx := context.Background()
 	if err := auth.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	c := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	svc, err := auth.New(auth.Config{BcryptCost: bcrypt.MinCost, SigningKeys: keys, Now: c.Now,
-		ServiceSecrets: map[string]string{"professional-identity": serviceSecret}},
-		service.Deps{DB: db, Bus: inproc.New(), DataDir: dir, Log: slog.Default()})
+	cfg.BcryptCost, cfg.Now = bcrypt.MinCost, c.Now
+	cfg.ServiceSecrets = map[string]string{"professional-identity": serviceSecret}
+	svc, err := auth.New(cfg, service.Deps{DB: db, Bus: inproc.New(), DataDir: dir, Log: slog.Default()})
 	if err != nil {
-		t.Fatal(err)
+		return fixture{}, err
 	}
+	t.Cleanup(func() {
+		for _, e := range written(t, db) {
+			if err := contracts.Check(e); err != nil {
+				t.Errorf("wrote an event its contract does not describe: %v", err)
+			}
+		}
+	})
 	// The test's requests come from loopback, as through a sidecar.
 	h := httpapi.Wrap(svc.Handler(), httpapi.Options{Service: auth.Name, Verifier: svc.Verifier(),
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
@@ -91,7 +112,33 @@ func start(t testing.TB, db *sqldb.DB, keys string) fixture {
 	t.Cleanup(func() { mem.Close() })
 	return fixture{url: srv.URL, svc: svc, clock: c, mailbox: filepath.Join(dir, "mailbox"), dir: dir, db: db,
 		mem: mem,
-		rpc: authv1connect.NewAuthServiceClient(rpc.WithIdentity(mem.Client(), svc.ServiceToken("patient-identity")), rpc.BaseURL, rpc.ClientOptions()...)}
+		rpc: authv1connect.NewAuthServiceClient(rpc.WithIdentity(mem.Client(), svc.ServiceToken("patient-identity")), rpc.BaseURL, rpc.ClientOptions()...)}, nil
+}
+
+// written reads the events the service wrote to its outbox, in order.
+func written(t testing.TB, db *sqldb.DB) []bus.Event {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), `SELECT envelope FROM outbox ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []bus.Event
+	for rows.Next() {
+		var env string
+		var e bus.Event
+		if err := rows.Scan(&env); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(env), &e); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func startSQLite(t testing.TB) fixture {
@@ -467,27 +514,37 @@ func TestJWKSAndKeyRotation(t *testing.T) {
 	}
 }
 
-func TestEnsureAdmin(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, f fixture) {
-		ctx := context.Background()
-		if err := f.svc.EnsureAdmin(ctx, "root@example.org", password); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.svc.EnsureAdmin(ctx, "second@example.org", password); err != nil {
-			t.Fatal(err)
-		}
-		if r := f.login(t, "second@example.org", password); r.status != 401 {
-			t.Fatalf("a second EnsureAdmin must not create another admin: %d", r.status)
-		}
-		r := f.login(t, "root@example.org", password)
-		p, err := f.svc.Verifier().Verify(ctx, str(r, "accessToken"))
-		if err != nil || p.Role != authn.RoleAdmin {
-			t.Fatalf("admin: %+v %v", p, err)
-		}
-		if _, err := f.svc.CreateAdmin(ctx, "weak@example.org", "password1234"); err == nil {
-			t.Fatal("an admin with a common password")
-		}
-	})
+// The first admin comes from ADMIN_EMAIL and ADMIN_PASSWORD when the
+// service is built, once: a later start names no second one.
+func TestFirstAdmin(t *testing.T) {
+	for _, e := range testkit.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			ctx := context.Background()
+			db := testkit.OpenDB(t, e, auth.Name)
+			if _, err := build(t, db, auth.Config{AdminEmail: "root@example.org", AdminPassword: password}); err != nil {
+				t.Fatal(err)
+			}
+			f, err := build(t, db, auth.Config{AdminEmail: "second@example.org", AdminPassword: password})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := f.login(t, "second@example.org", password); r.status != 401 {
+				t.Fatalf("a second start must not create another admin: %d", r.status)
+			}
+			r := f.login(t, "root@example.org", password)
+			p, err := f.svc.Verifier().Verify(ctx, str(r, "accessToken"))
+			if err != nil || p.Role != authn.RoleAdmin {
+				t.Fatalf("admin: %+v %v", p, err)
+			}
+			if _, err := f.svc.CreateAdmin(ctx, "weak@example.org", "password1234"); err == nil {
+				t.Fatal("an admin with a common password")
+			}
+			_, err = build(t, testkit.OpenDB(t, e, auth.Name), auth.Config{AdminEmail: "weak@example.org", AdminPassword: "password1234"})
+			if err == nil || !strings.HasPrefix(err.Error(), "ADMIN_EMAIL: create the first admin: ") {
+				t.Fatalf("a first admin with a common password: %v", err)
+			}
+		})
+	}
 }
 
 func TestCreateAndDeleteUserRPC(t *testing.T) {
@@ -498,13 +555,16 @@ func TestCreateAndDeleteUserRPC(t *testing.T) {
 		if connect.CodeOf(err) != connect.CodeAlreadyExists {
 			t.Fatalf("duplicate email: %v", err)
 		}
-		for _, bad := range []*authv1.CreateUserRequest{
-			{Email: "x@example.org", Password: "short", Role: "patient"},
-			{Email: "x@example.org", Password: password, Role: "root"},
-			{Email: "not an email", Password: password, Role: "patient"},
-			{Email: "x@example.org", Password: password, Role: "patient", TwoFactorMethod: "SMS"},
+		// The registrations read the bare field at fault (clients/auth).
+		for field, bad := range map[string]*authv1.CreateUserRequest{
+			"password": {Email: "x@example.org", Password: "short", Role: "patient"},
+			"role":     {Email: "x@example.org", Password: password, Role: "root"},
+			"email":    {Email: "not an email", Password: password, Role: "patient"},
+			"phone":    {Email: "x@example.org", Password: password, Role: "patient", TwoFactorMethod: "SMS"},
 		} {
-			if _, err := f.rpc.CreateUser(ctx, connect.NewRequest(bad)); connect.CodeOf(err) != connect.CodeInvalidArgument {
+			_, err := f.rpc.CreateUser(ctx, connect.NewRequest(bad))
+			var ce *connect.Error
+			if connect.CodeOf(err) != connect.CodeInvalidArgument || !errors.As(err, &ce) || !strings.HasPrefix(ce.Message(), field+": ") {
 				t.Errorf("CreateUser(%s %s %s): %v", bad.Email, bad.Role, bad.TwoFactorMethod, err)
 			}
 		}

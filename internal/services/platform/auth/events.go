@@ -1,43 +1,43 @@
 package auth
 
-// Events the auth service publishes. Payloads carry ids and kinds only:
-// never an email, a phone number, a code or a token.
-const (
-	EventCodeRequested = "auth.code_requested"
-	EventUserLocked    = "user.locked"
+import (
+	"time"
+
+	"github.com/secondopinion/platform/api/events"
+	"github.com/secondopinion/platform/api/vocab"
+	"github.com/secondopinion/platform/internal/kit/bus"
 )
 
-// CodeRequested says a secret was sent to a user: the notification service
-// may record the delivery; the secret itself travels only through the Mailer.
-type CodeRequested struct {
-	UserID  string `json:"userId"`
-	Channel string `json:"channel"` // EMAIL or SMS
-	Purpose string `json:"purpose"` // LOGIN or PASSWORD_RESET
-}
+// Published events carry ids and kinds only: never an email, a phone
+// number, a code or a token. Each is written in the transaction of its
+// change. auth consumes no events.
 
-// UserLocked says an account was locked after repeated failures.
-type UserLocked struct {
-	UserID      string `json:"userId"`
-	LockedUntil string `json:"lockedUntil"`
-}
-
-// Events of second-factor changes, for the audit trail.
+// Purposes of a sent secret (auth.code_requested).
 const (
-	EventRecoveryCodeUsed = "auth.recovery_code_used"
-	EventTwoFactorChanged = "auth.two_factor_changed"
+	purposeLogin         = "LOGIN"
+	purposePasswordReset = "PASSWORD_RESET"
 )
 
-// RecoveryCodeUsed says a login was completed with a TOTP recovery code.
-type RecoveryCodeUsed struct {
-	UserID    string `json:"userId"`
-	Remaining int    `json:"remaining"` // unused codes left
-	Timestamp string `json:"timestamp"` // RFC 3339
+// codeRequested says a secret was sent to a user: the notification
+// service may record the delivery; the secret travels only through the
+// Mailer.
+func codeRequested(userID string, channel vocab.Channel, purpose string) (bus.Event, error) {
+	return events.CodeRequestedV1.New(Name, userID, events.CodeRequested{UserID: userID, Channel: channel, Purpose: purpose})
 }
 
-// TwoFactorChanged says a user's second factor changed: chosen (NONE,
+// userLocked says repeated failures locked an account until until.
+func userLocked(userID string, until time.Time) (bus.Event, error) {
+	return events.UserLockedV1.New(Name, userID, events.UserLocked{UserID: userID, LockedUntil: until})
+}
+
+// recoveryCodeUsed says a login was completed with a TOTP recovery code,
+// remaining unused codes left.
+func recoveryCodeUsed(userID string, remaining int, at time.Time) (bus.Event, error) {
+	return events.RecoveryCodeUsedV1.New(Name, userID, events.RecoveryCodeUsed{UserID: userID, Remaining: remaining, Timestamp: at})
+}
+
+// twoFactorChanged says a user's second factor changed: chosen (NONE,
 // EMAIL, SMS) or TOTP after a confirmed enrolment.
-type TwoFactorChanged struct {
-	UserID    string `json:"userId"`
-	Method    string `json:"method"`
-	Timestamp string `json:"timestamp"` // RFC 3339
+func twoFactorChanged(userID, method string, at time.Time) (bus.Event, error) {
+	return events.TwoFactorChangedV1.New(Name, userID, events.TwoFactorChanged{UserID: userID, Method: method, Timestamp: at})
 }

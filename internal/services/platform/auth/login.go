@@ -11,9 +11,10 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/services/platform/auth/store"
 )
 
@@ -33,12 +34,12 @@ var (
 
 // errBadCredentials answers unknown emails, wrong passwords and unusable
 // accounts alike, so the answer tells nothing about which it was.
-var errBadCredentials = problem.Unauthenticated("the email or the password is wrong")
+var errBadCredentials = fault.Unauthenticated("the email or the password is wrong")
 
-var errBadCode = problem.Unauthenticated("the code is wrong or has expired; log in again after 5 wrong codes")
+var errBadCode = fault.Unauthenticated("the code is wrong or has expired; log in again after 5 wrong codes")
 
 func tooMany(retry time.Duration) error {
-	return &problem.Error{Kind: problem.KindTooMany, Title: "Too many attempts",
+	return &fault.Error{Kind: fault.KindTooMany, Title: "Too many attempts",
 		Detail: "too many failed attempts; try again later", RetryAfter: retry}
 }
 
@@ -68,7 +69,7 @@ func normEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 func checkEmail(e string) error {
 	at := strings.LastIndex(e, "@")
 	if len(e) > 254 || at < 1 || at == len(e)-1 || strings.ContainsAny(e, " \t\r\n<>,;\"") {
-		return problem.Invalid("body.email", "must be an email address")
+		return fault.Invalid("email", "must be an email address")
 	}
 	return nil
 }
@@ -83,16 +84,16 @@ func (s *Service) createUser(ctx context.Context, u NewUser) (string, error) {
 	case checkEmail(u.Email) != nil:
 		return "", checkEmail(u.Email)
 	case !roles[u.Role]:
-		return "", problem.Invalid("body.role", "must be patient, professional or admin")
+		return "", fault.Invalid("role", "must be patient, professional or admin")
 	case !twoFactors[u.TwoFactorMethod] || u.TwoFactorMethod == "TOTP":
 		// TOTP needs an enrolment by the user, never a preset.
-		return "", problem.Invalid("body.twoFactorMethod", "must be NONE, EMAIL or SMS")
+		return "", fault.Invalid("twoFactorMethod", "must be NONE, EMAIL or SMS")
 	case u.TwoFactorMethod == "SMS" && !validPhone(u.Phone):
-		return "", problem.Invalid("body.phone", "must be an E.164 number for SMS codes")
+		return "", fault.Invalid("phone", "must be an E.164 number for SMS codes")
 	case u.Phone != "" && !validPhone(u.Phone):
-		return "", problem.Invalid("body.phone", "must be an E.164 number")
+		return "", fault.Invalid("phone", "must be an E.164 number")
 	}
-	if err := CheckPassword("body.password", u.Password); err != nil {
+	if err := CheckPassword("password", u.Password); err != nil {
 		return "", err
 	}
 	hash, err := hashPassword(u.Password, s.cfg.BcryptCost)
@@ -108,7 +109,7 @@ func (s *Service) createUser(ctx context.Context, u NewUser) (string, error) {
 		Role: u.Role, TwoFactorMethod: u.TwoFactorMethod, Phone: u.Phone, Status: "active", CreatedAt: now}); err != nil {
 		return "", err
 	}
-	s.log.InfoContext(ctx, "user created", "userId", id.String(), "role", u.Role)
+	s.Log.InfoContext(ctx, "user created", "userId", id.String(), "role", u.Role)
 	return id.String(), nil
 }
 
@@ -134,7 +135,7 @@ func (s *Service) guard(ctx context.Context, keys ...string) error {
 	for _, k := range keys {
 		d, err := s.throttle.Locked(ctx, k, s.now())
 		if err != nil {
-			return problem.Unavailable("throttling", err)
+			return fault.Unavailable("throttling", err)
 		}
 		if d > 0 {
 			return tooMany(d)
@@ -150,10 +151,10 @@ func (s *Service) failed(ctx context.Context, u *store.User, acct, addr string) 
 	now := s.now()
 	n, lock, err := s.throttle.Fail(ctx, acct, accountPolicy, now)
 	if err != nil {
-		return problem.Unavailable("throttling", err)
+		return fault.Unavailable("throttling", err)
 	}
 	if _, _, err := s.throttle.Fail(ctx, addr, addressPolicy, now); err != nil {
-		return problem.Unavailable("throttling", err)
+		return fault.Unavailable("throttling", err)
 	}
 	if u == nil {
 		return nil
@@ -162,18 +163,18 @@ func (s *Service) failed(ctx context.Context, u *store.User, acct, addr string) 
 	var events []bus.Event
 	if lock > 0 {
 		until = now.Add(lock)
-		ev, err := bus.New(Name, EventUserLocked, u.ID, UserLocked{UserID: u.ID, LockedUntil: until.Format(time.RFC3339)})
+		ev, err := userLocked(u.ID, until)
 		if err != nil {
 			return err
 		}
 		events = append(events, ev)
-		s.log.WarnContext(ctx, "account locked", "userId", u.ID, "failures", n)
+		s.Log.WarnContext(ctx, "account locked", "userId", u.ID, "failures", n)
 	}
 	if err := s.st.RecordFailures(ctx, u.ID, n, until, now, events...); err != nil {
 		return err
 	}
 	if len(events) > 0 {
-		s.relay.Notify()
+		s.Relay.Notify()
 	}
 	return nil
 }
@@ -187,7 +188,7 @@ func (s *Service) login(ctx context.Context, email, password, addr string) (Logi
 		return LoginResult{}, err
 	}
 	u, err := s.st.UserByEmail(ctx, email)
-	if p, ok := problem.As(err); ok && p.Kind == problem.KindNotFound {
+	if p, ok := fault.As(err); ok && p.Kind == fault.KindNotFound {
 		passwordMatches(s.dummyHash, schemeBcryptSHA256, password)
 		if err := s.failed(ctx, nil, acct, ip); err != nil {
 			return LoginResult{}, err
@@ -204,7 +205,7 @@ func (s *Service) login(ctx context.Context, email, password, addr string) (Logi
 		return LoginResult{}, errBadCredentials
 	}
 	if err := s.throttle.Clear(ctx, acct); err != nil {
-		return LoginResult{}, problem.Unavailable("throttling", err)
+		return LoginResult{}, fault.Unavailable("throttling", err)
 	}
 	if u.FailedAttempts > 0 {
 		if err := s.st.RecordFailures(ctx, u.ID, 0, time.Time{}, s.now()); err != nil {
@@ -231,21 +232,21 @@ func (s *Service) challenge(ctx context.Context, u store.User) (string, error) {
 		return "", err
 	}
 	c.CodeHash = hashSecret(id, code)
-	ev, err := bus.New(Name, EventCodeRequested, u.ID, CodeRequested{UserID: u.ID, Channel: u.TwoFactorMethod, Purpose: "LOGIN"})
+	ev, err := codeRequested(u.ID, vocab.Channel(u.TwoFactorMethod), purposeLogin)
 	if err != nil {
 		return "", err
 	}
 	if err := s.st.CreateChallenge(ctx, c, ev); err != nil {
 		return "", err
 	}
-	s.relay.Notify()
+	s.Relay.Notify()
 	to := u.Email
 	if u.TwoFactorMethod == "SMS" {
 		to = u.Phone
 	}
 	if err := s.cfg.Mailer.Send(ctx, Message{Channel: u.TwoFactorMethod, To: to, Subject: "Your Second Opinion sign-in code",
 		Text: "Your sign-in code is " + code + ".\nIt expires in 5 minutes. If you did not try to sign in, change your password.\n"}); err != nil {
-		return "", problem.Unavailable("code delivery", err)
+		return "", fault.Unavailable("code delivery", err)
 	}
 	return id, nil
 }
@@ -253,7 +254,7 @@ func (s *Service) challenge(ctx context.Context, u store.User) (string, error) {
 // verifyCode completes a login with the second factor.
 func (s *Service) verifyCode(ctx context.Context, challengeID, code, addr string) (Tokens, error) {
 	if _, err := uuid.Parse(challengeID); err != nil {
-		return Tokens{}, problem.Invalid("body.challengeId", "must be a UUID")
+		return Tokens{}, fault.Invalid("challengeId", "must be a UUID")
 	}
 	ip := addressKey("2fa", addr)
 	if err := s.guard(ctx, ip); err != nil {
@@ -276,8 +277,7 @@ func (s *Service) verifyCode(ctx context.Context, challengeID, code, addr string
 		user = u
 		if rc, ok := normRecoveryCode(code); ok {
 			recovered, err = a.UseRecoveryCode(recoveryHash(u.ID, rc), func(remaining int) (bus.Event, error) {
-				return bus.New(Name, EventRecoveryCodeUsed, u.ID, RecoveryCodeUsed{UserID: u.ID, Remaining: remaining,
-					Timestamp: now.Format(time.RFC3339)})
+				return recoveryCodeUsed(u.ID, remaining, now)
 			})
 			return recovered, err
 		}
@@ -285,7 +285,7 @@ func (s *Service) verifyCode(ctx context.Context, challengeID, code, addr string
 		if err != nil {
 			// Fail closed: a secret that does not open accepts no code.
 			// Recovery codes, only hashed, still let the user in.
-			s.log.ErrorContext(ctx, "totp secret does not open", "userId", u.ID, "error", err)
+			s.Log.ErrorContext(ctx, "totp secret does not open", "userId", u.ID, "error", err)
 			return false, nil
 		}
 		plaintext = legacy
@@ -299,13 +299,13 @@ func (s *Service) verifyCode(ctx context.Context, challengeID, code, addr string
 	}
 	if !ok {
 		if _, _, err := s.throttle.Fail(ctx, ip, addressPolicy, now); err != nil {
-			return Tokens{}, problem.Unavailable("throttling", err)
+			return Tokens{}, fault.Unavailable("throttling", err)
 		}
 		return Tokens{}, errBadCode
 	}
 	if recovered {
-		s.relay.Notify()
-		s.log.WarnContext(ctx, "login with a recovery code", "userId", user.ID)
+		s.Relay.Notify()
+		s.Log.WarnContext(ctx, "login with a recovery code", "userId", user.ID)
 	}
 	if plaintext {
 		// Outside the attempt's transaction: SQLite holds its write lock.
@@ -331,7 +331,7 @@ func (s *Service) sealPlaintextSecret(ctx context.Context, u store.User) {
 		err = s.st.ReplaceTOTPSecret(ctx, u.ID, u.TOTPSecret, sealed, s.now())
 	}
 	if err != nil {
-		s.log.ErrorContext(ctx, "sealing a plaintext totp secret failed", "userId", u.ID, "error", err)
+		s.Log.ErrorContext(ctx, "sealing a plaintext totp secret failed", "userId", u.ID, "error", err)
 	}
 }
 
@@ -349,7 +349,7 @@ func (s *Service) startSession(ctx context.Context, u store.User) (Tokens, error
 	now := s.now()
 	sid := uuid.NewString()
 	if err := s.sessions.Start(ctx, Session{ID: sid, UserID: u.ID, Role: authn.Role(u.Role), LastSeen: now}); err != nil {
-		return Tokens{}, problem.Unavailable("sessions", err)
+		return Tokens{}, fault.Unavailable("sessions", err)
 	}
 	refresh, err := newToken()
 	if err != nil {
@@ -364,7 +364,7 @@ func (s *Service) startSession(ctx context.Context, u store.User) (Tokens, error
 		return Tokens{}, err
 	}
 	t.RefreshToken = refresh
-	s.log.InfoContext(ctx, "session started", "userId", u.ID, "sessionId", sid)
+	s.Log.InfoContext(ctx, "session started", "userId", u.ID, "sessionId", sid)
 	return t, nil
 }
 
@@ -376,7 +376,7 @@ func (s *Service) access(userID string, role authn.Role, sid string) (Tokens, er
 	return Tokens{AccessToken: tok, ExpiresIn: int(exp.Sub(s.now()).Round(time.Second).Seconds()), UserID: userID}, nil
 }
 
-var errBadRefresh = problem.Unauthenticated("the refresh token is not valid; log in again")
+var errBadRefresh = fault.Unauthenticated("the refresh token is not valid; log in again")
 
 // refresh exchanges a refresh token for a new pair. A token presented twice
 // ends its session: one of the two presenters stole it.
@@ -395,9 +395,9 @@ func (s *Service) refresh(ctx context.Context, token string) (Tokens, error) {
 	case store.Unknown:
 		return Tokens{}, errBadRefresh
 	case store.Reused:
-		s.log.WarnContext(ctx, "refresh token reused: session revoked", "userId", cur.UserID, "sessionId", cur.SessionID)
+		s.Log.WarnContext(ctx, "refresh token reused: session revoked", "userId", cur.UserID, "sessionId", cur.SessionID)
 		if err := s.sessions.End(ctx, cur.SessionID); err != nil {
-			return Tokens{}, problem.Unavailable("sessions", err)
+			return Tokens{}, fault.Unavailable("sessions", err)
 		}
 		return Tokens{}, errBadRefresh
 	}
@@ -409,7 +409,7 @@ func (s *Service) refresh(ctx context.Context, token string) (Tokens, error) {
 		return Tokens{}, errBadRefresh
 	}
 	if err != nil {
-		return Tokens{}, problem.Unavailable("sessions", err)
+		return Tokens{}, fault.Unavailable("sessions", err)
 	}
 	u, err := s.st.User(ctx, se.UserID)
 	if err != nil || u.Status != "active" {
@@ -426,15 +426,15 @@ func (s *Service) refresh(ctx context.Context, token string) (Tokens, error) {
 // logout ends the caller's session and its refresh tokens.
 func (s *Service) logout(ctx context.Context, who authn.Principal) error {
 	if who.Anonymous() || who.Session == "" {
-		return problem.Unauthenticated("log in first")
+		return fault.Unauthenticated("log in first")
 	}
 	if err := s.sessions.End(ctx, who.Session); err != nil {
-		return problem.Unavailable("sessions", err)
+		return fault.Unavailable("sessions", err)
 	}
 	if err := s.st.RevokeFamily(ctx, who.Session, s.now()); err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "session ended", "userId", who.Subject, "sessionId", who.Session)
+	s.Log.InfoContext(ctx, "session ended", "userId", who.Subject, "sessionId", who.Session)
 	return nil
 }
 
@@ -446,10 +446,10 @@ func (s *Service) requestReset(ctx context.Context, email, addr string) error {
 		return err
 	}
 	if _, _, err := s.throttle.Fail(ctx, addressKey("reset", addr), addressPolicy, s.now()); err != nil {
-		return problem.Unavailable("throttling", err)
+		return fault.Unavailable("throttling", err)
 	}
 	u, err := s.st.UserByEmail(ctx, email)
-	if p, ok := problem.As(err); ok && p.Kind == problem.KindNotFound {
+	if p, ok := fault.As(err); ok && p.Kind == fault.KindNotFound {
 		return nil
 	}
 	if err != nil || u.Status == "disabled" {
@@ -459,19 +459,19 @@ func (s *Service) requestReset(ctx context.Context, email, addr string) error {
 	if err != nil {
 		return err
 	}
-	ev, err := bus.New(Name, EventCodeRequested, u.ID, CodeRequested{UserID: u.ID, Channel: "EMAIL", Purpose: "PASSWORD_RESET"})
+	ev, err := codeRequested(u.ID, vocab.Email, purposePasswordReset)
 	if err != nil {
 		return err
 	}
 	if err := s.st.AddResetToken(ctx, hashSecret("reset", token), u.ID, s.now().Add(ResetTokenTTL), ev); err != nil {
 		return err
 	}
-	s.relay.Notify()
+	s.Relay.Notify()
 	if err := s.cfg.Mailer.Send(ctx, Message{Channel: "EMAIL", To: u.Email, Subject: "Reset your Second Opinion password",
 		Text: "Your password reset token is:\n\n" + token + "\n\nIt is valid for 30 minutes and works once. If you did not ask for it, ignore this message.\n"}); err != nil {
-		return problem.Unavailable("mail delivery", err)
+		return fault.Unavailable("mail delivery", err)
 	}
-	s.log.InfoContext(ctx, "password reset requested", "userId", u.ID)
+	s.Log.InfoContext(ctx, "password reset requested", "userId", u.ID)
 	return nil
 }
 
@@ -482,16 +482,16 @@ func (s *Service) confirmReset(ctx context.Context, token, password, addr string
 	if err := s.guard(ctx, ip); err != nil {
 		return err
 	}
-	if err := CheckPassword("body.newPassword", password); err != nil {
+	if err := CheckPassword("newPassword", password); err != nil {
 		return err
 	}
 	now := s.now()
 	userID, err := s.st.UseResetToken(ctx, hashSecret("reset", token), now)
 	if errors.Is(err, store.ErrNotFound) {
 		if _, _, err := s.throttle.Fail(ctx, ip, addressPolicy, now); err != nil {
-			return problem.Unavailable("throttling", err)
+			return fault.Unavailable("throttling", err)
 		}
-		return problem.Invalid("body.token", "is not valid, was used, or has expired")
+		return fault.Invalid("token", "is not valid, was used, or has expired")
 	}
 	if err != nil {
 		return err
@@ -503,7 +503,7 @@ func (s *Service) confirmReset(ctx context.Context, token, password, addr string
 	if err := s.st.SetPassword(ctx, userID, hash, schemeBcryptSHA256, now); err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "password reset", "userId", userID)
+	s.Log.InfoContext(ctx, "password reset", "userId", userID)
 	return nil
 }
 
@@ -528,7 +528,7 @@ func (s *Service) enrolTOTP(ctx context.Context, who authn.Principal, password, 
 	if err := s.st.SetPendingTOTPSecret(ctx, u.ID, sealed, s.now()); err != nil {
 		return "", err
 	}
-	s.log.InfoContext(ctx, "totp enrolment started", "userId", u.ID)
+	s.Log.InfoContext(ctx, "totp enrolment started", "userId", u.ID)
 	return key.URL(), nil
 }
 
@@ -537,7 +537,7 @@ func (s *Service) enrolTOTP(ctx context.Context, who authn.Principal, password, 
 // the user's new recovery codes: shown this once, stored only as hashes.
 func (s *Service) confirmTOTP(ctx context.Context, who authn.Principal, code string) ([]string, error) {
 	if who.Anonymous() || who.Role == authn.RoleService {
-		return nil, problem.Unauthenticated("log in first")
+		return nil, fault.Unauthenticated("log in first")
 	}
 	u, err := s.st.User(ctx, who.Subject)
 	if err != nil {
@@ -547,32 +547,32 @@ func (s *Service) confirmTOTP(ctx context.Context, who authn.Principal, code str
 	// Only this service writes the pending secret, always sealed.
 	secret, _, err := s.box.open(u.ID, u.TOTPPending)
 	if err != nil {
-		s.log.ErrorContext(ctx, "pending totp secret does not open", "userId", u.ID, "error", err)
+		s.Log.ErrorContext(ctx, "pending totp secret does not open", "userId", u.ID, "error", err)
 	}
 	if err != nil || !validTOTP(code, secret, now) {
-		return nil, problem.Invalid("body.code", "does not match the authenticator; enrol again if it keeps failing")
+		return nil, fault.Invalid("code", "does not match the authenticator; enrol again if it keeps failing")
 	}
 	codes, hashes, err := newRecoveryCodes(u.ID)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := bus.New(Name, EventTwoFactorChanged, u.ID, TwoFactorChanged{UserID: u.ID, Method: "TOTP", Timestamp: now.Format(time.RFC3339)})
+	ev, err := twoFactorChanged(u.ID, "TOTP", now)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.st.EnableTOTP(ctx, u.ID, u.TOTPPending, hashes, now, ev); errors.Is(err, store.ErrPendingChanged) {
-		return nil, problem.Conflict("TOTP enrolment changed", "another enrolment replaced or confirmed this one; confirm with a code of the latest")
+		return nil, fault.Conflict("TOTP enrolment changed", "another enrolment replaced or confirmed this one; confirm with a code of the latest")
 	} else if err != nil {
 		return nil, err
 	}
-	s.relay.Notify()
-	s.log.InfoContext(ctx, "totp enabled", "userId", u.ID)
+	s.Relay.Notify()
+	s.Log.InfoContext(ctx, "totp enabled", "userId", u.ID)
 	return codes, nil
 }
 
-// EnsureAdmin creates the first admin at start (ADMIN_EMAIL and
+// ensureAdmin creates the first admin at start (ADMIN_EMAIL and
 // ADMIN_PASSWORD) when no admin exists yet; otherwise it does nothing.
-func (s *Service) EnsureAdmin(ctx context.Context, email, password string) error {
+func (s *Service) ensureAdmin(ctx context.Context, email, password string) error {
 	has, err := s.st.HasAdmin(ctx)
 	if err != nil || has {
 		return err
@@ -589,11 +589,11 @@ func (s *Service) CreateAdmin(ctx context.Context, email, password string) (stri
 // deleteUser removes a user (undoing a half-done registration).
 func (s *Service) deleteUser(ctx context.Context, id string) error {
 	if _, err := uuid.Parse(id); err != nil {
-		return problem.Invalid("user_id", "must be a UUID")
+		return fault.Invalid("user_id", "must be a UUID")
 	}
 	if err := s.st.DeleteUser(ctx, id); err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "user deleted", "userId", id)
+	s.Log.InfoContext(ctx, "user deleted", "userId", id)
 	return nil
 }

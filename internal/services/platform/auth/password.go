@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 // Password rules: long enough to resist guessing, short enough that hashing
@@ -45,11 +45,11 @@ func CheckPassword(field, pw string) error {
 	n := utf8.RuneCountInString(pw)
 	switch {
 	case n < MinPasswordLen:
-		return problem.Invalid(field, "must have at least %d characters", MinPasswordLen)
+		return fault.Invalid(field, "must have at least %d characters", MinPasswordLen)
 	case n > MaxPasswordLen:
-		return problem.Invalid(field, "must have at most %d characters", MaxPasswordLen)
+		return fault.Invalid(field, "must have at most %d characters", MaxPasswordLen)
 	case commonPasswords[strings.ToLower(pw)]:
-		return problem.Invalid(field, "is too common; choose another")
+		return fault.Invalid(field, "is too common; choose another")
 	}
 	return nil
 }

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/secondopinion/platform/internal/kit/authn"
-	"github.com/secondopinion/platform/internal/kit/bus"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/services/platform/auth/store"
 )
 
@@ -58,7 +56,7 @@ func recoveryHash(userID, normalized string) string {
 	return hashSecret("recovery:"+userID, normalized)
 }
 
-var errWrongPassword = problem.Forbidden("the password is wrong")
+var errWrongPassword = fault.Forbidden("the password is wrong")
 
 // reauthenticate checks the signed-in caller's password again before a
 // change of their second factor. Failures count on the login throttling
@@ -66,7 +64,7 @@ var errWrongPassword = problem.Forbidden("the password is wrong")
 // login could.
 func (s *Service) reauthenticate(ctx context.Context, who authn.Principal, password, addr string) (store.User, error) {
 	if who.Anonymous() || who.Role == authn.RoleService {
-		return store.User{}, problem.Unauthenticated("log in first")
+		return store.User{}, fault.Unauthenticated("log in first")
 	}
 	u, err := s.st.User(ctx, who.Subject)
 	if err != nil {
@@ -84,7 +82,7 @@ func (s *Service) reauthenticate(ctx context.Context, who authn.Principal, passw
 		return store.User{}, errWrongPassword
 	}
 	if err := s.throttle.Clear(ctx, acct); err != nil {
-		return store.User{}, problem.Unavailable("throttling", err)
+		return store.User{}, fault.Unavailable("throttling", err)
 	}
 	return u, nil
 }
@@ -101,11 +99,11 @@ func (s *Service) replaceRecoveryCodes(ctx context.Context, who authn.Principal,
 		return nil, err
 	}
 	if err := s.st.ReplaceRecoveryCodes(ctx, u.ID, hashes, s.now()); errors.Is(err, store.ErrNoTOTP) {
-		return nil, problem.Conflict("TOTP is not enabled", "recovery codes belong to TOTP: enrol it first")
+		return nil, fault.Conflict("TOTP is not enabled", "recovery codes belong to TOTP: enrol it first")
 	} else if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "recovery codes replaced", "userId", u.ID)
+	s.Log.InfoContext(ctx, "recovery codes replaced", "userId", u.ID)
 	return codes, nil
 }
 
@@ -113,24 +111,24 @@ func (s *Service) replaceRecoveryCodes(ctx context.Context, who authn.Principal,
 // is not chosen here: it takes an enrolment that proves the authenticator.
 func (s *Service) setTwoFactor(ctx context.Context, who authn.Principal, method, password, addr string) error {
 	if !twoFactors[method] || method == "TOTP" {
-		return problem.Invalid("body.method", "must be NONE, EMAIL or SMS; TOTP is enrolled through /api/v1/auth/2fa/totp")
+		return fault.Invalid("method", "must be NONE, EMAIL or SMS; TOTP is enrolled through /api/v1/auth/2fa/totp")
 	}
 	u, err := s.reauthenticate(ctx, who, password, addr)
 	if err != nil {
 		return err
 	}
 	if method == "SMS" && !validPhone(u.Phone) {
-		return problem.Invalid("body.method", "SMS needs a phone number on the account")
+		return fault.Invalid("method", "SMS needs a phone number on the account")
 	}
 	now := s.now()
-	ev, err := bus.New(Name, EventTwoFactorChanged, u.ID, TwoFactorChanged{UserID: u.ID, Method: method, Timestamp: now.Format(time.RFC3339)})
+	ev, err := twoFactorChanged(u.ID, method, now)
 	if err != nil {
 		return err
 	}
 	if err := s.st.SetTwoFactorMethod(ctx, u.ID, method, now, ev); err != nil {
 		return err
 	}
-	s.relay.Notify()
-	s.log.InfoContext(ctx, "second factor changed", "userId", u.ID, "method", method)
+	s.Relay.Notify()
+	s.Log.InfoContext(ctx, "second factor changed", "userId", u.ID, "method", method)
 	return nil
 }

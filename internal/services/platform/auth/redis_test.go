@@ -3,14 +3,22 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/bus/inproc"
+	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/service"
+	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/internal/services/platform/auth"
 )
@@ -94,4 +102,39 @@ func TestRedisSessions(t *testing.T) {
 	if _, err := s.Touch(ctx, "s2", t0); !errors.Is(err, auth.ErrSessionEnded) {
 		t.Fatalf("ended: %v", err)
 	}
+}
+
+// Without a Redis of its own, the service keeps sessions in the app's
+// (REDIS_URL), and is not ready without it.
+func TestSessionsInTheAppsRedis(t *testing.T) {
+	c, prefix := redisClient(t)
+	ctx := context.Background()
+	db := testkit.OpenDB(t, sqldb.SQLite, auth.Name)
+	if err := auth.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := auth.New(auth.Config{BcryptCost: bcrypt.MinCost, RedisPrefix: prefix},
+		service.Deps{DB: db, Bus: inproc.New(), DataDir: t.TempDir(), Redis: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if check := svc.Checks()["redis"]; check == nil || check(ctx) != nil {
+		t.Fatal("no redis readiness check")
+	}
+	if _, err := svc.CreateAdmin(ctx, "root@example.org", password); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(httpapi.Wrap(svc.Handler(), httpapi.Options{Service: auth.Name, Verifier: svc.Verifier()}))
+	t.Cleanup(srv.Close)
+	res, err := http.Post(srv.URL+"/api/v1/auth/login", "application/json",
+		strings.NewReader(`{"email":"root@example.org","password":"`+password+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	keys, err := c.Keys(ctx, prefix+"session:*").Result()
+	if res.StatusCode != http.StatusOK || err != nil || len(keys) != 1 {
+		t.Fatalf("login %d: sessions in redis %v %v", res.StatusCode, keys, err)
+	}
+	t.Cleanup(func() { c.Del(context.Background(), keys...) })
 }

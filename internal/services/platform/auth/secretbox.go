@@ -12,6 +12,20 @@ import (
 	"strings"
 )
 
+// SecretKey is AUTH_SECRET_KEY: 32 bytes in base64url, its padding
+// tolerated.
+type SecretKey []byte
+
+// UnmarshalText reads a key. Its error never repeats the value.
+func (k *SecretKey) UnmarshalText(b []byte) error {
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(string(b), "="))
+	if err != nil || len(raw) != 32 {
+		return errors.New("must be 32 bytes in base64url")
+	}
+	*k = raw
+	return nil
+}
+
 // SecretKeyFile is where the key that seals TOTP secrets is kept under the
 // data directory when Config.SecretKey is empty; it is made on first start.
 const SecretKeyFile = "auth-secret-key"
@@ -81,7 +95,7 @@ func loadSecretKey(cfg Config, dataDir string) ([]byte, error) {
 		if len(cfg.SecretKey) != 32 {
 			return nil, fmt.Errorf("the secret key has %d bytes, not 32", len(cfg.SecretKey))
 		}
-		return cfg.SecretKey, nil
+		return []byte(cfg.SecretKey), nil
 	}
 	if dataDir == "" {
 		return nil, errors.New("a secret key or a data directory for the key file is required")

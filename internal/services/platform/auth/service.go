@@ -3,7 +3,8 @@
 // issues EdDSA-signed access tokens and rotating refresh tokens, keeps
 // sessions with idle logoff, throttles and locks on repeated failures,
 // resets passwords, publishes its JWKS, and serves the internal
-// AuthService gRPC API that patient registration creates logins through.
+// AuthService gRPC API that the registrations of patients and
+// professionals create logins through.
 //
 // TOTP secrets are sealed at rest with AES-256-GCM under the deployment's
 // secret key (Config.SecretKey, else the key file DataDir/auth-secret-key)
@@ -13,72 +14,98 @@
 // enrolment, which needs the password again, keeps its secret pending
 // beside the working one until a code confirms it. TOTP users hold ten
 // one-time recovery codes, stored as SHA-256 hashes.
+//
+// Read it top-down: module.go (what the binary knows of it), this file
+// (its settings and how it is built), http.go (the public API), login.go
+// (logins, codes, tokens, resets, TOTP enrolment), recovery.go (recovery
+// codes and the choice of second factor), events.go (what it publishes),
+// rpc.go and services.go (the internal AuthService and service
+// identities), sessions.go and throttle.go (state replicas share through
+// Redis), store/ (its SQL).
 package auth
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"path/filepath"
 	"time"
 
-	"connectrpc.com/grpchealth"
-	"github.com/danielgtaylor/huma/v2"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/secondopinion/platform/api/gen/auth/v1/authv1connect"
 	"github.com/secondopinion/platform/internal/kit/authn"
-	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/outbox"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
-	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/services/platform/auth/store"
 )
 
-// Name is the service's target name.
-const Name = "auth"
-
-// Config is what the service is configured with.
+// Config is what the service is configured with: the env-tagged fields are
+// its settings, the others hooks for tests.
 type Config struct {
-	// BcryptCost hashes passwords; 0 means 12, the plan's cost.
-	BcryptCost int
-	// SigningKeys is JWT_SIGNING_KEYS (see authn.ParseKeyring). Empty: the
-	// keyring is the key file DataDir/auth-jwt-keys, made on first start.
-	SigningKeys string
-	// SecretKey (32 bytes) seals TOTP secrets at rest. Empty: the key is the
-	// key file DataDir/auth-secret-key, made on first start. Losing the key
+	// SigningKeys is the keyring (authn.ParseKeyring's format). Empty: the
+	// key file DataDir/auth-jwt-keys, made on first start.
+	SigningKeys string `env:"JWT_SIGNING_KEYS" secret:"true" doc:"Ed25519 keyring kid:seed,… (seeds in base64url); the first signs, the others still verify. Empty: a key file under DATA_DIR, made on first start"`
+	// SecretKey seals TOTP secrets at rest. Empty: the key file
+	// DataDir/auth-secret-key, made on first start. Losing the key
 	// disables every TOTP login but recovery codes.
-	SecretKey []byte
+	SecretKey SecretKey `env:"AUTH_SECRET_KEY" secret:"true" doc:"32 bytes in base64url that seal TOTP secrets at rest; replicas of auth must share it. Empty: a key file under DATA_DIR, made on first start"`
+	// ServiceSecrets are the credentials of services that run in other
+	// processes: target name → secret. They exchange them for service
+	// tokens; in-process services get theirs from ServiceToken.
+	ServiceSecrets ServiceSecrets `env:"SERVICE_SECRETS" secret:"true" doc:"credentials of services in other processes, target=secret,… with secrets of at least 16 characters"`
+	// AdminEmail and AdminPassword create the first admin in New when no
+	// admin exists; both or neither.
+	AdminEmail    string `env:"ADMIN_EMAIL" doc:"creates the first admin at start when none exists, with ADMIN_PASSWORD"`
+	AdminPassword string `env:"ADMIN_PASSWORD" secret:"true" doc:"the password of the first admin (see ADMIN_EMAIL)"`
+	// BcryptCost hashes passwords; 0 (a Config not read by config.Load)
+	// is the default, 12.
+	BcryptCost int `env:"AUTH_BCRYPT_COST" default:"12" doc:"bcrypt cost of password hashes, 4–31: lower only in tests; production keeps 12"`
+
 	// Issuer and Audience of access tokens; default authn.DefaultIssuer
 	// and authn.DefaultAudience.
 	Issuer, Audience string
-	// Redis, when set (REDIS_URL), keeps sessions and throttling counts;
-	// otherwise sessions live in the store and counts in memory.
+	// Redis keeps sessions and throttling counts; default the app's
+	// (REDIS_URL). Without either, sessions live in the store and counts
+	// in memory.
 	Redis       redis.UniversalClient
 	RedisPrefix string // default "auth:"
 	// Mailer delivers codes and reset links; default the Mailbox folder
 	// DataDir/mailbox.
 	Mailer   Mailer
-	MailFrom string // default "Second Opinion <no-reply@secondopinion.local>"
-	// ServiceSecrets are the credentials of services that run in other
-	// processes (SERVICE_SECRETS): target name → secret. They exchange them
-	// for service tokens; in-process services get theirs from ServiceToken.
-	ServiceSecrets map[string]string
-	Now            func() time.Time // the clock; default time.Now
+	MailFrom string           // default "Second Opinion <no-reply@secondopinion.local>"
+	Now      func() time.Time // the clock; default time.Now
+}
+
+// defaultBcryptCost is the plan's cost of password hashes.
+const defaultBcryptCost = 12
+
+// Validate checks what the fields' own forms do not.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.BcryptCost < bcrypt.MinCost || c.BcryptCost > bcrypt.MaxCost {
+		errs = append(errs, config.Errorf("AUTH_BCRYPT_COST", "must be %d–%d, got %d", bcrypt.MinCost, bcrypt.MaxCost, c.BcryptCost))
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		errs = append(errs, config.Errorf("ADMIN_EMAIL and ADMIN_PASSWORD", "set both to create the first admin, or neither"))
+	}
+	if c.SigningKeys != "" {
+		// ParseKeyring's errors name a key by its kid, never its seed.
+		if _, err := authn.ParseKeyring(c.SigningKeys); err != nil {
+			errs = append(errs, config.Errorf("JWT_SIGNING_KEYS", "%v", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Service is a running auth target.
 type Service struct {
+	*service.Base
 	cfg       Config
-	log       *slog.Logger
 	st        *store.Store
-	relay     *outbox.Relay
-	mux       *http.ServeMux
-	api       huma.API
 	keys      *authn.Keyring
 	box       secretBox
 	issuer    *authn.Issuer
@@ -88,22 +115,28 @@ type Service struct {
 	dummyHash string // compared against for unknown emails, so timing matches
 }
 
-// Migrate creates or upgrades the service's tables and its outbox.
-func Migrate(ctx context.Context, db *sqldb.DB) error {
-	if err := outbox.Migrate(ctx, db); err != nil {
-		return err
-	}
-	return store.Migrate(ctx, db)
-}
+// The app verifies every token and mints every service identity through
+// auth when it runs in the same process.
+var _ service.Authority = (*Service)(nil)
 
-// New builds the service over a migrated store.
+// Migrate creates or upgrades the service's tables, its outbox and inbox.
+var Migrate = service.WithOutbox(store.Migrate)
+
+// adminTimeout bounds creating the first admin in New: a store query and
+// one bcrypt hash.
+const adminTimeout = 30 * time.Second
+
+// New builds the service over a migrated store, and creates the first
+// admin when ADMIN_EMAIL asks for one.
 func New(cfg Config, deps service.Deps) (*Service, error) {
-	if deps.DB == nil || deps.Bus == nil {
-		return nil, errors.New(Name + ": needs a store and a bus")
+	cfg = withDefaults(cfg, deps)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
-	cfg = withDefaults(cfg, deps.DataDir)
-	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
-		return nil, fmt.Errorf("%s: bcrypt cost %d is outside %d..%d", Name, cfg.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+	// auth consumes no events.
+	base, err := service.NewBase(Name, deps, outbox.Handlers{})
+	if err != nil {
+		return nil, err
 	}
 	keys, err := loadKeys(cfg, deps.DataDir)
 	if err != nil {
@@ -125,44 +158,53 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
-	log := deps.Log
-	if log == nil {
-		log = slog.Default()
-	}
 	topts := authn.TokenOptions{Issuer: cfg.Issuer, Audience: cfg.Audience, Now: cfg.Now}
+	st := store.New(deps.DB)
 	s := &Service{
+		Base:      base,
 		cfg:       cfg,
-		log:       log.With("service", Name),
-		st:        store.New(deps.DB),
-		relay:     outbox.NewRelay(deps.DB, deps.Bus, outbox.RelayOptions{Logger: log}),
-		mux:       http.NewServeMux(),
+		st:        st,
 		keys:      keys,
 		box:       box,
 		issuer:    authn.NewIssuer(keys, topts),
 		tokens:    authn.NewKeySetVerifier(set, authn.VerifierOptions{TokenOptions: topts}),
+		sessions:  storeSessions{st: st},
+		throttle:  NewMemoryThrottle(),
 		dummyHash: dummy,
 	}
-	s.sessions, s.throttle = storeSessions{st: s.st}, NewMemoryThrottle()
 	if cfg.Redis != nil {
 		s.sessions = NewRedisSessions(cfg.Redis, cfg.RedisPrefix)
 		s.throttle = NewRedisThrottle(cfg.Redis, cfg.RedisPrefix)
+		// Sessions live there: without it nobody logs in.
+		s.Check("redis", func(ctx context.Context) error { return cfg.Redis.Ping(ctx).Err() })
 	}
-	s.api = httpapi.NewAPI(s.mux, Name, "1.0.0")
-	s.routes()
-	s.mux.Handle(authv1connect.NewAuthServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers)))
-	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(authv1connect.AuthServiceName)))
+	s.routes(s.API)
+	path, h := authv1connect.NewAuthServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers))
+	s.ServeRPC(authv1connect.AuthServiceName, path, h)
+	if cfg.AdminEmail != "" {
+		// Before anyone can call: an operator's first login must work.
+		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+		defer cancel()
+		if err := s.ensureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
+			return nil, fmt.Errorf("ADMIN_EMAIL: create the first admin: %w", err)
+		}
+	}
 	return s, nil
 }
 
-func withDefaults(cfg Config, dataDir string) Config {
+func withDefaults(cfg Config, deps service.Deps) Config {
 	if cfg.BcryptCost == 0 {
-		cfg.BcryptCost = 12
+		cfg.BcryptCost = defaultBcryptCost
 	}
 	if cfg.Issuer == "" {
 		cfg.Issuer = authn.DefaultIssuer
 	}
 	if cfg.Audience == "" {
 		cfg.Audience = authn.DefaultAudience
+	}
+	// A nil *redis.Client must not become a non-nil interface.
+	if cfg.Redis == nil && deps.Redis != nil {
+		cfg.Redis = deps.Redis
 	}
 	if cfg.RedisPrefix == "" {
 		cfg.RedisPrefix = "auth:"
@@ -174,7 +216,7 @@ func withDefaults(cfg Config, dataDir string) Config {
 		cfg.MailFrom = "Second Opinion <no-reply@secondopinion.local>"
 	}
 	if cfg.Mailer == nil {
-		cfg.Mailer = Mailbox{Dir: filepath.Join(dataDir, "mailbox"), From: cfg.MailFrom, Now: cfg.Now}
+		cfg.Mailer = Mailbox{Dir: filepath.Join(deps.DataDir, "mailbox"), From: cfg.MailFrom, Now: cfg.Now}
 	}
 	return cfg
 }
@@ -188,23 +230,6 @@ func loadKeys(cfg Config, dataDir string) (*authn.Keyring, error) {
 	}
 	return authn.LoadKeyFile(filepath.Join(dataDir, "auth-jwt-keys"), cfg.Now())
 }
-
-// Handler serves the public REST API, the JWKS and the AuthService gRPC API.
-func (s *Service) Handler() http.Handler { return s.mux }
-
-// OpenAPI describes the public REST API.
-func (s *Service) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
-
-// Checks holds Redis when sessions live there: without it nobody logs in.
-func (s *Service) Checks() map[string]httpapi.Check {
-	if s.cfg.Redis == nil {
-		return nil
-	}
-	return map[string]httpapi.Check{"redis": func(ctx context.Context) error { return s.cfg.Redis.Ping(ctx).Err() }}
-}
-
-// Run relays the outbox until ctx ends, then flushes it.
-func (s *Service) Run(ctx context.Context) error { return s.relay.Run(ctx) }
 
 // Verifier verifies access tokens against this service's own keys and
 // touches their session, so a logged-out or idle session's tokens stop

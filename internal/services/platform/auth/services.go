@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -12,6 +13,7 @@ import (
 	authv1 "github.com/secondopinion/platform/api/gen/auth/v1"
 	"github.com/secondopinion/platform/api/gen/auth/v1/authv1connect"
 	"github.com/secondopinion/platform/internal/kit/authn"
+	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 )
 
@@ -31,6 +33,27 @@ func (s *Service) ServiceToken(name string) rpc.TokenSource {
 	}
 }
 
+// ServiceSecrets is SERVICE_SECRETS: target=secret pairs, comma-separated.
+type ServiceSecrets map[string]string
+
+// UnmarshalText reads the pairs; a secret shorter than minServiceSecret is
+// refused. Its error never repeats the value.
+func (s *ServiceSecrets) UnmarshalText(b []byte) error {
+	m := ServiceSecrets{}
+	for _, pair := range config.SplitList(string(b)) {
+		name, secret, ok := strings.Cut(pair, "=")
+		if !ok || name == "" || len(secret) < minServiceSecret {
+			return fmt.Errorf("want target=secret pairs with secrets of at least %d characters", minServiceSecret)
+		}
+		m[name] = secret
+	}
+	*s = m
+	return nil
+}
+
+// minServiceSecret is the shortest service secret accepted.
+const minServiceSecret = 16
+
 var errBadServiceCredential = errors.New("unknown service or wrong secret")
 
 // serviceToken exchanges a service's credential for its token.
@@ -44,34 +67,18 @@ func (s *Service) serviceToken(name, secret string) (string, time.Time, error) {
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("service token for %s: %w", name, err)
 	}
-	s.log.Info("service token issued", "caller", name)
+	s.Log.Info("service token issued", "caller", name)
 	return tok, exp, nil
 }
 
 func (r *rpcServer) IssueServiceToken(ctx context.Context, req *connect.Request[authv1.IssueServiceTokenRequest]) (*connect.Response[authv1.IssueServiceTokenResponse], error) {
 	tok, exp, err := r.s.serviceToken(req.Msg.Service, req.Msg.Secret)
 	if errors.Is(err, errBadServiceCredential) {
-		r.s.log.WarnContext(ctx, "service credential refused")
+		r.s.Log.WarnContext(ctx, "service credential refused")
 		return nil, connect.NewError(connect.CodeUnauthenticated, err)
 	}
 	if err != nil {
 		return nil, rpc.Error(ctx, err)
 	}
 	return connect.NewResponse(&authv1.IssueServiceTokenResponse{Token: tok, ExpiresAt: exp.UTC().Format(time.RFC3339)}), nil
-}
-
-// RemoteServiceToken is the token source of a service whose auth runs in
-// another process: it exchanges the service's secret at auth's AuthService.
-func RemoteServiceToken(c authv1connect.AuthServiceClient, name, secret string) rpc.TokenSource {
-	return func(ctx context.Context) (string, time.Time, error) {
-		res, err := c.IssueServiceToken(ctx, connect.NewRequest(&authv1.IssueServiceTokenRequest{Service: name, Secret: secret}))
-		if err != nil {
-			return "", time.Time{}, fmt.Errorf("exchange %s's credential at auth: %w", name, err)
-		}
-		exp, err := time.Parse(time.RFC3339, res.Msg.ExpiresAt)
-		if err != nil {
-			return "", time.Time{}, fmt.Errorf("service token expiry %q: %w", res.Msg.ExpiresAt, err)
-		}
-		return res.Msg.Token, exp, nil
-	}
 }

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -9,9 +10,10 @@ import (
 
 	authv1 "github.com/secondopinion/platform/api/gen/auth/v1"
 	"github.com/secondopinion/platform/api/gen/auth/v1/authv1connect"
+	authclient "github.com/secondopinion/platform/internal/clients/auth"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/rpc"
-	"github.com/secondopinion/platform/internal/services/platform/auth"
+	"github.com/secondopinion/platform/internal/kit/service"
 )
 
 const serviceSecret = "a service secret of some length"
@@ -58,11 +60,12 @@ func TestInternalAPIAdmitsOnlyNamedServices(t *testing.T) {
 }
 
 // TestServiceCredentialExchange: a service in another process trades its
-// secret for a token whose subject is its name and whose role is service.
+// secret for a token whose subject is its name and whose role is service,
+// through auth's client.
 func TestServiceCredentialExchange(t *testing.T) {
 	f := startSQLite(t)
-	c := authv1connect.NewAuthServiceClient(f.mem.Client(), rpc.BaseURL, rpc.ClientOptions()...)
-	tok, _, err := auth.RemoteServiceToken(c, "professional-identity", serviceSecret)(context.Background())
+	c := authclient.New(service.Peer{HTTP: f.mem.Client(), URL: rpc.BaseURL}, slog.Default())
+	tok, _, err := c.ServiceToken("professional-identity", serviceSecret)(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +78,7 @@ func TestServiceCredentialExchange(t *testing.T) {
 		{"case-management", serviceSecret},
 		{"professional-identity", ""},
 	} {
-		_, _, err := auth.RemoteServiceToken(c, bad[0], bad[1])(context.Background())
+		_, _, err := c.ServiceToken(bad[0], bad[1])(context.Background())
 		if connect.CodeOf(err) != connect.CodeUnauthenticated {
 			t.Errorf("%s with a wrong secret: %v, want unauthenticated", bad[0], err)
 		}

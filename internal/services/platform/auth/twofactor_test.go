@@ -14,7 +14,6 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	authv1 "github.com/secondopinion/platform/api/gen/auth/v1"
-	"github.com/secondopinion/platform/internal/kit/bus"
 )
 
 var recoveryCode = regexp.MustCompile(`^[0-9a-hjkmnp-tv-z]{5}-[0-9a-hjkmnp-tv-z]{5}$`)
@@ -74,29 +73,16 @@ func (f fixture) verify(t *testing.T, email, code string) response {
 // events returns the payloads of the outbox's events of type typ.
 func (f fixture) events(t *testing.T, typ string) []map[string]any {
 	t.Helper()
-	rows, err := f.db.QueryContext(context.Background(), `SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY seq`, typ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []map[string]any
-	for rows.Next() {
-		var env string
-		var e bus.Event
+	for _, e := range written(t, f.db) {
+		if e.Type != typ {
+			continue
+		}
 		var payload map[string]any
-		if err := rows.Scan(&env); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal([]byte(env), &e); err != nil {
-			t.Fatal(err)
-		}
 		if err := json.Unmarshal(e.Payload, &payload); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, payload)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }

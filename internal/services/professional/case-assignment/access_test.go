@@ -19,7 +19,7 @@ import (
 // de-identified pool are not.
 func TestAccess(t *testing.T) {
 	testkit.ForEachEngine(t, Name, func(t *testing.T, db *sqldb.DB) {
-		h := newHarness(t, db, Rules{})
+		h := newHarness(t, db, Config{})
 		if missing := authz.Missing(h.svc.OpenAPI()); len(missing) != 0 {
 			t.Errorf("operations without a policy: %v", missing)
 		}
@@ -113,7 +113,7 @@ func TestAccess(t *testing.T) {
 
 func auditEntries(t *testing.T, h *harness) []kitaudit.Entry {
 	t.Helper()
-	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY seq`, kitaudit.EventType)
+	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY seq`, kitaudit.Recorded.Type)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,17 +7,18 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/api/events"
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
-	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/services/professional/case-assignment/domain"
 	"github.com/secondopinion/platform/internal/services/professional/case-assignment/store"
 )
 
 // The application functions below take the verified caller (who). The
-// coarse policy (authz.Register) has admitted who's role by then; here a
+// coarse policy (httpapi.Register) has admitted who's role by then; here a
 // professional reaches only their own pool view and assignments, an admin
 // all. The pool holds de-identified summaries only, so a professional's
 // reads are not audited; an admin's reads and actions are.
@@ -26,7 +27,7 @@ import (
 const titleClaimed = "Case already claimed"
 
 func errClaimed() error {
-	return problem.Conflict(titleClaimed, "another professional claimed this case first")
+	return fault.Conflict(titleClaimed, "another professional claimed this case first")
 }
 
 // claim takes case caseID for the calling professional, if they match it.
@@ -38,15 +39,15 @@ func (s *Service) claim(ctx context.Context, who authn.Principal, caseID string)
 		return store.Assignment{}, err
 	}
 	if e.Status == store.Closed {
-		return store.Assignment{}, problem.NotFound("case")
+		return store.Assignment{}, fault.NotFound("case")
 	}
 	p, err := s.store.Professional(ctx, who.Subject)
 	if err != nil {
 		return store.Assignment{}, err
 	}
 	now := s.now()
-	if why := s.cfg.Rules.Match(p, e.Match(), now); why != domain.Match {
-		return store.Assignment{}, problem.Forbidden(string(why))
+	if why := s.rules.Match(p, e.Match(), now); why != domain.Match {
+		return store.Assignment{}, fault.Forbidden(string(why))
 	}
 	if excluded {
 		return store.Assignment{}, errExcluded()
@@ -57,7 +58,7 @@ func (s *Service) claim(ctx context.Context, who authn.Principal, caseID string)
 		return store.Assignment{}, errClaimed()
 	}
 	a, err := s.store.Claim(ctx, store.Claim{AssignmentID: uuid.NewString(), CaseID: caseID, ProfessionalID: who.Subject,
-		Stay: e.Stay, At: now, Deadline: s.cfg.Rules.Deadline(e.Urgency, now)}, assignedEvents)
+		Stay: e.Stay, At: now, Deadline: s.rules.Deadline(e.Urgency, now)}, assignedEvents)
 	switch {
 	case errors.Is(err, store.ErrTaken):
 		return store.Assignment{}, errClaimed()
@@ -66,13 +67,13 @@ func (s *Service) claim(ctx context.Context, who authn.Principal, caseID string)
 	case err != nil:
 		return store.Assignment{}, busy(err)
 	}
-	s.relay.Notify()
-	s.log.InfoContext(ctx, "case claimed", "caseId", caseID, "assignmentId", a.ID, "actor", who.Subject)
+	s.Relay.Notify()
+	s.Log.InfoContext(ctx, "case claimed", "caseId", caseID, "assignmentId", a.ID, "actor", who.Subject)
 	return a, nil
 }
 
 func errExcluded() error {
-	return problem.Forbidden("your assignment of this case expired: it goes to another professional")
+	return fault.Forbidden("your assignment of this case expired: it goes to another professional")
 }
 
 // release gives an ACTIVE assignment back to the pool: its assignee's or
@@ -83,20 +84,20 @@ func (s *Service) release(ctx context.Context, who authn.Principal, id string) (
 		return store.Assignment{}, err
 	}
 	if !authz.IsAdmin(who) && who.Subject != a.ProfessionalID {
-		return store.Assignment{}, problem.NotFound("assignment")
+		return store.Assignment{}, fault.NotFound("assignment")
 	}
 	if err := s.auditAdmin(ctx, who, "assignment.release", "assignment", id); err != nil {
 		return store.Assignment{}, err
 	}
-	a, err = s.store.Release(ctx, id, s.now(), endedEvents("assignment.released"))
+	a, err = s.store.Release(ctx, id, s.now(), endedEvents(events.AssignmentReleasedV1))
 	if errors.Is(err, store.ErrNotActive) {
-		return store.Assignment{}, problem.Conflict("Assignment not active", "only an active assignment can be released")
+		return store.Assignment{}, fault.Conflict("Assignment not active", "only an active assignment can be released")
 	}
 	if err != nil {
 		return store.Assignment{}, busy(err)
 	}
-	s.relay.Notify()
-	s.log.InfoContext(ctx, "assignment released", "caseId", a.CaseID, "assignmentId", a.ID, "actor", who.Subject)
+	s.Relay.Notify()
+	s.Log.InfoContext(ctx, "assignment released", "caseId", a.CaseID, "assignmentId", a.ID, "actor", who.Subject)
 	return a, nil
 }
 
@@ -108,9 +109,9 @@ const availableBatch = 200
 // first: the professional themself or an admin.
 func (s *Service) available(ctx context.Context, who authn.Principal, professionalID, cursor string, limit int) ([]store.Entry, string, error) {
 	if !authz.IsAdmin(who) && who.Subject != professionalID {
-		return nil, "", problem.NotFound("professional")
+		return nil, "", fault.NotFound("professional")
 	}
-	after, err := httpapi.DecodeCursor("query.cursor", cursor)
+	after, err := page.Decode(cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -129,12 +130,12 @@ func (s *Service) available(ctx context.Context, who authn.Principal, profession
 			return nil, "", err
 		}
 		for _, e := range batch {
-			if s.cfg.Rules.Match(p, e.Match(), now) != domain.Match {
+			if s.rules.Match(p, e.Match(), now) != domain.Match {
 				continue
 			}
 			if len(out) == limit {
 				last := out[limit-1]
-				return out, httpapi.Cursor{Time: last.OpenedAt, ID: last.CaseID}.Encode(), nil
+				return out, page.Cursor{Time: last.OpenedAt, ID: last.CaseID}.Encode(), nil
 			}
 			out = append(out, e)
 		}
@@ -142,7 +143,7 @@ func (s *Service) available(ctx context.Context, who authn.Principal, profession
 			return out, "", nil
 		}
 		last := batch[len(batch)-1]
-		after = httpapi.Cursor{Time: last.OpenedAt, ID: last.CaseID}
+		after = page.Cursor{Time: last.OpenedAt, ID: last.CaseID}
 	}
 }
 
@@ -151,11 +152,11 @@ func (s *Service) available(ctx context.Context, who authn.Principal, profession
 func (s *Service) list(ctx context.Context, who authn.Principal, professionalID, cursor string, limit int) ([]store.Assignment, string, error) {
 	if !authz.IsAdmin(who) {
 		if professionalID != "" && professionalID != who.Subject {
-			return nil, "", problem.NotFound("professional")
+			return nil, "", fault.NotFound("professional")
 		}
 		professionalID = who.Subject
 	}
-	after, err := httpapi.DecodeCursor("query.cursor", cursor)
+	after, err := page.Decode(cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -176,20 +177,16 @@ func (s *Service) auditAdmin(ctx context.Context, who authn.Principal, action, r
 	e := kitaudit.FromContext(ctx)
 	e.Action, e.ResourceType, e.ResourceID = action, resourceType, resourceID
 	e.Purpose, e.Outcome = authz.Purpose(who), kitaudit.Allowed
-	if err := kitaudit.Record(ctx, s.db, e); err != nil {
-		return err
-	}
-	s.relay.Notify()
-	return nil
+	return s.Record(ctx, e)
 }
 
 // busy answers a store that could not take a write in time (SQLite's lock
 // wait ran out, PostgreSQL's connections were exhausted) as 503 with
 // Retry-After rather than 500: the caller may simply try again.
 func busy(err error) error {
-	if _, ok := problem.As(err); ok || !store.IsBusy(err) {
+	if _, ok := fault.As(err); ok || !store.IsBusy(err) {
 		return err
 	}
-	return &problem.Error{Kind: problem.KindUnavailable, Title: "Service unavailable", Detail: "the pool is busy; try again",
+	return &fault.Error{Kind: fault.KindUnavailable, Title: "Service unavailable", Detail: "the pool is busy; try again",
 		Err: err, RetryAfter: time.Second}
 }

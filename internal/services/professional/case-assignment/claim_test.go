@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/internal/services/professional/case-assignment/domain"
@@ -21,7 +22,7 @@ var (
 // claim wins, later ones get 409 with the plan's title.
 func TestClaim(t *testing.T) {
 	testkit.ForEachEngine(t, Name, func(t *testing.T, db *sqldb.DB) {
-		h := newHarness(t, db, Rules{EarlyAccess: 10 * time.Minute})
+		h := newHarness(t, db, Config{EarlyAccess: 10 * time.Minute})
 		senior := h.pro("senior", "SENIOR", []string{"NEUROLOGY", "CARDIOLOGY"}, []string{"de", "en"})
 		h.pro("expert", "EXPERT", cardio, en)
 		h.pro("junior", "JUNIOR", cardio, en)
@@ -132,7 +133,7 @@ func TestClaim(t *testing.T) {
 // late professional away from it; a delivered assignment never expires.
 func TestReleaseAndExpiry(t *testing.T) {
 	testkit.ForEachEngine(t, Name, func(t *testing.T, db *sqldb.DB) {
-		h := newHarness(t, db, Rules{})
+		h := newHarness(t, db, Config{})
 		a := h.pro("a", "SENIOR", cardio, en)
 		b := h.pro("b", "SENIOR", cardio, en)
 		c := h.enter("CARDIOLOGY", "STANDARD", "en")
@@ -215,7 +216,7 @@ func TestReleaseAndExpiry(t *testing.T) {
 // A case waiting past the escalation age raises one event per pool stay.
 func TestEscalation(t *testing.T) {
 	testkit.ForEachEngine(t, Name, func(t *testing.T, db *sqldb.DB) {
-		h := newHarness(t, db, Rules{EscalateAfter: 2 * time.Hour})
+		h := newHarness(t, db, Config{EscalateAfter: 2 * time.Hour})
 		h.pro("a", "SENIOR", cardio, en)
 		c := h.enter("CARDIOLOGY", "STANDARD", "en")
 		h.clock.advance(2*time.Hour - time.Second)
@@ -249,7 +250,7 @@ func TestEscalation(t *testing.T) {
 // conditional update decides which one publishes.
 func TestSchedulersRace(t *testing.T) {
 	testkit.ForEachEngine(t, Name, func(t *testing.T, db *sqldb.DB) {
-		h := newHarness(t, db, Rules{EscalateAfter: time.Hour})
+		h := newHarness(t, db, Config{EscalateAfter: time.Hour})
 		h.pro("a", "SENIOR", cardio, en)
 		const n = 30
 		for range n {
@@ -260,7 +261,7 @@ func TestSchedulersRace(t *testing.T) {
 			h.enter("CARDIOLOGY", "STANDARD", "en") // stays unclaimed
 		}
 		h.clock.advance(24 * time.Hour)
-		replicas := []*Service{h.svc, h.newService(Rules{EscalateAfter: time.Hour}), h.newService(Rules{EscalateAfter: time.Hour})}
+		replicas := []*Service{h.svc, h.newService(Config{EscalateAfter: time.Hour}), h.newService(Config{EscalateAfter: time.Hour})}
 		done := make(chan struct{})
 		for _, r := range replicas {
 			go func() {
@@ -296,7 +297,7 @@ func distinct(evs []map[string]any, key string) int {
 // arrive in: a later change is never rolled back by an older event.
 func TestProjectionOrder(t *testing.T) {
 	testkit.ForEachEngine(t, Name, func(t *testing.T, db *sqldb.DB) {
-		h := newHarness(t, db, Rules{})
+		h := newHarness(t, db, Config{})
 		id := uuid.NewString()
 		t0 := h.clock.Now()
 		h.feed("professional.verified", id, map[string]any{"professionalId": id, "timestamp": t0.Add(time.Minute)})
@@ -305,7 +306,7 @@ func TestProjectionOrder(t *testing.T) {
 		h.feed("professional.registered", id, map[string]any{"professionalId": id, "specialties": cardio, "languages": en, "level": "JUNIOR", "timestamp": t0})
 		h.feed("professional.suspended", id, map[string]any{"professionalId": id, "reason": "licence expired", "timestamp": t0})
 		p, err := h.svc.store.Professional(t.Context(), id)
-		if err != nil || p.Status != domain.Verified || p.Level != domain.Expert || len(p.Specialties) != 1 || p.Specialties[0] != "ONCOLOGY" {
+		if err != nil || p.Status != domain.Verified || p.Level != vocab.Expert || len(p.Specialties) != 1 || p.Specialties[0] != "ONCOLOGY" {
 			t.Errorf("projection %+v %v", p, err)
 		}
 		h.feed("professional.suspended", id, map[string]any{"professionalId": id, "reason": "licence expired", "timestamp": t0.Add(time.Hour)})
@@ -318,7 +319,7 @@ func TestProjectionOrder(t *testing.T) {
 // The available list pages by cursor, oldest first.
 func TestAvailablePages(t *testing.T) {
 	testkit.ForEachEngine(t, Name, func(t *testing.T, db *sqldb.DB) {
-		h := newHarness(t, db, Rules{})
+		h := newHarness(t, db, Config{})
 		a := h.pro("a", "JUNIOR", cardio, en)
 		var want []string
 		for i := range 7 {

@@ -23,7 +23,7 @@ const (
 func TestClaimRace(t *testing.T) {
 	testkit.ForEachEngine(t, Name, func(t *testing.T, db *sqldb.DB) {
 		start := time.Now()
-		h := build(t, db, Rules{})
+		h := build(t, db, Config{})
 		verifier := testkit.Tokens{}
 		tokens := make([]string, racers)
 		for i := range tokens {
@@ -79,7 +79,7 @@ func TestClaimRace(t *testing.T) {
 // pool update could not store a second ACTIVE assignment of a case.
 func TestOneActiveAssignmentIndex(t *testing.T) {
 	testkit.ForEachEngine(t, Name, func(t *testing.T, db *sqldb.DB) {
-		h := build(t, db, Rules{})
+		h := build(t, db, Config{})
 		c := uuid.NewString()
 		insert := `INSERT INTO assignments (id, case_id, case_number, professional_id, status, claimed_at, deadline)
 			VALUES ($1, $2, 'EU-2031-AAAAAA', $3, $4, $5, $5)`

@@ -8,7 +8,7 @@ import (
 
 	professionalv1 "github.com/secondopinion/platform/api/gen/professional/v1"
 	"github.com/secondopinion/platform/api/gen/professional/v1/professionalv1connect"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 )
 
@@ -27,8 +27,8 @@ type rpcServer struct{ s *Service }
 func (r *rpcServer) GetActiveAssignment(ctx context.Context, req *connect.Request[professionalv1.GetActiveAssignmentRequest]) (*connect.Response[professionalv1.Assignment], error) {
 	a, err := r.s.store.Active(ctx, req.Msg.CaseId)
 	if err != nil {
-		if _, ok := problem.As(err); !ok {
-			r.s.log.ErrorContext(ctx, "active assignment rpc failed", "caseId", req.Msg.CaseId, "err", err)
+		if _, ok := fault.As(err); !ok {
+			r.s.Log.ErrorContext(ctx, "active assignment rpc failed", "caseId", req.Msg.CaseId, "err", err)
 		}
 		return nil, rpc.Error(ctx, busy(err))
 	}

@@ -34,7 +34,7 @@ func bearer(c *http.Client, token string) *http.Client {
 // claim, and only medical-opinion may ask.
 func TestAssignmentServiceOverGRPC(t *testing.T) {
 	testkit.ForEachEngine(t, Name, func(t *testing.T, db *sqldb.DB) {
-		h := newHarness(t, db, Rules{})
+		h := newHarness(t, db, Config{})
 		for _, svc := range []string{"medical-opinion", "payouts"} {
 			h.tokens.add("service:"+svc, authn.Principal{Subject: svc, Role: authn.RoleService})
 		}
@@ -104,7 +104,7 @@ func TestAssignmentServiceOverGRPC(t *testing.T) {
 // app's peers check it.
 func TestAssignmentServiceHealth(t *testing.T) {
 	testkit.ForEachEngine(t, Name, func(t *testing.T, db *sqldb.DB) {
-		h := build(t, db, Rules{})
+		h := build(t, db, Config{})
 		mem := rpc.NewInProcess(httpapi.Wrap(h.svc.Handler(), httpapi.Options{Service: Name, Verifier: h.tokens}))
 		t.Cleanup(func() { mem.Close() })
 		hc := grpchealth.NewClient(mem.Client(), rpc.BaseURL, rpc.ClientOptions()...)

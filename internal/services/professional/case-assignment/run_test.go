@@ -17,9 +17,8 @@ import (
 // returns the case to the pool and the relay publishes every event.
 func TestRunExpiresShortDeadline(t *testing.T) {
 	testkit.ForEachEngine(t, Name, func(t *testing.T, db *sqldb.DB) {
-		h := build(t, db, Rules{})
-		svc, err := New(Config{Rules: Rules{Deadlines: map[string]time.Duration{"URGENT": 300 * time.Millisecond}},
-			Interval: 50 * time.Millisecond}, depsOf(h))
+		h := build(t, db, Config{})
+		svc, err := New(Config{DeadlineUrgent: 300 * time.Millisecond, Interval: 50 * time.Millisecond}, depsOf(h))
 		if err != nil {
 			t.Fatal(err)
 		}

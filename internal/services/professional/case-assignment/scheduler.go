@@ -3,6 +3,8 @@ package caseassignment
 import (
 	"context"
 	"time"
+
+	"github.com/secondopinion/platform/api/events"
 )
 
 // sweepBatch bounds the rows one sweep handles per kind; the next tick
@@ -30,14 +32,14 @@ func (s *Service) schedule(ctx context.Context) {
 func (s *Service) sweep(ctx context.Context) {
 	expired, err := s.expire(ctx)
 	if err != nil && ctx.Err() == nil {
-		s.log.ErrorContext(ctx, "expire assignments", "err", err)
+		s.Log.ErrorContext(ctx, "expire assignments", "err", err)
 	}
 	escalated, err := s.escalate(ctx)
 	if err != nil && ctx.Err() == nil {
-		s.log.ErrorContext(ctx, "escalate cases", "err", err)
+		s.Log.ErrorContext(ctx, "escalate cases", "err", err)
 	}
 	if expired+escalated > 0 {
-		s.relay.Notify()
+		s.Relay.Notify()
 	}
 }
 
@@ -52,13 +54,13 @@ func (s *Service) expire(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, id := range ids {
-		done, err := s.store.Expire(ctx, id, now, endedEvents("assignment.expired"))
+		done, err := s.store.Expire(ctx, id, now, endedEvents(events.AssignmentExpiredV1))
 		if err != nil {
 			return n, err
 		}
 		if done {
 			n++
-			s.log.InfoContext(ctx, "assignment expired", "assignmentId", id)
+			s.Log.InfoContext(ctx, "assignment expired", "assignmentId", id)
 		}
 	}
 	return n, nil
@@ -69,7 +71,7 @@ func (s *Service) expire(ctx context.Context) (int, error) {
 // escalated.
 func (s *Service) escalate(ctx context.Context) (int, error) {
 	now := s.now()
-	es, err := s.store.Overdue(ctx, s.cfg.Rules.EscalationCutoff(now), sweepBatch)
+	es, err := s.store.Overdue(ctx, s.rules.EscalationCutoff(now), sweepBatch)
 	if err != nil {
 		return 0, err
 	}
@@ -81,7 +83,7 @@ func (s *Service) escalate(ctx context.Context) (int, error) {
 		}
 		if done {
 			n++
-			s.log.InfoContext(ctx, "case escalated", "caseId", e.CaseID)
+			s.Log.InfoContext(ctx, "case escalated", "caseId", e.CaseID)
 		}
 	}
 	return n, nil

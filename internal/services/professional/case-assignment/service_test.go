@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	contracts "github.com/secondopinion/platform/api/events"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
@@ -26,11 +27,17 @@ type recorder struct {
 	mu        sync.Mutex
 	published []bus.Event
 	handler   bus.Handler
+	broken    []error // events their contract does not describe
 }
 
 func (r *recorder) Publish(_ context.Context, events ...bus.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for _, e := range events {
+		if err := contracts.Check(e); err != nil {
+			r.broken = append(r.broken, err)
+		}
+	}
 	r.published = append(r.published, events...)
 	return nil
 }
@@ -93,16 +100,16 @@ type harness struct {
 	client *http.Client
 }
 
-func newHarness(t *testing.T, db *sqldb.DB, rules Rules) *harness {
+func newHarness(t *testing.T, db *sqldb.DB, cfg Config) *harness {
 	t.Helper()
-	h := build(t, db, rules)
+	h := build(t, db, cfg)
 	h.serve(h.tokens)
 	return h
 }
 
 // build is newHarness without the server, for tests that serve with a
 // verifier of their own.
-func build(t *testing.T, db *sqldb.DB, rules Rules) *harness {
+func build(t *testing.T, db *sqldb.DB, cfg Config) *harness {
 	t.Helper()
 	if err := Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
@@ -112,7 +119,14 @@ func build(t *testing.T, db *sqldb.DB, rules Rules) *harness {
 			"admin":   {Subject: adminID, Role: authn.RoleAdmin},
 			"patient": {Subject: patientID, Role: authn.RolePatient},
 		}}}
-	h.svc = h.newService(rules)
+	h.svc = h.newService(cfg)
+	t.Cleanup(func() {
+		h.bus.mu.Lock()
+		defer h.bus.mu.Unlock()
+		for _, err := range h.bus.broken {
+			t.Errorf("published an event its contract does not describe: %v", err)
+		}
+	})
 	return h
 }
 
@@ -131,9 +145,10 @@ func (h *harness) serve(v authn.Verifier) {
 }
 
 // newService builds another replica over the harness's store and clock.
-func (h *harness) newService(rules Rules) *Service {
+func (h *harness) newService(cfg Config) *Service {
 	h.t.Helper()
-	svc, err := New(Config{Rules: rules, Now: h.clock.Now}, depsOf(h))
+	cfg.Now = h.clock.Now
+	svc, err := New(cfg, depsOf(h))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -198,7 +213,7 @@ func (h *harness) feed(typ, aggregate string, payload map[string]any) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if err := h.svc.consumer.Handle(context.Background(), e); err != nil {
+	if err := h.svc.Consume(context.Background(), e); err != nil {
 		h.t.Fatalf("%s: %v", typ, err)
 	}
 	var status string
@@ -233,7 +248,8 @@ func (h *harness) enter(specialty, urgency, language string) string {
 	return id
 }
 
-// outbox returns the events of a type in the outbox, oldest first.
+// outbox returns the payloads of the events of a type in the outbox,
+// oldest first, each held to its contract.
 func (h *harness) outbox(typ string) []map[string]any {
 	h.t.Helper()
 	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY seq`, typ)
@@ -248,6 +264,9 @@ func (h *harness) outbox(typ string) []map[string]any {
 		var p map[string]any
 		if err := rows.Scan(&env); err != nil || json.Unmarshal([]byte(env), &e) != nil || json.Unmarshal(e.Payload, &p) != nil {
 			h.t.Fatalf("outbox %s: %v", env, err)
+		}
+		if err := contracts.Check(e); err != nil {
+			h.t.Errorf("queued an event its contract does not describe: %v", err)
 		}
 		out = append(out, p)
 	}

@@ -142,7 +142,7 @@ func testAdminAudit(t *testing.T, h *harness) {
 // auditEntries are the audit.recorded events in the outbox.
 func (h *harness) auditEntries() []kitaudit.Entry {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY seq`, kitaudit.EventType)
+	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY seq`, kitaudit.Recorded.Type)
 	if err != nil {
 		h.t.Fatal(err)
 	}

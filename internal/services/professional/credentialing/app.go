@@ -5,19 +5,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/api/vocab"
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
-	"github.com/secondopinion/platform/internal/kit/bus"
-	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/services/professional/credentialing/domain"
 	"github.com/secondopinion/platform/internal/services/professional/credentialing/store"
 )
@@ -25,7 +24,7 @@ import (
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 // The application functions below take the verified caller (who). The
-// coarse policy (authz.Register) has admitted who's role by then; here a
+// coarse policy (httpapi.Register) has admitted who's role by then; here a
 // professional reaches only their own credentials and standing, an admin
 // every one. Admin actions are recorded in the audit trail: changes in the
 // transaction that makes them, reads and refusals before answering.
@@ -45,7 +44,7 @@ func (s *Service) submit(ctx context.Context, who authn.Principal, in domain.New
 		return store.Credential{}, err
 	}
 	var c store.Credential
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		c, err = s.store.AddCredential(ctx, tx, store.Credential{ID: uuid.NewString(), ProfessionalID: in.ProfessionalID,
 			LicenseNumber: in.LicenseNumber, IssuingAuthority: in.IssuingAuthority, Country: in.Country,
@@ -53,14 +52,17 @@ func (s *Service) submit(ctx context.Context, who authn.Principal, in domain.New
 		if err != nil {
 			return err
 		}
-		return s.publish(ctx, tx, "credential.submitted", c.ProfessionalID, submittedPayload{c.ID, c.ProfessionalID,
-			c.Specialty, c.Country, c.ExpiresAt, c.SubmittedAt})
+		e, err := submittedEvent(c)
+		if err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, e)
 	})
 	if err != nil {
 		return store.Credential{}, fmt.Errorf("submit credential: %w", err)
 	}
-	s.relay.Notify()
-	s.log.InfoContext(ctx, "credential submitted", "credentialId", c.ID, "professionalId", c.ProfessionalID)
+	s.Relay.Notify()
+	s.Log.InfoContext(ctx, "credential submitted", "credentialId", c.ID, "professionalId", c.ProfessionalID)
 	return c, nil
 }
 
@@ -69,7 +71,7 @@ func (s *Service) list(ctx context.Context, who authn.Principal, id, cursor stri
 	if err := self(who, id, true); err != nil {
 		return nil, "", err
 	}
-	after, err := httpapi.DecodeCursor("query.cursor", cursor)
+	after, err := page.Decode(cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -93,7 +95,7 @@ func (s *Service) review(ctx context.Context, who authn.Principal, id string, r 
 	action := "credential." + string(r)
 	now := s.now()
 	var c store.Credential
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if c, err = s.store.Credential(ctx, tx, id); err != nil {
 			return err
@@ -104,16 +106,16 @@ func (s *Service) review(ctx context.Context, who authn.Principal, id string, r 
 		}
 		c, err = s.store.Review(ctx, tx, c, to, reason, who.Subject, now)
 		if errors.Is(err, store.ErrStale) {
-			return problem.Conflict("Credential already reviewed", "another review came first")
+			return fault.Conflict("Credential already reviewed", "another review came first")
 		}
 		if err != nil {
 			return err
 		}
-		typ := "credential.verified"
-		if to == domain.Rejected {
-			typ = "credential.rejected"
+		e, err := reviewedEvent(c, now)
+		if err != nil {
+			return err
 		}
-		if err := s.publish(ctx, tx, typ, c.ProfessionalID, reviewedPayload{c.ID, c.ProfessionalID, reason, now}); err != nil {
+		if err := outbox.Add(ctx, tx, e); err != nil {
 			return err
 		}
 		if to == domain.Verified {
@@ -126,20 +128,20 @@ func (s *Service) review(ctx context.Context, who authn.Principal, id string, r 
 	if err != nil {
 		return store.Credential{}, s.refused(ctx, who, action, "credential", id, fmt.Errorf("%s %s: %w", action, id, err))
 	}
-	s.relay.Notify()
-	s.log.InfoContext(ctx, "credential reviewed", "credentialId", c.ID, "status", c.Status, "actor", who.Subject)
+	s.Relay.Notify()
+	s.Log.InfoContext(ctx, "credential reviewed", "credentialId", c.ID, "status", c.Status, "actor", who.Subject)
 	return c, nil
 }
 
 // setLevel sets a professional's level, publishing the change when there
 // is one.
-func (s *Service) setLevel(ctx context.Context, who authn.Principal, id, level string) (standing, error) {
-	if !domain.ValidLevel(level) {
-		return standing{}, problem.Invalid("body.level", "must be one of %s", strings.Join(domain.Levels, ", "))
+func (s *Service) setLevel(ctx context.Context, who authn.Principal, id string, level vocab.Level) (standing, error) {
+	if !level.Valid() {
+		return standing{}, fault.Invalid("level", "must be one of %s", strings.Join(level.Values(), ", "))
 	}
 	now := s.now()
 	var out standing
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		p, err := s.store.Lock(ctx, tx, id, now)
 		if err != nil {
 			return err
@@ -148,7 +150,11 @@ func (s *Service) setLevel(ctx context.Context, who authn.Principal, id, level s
 			if err := s.store.SetLevel(ctx, tx, p.ID, p.Level, level, now); err != nil {
 				return err
 			}
-			if err := s.publish(ctx, tx, "professional.level_changed", p.ID, levelPayload{p.ID, p.Level, level, now}); err != nil {
+			e, err := levelChangedEvent(p.ID, p.Level, level, now)
+			if err != nil {
+				return err
+			}
+			if err := outbox.Add(ctx, tx, e); err != nil {
 				return err
 			}
 			p.Level = level
@@ -163,15 +169,15 @@ func (s *Service) setLevel(ctx context.Context, who authn.Principal, id, level s
 	if err != nil {
 		return standing{}, s.refused(ctx, who, "professional.level.set", "professional", id, fmt.Errorf("set level of %s: %w", id, err))
 	}
-	s.relay.Notify()
-	s.log.InfoContext(ctx, "level set", "professionalId", id, "level", level, "actor", who.Subject)
+	s.Relay.Notify()
+	s.Log.InfoContext(ctx, "level set", "professionalId", id, "level", level, "actor", who.Subject)
 	return out, nil
 }
 
 // standing is a professional's standing as of now.
 type standing struct {
 	ProfessionalID string
-	Level          string
+	Level          vocab.Level
 	domain.Standing
 }
 
@@ -227,20 +233,11 @@ func (s *Service) restand(ctx context.Context, tx *sql.Tx, id string, now time.T
 	if typ == "" {
 		return "", nil
 	}
-	var reason string
-	if next == domain.StandingSuspended {
-		reason = domain.SuspendedReason
-	}
-	return typ, s.publish(ctx, tx, typ, id, standingPayload{id, reason, now})
-}
-
-// publish adds an event about a professional to the outbox within tx.
-func (s *Service) publish(ctx context.Context, tx *sql.Tx, typ, professionalID string, payload any) error {
-	e, err := bus.New(Name, typ, professionalID, payload)
+	e, err := standingEvent(typ, id, now)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return outbox.Add(ctx, tx, e)
+	return typ, outbox.Add(ctx, tx, e)
 }
 
 // self admits the professional id themself, and an admin when admins is
@@ -249,7 +246,7 @@ func self(who authn.Principal, id string, admins bool) error {
 	if (admins && authz.IsAdmin(who)) || (who.Role == authn.RoleProfessional && who.Subject != "" && who.Subject == id) {
 		return nil
 	}
-	return problem.NotFound("professional")
+	return fault.NotFound("professional")
 }
 
 // entry starts the audit entry of who's action on a resource.
@@ -267,7 +264,7 @@ func (s *Service) auditTx(ctx context.Context, tx *sql.Tx, action, resourceType,
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	ev, err := bus.New(Name, kitaudit.EventType, resourceID, e)
+	ev, err := kitaudit.Recorded.New(Name, resourceID, e)
 	if err != nil {
 		return err
 	}
@@ -281,22 +278,17 @@ func (s *Service) auditRead(ctx context.Context, who authn.Principal, action, re
 	if !authz.IsAdmin(who) {
 		return nil
 	}
-	if err := kitaudit.Record(ctx, s.db, entry(ctx, action, resourceType, resourceID, kitaudit.Allowed)); err != nil {
-		return err
-	}
-	s.relay.Notify()
-	return nil
+	return s.Record(ctx, entry(ctx, action, resourceType, resourceID, kitaudit.Allowed))
 }
 
 // refused records an admin action that failed on the resource's state (a
 // 404 or 409) and returns err, or the 503 of an unrecordable refusal.
 func (s *Service) refused(ctx context.Context, who authn.Principal, action, resourceType, resourceID string, err error) error {
-	if st := problem.StatusOf(err); !authz.IsAdmin(who) || (st != http.StatusNotFound && st != http.StatusConflict) {
+	if k := fault.KindOf(err); !authz.IsAdmin(who) || (k != fault.KindNotFound && k != fault.KindConflict) {
 		return err
 	}
-	if rerr := kitaudit.Record(ctx, s.db, entry(ctx, action, resourceType, resourceID, kitaudit.Denied)); rerr != nil {
+	if rerr := s.Record(ctx, entry(ctx, action, resourceType, resourceID, kitaudit.Denied)); rerr != nil {
 		return rerr
 	}
-	s.relay.Notify()
 	return err
 }

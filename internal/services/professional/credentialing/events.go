@@ -3,76 +3,74 @@ package credentialing
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/api/events"
+	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/outbox"
+	"github.com/secondopinion/platform/internal/services/professional/credentialing/domain"
 	"github.com/secondopinion/platform/internal/services/professional/credentialing/store"
 )
 
-// Published payloads, as the professional domain's contracts fix them.
-// Licence numbers and authorities stay in the service.
-type (
-	submittedPayload struct {
-		CredentialID   string    `json:"credentialId"`
-		ProfessionalID string    `json:"professionalId"`
-		Specialty      string    `json:"specialty"`
-		Country        string    `json:"country"`
-		ExpiresAt      time.Time `json:"expiresAt"`
-		Timestamp      time.Time `json:"timestamp"`
-	}
-	// reviewedPayload is credential.verified, and credential.rejected with
-	// its reason.
-	reviewedPayload struct {
-		CredentialID   string    `json:"credentialId"`
-		ProfessionalID string    `json:"professionalId"`
-		Reason         string    `json:"reason,omitempty"`
-		Timestamp      time.Time `json:"timestamp"`
-	}
-	// standingPayload is professional.verified, and professional.suspended
-	// with its reason.
-	standingPayload struct {
-		ProfessionalID string    `json:"professionalId"`
-		Reason         string    `json:"reason,omitempty"`
-		Timestamp      time.Time `json:"timestamp"`
-	}
-	levelPayload struct {
-		ProfessionalID string    `json:"professionalId"`
-		From           string    `json:"from"`
-		To             string    `json:"to"`
-		Timestamp      time.Time `json:"timestamp"`
-	}
-)
+// Published events are about a professional, the key that keeps their
+// events in order, and carry ids, codes and times: licence numbers and
+// issuing authorities stay in the service.
 
-// registeredPayload is what the service reads of professional.registered.
-type registeredPayload struct {
-	ProfessionalID string    `json:"professionalId"`
-	Specialties    []string  `json:"specialties"`
-	Timestamp      time.Time `json:"timestamp"`
+func submittedEvent(c store.Credential) (bus.Event, error) {
+	return events.CredentialSubmittedV1.New(Name, c.ProfessionalID, events.CredentialSubmitted{CredentialID: c.ID,
+		ProfessionalID: c.ProfessionalID, Specialty: c.Specialty, Country: c.Country, ExpiresAt: c.ExpiresAt,
+		Timestamp: c.SubmittedAt})
 }
 
-func (s *Service) handlers() map[string]outbox.HandlerFunc {
-	return map[string]outbox.HandlerFunc{"professional.registered": s.onRegistered}
+// reviewedEvent is credential.verified, or credential.rejected with its
+// reason, as the review of c decided at.
+func reviewedEvent(c store.Credential, at time.Time) (bus.Event, error) {
+	contract := events.CredentialVerifiedV1
+	if c.Status == domain.Rejected {
+		contract = events.CredentialRejectedV1
+	}
+	return contract.New(Name, c.ProfessionalID, events.CredentialReviewed{CredentialID: c.ID,
+		ProfessionalID: c.ProfessionalID, Reason: c.Reason, Timestamp: at})
+}
+
+func levelChangedEvent(professionalID string, from, to vocab.Level, at time.Time) (bus.Event, error) {
+	return events.ProfessionalLevelChangedV1.New(Name, professionalID, events.ProfessionalLevelChanged{
+		ProfessionalID: professionalID, From: from, To: to, Timestamp: at})
+}
+
+// standingEvent is the event of the domain's change of standing typ:
+// professional.verified, or professional.suspended with its reason.
+func standingEvent(typ, professionalID string, at time.Time) (bus.Event, error) {
+	switch typ {
+	case events.ProfessionalVerifiedV1.Type:
+		return events.ProfessionalVerifiedV1.New(Name, professionalID, events.ProfessionalStanding{
+			ProfessionalID: professionalID, Timestamp: at})
+	case events.ProfessionalSuspendedV1.Type:
+		return events.ProfessionalSuspendedV1.New(Name, professionalID, events.ProfessionalStanding{
+			ProfessionalID: professionalID, Reason: domain.SuspendedReason, Timestamp: at})
+	}
+	return bus.Event{}, fmt.Errorf("no contract for the change of standing %q", typ)
+}
+
+// subscriptions are the events the service consumes.
+var subscriptions = outbox.Subscriptions[*Service]{
+	outbox.Handle(events.ProfessionalRegisteredV1, (*Service).onRegistered),
 }
 
 // onRegistered adds the professional to the projection, PENDING at the
 // starting level, within the inbox's transaction.
-func (s *Service) onRegistered(ctx context.Context, tx *sql.Tx, e bus.Event) error {
-	var p registeredPayload
-	if err := json.Unmarshal(e.Payload, &p); err != nil {
-		return fmt.Errorf("%s %s: payload: %w", e.Type, e.ID, err)
-	}
+func (s *Service) onRegistered(ctx context.Context, tx *sql.Tx, e bus.Event, p events.ProfessionalRegistered) error {
 	if p.ProfessionalID == "" {
 		p.ProfessionalID = e.AggregateID
 	}
 	id, err := uuid.Parse(p.ProfessionalID)
 	if err != nil {
 		// Retrying cannot mend a malformed id.
-		s.log.WarnContext(ctx, "professional.registered without a professional id", "eventId", e.ID)
+		s.Log.WarnContext(ctx, "professional.registered without a professional id", "eventId", e.ID)
 		return nil
 	}
 	at := p.Timestamp
@@ -84,7 +82,7 @@ func (s *Service) onRegistered(ctx context.Context, tx *sql.Tx, e bus.Event) err
 		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
 	}
 	if added {
-		s.log.InfoContext(ctx, "professional registered", "professionalId", id.String())
+		s.Log.InfoContext(ctx, "professional registered", "professionalId", id.String())
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ func (s *Service) watchExpiry(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if _, err := s.checkExpiry(ctx); err != nil && ctx.Err() == nil {
-			s.log.ErrorContext(ctx, "expiry check failed", "error", err)
+			s.Log.ErrorContext(ctx, "expiry check failed", "error", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -35,7 +35,7 @@ func (s *Service) watchExpiry(ctx context.Context) {
 func (s *Service) checkExpiry(ctx context.Context) (int, error) {
 	now := s.now()
 	suspended := 0
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		suspended = 0
 		ids, err := s.store.Expire(ctx, tx, now)
 		if err != nil {
@@ -57,8 +57,8 @@ func (s *Service) checkExpiry(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("expiry check: %w", err)
 	}
 	if suspended > 0 {
-		s.relay.Notify()
-		s.log.InfoContext(ctx, "expiry check suspended professionals", "count", suspended)
+		s.Relay.Notify()
+		s.Log.InfoContext(ctx, "expiry check suspended professionals", "count", suspended)
 	}
 	return suspended, nil
 }

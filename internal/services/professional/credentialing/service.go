@@ -3,107 +3,64 @@
 // scheduled check expires licences. It owns each professional's standing
 // (PENDING, VERIFIED, SUSPENDED) and level and publishes their changes;
 // it learns which professionals exist from professional.registered.
+//
+// Read it top-down: module.go (what the binary knows of it), http.go (the
+// public API), app.go (the application rules over domain/ and store/),
+// events.go (what it publishes and consumes), expiry.go (the scheduled
+// expiry check).
 package credentialing
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"time"
 
-	"github.com/danielgtaylor/huma/v2"
-
-	"github.com/secondopinion/platform/internal/kit/bus"
-	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/outbox"
+	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/service"
-	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/services/professional/credentialing/store"
 )
-
-// Name is the service's target name.
-const Name = "credentialing"
-
-// DefaultInterval is how often the expiry check runs by default.
-const DefaultInterval = 24 * time.Hour
 
 // Config is what the service is configured with.
 type Config struct {
 	// Interval is the period of the expiry check, which also runs once
-	// when Run starts; zero is DefaultInterval.
-	Interval time.Duration
+	// when the service starts.
+	Interval time.Duration `env:"CREDENTIAL_CHECK_INTERVAL" default:"24h" doc:"how often expired licences suspend professionals"`
 	// Now is the clock (reviews, expiry, standing); nil is time.Now.
 	Now func() time.Time
 }
 
-// Service is a running credentialing target.
-type Service struct {
-	cfg      Config
-	log      *slog.Logger
-	db       *sqldb.DB
-	store    *store.Store
-	bus      bus.Transport
-	relay    *outbox.Relay
-	consumer *outbox.Consumer
-	mux      *http.ServeMux
-	api      huma.API
+// Validate refuses a period the check cannot tick at.
+func (c *Config) Validate() error {
+	if c.Interval <= 0 {
+		return config.Errorf("CREDENTIAL_CHECK_INTERVAL", "must be a positive duration such as 24h")
+	}
+	return nil
 }
 
-// Migrate creates or upgrades the service's tables and its outbox.
-func Migrate(ctx context.Context, db *sqldb.DB) error {
-	if err := outbox.Migrate(ctx, db); err != nil {
-		return err
-	}
-	return store.Migrate(ctx, db)
+// Service is a running credentialing target. It needs no peer: its
+// readiness is its store and the bus, which the app checks.
+type Service struct {
+	*service.Base
+	cfg   Config
+	store *store.Store
 }
+
+// Migrate creates or upgrades the service's tables, its outbox and inbox.
+var Migrate = service.WithOutbox(store.Migrate)
 
 // New builds the service over a migrated store.
 func New(cfg Config, deps service.Deps) (*Service, error) {
-	if deps.DB == nil || deps.Bus == nil {
-		return nil, errors.New(Name + ": needs a store and a bus")
-	}
-	if cfg.Interval < 0 {
-		return nil, fmt.Errorf("%s: negative expiry interval %s", Name, cfg.Interval)
-	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultInterval
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	log := deps.Log
-	if log == nil {
-		log = slog.Default()
+	s := &Service{cfg: cfg, store: store.New(deps.DB)}
+	var err error
+	if s.Base, err = service.NewBase(Name, deps, subscriptions.Bind(s)); err != nil {
+		return nil, err
 	}
-	s := &Service{
-		cfg:   cfg,
-		log:   log.With("service", Name),
-		db:    deps.DB,
-		store: store.New(deps.DB),
-		bus:   deps.Bus,
-		relay: outbox.NewRelay(deps.DB, deps.Bus, outbox.RelayOptions{Logger: log}),
-		mux:   http.NewServeMux(),
-	}
-	s.consumer = outbox.NewConsumer(deps.DB, Name, s.handlers(), outbox.ConsumerOptions{Logger: log})
-	s.api = httpapi.NewAPI(s.mux, Name, "1.0.0")
-	s.routes()
+	s.routes(s.API)
+	s.Go(s.watchExpiry)
 	return s, nil
-}
-
-// Handler serves the public REST API.
-func (s *Service) Handler() http.Handler { return s.mux }
-
-// OpenAPI describes the public REST API.
-func (s *Service) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
-
-// Checks is empty: the service needs no peer, only its store and the bus,
-// which the app checks.
-func (s *Service) Checks() map[string]httpapi.Check { return map[string]httpapi.Check{} }
-
-// Run relays the outbox, consumes events and runs the expiry check until
-// ctx ends; the relay flushes the outbox on its way out.
-func (s *Service) Run(ctx context.Context) error {
-	return outbox.Serve(ctx, s.bus, Name, s.relay, s.consumer, s.watchExpiry)
 }

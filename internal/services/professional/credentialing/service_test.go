@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	contracts "github.com/secondopinion/platform/api/events"
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
@@ -31,11 +32,17 @@ type recorder struct {
 	mu        sync.Mutex
 	published []bus.Event
 	handler   bus.Handler
+	broken    []error // events their contract does not describe
 }
 
 func (r *recorder) Publish(_ context.Context, events ...bus.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for _, e := range events {
+		if err := contracts.Check(e); err != nil {
+			r.broken = append(r.broken, err)
+		}
+	}
 	r.published = append(r.published, events...)
 	return nil
 }
@@ -112,6 +119,7 @@ func newHarness(t *testing.T, db *sqldb.DB) *harness {
 	}
 	h := &harness{t: t, db: db, bus: &recorder{}, clock: &clock{t: start}, pro: uuid.NewString(), other: uuid.NewString()}
 	h.svc = h.newService()
+	t.Cleanup(h.checkContracts)
 	ln := testkit.Listen(t)
 	srv := &http.Server{Handler: httpapi.Wrap(h.svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens{h.pro, h.other}}),
 		ReadHeaderTimeout: 5 * time.Second}
@@ -121,6 +129,32 @@ func newHarness(t *testing.T, db *sqldb.DB) *harness {
 	h.register(h.pro)
 	h.register(h.other)
 	return h
+}
+
+// checkContracts fails the test on an event its contract does not
+// describe: any the bus received, and any left in the outbox.
+func (h *harness) checkContracts() {
+	for _, err := range h.bus.broken {
+		h.t.Errorf("published an event its contract does not describe: %v", err)
+	}
+	rows, err := h.db.Query(`SELECT envelope FROM outbox ORDER BY seq`)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var env string
+		var e bus.Event
+		if err := rows.Scan(&env); err != nil || json.Unmarshal([]byte(env), &e) != nil {
+			h.t.Fatalf("outbox row: %v", err)
+		}
+		if err := contracts.Check(e); err != nil {
+			h.t.Errorf("queued an event its contract does not describe: %v", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 // newService builds a replica over the harness's store, bus and clock.
@@ -145,7 +179,7 @@ func (h *harness) register(id string) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if err := h.svc.consumer.Handle(context.Background(), e); err != nil {
+	if err := h.svc.Consume(context.Background(), e); err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -229,7 +263,7 @@ func (h *harness) standing(id string) map[string]any {
 func (h *harness) events(professionalID string) ([]string, []map[string]any) {
 	h.t.Helper()
 	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type <> $2 ORDER BY seq`,
-		professionalID, kitaudit.EventType)
+		professionalID, kitaudit.Recorded.Type)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	contracts "github.com/secondopinion/platform/api/events"
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authz"
 	"github.com/secondopinion/platform/internal/kit/bus"
@@ -117,7 +118,7 @@ func testAccess(t *testing.T, h *harness) {
 // carry health data.
 func (h *harness) auditEntries(patientID string) []kitaudit.Entry {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY seq`, kitaudit.EventType)
+	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY seq`, kitaudit.Recorded.Type)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -129,6 +130,9 @@ func (h *harness) auditEntries(patientID string) []kitaudit.Entry {
 		var e kitaudit.Entry
 		if err := rows.Scan(&env); err != nil || json.Unmarshal([]byte(env), &ev) != nil || json.Unmarshal(ev.Payload, &e) != nil {
 			h.t.Fatalf("audit event %s: %v", env, err)
+		}
+		if err := contracts.Check(ev); err != nil {
+			h.t.Errorf("against its contract: %v", err)
 		}
 		if strings.Contains(env, "bypass") || strings.Contains(env, "angina") {
 			h.t.Errorf("audit event carries health data: %s", env)

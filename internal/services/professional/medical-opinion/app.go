@@ -5,33 +5,29 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/http"
-	"time"
 
-	"connectrpc.com/connect"
 	"github.com/google/uuid"
 
-	patientv1 "github.com/secondopinion/platform/api/gen/patient/v1"
-	professionalv1 "github.com/secondopinion/platform/api/gen/professional/v1"
+	"github.com/secondopinion/platform/api/events"
+	"github.com/secondopinion/platform/api/vocab"
+	casemanagement "github.com/secondopinion/platform/internal/clients/case-management"
+	professionalidentity "github.com/secondopinion/platform/internal/clients/professional-identity"
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
-	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
+	"github.com/secondopinion/platform/internal/kit/outbox"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/services/professional/medical-opinion/domain"
 	"github.com/secondopinion/platform/internal/services/professional/medical-opinion/store"
 )
-
-// peerTimeout bounds a peer look-up, so a hung peer costs a request
-// seconds, not minutes.
-const peerTimeout = 5 * time.Second
 
 // maxStaleRetries bounds how often a change is decided again after a
 // concurrent change; each retry reads the newer state.
 const maxStaleRetries = 3
 
 // The application functions below take the verified caller (who). The
-// coarse policy (authz.Register) has admitted who's role by then; here
+// coarse policy (httpapi.Register) has admitted who's role by then; here
 // the finer rules apply: the assigned professional writes, eligible
 // reviewers review, the patient who owns the case reads the approved
 // opinion. A refused caller gets the 404 of a missing resource. Every
@@ -69,7 +65,7 @@ func (s *Service) save(ctx context.Context, who authn.Principal, caseID string, 
 	}
 	var saved store.Opinion
 	err = retry(func() error {
-		return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		return s.DB.InTx(ctx, func(tx *sql.Tx) error {
 			a, o, found, err := s.own(ctx, tx, who, caseID)
 			if err != nil {
 				return err
@@ -90,7 +86,7 @@ func (s *Service) save(ctx context.Context, who authn.Principal, caseID string, 
 	if err != nil {
 		return view{}, fmt.Errorf("save opinion of case %s: %w", caseID, err)
 	}
-	s.log.InfoContext(ctx, "opinion saved", "opinionId", saved.ID, "caseId", caseID, "actor", who.Subject)
+	s.Log.InfoContext(ctx, "opinion saved", "opinionId", saved.ID, "caseId", caseID, "actor", who.Subject)
 	return view{Opinion: saved}, nil
 }
 
@@ -108,7 +104,7 @@ func (s *Service) own(ctx context.Context, q store.Querier, who authn.Principal,
 		switch {
 		case err == nil:
 			found = true
-		case problem.StatusOf(err) != 404:
+		case fault.KindOf(err) != fault.KindNotFound:
 			return a, o, false, err
 		}
 	}
@@ -135,11 +131,12 @@ func (s *Service) learnAssignment(ctx context.Context, who authn.Principal, case
 	if known, err := s.store.Active(ctx, s.store.DB(), caseID); err != nil || known.Active {
 		return err
 	}
-	a, found, err := s.activeAssignment(ctx, caseID)
+	got, found, err := s.assignments.Active(ctx, caseID)
 	if err != nil || !found {
 		return err
 	}
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	a := domain.Assignment{ID: got.ID, CaseID: got.CaseID, ProfessionalID: got.ProfessionalID, Deadline: got.Deadline}
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		// An event handled meanwhile wins: it is at least as new as the
 		// answer.
 		if known, err := s.store.Active(ctx, tx, caseID); err != nil || known.Active {
@@ -150,7 +147,7 @@ func (s *Service) learnAssignment(ctx context.Context, who authn.Principal, case
 	if err != nil {
 		return fmt.Errorf("record assignment %s of case %s: %w", a.ID, caseID, err)
 	}
-	s.log.InfoContext(ctx, "assignment read through", "caseId", caseID, "assignmentId", a.ID)
+	s.Log.InfoContext(ctx, "assignment read through", "caseId", caseID, "assignmentId", a.ID)
 	return nil
 }
 
@@ -165,47 +162,51 @@ func (s *Service) submit(ctx context.Context, who authn.Principal, caseID string
 	if _, _, found, err := s.own(ctx, s.store.DB(), who, caseID); err != nil {
 		return view{}, err
 	} else if !found {
-		return view{}, problem.Conflict("No draft", "save a draft of the opinion before submitting it")
+		return view{}, fault.Conflict("No draft", "save a draft of the opinion before submitting it")
 	}
-	author, err := s.professional(ctx, who.Subject)
+	author, err := s.professionals.Professional(ctx, who.Subject)
 	if err != nil {
 		return view{}, err
 	}
 	// The case's specialty goes on the opinion, so the review queue
 	// finds it by its reviewers' specialties.
-	c, err := s.caseOf(ctx, caseID, "opinion.submit")
+	c, err := s.cases.Case(ctx, caseID, "opinion.submit")
 	if err != nil {
 		return view{}, err
 	}
 	var out store.Opinion
 	err = retry(func() error {
-		return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		return s.DB.InTx(ctx, func(tx *sql.Tx) error {
 			_, o, found, err := s.own(ctx, tx, who, caseID)
 			if err != nil {
 				return err
 			}
 			if !found {
-				return problem.Conflict("No draft", "save a draft of the opinion before submitting it")
+				return fault.Conflict("No draft", "save a draft of the opinion before submitting it")
 			}
-			to, reviewRequired, err := o.Status.Submit(o.Content, author.GetLevel())
+			to, reviewRequired, err := o.Status.Submit(o.Content, vocab.Level(author.Level))
 			if err != nil {
 				return err
 			}
-			o.Status, o.SubmittedAt, o.Specialty = to, s.now(), c.GetSpecialty()
+			o.Status, o.SubmittedAt, o.Specialty = to, s.now(), c.Specialty
 			if to == domain.Approved {
 				o.ApprovedAt = s.now()
 			}
 			if out, err = s.store.Update(ctx, tx, o, s.now()); err != nil {
 				return err
 			}
-			return submitEvents(out, reviewRequired).write(ctx, tx)
+			evs, err := submittedEvents(out, reviewRequired)
+			if err != nil {
+				return err
+			}
+			return outbox.Add(ctx, tx, evs...)
 		})
 	})
 	if err != nil {
 		return view{}, fmt.Errorf("submit opinion of case %s: %w", caseID, err)
 	}
-	s.relay.Notify()
-	s.log.InfoContext(ctx, "opinion submitted", "opinionId", out.ID, "caseId", caseID, "status", out.Status, "actor", who.Subject)
+	s.Relay.Notify()
+	s.Log.InfoContext(ctx, "opinion submitted", "opinionId", out.ID, "caseId", caseID, "status", out.Status, "actor", who.Subject)
 	return view{Opinion: out}, nil
 }
 
@@ -215,19 +216,19 @@ func (s *Service) review(ctx context.Context, who authn.Principal, id, decision,
 	if err != nil {
 		return view{}, err
 	}
-	c, err := s.caseOf(ctx, o.CaseID, "opinion.review")
+	c, err := s.cases.Case(ctx, o.CaseID, "opinion.review")
 	if err != nil {
 		return view{}, err
 	}
 	if err := s.reviewer(ctx, who, o, c); err != nil {
 		if errors.Is(err, domain.ErrOwnOpinion) {
-			return view{}, problem.Forbidden(err.Error())
+			return view{}, fault.Forbidden(err.Error())
 		}
 		return view{}, err
 	}
 	var out store.Opinion
 	err = retry(func() error {
-		return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		return s.DB.InTx(ctx, func(tx *sql.Tx) error {
 			o, err := s.store.Get(ctx, tx, id)
 			if err != nil {
 				return err
@@ -243,23 +244,27 @@ func (s *Service) review(ctx context.Context, who authn.Principal, id, decision,
 			if out, err = s.store.Update(ctx, tx, o, s.now()); err != nil {
 				return err
 			}
-			return reviewEvents(out).write(ctx, tx)
+			e, err := reviewedEvent(out)
+			if err != nil {
+				return err
+			}
+			return outbox.Add(ctx, tx, e)
 		})
 	})
 	if err != nil {
 		return view{}, fmt.Errorf("review opinion %s: %w", id, err)
 	}
-	s.relay.Notify()
-	s.log.InfoContext(ctx, "opinion reviewed", "opinionId", id, "status", out.Status, "actor", who.Subject)
+	s.Relay.Notify()
+	s.Log.InfoContext(ctx, "opinion reviewed", "opinionId", id, "status", out.Status, "actor", who.Subject)
 	return view{Opinion: out}, nil
 }
 
 // reviewer admits who as a reviewer of o on case c: nil, the author's
 // domain.ErrOwnOpinion, or the 404 of a missing opinion for any other
 // professional the review rule refuses.
-func (s *Service) reviewer(ctx context.Context, who authn.Principal, o store.Opinion, c *patientv1.CaseResponse) error {
+func (s *Service) reviewer(ctx context.Context, who authn.Principal, o store.Opinion, c casemanagement.Case) error {
 	if who.Role != authn.RoleProfessional {
-		return problem.NotFound("opinion")
+		return fault.NotFound("opinion")
 	}
 	if who.Subject == o.ProfessionalID {
 		return domain.ErrOwnOpinion
@@ -268,8 +273,8 @@ func (s *Service) reviewer(ctx context.Context, who authn.Principal, o store.Opi
 	if err != nil {
 		return err
 	}
-	if err := domain.CanReview(r, o.ProfessionalID, c.GetSpecialty()); err != nil {
-		return problem.NotFound("opinion")
+	if err := domain.CanReview(r, o.ProfessionalID, vocab.Specialty(c.Specialty)); err != nil {
+		return fault.NotFound("opinion")
 	}
 	return nil
 }
@@ -277,11 +282,21 @@ func (s *Service) reviewer(ctx context.Context, who authn.Principal, o store.Opi
 // standing asks professional-identity for a professional's standing as a
 // reviewer.
 func (s *Service) standing(ctx context.Context, id string) (domain.Reviewer, error) {
-	p, err := s.professional(ctx, id)
+	p, err := s.professionals.Professional(ctx, id)
 	if err != nil {
 		return domain.Reviewer{}, err
 	}
-	return domain.Reviewer{ID: p.GetId(), Status: p.GetStatus(), Level: p.GetLevel(), Specialties: p.GetSpecialties()}, nil
+	return domain.Reviewer{ID: p.ID, Status: p.Status, Level: vocab.Level(p.Level), Specialties: convert[vocab.Specialty](p.Specialties)}, nil
+}
+
+// convert maps a list between string types: a profile's specialties to
+// the vocabulary and back to the store's.
+func convert[T, F ~string](in []F) []T {
+	out := make([]T, len(in))
+	for i, v := range in {
+		out[i] = T(v)
+	}
+	return out
 }
 
 // awaiting pages through the submitted opinions who may review, oldest
@@ -291,7 +306,7 @@ func (s *Service) standing(ctx context.Context, id string) (domain.Reviewer, err
 // specialties only, so only an admin's look is audited, as an admin
 // action; opening an opinion is audited as its read.
 func (s *Service) awaiting(ctx context.Context, who authn.Principal, cursor string, limit int) ([]store.Awaiting, string, error) {
-	after, err := httpapi.DecodeCursor("query.cursor", cursor)
+	after, err := page.Decode(cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -305,13 +320,13 @@ func (s *Service) awaiting(ctx context.Context, who authn.Principal, cursor stri
 		return nil, "", nil
 	}
 	r, err := s.standing(ctx, who.Subject)
-	if problem.StatusOf(err) == http.StatusNotFound {
+	if fault.KindOf(err) == fault.KindNotFound {
 		return nil, "", nil
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	f := store.QueueFilter{Specialties: r.ReviewableSpecialties(), NotBy: who.Subject}
+	f := store.QueueFilter{Specialties: convert[string](r.ReviewableSpecialties()), NotBy: who.Subject}
 	return s.store.AwaitingReview(ctx, f, after, limit)
 }
 
@@ -319,29 +334,29 @@ func (s *Service) awaiting(ctx context.Context, who authn.Principal, cursor stri
 // the author their own in any status, an admin the approved one or else
 // the newest.
 func (s *Service) forCase(ctx context.Context, who authn.Principal, caseID string) (view, error) {
-	c, err := s.caseOf(ctx, caseID, "opinion.read")
+	c, err := s.cases.Case(ctx, caseID, "opinion.read")
 	if err != nil {
 		return view{}, err
 	}
 	var o store.Opinion
 	switch who.Role {
 	case authn.RolePatient:
-		if who.Subject != c.GetCustomerId() {
-			return view{}, s.refuse(ctx, who, "opinion.read", "", c.GetCustomerId())
+		if who.Subject != c.CustomerID {
+			return view{}, s.refuse(ctx, who, "opinion.read", "", c.CustomerID)
 		}
 		o, err = s.store.Approved(ctx, caseID)
 	case authn.RoleProfessional:
 		o, err = s.store.Latest(ctx, caseID, who.Subject)
-		if problem.StatusOf(err) == 404 {
-			return view{}, s.refuse(ctx, who, "opinion.read", "", c.GetCustomerId())
+		if fault.KindOf(err) == fault.KindNotFound {
+			return view{}, s.refuse(ctx, who, "opinion.read", "", c.CustomerID)
 		}
 	case authn.RoleAdmin:
 		o, err = s.store.Approved(ctx, caseID)
-		if problem.StatusOf(err) == 404 {
+		if fault.KindOf(err) == fault.KindNotFound {
 			o, err = s.store.Latest(ctx, caseID, "")
 		}
 	default:
-		return view{}, problem.NotFound("opinion")
+		return view{}, fault.NotFound("opinion")
 	}
 	if err != nil {
 		return view{}, err
@@ -356,17 +371,17 @@ func (s *Service) byID(ctx context.Context, who authn.Principal, id string) (vie
 	if err != nil {
 		return view{}, err
 	}
-	c, err := s.caseOf(ctx, o.CaseID, "opinion.read")
+	c, err := s.cases.Case(ctx, o.CaseID, "opinion.read")
 	if err != nil {
 		return view{}, err
 	}
 	if !authz.IsAdmin(who) && who.Subject != o.ProfessionalID {
-		var refused error = problem.NotFound("opinion")
+		var refused error = fault.NotFound("opinion")
 		if o.Status != domain.Draft {
 			refused = s.reviewer(ctx, who, o, c)
 		}
-		if problem.StatusOf(refused) == 404 {
-			return view{}, s.refuse(ctx, who, "opinion.read", o.ID, c.GetCustomerId())
+		if fault.KindOf(refused) == fault.KindNotFound {
+			return view{}, s.refuse(ctx, who, "opinion.read", o.ID, c.CustomerID)
 		}
 		if refused != nil {
 			return view{}, refused
@@ -377,12 +392,12 @@ func (s *Service) byID(ctx context.Context, who authn.Principal, id string) (vie
 
 // read loads the follow-ups of an opinion who may read and records the
 // read.
-func (s *Service) read(ctx context.Context, who authn.Principal, action string, o store.Opinion, c *patientv1.CaseResponse) (view, error) {
+func (s *Service) read(ctx context.Context, who authn.Principal, action string, o store.Opinion, c casemanagement.Case) (view, error) {
 	qs, err := s.store.Questions(ctx, s.store.DB(), o.ID)
 	if err != nil {
 		return view{}, err
 	}
-	if err := s.audit(ctx, who, action, o.ID, c.GetCustomerId(), kitaudit.Allowed); err != nil {
+	if err := s.audit(ctx, who, action, o.ID, c.CustomerID, kitaudit.Allowed); err != nil {
 		return view{}, err
 	}
 	return view{Opinion: o, Questions: qs, forPatient: who.Role == authn.RolePatient}, nil
@@ -393,7 +408,7 @@ type reportData struct {
 	view
 	CaseNumber string
 	Question   string
-	Author     *professionalv1.Professional
+	Author     professionalidentity.Professional
 }
 
 // report gathers an opinion's report: for the patient who owns the case
@@ -403,16 +418,16 @@ func (s *Service) report(ctx context.Context, who authn.Principal, id string) (r
 	if err != nil {
 		return reportData{}, err
 	}
-	c, err := s.caseOf(ctx, o.CaseID, "opinion.report")
+	c, err := s.cases.Case(ctx, o.CaseID, "opinion.report")
 	if err != nil {
 		return reportData{}, err
 	}
-	owner := who.Role == authn.RolePatient && who.Subject == c.GetCustomerId() && o.Status == domain.Approved
+	owner := who.Role == authn.RolePatient && who.Subject == c.CustomerID && o.Status == domain.Approved
 	author := who.Role == authn.RoleProfessional && who.Subject == o.ProfessionalID
 	if !owner && !author && !authz.IsAdmin(who) {
-		return reportData{}, s.refuse(ctx, who, "opinion.report", o.ID, c.GetCustomerId())
+		return reportData{}, s.refuse(ctx, who, "opinion.report", o.ID, c.CustomerID)
 	}
-	p, err := s.professional(ctx, o.ProfessionalID)
+	p, err := s.professionals.Professional(ctx, o.ProfessionalID)
 	if err != nil {
 		return reportData{}, err
 	}
@@ -420,17 +435,17 @@ func (s *Service) report(ctx context.Context, who authn.Principal, id string) (r
 	if err != nil {
 		return reportData{}, err
 	}
-	return reportData{view: v, CaseNumber: c.GetCaseNumber(), Question: c.GetQuestion(), Author: p}, nil
+	return reportData{view: v, CaseNumber: c.CaseNumber, Question: c.Question, Author: p}, nil
 }
 
 // ask records the case owner's follow-up question on the approved opinion.
 func (s *Service) ask(ctx context.Context, who authn.Principal, caseID, question string) (store.Question, error) {
-	c, err := s.caseOf(ctx, caseID, "opinion.question")
+	c, err := s.cases.Case(ctx, caseID, "opinion.question")
 	if err != nil {
 		return store.Question{}, err
 	}
-	if who.Subject != c.GetCustomerId() {
-		return store.Question{}, problem.NotFound("opinion")
+	if who.Subject != c.CustomerID {
+		return store.Question{}, fault.NotFound("opinion")
 	}
 	o, err := s.store.Approved(ctx, caseID)
 	if err != nil {
@@ -438,7 +453,7 @@ func (s *Service) ask(ctx context.Context, who authn.Principal, caseID, question
 	}
 	var q store.Question
 	err = retry(func() error {
-		return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		return s.DB.InTx(ctx, func(tx *sql.Tx) error {
 			o, err := s.store.Get(ctx, tx, o.ID)
 			if err != nil {
 				return err
@@ -455,14 +470,18 @@ func (s *Service) ask(ctx context.Context, who authn.Principal, caseID, question
 			if err != nil {
 				return err
 			}
-			return questionEvent(evQuestionAsked, o, q.ID, q.AskedAt).write(ctx, tx)
+			e, err := questionEvent(events.OpinionQuestionAskedV1, o, q.ID, q.AskedAt)
+			if err != nil {
+				return err
+			}
+			return outbox.Add(ctx, tx, e)
 		})
 	})
 	if err != nil {
 		return store.Question{}, fmt.Errorf("ask about opinion %s: %w", o.ID, err)
 	}
-	s.relay.Notify()
-	s.log.InfoContext(ctx, "follow-up asked", "opinionId", o.ID, "questionId", q.ID, "actor", who.Subject)
+	s.Relay.Notify()
+	s.Log.InfoContext(ctx, "follow-up asked", "opinionId", o.ID, "questionId", q.ID, "actor", who.Subject)
 	return q, nil
 }
 
@@ -473,10 +492,10 @@ func (s *Service) answer(ctx context.Context, who authn.Principal, id, questionI
 		return store.Question{}, err
 	}
 	if who.Subject != o.ProfessionalID {
-		return store.Question{}, problem.NotFound("opinion")
+		return store.Question{}, fault.NotFound("opinion")
 	}
 	var q store.Question
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
 		q, err = s.store.Question(ctx, tx, o.ID, questionID)
 		if err != nil {
 			return err
@@ -488,13 +507,17 @@ func (s *Service) answer(ctx context.Context, who authn.Principal, id, questionI
 		if q, err = s.store.Answer(ctx, tx, q, text, s.now()); err != nil {
 			return err
 		}
-		return questionEvent(evQuestionAnswered, o, q.ID, q.AnsweredAt).write(ctx, tx)
+		e, err := questionEvent(events.OpinionQuestionAnsweredV1, o, q.ID, q.AnsweredAt)
+		if err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, e)
 	})
 	if err != nil {
 		return store.Question{}, fmt.Errorf("answer question %s: %w", questionID, err)
 	}
-	s.relay.Notify()
-	s.log.InfoContext(ctx, "follow-up answered", "opinionId", o.ID, "questionId", q.ID, "actor", who.Subject)
+	s.Relay.Notify()
+	s.Log.InfoContext(ctx, "follow-up answered", "opinionId", o.ID, "questionId", q.ID, "actor", who.Subject)
 	return q, nil
 }
 
@@ -503,7 +526,7 @@ func (s *Service) refuse(ctx context.Context, who authn.Principal, action, id, p
 	if err := s.audit(ctx, who, action, id, patientID, kitaudit.Denied); err != nil {
 		return err
 	}
-	return problem.NotFound("opinion")
+	return fault.NotFound("opinion")
 }
 
 // audit queues the trail's entry for an access to a patient's opinion and
@@ -513,75 +536,5 @@ func (s *Service) audit(ctx context.Context, who authn.Principal, action, id, pa
 	e := kitaudit.FromContext(ctx)
 	e.Action, e.ResourceType, e.ResourceID, e.PatientID = action, "opinion", id, patientID
 	e.Purpose, e.Outcome = authz.Purpose(who), outcome
-	if err := kitaudit.Record(ctx, s.db, e); err != nil {
-		return err
-	}
-	s.relay.Notify()
-	return nil
-}
-
-// caseOf asks case-management for a case; purpose goes to its audit
-// trail.
-func (s *Service) caseOf(ctx context.Context, id, purpose string) (*patientv1.CaseResponse, error) {
-	if _, err := uuid.Parse(id); err != nil {
-		return nil, problem.NotFound("case")
-	}
-	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
-	defer cancel()
-	res, err := s.cases.GetCase(ctx, connect.NewRequest(&patientv1.GetCaseRequest{Id: id, Purpose: purpose}))
-	if err != nil {
-		return nil, peerError(casesTarget, "case", id, err)
-	}
-	return res.Msg, nil
-}
-
-// professional asks professional-identity for a professional's profile.
-func (s *Service) professional(ctx context.Context, id string) (*professionalv1.Professional, error) {
-	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
-	defer cancel()
-	res, err := s.professionals.GetProfessional(ctx, connect.NewRequest(&professionalv1.GetProfessionalRequest{Id: id}))
-	if err != nil {
-		return nil, peerError(professionalsTarget, "professional", id, err)
-	}
-	return res.Msg, nil
-}
-
-// activeAssignment asks case-assignment for a case's active assignment;
-// found is false when it has none.
-func (s *Service) activeAssignment(ctx context.Context, caseID string) (domain.Assignment, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
-	defer cancel()
-	res, err := s.assignments.GetActiveAssignment(ctx, connect.NewRequest(&professionalv1.GetActiveAssignmentRequest{CaseId: caseID}))
-	if connect.CodeOf(err) == connect.CodeNotFound {
-		return domain.Assignment{}, false, nil
-	}
-	if err != nil {
-		return domain.Assignment{}, false, peerError(assignmentsTarget, "assignment of case", caseID, err)
-	}
-	m := res.Msg
-	deadline, err := time.Parse(time.RFC3339, m.GetDeadline())
-	if err != nil {
-		return domain.Assignment{}, false, fmt.Errorf("assignment %s of case %s from %s: deadline: %w", m.GetId(), caseID, assignmentsTarget, err)
-	}
-	if m.GetCaseId() != caseID {
-		return domain.Assignment{}, false, fmt.Errorf("asked %s for case %s, got an assignment of case %s", assignmentsTarget, caseID, m.GetCaseId())
-	}
-	for _, id := range []string{m.GetId(), m.GetProfessionalId()} {
-		if _, err := uuid.Parse(id); err != nil {
-			return domain.Assignment{}, false, fmt.Errorf("assignment of case %s from %s: %w", caseID, assignmentsTarget, err)
-		}
-	}
-	return domain.Assignment{ID: m.GetId(), CaseID: caseID, ProfessionalID: m.GetProfessionalId(), Deadline: deadline.UTC()}, true, nil
-}
-
-// peerError classifies a peer's failure: NotFound is the caller's 404, a
-// peer that is down or slow a 503, anything else our fault.
-func peerError(peer, what, id string, err error) error {
-	switch connect.CodeOf(err) {
-	case connect.CodeNotFound:
-		return problem.NotFound(what)
-	case connect.CodeUnavailable, connect.CodeDeadlineExceeded, connect.CodeResourceExhausted:
-		return problem.Unavailable(peer, err)
-	}
-	return fmt.Errorf("look up %s %s at %s: %w", what, id, peer, err)
+	return s.Record(ctx, e)
 }

@@ -2,11 +2,11 @@ package medicalopinion
 
 import (
 	"net/http"
-
-	"github.com/google/uuid"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // A SENIOR's opinion is approved on submit; the patient reads it and its

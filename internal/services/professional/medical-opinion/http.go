@@ -7,44 +7,37 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
+	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/services/professional/medical-opinion/domain"
 	"github.com/secondopinion/platform/internal/services/professional/medical-opinion/store"
 )
 
-// Vocabulary types publish their values as enums in the OpenAPI document
-// from the domain's lists, so the two cannot drift.
+// OpinionStatus, OpinionConfidence and ReviewDecision are the service's
+// own vocabularies. Each publishes the domain's list as a named enum
+// (httpapi.Enum), so the document and the rules cannot drift.
 type (
-	confidence string
-	status     string
-	decision   string
+	OpinionStatus     string
+	OpinionConfidence string
+	ReviewDecision    string
 )
 
-func enum(values []string) *huma.Schema {
-	s := &huma.Schema{Type: huma.TypeString}
-	for _, v := range values {
-		s.Enum = append(s.Enum, v)
-	}
-	return s
-}
+func (OpinionStatus) Values() []string     { return convert[string](domain.Statuses) }
+func (OpinionConfidence) Values() []string { return domain.Confidences }
+func (ReviewDecision) Values() []string    { return domain.Decisions }
 
-func (confidence) Schema(huma.Registry) *huma.Schema { return enum(domain.Confidences) }
-func (decision) Schema(huma.Registry) *huma.Schema   { return enum(domain.Decisions) }
-func (status) Schema(huma.Registry) *huma.Schema {
-	var names []string
-	for _, s := range domain.Statuses {
-		names = append(names, string(s))
-	}
-	return enum(names)
-}
-
-type diagnosisBody struct {
+// OpinionDiagnosis is one diagnosis of an opinion.
+type OpinionDiagnosis struct {
 	Code        string `json:"code" example:"I25.10" doc:"ICD-10: a letter, two digits, optionally a dot and 1-4 letters or digits"`
 	Description string `json:"description" doc:"1 to 500 characters"`
 }
 
-type questionBody struct {
+// FollowUp is a patient's follow-up question on an approved opinion, with
+// the author's answer once given.
+type FollowUp struct {
 	ID         string     `json:"id" format:"uuid"`
 	Question   string     `json:"question"`
 	Answer     string     `json:"answer,omitempty" doc:"the author's addendum; absent until answered"`
@@ -52,24 +45,63 @@ type questionBody struct {
 	AnsweredAt *time.Time `json:"answeredAt,omitempty"`
 }
 
-type opinionBody struct {
-	ID              string          `json:"id" format:"uuid"`
-	CaseID          string          `json:"caseId" format:"uuid"`
-	ProfessionalID  string          `json:"professionalId" format:"uuid"`
-	Status          status          `json:"status"`
-	Summary         string          `json:"summary"`
-	Diagnoses       []diagnosisBody `json:"diagnoses"`
-	Recommendations []string        `json:"recommendations"`
-	Confidence      confidence      `json:"confidence,omitempty"`
-	Answer          string          `json:"answer"`
-	References      []string        `json:"references"`
-	ReviewComments  string          `json:"reviewComments,omitempty" doc:"the reviewer's comments; not shown to the patient"`
-	ReviewerID      string          `json:"reviewerId,omitempty" format:"uuid" doc:"not shown to the patient"`
-	SubmittedAt     *time.Time      `json:"submittedAt,omitempty"`
-	ApprovedAt      *time.Time      `json:"approvedAt,omitempty"`
-	CreatedAt       time.Time       `json:"createdAt"`
-	UpdatedAt       time.Time       `json:"updatedAt"`
-	FollowUps       []questionBody  `json:"followUps" doc:"the patient's follow-up questions with the author's answers"`
+// Opinion is an opinion as its author, a reviewer, an admin and (once
+// approved, without the review's internals) the case's patient read it.
+type Opinion struct {
+	ID              string             `json:"id" format:"uuid"`
+	CaseID          string             `json:"caseId" format:"uuid"`
+	ProfessionalID  string             `json:"professionalId" format:"uuid"`
+	Status          OpinionStatus      `json:"status"`
+	Summary         string             `json:"summary"`
+	Diagnoses       []OpinionDiagnosis `json:"diagnoses"`
+	Recommendations []string           `json:"recommendations"`
+	Confidence      OpinionConfidence  `json:"confidence,omitempty"`
+	Answer          string             `json:"answer"`
+	References      []string           `json:"references"`
+	ReviewComments  string             `json:"reviewComments,omitempty" doc:"the reviewer's comments; not shown to the patient"`
+	ReviewerID      string             `json:"reviewerId,omitempty" format:"uuid" doc:"not shown to the patient"`
+	SubmittedAt     *time.Time         `json:"submittedAt,omitempty"`
+	ApprovedAt      *time.Time         `json:"approvedAt,omitempty"`
+	CreatedAt       time.Time          `json:"createdAt"`
+	UpdatedAt       time.Time          `json:"updatedAt"`
+	FollowUps       []FollowUp         `json:"followUps" doc:"the patient's follow-up questions with the author's answers"`
+}
+
+// OpinionDraft is what the assigned professional saves: the whole draft,
+// which may be partial until it is submitted.
+type OpinionDraft struct {
+	Summary         string             `json:"summary,omitempty" doc:"up to 5000 characters"`
+	Diagnoses       []OpinionDiagnosis `json:"diagnoses,omitempty" doc:"up to 20"`
+	Recommendations []string           `json:"recommendations,omitempty" doc:"up to 20, each up to 1000 characters"`
+	Confidence      OpinionConfidence  `json:"confidence,omitempty"`
+	Answer          string             `json:"answer,omitempty" doc:"the answer to the patient's question, up to 10000 characters"`
+	References      []string           `json:"references,omitempty" doc:"up to 20, each up to 500 characters"`
+}
+
+// OpinionReview is a reviewer's decision on a submitted opinion.
+type OpinionReview struct {
+	Decision ReviewDecision `json:"decision"`
+	Comments string         `json:"comments,omitempty" doc:"required to request changes; up to 2000 characters"`
+}
+
+// FollowUpQuestion is what the patient asks about the approved opinion.
+type FollowUpQuestion struct {
+	Question string `json:"question" doc:"up to 2000 characters"`
+}
+
+// FollowUpAnswer is the author's answer to a follow-up question.
+type FollowUpAnswer struct {
+	Answer string `json:"answer" doc:"up to 5000 characters"`
+}
+
+// OpinionAwaitingReview is an opinion in the review queue: no text, no
+// patient.
+type OpinionAwaitingReview struct {
+	ID             string          `json:"id" format:"uuid"`
+	CaseID         string          `json:"caseId" format:"uuid"`
+	Specialty      vocab.Specialty `json:"specialty" doc:"the case's"`
+	ProfessionalID string          `json:"professionalId" format:"uuid" doc:"the author"`
+	SubmittedAt    time.Time       `json:"submittedAt"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -79,19 +111,19 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-func toQuestion(q store.Question) questionBody {
-	return questionBody{q.ID, q.Question, q.Answer, q.AskedAt, timePtr(q.AnsweredAt)}
+func toFollowUp(q store.Question) FollowUp {
+	return FollowUp{q.ID, q.Question, q.Answer, q.AskedAt, timePtr(q.AnsweredAt)}
 }
 
-func toBody(v view) opinionBody {
+func toOpinion(v view) Opinion {
 	o := v.Opinion
-	b := opinionBody{ID: o.ID, CaseID: o.CaseID, ProfessionalID: o.ProfessionalID, Status: status(o.Status),
-		Summary: o.Summary, Diagnoses: make([]diagnosisBody, 0, len(o.Diagnoses)), Recommendations: o.Recommendations,
-		Confidence: confidence(o.Confidence), Answer: o.Answer, References: o.References,
+	b := Opinion{ID: o.ID, CaseID: o.CaseID, ProfessionalID: o.ProfessionalID, Status: OpinionStatus(o.Status),
+		Summary: o.Summary, Diagnoses: make([]OpinionDiagnosis, 0, len(o.Diagnoses)), Recommendations: o.Recommendations,
+		Confidence: OpinionConfidence(o.Confidence), Answer: o.Answer, References: o.References,
 		SubmittedAt: timePtr(o.SubmittedAt), ApprovedAt: timePtr(o.ApprovedAt), CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
-		FollowUps: make([]questionBody, 0, len(v.Questions))}
+		FollowUps: make([]FollowUp, 0, len(v.Questions))}
 	for _, d := range o.Diagnoses {
-		b.Diagnoses = append(b.Diagnoses, diagnosisBody(d))
+		b.Diagnoses = append(b.Diagnoses, OpinionDiagnosis(d))
 	}
 	if b.Recommendations == nil {
 		b.Recommendations = []string{}
@@ -103,127 +135,104 @@ func toBody(v view) opinionBody {
 		b.ReviewComments, b.ReviewerID = o.ReviewComments, o.ReviewerID
 	}
 	for _, q := range v.Questions {
-		b.FollowUps = append(b.FollowUps, toQuestion(q))
+		b.FollowUps = append(b.FollowUps, toFollowUp(q))
 	}
 	return b
 }
 
-type opinionOutput struct {
-	Body opinionBody
-}
-
-type caseInput struct {
-	ID string `path:"id" format:"uuid" doc:"the case"`
-}
-
-type opinionInput struct {
-	ID string `path:"id" format:"uuid" doc:"the opinion"`
-}
-
-type saveInput struct {
-	ID   string `path:"id" format:"uuid" doc:"the case"`
-	Body struct {
-		Summary         string          `json:"summary,omitempty" doc:"up to 5000 characters"`
-		Diagnoses       []diagnosisBody `json:"diagnoses,omitempty" doc:"up to 20"`
-		Recommendations []string        `json:"recommendations,omitempty" doc:"up to 20, each up to 1000 characters"`
-		Confidence      confidence      `json:"confidence,omitempty"`
-		Answer          string          `json:"answer,omitempty" doc:"the answer to the patient's question, up to 10000 characters"`
-		References      []string        `json:"references,omitempty" doc:"up to 20, each up to 500 characters"`
+func (d OpinionDraft) content() domain.Content {
+	c := domain.Content{Summary: d.Summary, Recommendations: d.Recommendations, Confidence: string(d.Confidence),
+		Answer: d.Answer, References: d.References}
+	for _, dg := range d.Diagnoses {
+		c.Diagnoses = append(c.Diagnoses, domain.Diagnosis(dg))
 	}
+	return c
 }
 
-type reviewInput struct {
-	ID   string `path:"id" format:"uuid" doc:"the opinion"`
-	Body struct {
-		Decision decision `json:"decision"`
-		Comments string   `json:"comments,omitempty" doc:"required to request changes; up to 2000 characters"`
+func toAwaiting(a store.Awaiting) OpinionAwaitingReview {
+	return OpinionAwaitingReview{a.ID, a.CaseID, vocab.Specialty(a.Specialty), a.ProfessionalID, a.SubmittedAt}
+}
+
+type (
+	opinionOutput struct{ Body Opinion }
+	caseInput     struct {
+		ID string `path:"id" format:"uuid" doc:"the case"`
 	}
-}
-
-type askInput struct {
-	ID   string `path:"id" format:"uuid" doc:"the case"`
-	Body struct {
-		Question string `json:"question" doc:"up to 2000 characters"`
+	opinionInput struct {
+		ID string `path:"id" format:"uuid" doc:"the opinion"`
 	}
-}
-
-type askOutput struct {
-	Location string `header:"Location"`
-	Body     questionBody
-}
-
-type answerInput struct {
-	ID         string `path:"id" format:"uuid" doc:"the opinion"`
-	QuestionID string `path:"questionId" format:"uuid"`
-	Body       struct {
-		Answer string `json:"answer" doc:"up to 5000 characters"`
+	saveInput struct {
+		ID   string `path:"id" format:"uuid" doc:"the case"`
+		Body OpinionDraft
 	}
-}
-
-type reportOutput struct {
-	ContentType        string `header:"Content-Type"`
-	ContentDisposition string `header:"Content-Disposition"`
-	Body               []byte
-}
-
-type queueInput struct {
-	Cursor string `query:"cursor" doc:"nextCursor of the previous page"`
-	Limit  int    `query:"limit" default:"20" minimum:"1" maximum:"100"`
-}
-
-// awaitingBody is an opinion in the review queue: no text, no patient.
-type awaitingBody struct {
-	ID             string    `json:"id" format:"uuid"`
-	CaseID         string    `json:"caseId" format:"uuid"`
-	Specialty      string    `json:"specialty" doc:"the case's"`
-	ProfessionalID string    `json:"professionalId" format:"uuid" doc:"the author"`
-	SubmittedAt    time.Time `json:"submittedAt"`
-}
-
-type queueOutput struct {
-	Body struct {
-		Items      []awaitingBody `json:"items"`
-		NextCursor string         `json:"nextCursor,omitempty" doc:"absent on the last page"`
+	reviewInput struct {
+		ID   string `path:"id" format:"uuid" doc:"the opinion"`
+		Body OpinionReview
 	}
-}
+	askInput struct {
+		ID   string `path:"id" format:"uuid" doc:"the case"`
+		Body FollowUpQuestion
+	}
+	askOutput struct {
+		Location string `header:"Location"`
+		Body     FollowUp
+	}
+	answerInput struct {
+		ID         string `path:"id" format:"uuid" doc:"the opinion"`
+		QuestionID string `path:"questionId" format:"uuid"`
+		Body       FollowUpAnswer
+	}
+	followUpOutput struct{ Body FollowUp }
+	reportOutput   struct {
+		ContentType        string `header:"Content-Type"`
+		ContentDisposition string `header:"Content-Disposition"`
+		Body               []byte
+	}
+	queueInput struct {
+		Cursor string `query:"cursor" doc:"nextCursor of the previous page"`
+		Limit  int    `query:"limit" default:"20" minimum:"1" maximum:"100"`
+	}
+	queueOutput struct {
+		Body page.Page[OpinionAwaitingReview]
+	}
+)
 
-func (s *Service) routes() {
+func (s *Service) routes(api huma.API) {
+	httpapi.Enum[vocab.Specialty](api)
+	httpapi.Enum[OpinionStatus](api)
+	httpapi.Enum[OpinionConfidence](api)
+	httpapi.Enum[ReviewDecision](api)
 	tags := []string{"Opinions"}
 	pro := authz.Roles(authn.RoleProfessional)
 	reader := authz.Roles(authn.RolePatient, authn.RoleProfessional, authn.RoleAdmin).Owned()
-	authz.Register(s.api, huma.Operation{OperationID: "save-opinion", Method: http.MethodPut, Path: "/api/v1/cases/{id}/opinion",
-		Summary: "Save the draft opinion of an assigned case", Tags: tags}, pro,
+	httpapi.Register(api, huma.Operation{OperationID: "save-opinion", Method: http.MethodPut, Path: "/api/v1/cases/{id}/opinion",
+		Summary: "Save the draft opinion of an assigned case", Tags: tags, Errors: []int{http.StatusConflict}}, pro,
 		func(ctx context.Context, in *saveInput) (*opinionOutput, error) {
-			c := domain.Content{Summary: in.Body.Summary, Recommendations: in.Body.Recommendations,
-				Confidence: string(in.Body.Confidence), Answer: in.Body.Answer, References: in.Body.References}
-			for _, d := range in.Body.Diagnoses {
-				c.Diagnoses = append(c.Diagnoses, domain.Diagnosis(d))
-			}
-			v, err := s.save(ctx, authn.FromContext(ctx), in.ID, c)
+			v, err := s.save(ctx, authn.FromContext(ctx), in.ID, in.Body.content())
 			if err != nil {
 				return nil, err
 			}
-			return &opinionOutput{toBody(v)}, nil
+			return &opinionOutput{toOpinion(v)}, nil
 		})
-	authz.Register(s.api, huma.Operation{OperationID: "submit-opinion", Method: http.MethodPost, Path: "/api/v1/cases/{id}/opinion/submit",
+	httpapi.Register(api, huma.Operation{OperationID: "submit-opinion", Method: http.MethodPost, Path: "/api/v1/cases/{id}/opinion/submit",
 		Summary: "Submit the opinion: approved at once, or for review when the author is JUNIOR", Tags: tags}, pro,
 		func(ctx context.Context, in *caseInput) (*opinionOutput, error) {
 			v, err := s.submit(ctx, authn.FromContext(ctx), in.ID)
 			if err != nil {
 				return nil, err
 			}
-			return &opinionOutput{toBody(v)}, nil
+			return &opinionOutput{toOpinion(v)}, nil
 		})
-	authz.Register(s.api, huma.Operation{OperationID: "review-opinion", Method: http.MethodPost, Path: "/api/v1/opinions/{id}/review",
+	httpapi.Register(api, huma.Operation{OperationID: "review-opinion", Method: http.MethodPost, Path: "/api/v1/opinions/{id}/review",
 		Summary: "Approve a submitted opinion or request changes (verified SENIOR or higher of the case's specialty)", Tags: tags}, pro,
 		func(ctx context.Context, in *reviewInput) (*opinionOutput, error) {
 			v, err := s.review(ctx, authn.FromContext(ctx), in.ID, string(in.Body.Decision), in.Body.Comments)
 			if err != nil {
 				return nil, err
 			}
-			return &opinionOutput{toBody(v)}, nil
+			return &opinionOutput{toOpinion(v)}, nil
 		})
-	authz.Register(s.api, huma.Operation{OperationID: "list-opinions-awaiting-review", Method: http.MethodGet,
+	httpapi.Register(api, huma.Operation{OperationID: "list-opinions-awaiting-review", Method: http.MethodGet,
 		Path: "/api/v1/opinions/awaiting-review", Tags: tags,
 		Summary: "Submitted opinions the caller may review, oldest first (ids only; open one with get-opinion); every one for an admin"},
 		authz.Roles(authn.RoleProfessional, authn.RoleAdmin),
@@ -232,23 +241,18 @@ func (s *Service) routes() {
 			if err != nil {
 				return nil, err
 			}
-			out := &queueOutput{}
-			out.Body.Items, out.Body.NextCursor = make([]awaitingBody, 0, len(items)), next
-			for _, a := range items {
-				out.Body.Items = append(out.Body.Items, awaitingBody(a))
-			}
-			return out, nil
+			return &queueOutput{page.Of(items, next, toAwaiting)}, nil
 		})
-	authz.Register(s.api, huma.Operation{OperationID: "get-case-opinion", Method: http.MethodGet, Path: "/api/v1/cases/{id}/opinion",
+	httpapi.Register(api, huma.Operation{OperationID: "get-case-opinion", Method: http.MethodGet, Path: "/api/v1/cases/{id}/opinion",
 		Summary: "The opinion of a case: approved for its patient, own for the author", Tags: tags}, reader,
 		func(ctx context.Context, in *caseInput) (*opinionOutput, error) {
 			v, err := s.forCase(ctx, authn.FromContext(ctx), in.ID)
 			if err != nil {
 				return nil, err
 			}
-			return &opinionOutput{toBody(v)}, nil
+			return &opinionOutput{toOpinion(v)}, nil
 		})
-	authz.Register(s.api, huma.Operation{OperationID: "get-opinion", Method: http.MethodGet, Path: "/api/v1/opinions/{id}",
+	httpapi.Register(api, huma.Operation{OperationID: "get-opinion", Method: http.MethodGet, Path: "/api/v1/opinions/{id}",
 		Summary: "An opinion, for its author, an eligible reviewer or an admin", Tags: tags},
 		authz.Roles(authn.RoleProfessional, authn.RoleAdmin),
 		func(ctx context.Context, in *opinionInput) (*opinionOutput, error) {
@@ -256,9 +260,9 @@ func (s *Service) routes() {
 			if err != nil {
 				return nil, err
 			}
-			return &opinionOutput{toBody(v)}, nil
+			return &opinionOutput{toOpinion(v)}, nil
 		})
-	authz.Register(s.api, huma.Operation{OperationID: "get-opinion-report", Method: http.MethodGet, Path: "/api/v1/opinions/{id}/report",
+	httpapi.Register(api, huma.Operation{OperationID: "get-opinion-report", Method: http.MethodGet, Path: "/api/v1/opinions/{id}/report",
 		Summary: "The opinion's report as PDF", Tags: tags,
 		Responses: map[string]*huma.Response{"200": {Description: "the report", Content: map[string]*huma.MediaType{
 			"application/pdf": {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}}}}}}, reader,
@@ -274,7 +278,7 @@ func (s *Service) routes() {
 			return &reportOutput{ContentType: "application/pdf",
 				ContentDisposition: `attachment; filename="opinion-` + r.CaseNumber + `.pdf"`, Body: pdf}, nil
 		})
-	authz.Register(s.api, huma.Operation{OperationID: "ask-follow-up", Method: http.MethodPost, Path: "/api/v1/cases/{id}/opinion/questions",
+	httpapi.Register(api, huma.Operation{OperationID: "ask-follow-up", Method: http.MethodPost, Path: "/api/v1/cases/{id}/opinion/questions",
 		Summary: "Ask a follow-up question on the approved opinion (up to 3, within 30 days)", Tags: tags,
 		DefaultStatus: http.StatusCreated}, authz.Roles(authn.RolePatient).Owned(),
 		func(ctx context.Context, in *askInput) (*askOutput, error) {
@@ -282,16 +286,16 @@ func (s *Service) routes() {
 			if err != nil {
 				return nil, err
 			}
-			return &askOutput{Location: "/api/v1/cases/" + in.ID + "/opinion", Body: toQuestion(q)}, nil
+			return &askOutput{Location: "/api/v1/cases/" + in.ID + "/opinion", Body: toFollowUp(q)}, nil
 		})
-	authz.Register(s.api, huma.Operation{OperationID: "answer-follow-up", Method: http.MethodPost,
+	httpapi.Register(api, huma.Operation{OperationID: "answer-follow-up", Method: http.MethodPost,
 		Path: "/api/v1/opinions/{id}/questions/{questionId}/answer", Summary: "Answer a follow-up question (the opinion's author)",
 		Tags: tags}, pro,
-		func(ctx context.Context, in *answerInput) (*struct{ Body questionBody }, error) {
+		func(ctx context.Context, in *answerInput) (*followUpOutput, error) {
 			q, err := s.answer(ctx, authn.FromContext(ctx), in.ID, in.QuestionID, in.Body.Answer)
 			if err != nil {
 				return nil, err
 			}
-			return &struct{ Body questionBody }{toQuestion(q)}, nil
+			return &followUpOutput{toFollowUp(q)}, nil
 		})
 }

@@ -46,9 +46,9 @@ func renderReport(r reportData) ([]byte, error) {
 	}
 	line("Case number", r.CaseNumber)
 	a := r.Author
-	line("Professional", strings.TrimSpace(a.GetFirstName()+" "+a.GetLastName()))
-	line("Level", a.GetLevel())
-	line("Professional number", a.GetProNumber())
+	line("Professional", strings.TrimSpace(a.FirstName+" "+a.LastName))
+	line("Level", a.Level)
+	line("Professional number", a.ProNumber)
 	if r.Status == domain.Approved {
 		line("Approved on", r.ApprovedAt.UTC().Format("2 January 2006"))
 	} else {

@@ -20,6 +20,7 @@ import (
 	"connectrpc.com/grpchealth"
 	"github.com/google/uuid"
 
+	contracts "github.com/secondopinion/platform/api/events"
 	patientv1 "github.com/secondopinion/platform/api/gen/patient/v1"
 	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
 	professionalv1 "github.com/secondopinion/platform/api/gen/professional/v1"
@@ -97,15 +98,29 @@ func (p *peers) lookUps() int {
 	return p.claimLookUp
 }
 
-// recorder is a bus that accepts every event: tests read the outbox.
-type recorder struct{}
-
-func (recorder) Publish(context.Context, ...bus.Event) error { return nil }
-func (recorder) Subscribe(context.Context, string, bus.Handler) (bus.Subscription, error) {
-	return recorder{}, nil
+// recorder is a bus that accepts every event and keeps those their
+// contract does not describe: tests read the outbox.
+type recorder struct {
+	mu     sync.Mutex
+	broken []error
 }
-func (recorder) Ping(context.Context) error { return nil }
-func (recorder) Close() error               { return nil }
+
+func (r *recorder) Publish(_ context.Context, events ...bus.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range events {
+		if err := contracts.Check(e); err != nil {
+			r.broken = append(r.broken, err)
+		}
+	}
+	return nil
+}
+
+func (r *recorder) Subscribe(context.Context, string, bus.Handler) (bus.Subscription, error) {
+	return r, nil
+}
+func (r *recorder) Ping(context.Context) error { return nil }
+func (r *recorder) Close() error               { return nil }
 
 // tokens: "patient:<id>", "pro:<id>" and "admin".
 type tokens struct{}
@@ -168,11 +183,19 @@ func newHarness(t *testing.T, db *sqldb.DB) *harness {
 		professionalv1connect.ProfessionalServiceName, professionalv1connect.AssignmentServiceName)))
 	peer := rpc.NewInProcess(mux)
 	t.Cleanup(func() { peer.Close() })
+	rec := &recorder{}
+	t.Cleanup(func() {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for _, err := range rec.broken {
+			t.Errorf("published against its contract: %v", err)
+		}
+	})
 	svc, err := New(Config{Now: h.clock.now}, service.Deps{
 		Region: "EU",
 		Log:    slog.New(slog.DiscardHandler),
 		DB:     db,
-		Bus:    recorder{},
+		Bus:    rec,
 		Peer: func(target string) (service.Peer, error) {
 			if target != "case-management" && target != "professional-identity" && target != "case-assignment" {
 				return service.Peer{}, fmt.Errorf("unexpected peer %s", target)
@@ -246,7 +269,7 @@ func (h *harness) deliver(typ, aggregate string, payload any) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if err := h.svc.consumer.Handle(context.Background(), e); err != nil {
+	if err := h.svc.Consume(context.Background(), e); err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -321,11 +344,12 @@ func draft() map[string]any {
 	}
 }
 
-// outbox returns the stored domain events of a case in order; none may
-// carry the opinion's or the patient's words.
+// outbox returns the stored domain events of a case in order; each must
+// hold to its contract, and none may carry the opinion's or the patient's
+// words.
 func (h *harness) outbox(caseID string) []bus.Event {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type <> $2 ORDER BY seq`, caseID, kitaudit.EventType)
+	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type <> $2 ORDER BY seq`, caseID, kitaudit.Recorded.Type)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -336,6 +360,9 @@ func (h *harness) outbox(caseID string) []bus.Event {
 		var e bus.Event
 		if err := rows.Scan(&env); err != nil || json.Unmarshal([]byte(env), &e) != nil {
 			h.t.Fatalf("outbox row: %v", err)
+		}
+		if err := contracts.Check(e); err != nil {
+			h.t.Errorf("against its contract: %v", err)
 		}
 		for _, secret := range []string{"angina", "bypass", "Angina", "Why", "Because"} {
 			if strings.Contains(env, secret) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secondopinion/platform/api/events"
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
@@ -63,7 +64,7 @@ type auditEntry struct {
 // auditEntries are the audit.recorded events queued about a resource.
 func auditEntries(t *testing.T, db *sqldb.DB, resource string) []auditEntry {
 	t.Helper()
-	rows, err := db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type = $2 ORDER BY seq`, resource, kitaudit.EventType)
+	rows, err := db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type = $2 ORDER BY seq`, resource, kitaudit.Recorded.Type)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +76,9 @@ func auditEntries(t *testing.T, db *sqldb.DB, resource string) []auditEntry {
 		var e kitaudit.Entry
 		if err := rows.Scan(&env); err != nil || json.Unmarshal([]byte(env), &ev) != nil || json.Unmarshal(ev.Payload, &e) != nil {
 			t.Fatalf("audit event %s: %v", env, err)
+		}
+		if err := events.Check(ev); err != nil {
+			t.Errorf("queued an audit entry its contract does not describe: %v", err)
 		}
 		out = append(out, auditEntry{e, env})
 	}

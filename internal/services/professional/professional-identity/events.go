@@ -3,117 +3,86 @@ package professionalidentity
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"slices"
 	"time"
 
+	"github.com/secondopinion/platform/api/events"
 	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/services/professional/professional-identity/domain"
 	"github.com/secondopinion/platform/internal/services/professional/professional-identity/store"
 )
 
-// Event types this service publishes. Payloads carry ids and what matching
-// needs, never names, emails or the bio: consumers that need those ask
-// ProfessionalService, where callers are checked.
-const (
-	EventRegistered = "professional.registered"
-	EventUpdated    = "professional.updated"
-)
-
-// Event types this service consumes, from credentialing.
-const (
-	EventVerified     = "professional.verified"
-	EventSuspended    = "professional.suspended"
-	EventLevelChanged = "professional.level_changed"
-)
-
-// Registered is the payload of professional.registered.
-type Registered struct {
-	ProfessionalID string    `json:"professionalId"`
-	ProNumber      string    `json:"proNumber"`
-	Specialties    []string  `json:"specialties"`
-	Languages      []string  `json:"languages"`
-	Country        string    `json:"country"`
-	Level          string    `json:"level"`
-	Timestamp      time.Time `json:"timestamp"`
-}
-
-// Updated is the payload of professional.updated: the full current values
-// of what matching uses.
-type Updated struct {
-	ProfessionalID string    `json:"professionalId"`
-	Specialties    []string  `json:"specialties"`
-	Languages      []string  `json:"languages"`
-	Country        string    `json:"country"`
-	Timestamp      time.Time `json:"timestamp"`
-}
+// Published events carry ids and what matching needs, never names, emails
+// or the bio: consumers that need those ask ProfessionalService, where
+// callers are checked.
 
 func registeredEvents(p store.Professional) ([]bus.Event, error) {
-	e, err := bus.New(Name, EventRegistered, p.ID, Registered{ProfessionalID: p.ID, ProNumber: p.ProNumber,
-		Specialties: p.Specialties, Languages: p.Languages, Country: p.Country, Level: p.Level, Timestamp: p.CreatedAt})
+	e, err := events.ProfessionalRegisteredV1.New(Name, p.ID, events.ProfessionalRegistered{ProfessionalID: p.ID,
+		ProNumber: p.ProNumber, Specialties: p.Specialties, Languages: p.Languages, Country: p.Country, Level: p.Level,
+		Timestamp: p.CreatedAt})
 	return []bus.Event{e}, err
 }
 
-// standingPayload is what the service reads of credentialing's events.
-type standingPayload struct {
-	ProfessionalID string    `json:"professionalId"`
-	To             string    `json:"to"` // professional.level_changed
-	Timestamp      time.Time `json:"timestamp"`
+// updatedEvent is professional.updated with the full current values of
+// what matching uses.
+func updatedEvent(p store.Professional, at time.Time) (bus.Event, error) {
+	return events.ProfessionalUpdatedV1.New(Name, p.ID, events.ProfessionalUpdated{ProfessionalID: p.ID,
+		Specialties: p.Specialties, Languages: p.Languages, Country: p.Country, Timestamp: at})
 }
 
-func (s *Service) handlers() map[string]outbox.HandlerFunc {
-	return map[string]outbox.HandlerFunc{
-		EventVerified:     s.onStanding,
-		EventSuspended:    s.onStanding,
-		EventLevelChanged: s.onStanding,
+// subscriptions are credentialing's verdicts on a professional's standing
+// and level.
+var subscriptions = outbox.Subscriptions[*Service]{
+	outbox.Handle(events.ProfessionalVerifiedV1, setStatus(domain.StatusVerified)),
+	outbox.Handle(events.ProfessionalSuspendedV1, setStatus(domain.StatusSuspended)),
+	outbox.Handle(events.ProfessionalLevelChangedV1, (*Service).onLevelChanged),
+}
+
+// setStatus handles an event that gives a profile status.
+func setStatus(status string) func(*Service, context.Context, *sql.Tx, bus.Event, events.ProfessionalStanding) error {
+	return func(s *Service, ctx context.Context, tx *sql.Tx, e bus.Event, p events.ProfessionalStanding) error {
+		return s.keep(ctx, e, p.ProfessionalID, p.Timestamp, func(id string, at time.Time) (bool, error) {
+			return s.store.SetStatus(ctx, tx, id, status, at)
+		})
 	}
 }
 
-// onStanding keeps a profile's status or level as credentialing says,
-// within the inbox's transaction, so a redelivered event has no second
-// effect; an event older than the standing it would replace is ignored.
-func (s *Service) onStanding(ctx context.Context, tx *sql.Tx, e bus.Event) error {
-	var p standingPayload
-	if err := json.Unmarshal(e.Payload, &p); err != nil {
-		return fmt.Errorf("%s %s: payload: %w", e.Type, e.ID, err)
+func (s *Service) onLevelChanged(ctx context.Context, tx *sql.Tx, e bus.Event, p events.ProfessionalLevelChanged) error {
+	if !p.To.Valid() {
+		// Retries and the dead letter show it to an admin: a level this
+		// service does not know is a contract break.
+		return fmt.Errorf("%s %s: unknown level %q", e.Type, e.ID, p.To)
 	}
-	id, at := p.ProfessionalID, p.Timestamp
+	return s.keep(ctx, e, p.ProfessionalID, p.Timestamp, func(id string, at time.Time) (bool, error) {
+		return s.store.SetLevel(ctx, tx, id, p.To, at)
+	})
+}
+
+// keep records a profile's status or level as credentialing says, within
+// the inbox's transaction, so a redelivered event has no second effect;
+// set ignores an event older than the standing it would replace. The
+// envelope stands in for what the payload leaves out.
+func (s *Service) keep(ctx context.Context, e bus.Event, id string, at time.Time, set func(id string, at time.Time) (bool, error)) error {
 	if id == "" {
 		id = e.AggregateID
 	}
 	if at.IsZero() {
 		at = e.Timestamp
 	}
-	var applied bool
-	var err error
-	switch e.Type {
-	case EventVerified:
-		applied, err = s.store.SetStatus(ctx, tx, id, domain.StatusVerified, at)
-	case EventSuspended:
-		applied, err = s.store.SetStatus(ctx, tx, id, domain.StatusSuspended, at)
-	case EventLevelChanged:
-		if !slices.Contains(domain.Levels, p.To) {
-			// Retries and the dead letter show it to an admin: a level
-			// this service does not know is a contract break.
-			return fmt.Errorf("%s %s: unknown level %q", e.Type, e.ID, p.To)
-		}
-		applied, err = s.store.SetLevel(ctx, tx, id, p.To, at)
-	}
-	if problem.StatusOf(err) == http.StatusNotFound {
+	applied, err := set(id, at)
+	if fault.Is(err, fault.KindNotFound) {
 		// Retrying cannot make the profile appear: credentialing learns of
 		// professionals from this service's own events.
-		s.log.WarnContext(ctx, "event for an unknown professional", "eventId", e.ID, "type", e.Type)
+		s.Log.WarnContext(ctx, "event for an unknown professional", "eventId", e.ID, "type", e.Type)
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
 	}
 	if !applied {
-		s.log.DebugContext(ctx, "event older than the standing it would replace", "eventId", e.ID, "type", e.Type, "professionalId", id)
+		s.Log.DebugContext(ctx, "event older than the standing it would replace", "eventId", e.ID, "type", e.Type, "professionalId", id)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/secondopinion/platform/api/events"
 	professionalv1 "github.com/secondopinion/platform/api/gen/professional/v1"
 	"github.com/secondopinion/platform/api/gen/professional/v1/professionalv1connect"
 	"github.com/secondopinion/platform/internal/kit/logging"
@@ -35,8 +36,8 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 	call(t, http.MethodPost, url, strings.Replace(house, `"US"`, `"XX"`, 1))
 	callAs(t, "admin", http.MethodGet, url+"/"+id, "")
 	callAs(t, "pro:"+id, http.MethodPatch, url+"/"+id, `{"lastName":"Laurie","bio":"Pianist."}`)
-	ev := credentialingEvent(t, identity.EventVerified, id, time.Now().UTC(), nil)
-	if err := identity.Handle(f.svc, context.Background(), ev); err != nil {
+	ev := credentialingEvent(t, events.ProfessionalVerifiedV1.Type, id, time.Now().UTC(), nil)
+	if err := f.svc.Consume(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
 	mem := rpc.NewInProcess(f.h)

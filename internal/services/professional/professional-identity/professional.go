@@ -7,19 +7,19 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/internal/clients/auth"
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
 	"github.com/secondopinion/platform/internal/kit/bus"
-	"github.com/secondopinion/platform/internal/kit/problem"
-	"github.com/secondopinion/platform/internal/services/platform/auth/logins"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/services/professional/professional-identity/domain"
 	"github.com/secondopinion/platform/internal/services/professional/professional-identity/store"
 )
 
 // The application functions below take the verified caller (who), which
-// the ports hand over. The public API's coarse policy (authz.Register) has
-// admitted who's role by then; read and change add ownership (the
+// the ports hand over. The public API's coarse policy (httpapi.Register)
+// has admitted who's role by then; read and change add ownership (the
 // professional themself or an admin) and record an admin's access in the
 // audit trail. Profiles are not health data: a professional's own access
 // is not recorded. The internal ProfessionalService calls get directly;
@@ -36,8 +36,8 @@ func (s *Service) register(ctx context.Context, who authn.Principal, r domain.Re
 	if err != nil {
 		return store.Professional{}, err
 	}
-	id, err := s.logins.Create(ctx, logins.Login{Email: p.Email, Password: r.Password, Role: "professional"})
-	if errors.Is(err, logins.ErrEmailTaken) {
+	id, err := s.logins.Create(ctx, auth.Login{Email: p.Email, Password: r.Password, Role: string(authn.RoleProfessional)})
+	if errors.Is(err, auth.ErrEmailTaken) {
 		return store.Professional{}, store.ErrEmailTaken
 	}
 	if err != nil {
@@ -50,8 +50,8 @@ func (s *Service) register(ctx context.Context, who authn.Principal, r domain.Re
 		s.logins.Drop(ctx, id)
 		return store.Professional{}, err
 	}
-	s.relay.Notify()
-	s.log.InfoContext(ctx, "professional registered", "professionalId", id, "actor", who.Subject)
+	s.Relay.Notify()
+	s.Log.InfoContext(ctx, "professional registered", "professionalId", id, "actor", who.Subject)
 	return created, nil
 }
 
@@ -66,10 +66,9 @@ func (s *Service) read(ctx context.Context, who authn.Principal, id string) (sto
 		return store.Professional{}, err
 	}
 	if authz.IsAdmin(who) {
-		if err := kitaudit.Record(ctx, s.db, auditEntry(ctx, who, "professional.read", id)); err != nil {
+		if err := s.Record(ctx, auditEntry(ctx, who, "professional.read", id)); err != nil {
 			return store.Professional{}, err
 		}
-		s.relay.Notify()
 	}
 	return p, nil
 }
@@ -89,37 +88,35 @@ func (s *Service) change(ctx context.Context, who authn.Principal, id string, pa
 		if err != nil {
 			return cur, false, nil, err
 		}
-		var events []bus.Event
+		var evs []bus.Event
 		out := cur
 		if diff {
 			out = toStore(cur, next)
 			out.UpdatedAt = now
-			ev, err := bus.New(Name, EventUpdated, id, Updated{ProfessionalID: id, Specialties: out.Specialties,
-				Languages: out.Languages, Country: out.Country, Timestamp: now})
+			ev, err := updatedEvent(out, now)
 			if err != nil {
 				return cur, false, nil, err
 			}
-			events = append(events, ev)
+			evs = append(evs, ev)
 		}
 		if authz.IsAdmin(who) {
-			e := auditEntry(ctx, who, "professional.update", id)
-			ev, err := bus.New(Name, kitaudit.EventType, id, e)
+			ev, err := kitaudit.Recorded.New(Name, id, auditEntry(ctx, who, "professional.update", id))
 			if err != nil {
 				return cur, false, nil, err
 			}
-			events = append(events, ev)
+			evs = append(evs, ev)
 		}
-		changed, wrote = diff, len(events) > 0
-		return out, diff, events, nil
+		changed, wrote = diff, len(evs) > 0
+		return out, diff, evs, nil
 	})
 	if err != nil {
 		return store.Professional{}, err
 	}
 	if wrote {
-		s.relay.Notify()
+		s.Relay.Notify()
 	}
 	if changed {
-		s.log.InfoContext(ctx, "professional updated", "professionalId", id, "actor", who.Subject)
+		s.Log.InfoContext(ctx, "professional updated", "professionalId", id, "actor", who.Subject)
 	}
 	return p, nil
 }
@@ -141,7 +138,7 @@ func admit(who authn.Principal, id string) error {
 	if authz.IsAdmin(who) || (who.Role == authn.RoleProfessional && who.Subject != "" && who.Subject == id) {
 		return nil
 	}
-	return problem.NotFound("professional")
+	return fault.NotFound("professional")
 }
 
 // auditEntry is the trail's entry for an admin's access to a profile.
@@ -156,7 +153,7 @@ func auditEntry(ctx context.Context, who authn.Principal, action, id string) kit
 // store.
 func validID(id string) error {
 	if _, err := uuid.Parse(id); err != nil {
-		return problem.Invalid("path.id", "must be a UUID")
+		return fault.Invalid("id", "must be a UUID")
 	}
 	return nil
 }

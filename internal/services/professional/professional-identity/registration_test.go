@@ -2,40 +2,14 @@ package professionalidentity_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/secondopinion/platform/internal/kit/authn"
-	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	identity "github.com/secondopinion/platform/internal/services/professional/professional-identity"
 )
-
-// login signs in at the auth peer and returns whom the access token names.
-func login(t *testing.T, f fixture, email, password string) authn.Principal {
-	t.Helper()
-	body, err := json.Marshal(map[string]string{"email": email, "password": password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := f.authMem.Client().Post(rpc.BaseURL+"/api/v1/auth/login", "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out struct{ AccessToken string }
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != http.StatusOK {
-		t.Fatalf("login: %d %v", res.StatusCode, err)
-	}
-	who, err := f.authSvc.Verifier().Verify(context.Background(), out.AccessToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return who
-}
 
 // Registration leaves both halves or neither: a profile that cannot be
 // stored takes its login with it.
@@ -50,7 +24,7 @@ func TestRegistrationAllOrNothing(t *testing.T) {
 			if r.status != http.StatusInternalServerError || strings.Contains(r.raw, "professionals") {
 				t.Fatalf("register: %d %s, want a 500 that names no table", r.status, r.raw)
 			}
-			if n := count(t, f.authDB, "users"); n != 0 {
+			if n := f.auth.Count(); n != 0 {
 				t.Fatalf("%d users left behind", n)
 			}
 		})
@@ -59,14 +33,12 @@ func TestRegistrationAllOrNothing(t *testing.T) {
 			register(t, f, house)
 			// The login goes, the profile stays: auth no longer knows the
 			// email, this service still does.
-			if _, err := f.authDB.Exec(`DELETE FROM users`); err != nil {
-				t.Fatal(err)
-			}
+			f.auth.Forget()
 			r := call(t, http.MethodPost, f.url+"/api/v1/professionals", house)
 			if r.status != http.StatusConflict || r.doc["title"] != "Email already registered" {
 				t.Fatalf("register: %d %s, want 409", r.status, r.raw)
 			}
-			if n := count(t, f.authDB, "users"); n != 0 {
+			if n := f.auth.Count(); n != 0 {
 				t.Fatalf("%d users left behind", n)
 			}
 		})

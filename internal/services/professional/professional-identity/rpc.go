@@ -2,14 +2,12 @@ package professionalidentity
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"connectrpc.com/connect"
 
 	professionalv1 "github.com/secondopinion/platform/api/gen/professional/v1"
 	"github.com/secondopinion/platform/api/gen/professional/v1/professionalv1connect"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 )
 
@@ -27,14 +25,20 @@ type rpcServer struct{ s *Service }
 func (r *rpcServer) GetProfessional(ctx context.Context, req *connect.Request[professionalv1.GetProfessionalRequest]) (*connect.Response[professionalv1.Professional], error) {
 	p, err := r.s.get(ctx, req.Msg.Id)
 	if err != nil {
-		if _, ok := problem.As(err); !ok {
-			slog.ErrorContext(ctx, "professional rpc failed", "err", err)
-		}
 		return nil, rpc.Error(ctx, err)
 	}
 	return connect.NewResponse(&professionalv1.Professional{
 		Id: p.ID, ProNumber: p.ProNumber, FirstName: p.FirstName, LastName: p.LastName, Email: p.Email,
-		Specialties: p.Specialties, Languages: p.Languages, Country: p.Country, Level: p.Level, Status: p.Status,
-		CreatedAt: p.CreatedAt.Format(time.RFC3339Nano),
+		Specialties: codes(p.Specialties), Languages: codes(p.Languages), Country: p.Country, Level: string(p.Level),
+		Status: p.Status, CreatedAt: p.CreatedAt.Format(time.RFC3339Nano),
 	}), nil
+}
+
+// codes are vocabulary values as the protobuf message's strings.
+func codes[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
 }

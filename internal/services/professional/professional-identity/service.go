@@ -1,39 +1,31 @@
-// Package identity is the professional-identity service: it registers
-// professionals together with their login in the auth service (the login's
-// user id is the professional id), gives each a PRO-REGION-XXXXXX number,
-// keeps their profiles, serves them over public REST and the internal
-// ProfessionalService gRPC API, publishes professional.registered and
-// professional.updated, and keeps each profile's level and status as
-// credentialing's events say. Passwords never rest here: auth owns them.
+// Package professionalidentity is the professional-identity service: it
+// registers professionals together with their login in the auth service
+// (the login's user id is the professional id), gives each a
+// PRO-REGION-XXXXXX number, keeps their profiles, serves them over public
+// REST and the internal ProfessionalService gRPC API, publishes
+// professional.registered and professional.updated, and keeps each
+// profile's level and status as credentialing's events say. Passwords
+// never rest here: auth owns them.
+//
+// Read it top-down: module.go (what the binary knows of it), http.go (the
+// public API), professional.go (the application rules over domain/ and
+// store/), events.go (what it publishes and consumes), rpc.go
+// (ProfessionalService).
 package professionalidentity
 
 import (
-	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"time"
 
-	"connectrpc.com/grpchealth"
-	"github.com/danielgtaylor/huma/v2"
-
-	"github.com/secondopinion/platform/api/gen/auth/v1/authv1connect"
 	"github.com/secondopinion/platform/api/gen/professional/v1/professionalv1connect"
-	"github.com/secondopinion/platform/internal/kit/bus"
-	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/outbox"
+	"github.com/secondopinion/platform/api/vocab"
+	"github.com/secondopinion/platform/internal/clients/auth"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
-	"github.com/secondopinion/platform/internal/kit/sqldb"
-	"github.com/secondopinion/platform/internal/services/platform/auth/logins"
 	"github.com/secondopinion/platform/internal/services/professional/professional-identity/domain"
 	"github.com/secondopinion/platform/internal/services/professional/professional-identity/store"
 )
-
-// Name is the service's target name.
-const Name = "professional-identity"
 
 // Config is what the service is configured with.
 type Config struct {
@@ -43,82 +35,40 @@ type Config struct {
 
 // Service is a running professional-identity target.
 type Service struct {
-	cfg      Config
-	region   string
-	log      *slog.Logger
-	db       *sqldb.DB
-	store    *store.Store
-	bus      bus.Transport
-	logins   logins.Client
-	health   *grpchealth.Client
-	relay    *outbox.Relay
-	consumer *outbox.Consumer
-	mux      *http.ServeMux
-	api      huma.API
+	*service.Base
+	cfg    Config
+	region string
+	store  *store.Store
+	logins *auth.Client
 }
 
-// Migrate creates or upgrades the service's tables and its outbox.
-func Migrate(ctx context.Context, db *sqldb.DB) error {
-	if err := outbox.Migrate(ctx, db); err != nil {
-		return err
-	}
-	return store.Migrate(ctx, db)
-}
+// Migrate creates or upgrades the service's tables, its outbox and inbox.
+var Migrate = service.WithOutbox(store.Migrate)
 
 // New builds the service over a migrated store.
 func New(cfg Config, deps service.Deps) (*Service, error) {
-	if !domain.ValidRegion(deps.Region) {
+	if !vocab.Region(deps.Region).Valid() {
 		return nil, fmt.Errorf("%s: region %q is not 2-3 upper-case letters", Name, deps.Region)
-	}
-	if deps.DB == nil || deps.Bus == nil || deps.Peer == nil {
-		return nil, errors.New(Name + ": needs a store, a bus and peers")
-	}
-	peer, err := deps.Peer(logins.Target)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reach %s: %w", Name, logins.Target, err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	log := deps.Log
-	if log == nil {
-		log = slog.Default()
+	s := &Service{cfg: cfg, region: deps.Region, store: store.New(deps.DB)}
+	var err error
+	if s.Base, err = service.NewBase(Name, deps, subscriptions.Bind(s)); err != nil {
+		return nil, err
 	}
-	s := &Service{
-		cfg:    cfg,
-		region: deps.Region,
-		log:    log.With("service", Name),
-		db:     deps.DB,
-		store:  store.New(deps.DB),
-		bus:    deps.Bus,
-		logins: logins.New(peer, log.With("service", Name)),
-		health: grpchealth.NewClient(peer.HTTP, peer.URL, rpc.ClientOptions()...),
-		relay:  outbox.NewRelay(deps.DB, deps.Bus, outbox.RelayOptions{Logger: log}),
-		mux:    http.NewServeMux(),
+	peer, err := s.Peer(auth.Target)
+	if err != nil {
+		return nil, err
 	}
-	s.consumer = outbox.NewConsumer(deps.DB, Name, s.handlers(), outbox.ConsumerOptions{Logger: log})
-	s.api = httpapi.NewAPI(s.mux, Name, "1.0.0")
-	s.routes()
-	s.mux.Handle(professionalv1connect.NewProfessionalServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers)))
-	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(professionalv1connect.ProfessionalServiceName)))
+	s.logins = auth.New(peer, s.Log)
+	// Nobody can register without auth.
+	s.Check(auth.Target, s.logins.Ready)
+	s.routes(s.API)
+	path, h := professionalv1connect.NewProfessionalServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers))
+	s.ServeRPC(professionalv1connect.ProfessionalServiceName, path, h)
 	return s, nil
-}
-
-// Handler serves the public REST API and the ProfessionalService gRPC API.
-func (s *Service) Handler() http.Handler { return s.mux }
-
-// OpenAPI describes the public REST API.
-func (s *Service) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
-
-// Checks reports auth's health: nobody can register without it.
-func (s *Service) Checks() map[string]httpapi.Check {
-	return map[string]httpapi.Check{logins.Target: rpc.Serving(s.health, logins.Target, authv1connect.AuthServiceName)}
-}
-
-// Run relays the outbox and consumes credentialing's events until ctx
-// ends; the relay flushes the outbox on its way out.
-func (s *Service) Run(ctx context.Context) error {
-	return outbox.Serve(ctx, s.bus, Name, s.relay, s.consumer)
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }

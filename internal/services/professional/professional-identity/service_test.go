@@ -11,11 +11,12 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
+	"github.com/secondopinion/platform/api/events"
+	"github.com/secondopinion/platform/internal/clients/auth/authtest"
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
@@ -25,7 +26,6 @@ import (
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
-	"github.com/secondopinion/platform/internal/services/platform/auth"
 	identity "github.com/secondopinion/platform/internal/services/professional/professional-identity"
 )
 
@@ -35,39 +35,53 @@ type fixture struct {
 	h   http.Handler // the wrapped handler, as the app serves it
 	svc *identity.Service
 	bus *inproc.Bus
-	// The auth peer: a real auth service on the same engine, reached in
-	// memory as in `all` mode, with this service's identity on every call.
-	authDB  *sqldb.DB
-	authSvc *auth.Service
+	// The auth peer: a stand-in AuthService reached in memory, as in
+	// `all` mode, with this service's identity on every call.
+	auth    *authtest.Server
 	authMem *rpc.InProcess
+}
+
+// checked is the service's bus: it holds every event the service
+// publishes to its contract, and fails the test on a broken one.
+type checked struct {
+	*inproc.Bus
+	mu     sync.Mutex
+	broken []error
+}
+
+func (c *checked) Publish(ctx context.Context, evs ...bus.Event) error {
+	c.mu.Lock()
+	for _, e := range evs {
+		if err := events.Check(e); err != nil {
+			c.broken = append(c.broken, err)
+		}
+	}
+	c.mu.Unlock()
+	return c.Bus.Publish(ctx, evs...)
 }
 
 // start runs professional-identity on db with its auth peer.
 func start(t *testing.T, db *sqldb.DB) fixture {
 	t.Helper()
 	ctx := context.Background()
-	authDB := testkit.OpenDB(t, db.Engine, auth.Name)
-	if err := auth.Migrate(ctx, authDB); err != nil {
-		t.Fatal(err)
-	}
-	authSvc, err := auth.New(auth.Config{BcryptCost: bcrypt.MinCost},
-		service.Deps{DB: authDB, Bus: inproc.New(), DataDir: t.TempDir(), Log: slog.Default()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	authMem := rpc.NewInProcess(httpapi.Wrap(authSvc.Handler(), httpapi.Options{Service: auth.Name, Verifier: authSvc.Verifier()}))
-	t.Cleanup(func() { authMem.Close() })
-
+	auth, authMem := authtest.Serve(t, "professional-identity", tokens{})
 	if err := identity.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	b := inproc.New()
+	b := &checked{Bus: inproc.New()}
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, err := range b.broken {
+			t.Errorf("published an event its contract does not describe: %v", err)
+		}
+	})
 	svc, err := identity.New(identity.Config{}, service.Deps{DB: db, Bus: b, Log: slog.Default(), Region: "EU",
 		Peer: func(target string) (service.Peer, error) {
-			if target != auth.Name {
+			if target != "auth" {
 				return service.Peer{}, fmt.Errorf("unexpected peer %s", target)
 			}
-			return service.Peer{HTTP: rpc.WithIdentity(authMem.Client(), authSvc.ServiceToken(identity.Name)), URL: rpc.BaseURL}, nil
+			return service.Peer{HTTP: bearer(authMem.Client(), "service:"+identity.Name), URL: rpc.BaseURL}, nil
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +92,7 @@ func start(t *testing.T, db *sqldb.DB) fixture {
 	srv.Listener = testkit.Listen(t)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return fixture{url: srv.URL, db: db, h: h, svc: svc, bus: b, authDB: authDB, authSvc: authSvc, authMem: authMem}
+	return fixture{url: srv.URL, db: db, h: h, svc: svc, bus: b.Bus, auth: auth, authMem: authMem}
 }
 
 // count is the number of rows in table of db.
@@ -223,20 +237,23 @@ func testRegistration(t *testing.T, f fixture, id string) {
 		}
 	}
 
-	// The login is auth's, under the professional's id and role.
-	if who := login(t, f, "g.house@example.org", housePassword); who.Subject != id || who.Role != authn.RoleProfessional {
-		t.Fatalf("House's token names %+v, want professional %s", who, id)
+	// The login is auth's, under the professional's id: auth keeps House's
+	// email (lower-cased) and password as a professional's login, without
+	// a phone, and the user id it gave names his profile.
+	if l, ok := f.auth.User(id); !ok || l.Email != "g.house@example.org" || l.Password != housePassword ||
+		l.Role != string(authn.RoleProfessional) || l.Phone != "" {
+		t.Fatalf("the login of professional %s is %+v (found %v), want House's as a professional", id, l, ok)
 	}
 
 	// The same email, however typed, is taken: auth says so, nothing is
 	// left behind.
-	users, pros := count(t, f.authDB, "users"), count(t, f.db, "professionals")
+	users, pros := f.auth.Count(), count(t, f.db, "professionals")
 	other := strings.Replace(house, "G.House@Example.org", "g.house@EXAMPLE.org", 1)
 	if r := call(t, http.MethodPost, f.url+"/api/v1/professionals", other); r.status != http.StatusConflict ||
 		r.doc["title"] != "Email already registered" || r.header.Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("duplicate email: %d %s", r.status, r.raw)
 	}
-	if u, p := count(t, f.authDB, "users"), count(t, f.db, "professionals"); u != users || p != pros {
+	if u, p := f.auth.Count(), count(t, f.db, "professionals"); u != users || p != pros {
 		t.Fatalf("a refused duplicate left users %d→%d, professionals %d→%d", users, u, pros, p)
 	}
 
@@ -268,7 +285,7 @@ func testValidation(t *testing.T, f fixture) {
 		{"long bio", `"Diagnostician at Princeton-Plainsboro."`, `"` + strings.Repeat("b", 2001) + `"`, "body.bio"},
 		{"bad email", "G.House@Example.org", "house", "body.email"},
 		{"short password", housePassword, "short", "body.password"},
-		{"common password", housePassword, "password1234", "body.password"},
+		{"common password", housePassword, authtest.CommonPassword, "body.password"},
 		{"unknown field", `"firstName"`, `"level":"EXPERT","firstName"`, "body.level"},
 	} {
 		body := strings.Replace(house, c.from, c.to, 1)
@@ -280,7 +297,7 @@ func testValidation(t *testing.T, f fixture) {
 			r.header.Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s: %d %s, want a 422 problem naming %s", c.name, r.status, r.raw, c.field)
 		}
-		if strings.Contains(r.raw, "password1234") {
+		if strings.Contains(r.raw, authtest.CommonPassword) {
 			t.Errorf("%s: the refusal repeats the password", c.name)
 		}
 	}
@@ -288,7 +305,7 @@ func testValidation(t *testing.T, f fixture) {
 	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.raw, "country") {
 		t.Errorf("missing country: %d %s", r.status, r.raw)
 	}
-	if n := count(t, f.authDB, "users"); n != 2 {
+	if n := f.auth.Count(); n != 2 {
 		t.Errorf("refused registrations left logins: %d users, want 2", n)
 	}
 }
@@ -346,7 +363,7 @@ func testPatch(t *testing.T, f fixture, id string) {
 // payload".
 func outboxEvents(t *testing.T, db *sqldb.DB, aggregate string) []string {
 	t.Helper()
-	rows, err := db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type <> $2 ORDER BY seq`, aggregate, kitaudit.EventType)
+	rows, err := db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type <> $2 ORDER BY seq`, aggregate, kitaudit.Recorded.Type)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,6 +382,9 @@ func outboxEvents(t *testing.T, db *sqldb.DB, aggregate string) []string {
 		var e bus.Event
 		if err := json.Unmarshal([]byte(env), &e); err != nil {
 			t.Fatal(err)
+		}
+		if err := events.Check(e); err != nil {
+			t.Errorf("queued an event its contract does not describe: %v", err)
 		}
 		if e.ServiceID != identity.Name || e.AggregateID != aggregate {
 			t.Errorf("envelope %+v", e)
@@ -406,7 +426,7 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	seen := make(chan bus.Event, 10)
 	sub, err := f.bus.Subscribe(ctx, "test", func(_ context.Context, e bus.Event) error {
-		if e.Type == identity.EventRegistered {
+		if e.Type == events.ProfessionalRegisteredV1.Type {
 			seen <- e
 		}
 		return nil
@@ -427,7 +447,7 @@ func TestRun(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("professional.registered was not relayed")
 	}
-	ev, err := bus.New("credentialing", identity.EventVerified, id, map[string]any{"professionalId": id, "timestamp": time.Now().UTC()})
+	ev, err := bus.New("credentialing", events.ProfessionalVerifiedV1.Type, id, map[string]any{"professionalId": id, "timestamp": time.Now().UTC()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/api/events"
 	"github.com/secondopinion/platform/internal/kit/bus"
-	identity "github.com/secondopinion/platform/internal/services/professional/professional-identity"
 )
 
 func credentialingEvent(t *testing.T, typ, id string, at time.Time, extra map[string]any) bus.Event {
@@ -31,12 +31,12 @@ func credentialingEvent(t *testing.T, typ, id string, at time.Time, extra map[st
 func testStanding(t *testing.T, f fixture, id string) {
 	ctx := context.Background()
 	t0 := time.Now().UTC()
-	verified := credentialingEvent(t, identity.EventVerified, id, t0, nil)
-	senior := credentialingEvent(t, identity.EventLevelChanged, id, t0.Add(time.Second), map[string]any{"from": "JUNIOR", "to": "SENIOR"})
-	expert := credentialingEvent(t, identity.EventLevelChanged, id, t0.Add(2*time.Second), map[string]any{"from": "SENIOR", "to": "EXPERT"})
-	suspended := credentialingEvent(t, identity.EventSuspended, id, t0.Add(3*time.Second), map[string]any{"reason": "licence expired"})
-	stale := credentialingEvent(t, identity.EventVerified, id, t0.Add(-time.Hour), nil)
-	stranger := credentialingEvent(t, identity.EventVerified, uuid.NewString(), t0, nil)
+	verified := credentialingEvent(t, events.ProfessionalVerifiedV1.Type, id, t0, nil)
+	senior := credentialingEvent(t, events.ProfessionalLevelChangedV1.Type, id, t0.Add(time.Second), map[string]any{"from": "JUNIOR", "to": "SENIOR"})
+	expert := credentialingEvent(t, events.ProfessionalLevelChangedV1.Type, id, t0.Add(2*time.Second), map[string]any{"from": "SENIOR", "to": "EXPERT"})
+	suspended := credentialingEvent(t, events.ProfessionalSuspendedV1.Type, id, t0.Add(3*time.Second), map[string]any{"reason": "licence expired"})
+	stale := credentialingEvent(t, events.ProfessionalVerifiedV1.Type, id, t0.Add(-time.Hour), nil)
+	stranger := credentialingEvent(t, events.ProfessionalVerifiedV1.Type, uuid.NewString(), t0, nil)
 	standing := func() (string, string) {
 		r := callAs(t, "pro:"+id, http.MethodGet, f.url+"/api/v1/professionals/"+id, "")
 		s, _ := r.doc["status"].(string)
@@ -56,7 +56,7 @@ func testStanding(t *testing.T, f fixture, id string) {
 		{verified, "SUSPENDED", "EXPERT"}, // a redelivery, seen before
 		{stranger, "SUSPENDED", "EXPERT"},
 	} {
-		if err := identity.Handle(f.svc, ctx, step.e); err != nil {
+		if err := f.svc.Consume(ctx, step.e); err != nil {
 			t.Fatalf("handle %s: %v", step.e.Type, err)
 		}
 		if s, l := standing(); s != step.status || l != step.level {
@@ -69,8 +69,8 @@ func testStanding(t *testing.T, f fixture, id string) {
 	}
 
 	// A level this service does not know is kept for retry, not applied.
-	bad := credentialingEvent(t, identity.EventLevelChanged, id, t0.Add(time.Hour), map[string]any{"from": "EXPERT", "to": "GODLIKE"})
-	if err := identity.Handle(f.svc, ctx, bad); err != nil {
+	bad := credentialingEvent(t, events.ProfessionalLevelChangedV1.Type, id, t0.Add(time.Hour), map[string]any{"from": "EXPERT", "to": "GODLIKE"})
+	if err := f.svc.Consume(ctx, bad); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.db.QueryRow(`SELECT status FROM inbox WHERE event_id = $1`, bad.ID).Scan(&status); err != nil || status != "retry" {
@@ -81,7 +81,7 @@ func testStanding(t *testing.T, f fixture, id string) {
 	}
 	// Consuming publishes nothing.
 	for _, e := range outboxEvents(t, f.db, id) {
-		if !strings.HasPrefix(e, identity.EventRegistered+" ") && !strings.HasPrefix(e, identity.EventUpdated+" ") {
+		if !strings.HasPrefix(e, events.ProfessionalRegisteredV1.Type+" ") && !strings.HasPrefix(e, events.ProfessionalUpdatedV1.Type+" ") {
 			t.Errorf("unexpected event %s", e)
 		}
 	}

@@ -4,18 +4,16 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+
+	"github.com/secondopinion/platform/api/vocab"
 )
 
 // alphabet has no 0/O, 1/I/L: a number read over the phone is unambiguous.
 const alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 var (
-	regionPattern     = regexp.MustCompile(`^[A-Z]{2,3}$`)
 	caseNumberPattern = regexp.MustCompile(`^[A-Z]{2,3}-\d{4}-[` + alphabet + `]{6}$`)
 )
-
-// ValidRegion reports whether region can prefix case numbers.
-func ValidRegion(region string) bool { return regionPattern.MatchString(region) }
 
 // ValidCaseNumber reports whether s has the form of a case number.
 func ValidCaseNumber(s string) bool { return caseNumberPattern.MatchString(s) }
@@ -24,7 +22,7 @@ func ValidCaseNumber(s string) bool { return caseNumberPattern.MatchString(s) }
 // from alphabet using random bytes from rnd (crypto/rand.Reader in
 // production).
 func NewCaseNumber(region string, year int, rnd io.Reader) (string, error) {
-	if !ValidRegion(region) {
+	if !vocab.Region(region).Valid() {
 		return "", fmt.Errorf("case number: region %q is not 2-3 upper-case letters", region)
 	}
 	// Bytes at or above the largest multiple of len(alphabet) are dropped,

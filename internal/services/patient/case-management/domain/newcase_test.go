@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 func TestValidate(t *testing.T) {
@@ -26,22 +26,22 @@ func TestValidate(t *testing.T) {
 		field string
 		edit  func(*NewCase)
 	}{
-		{"body.customerId", func(n *NewCase) { n.CustomerID = "42" }},
-		{"body.specialty", func(n *NewCase) { n.Specialty = "cardiology" }},
-		{"body.title", func(n *NewCase) { n.Title = " ab " }},
-		{"body.title", func(n *NewCase) { n.Title = strings.Repeat("é", 201) }},
-		{"body.question", func(n *NewCase) { n.Question = "too short" }},
-		{"body.question", func(n *NewCase) { n.Question = strings.Repeat("x", 5001) }},
-		{"body.urgency", func(n *NewCase) { n.Urgency = "ASAP" }},
-		{"body.language", func(n *NewCase) { n.Language = "EN" }},
-		{"body.language", func(n *NewCase) { n.Language = "eng" }},
+		{"customerId", func(n *NewCase) { n.CustomerID = "42" }},
+		{"specialty", func(n *NewCase) { n.Specialty = "cardiology" }},
+		{"title", func(n *NewCase) { n.Title = " ab " }},
+		{"title", func(n *NewCase) { n.Title = strings.Repeat("é", 201) }},
+		{"question", func(n *NewCase) { n.Question = "too short" }},
+		{"question", func(n *NewCase) { n.Question = strings.Repeat("x", 5001) }},
+		{"urgency", func(n *NewCase) { n.Urgency = "ASAP" }},
+		{"language", func(n *NewCase) { n.Language = "EN" }},
+		{"language", func(n *NewCase) { n.Language = "eng" }},
 	}
 	for _, tt := range tests {
 		n := good
 		tt.edit(&n)
 		_, err := n.Validate()
-		p, ok := problem.As(err)
-		if !ok || p.Status() != 422 || p.Field != tt.field {
+		p, ok := fault.As(err)
+		if !ok || p.Kind != fault.KindInvalid || p.Field != tt.field {
 			t.Errorf("%s: got %v, want 422 on %s", tt.field, err, tt.field)
 		}
 	}

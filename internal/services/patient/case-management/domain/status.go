@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 // Status is where a case stands in its lifecycle.
@@ -60,8 +60,8 @@ const (
 var ErrInvalidTransition = errors.New("invalid case status transition")
 
 func refuse(from Status, trigger string) error {
-	return &problem.Error{
-		Kind:   problem.KindConflict,
+	return &fault.Error{
+		Kind:   fault.KindConflict,
 		Title:  "Invalid case status transition",
 		Detail: fmt.Sprintf("a %s case cannot take %q", from, trigger),
 		Err:    ErrInvalidTransition,

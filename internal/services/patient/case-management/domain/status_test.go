@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 // want is the expected outcome of a trigger: the statuses passed through,
@@ -25,7 +25,7 @@ func to(s ...Status) want { return want{path: s} }
 func check(t *testing.T, name string, from Status, steps []Step, err error, w want) {
 	t.Helper()
 	if w.refused {
-		if !errors.Is(err, ErrInvalidTransition) || problem.StatusOf(err) != 409 {
+		if !errors.Is(err, ErrInvalidTransition) || fault.KindOf(err) != fault.KindConflict {
 			t.Errorf("%s on %s: got steps %v err %v, want a 409 refusal", name, from, steps, err)
 		}
 		return

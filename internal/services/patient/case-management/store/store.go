@@ -16,9 +16,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/secondopinion/platform/internal/kit/bus"
-	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/services/patient/case-management/domain"
 )
@@ -149,7 +149,7 @@ type queryRower interface {
 func get(ctx context.Context, q queryRower, column, value string) (Case, error) {
 	c, err := scanCase(q.QueryRowContext(ctx, `SELECT `+caseColumns+` FROM cases WHERE `+column+` = $1`, value))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Case{}, problem.NotFound("case")
+		return Case{}, fault.NotFound("case")
 	}
 	return c, err
 }
@@ -164,7 +164,7 @@ func (s *Store) Load(ctx context.Context, tx *sql.Tx, id string) (Case, error) {
 
 func load(ctx context.Context, q queryRower, id string) (Case, error) {
 	if _, err := uuid.Parse(id); err != nil {
-		return Case{}, problem.NotFound("case")
+		return Case{}, fault.NotFound("case")
 	}
 	c, err := get(ctx, q, "id", id)
 	if err != nil {
@@ -251,7 +251,7 @@ func (s *Store) Timeline(ctx context.Context, id string) ([]Entry, error) {
 
 // List returns up to limit cases of a customer, newest first, after the
 // cursor, with the cursor of the next page ("" on the last page).
-func (s *Store) List(ctx context.Context, customerID string, after httpapi.Cursor, limit int) ([]Case, string, error) {
+func (s *Store) List(ctx context.Context, customerID string, after page.Cursor, limit int) ([]Case, string, error) {
 	if _, err := uuid.Parse(customerID); err != nil {
 		return nil, "", nil
 	}
@@ -259,7 +259,7 @@ func (s *Store) List(ctx context.Context, customerID string, after httpapi.Curso
 	args := []any{customerID}
 	if after.ID != "" {
 		if _, err := uuid.Parse(after.ID); err != nil {
-			return nil, "", problem.Invalid("query.cursor", "not a cursor returned by this API")
+			return nil, "", fault.Invalid("query.cursor", "not a cursor returned by this API")
 		}
 		q += ` AND (created_at < $2 OR (created_at = $2 AND id < $3))`
 		args = append(args, after.Time.UTC(), after.ID)
@@ -285,5 +285,5 @@ func (s *Store) List(ctx context.Context, customerID string, after httpapi.Curso
 		return out, "", nil
 	}
 	last := out[limit-1]
-	return out[:limit], httpapi.Cursor{Time: last.CreatedAt, ID: last.ID}.Encode(), nil
+	return out[:limit], page.Cursor{Time: last.CreatedAt, ID: last.ID}.Encode(), nil
 }

@@ -12,9 +12,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/secondopinion/platform/internal/kit/bus"
-	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/internal/services/patient/case-management/domain"
@@ -103,11 +103,11 @@ func testCreate(t *testing.T, s *Store) {
 		t.Errorf("%d outbox events, want 1", n)
 	}
 	for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
-		if _, err := s.Get(ctx, id); problem.StatusOf(err) != 404 {
+		if _, err := s.Get(ctx, id); fault.KindOf(err) != fault.KindNotFound {
 			t.Errorf("get %s: %v, want 404", id, err)
 		}
 	}
-	if _, err := s.ByNumber(ctx, "EU-2026-NOPE99"); problem.StatusOf(err) != 404 {
+	if _, err := s.ByNumber(ctx, "EU-2026-NOPE99"); fault.KindOf(err) != fault.KindNotFound {
 		t.Errorf("by unknown number: %v, want 404", err)
 	}
 }
@@ -131,7 +131,7 @@ func testClash(t *testing.T, s *Store) {
 	if _, err := s.Create(ctx, stuck, fixed("EU-2026-TAKEN1"), created); err == nil {
 		t.Error("endless clash accepted")
 	}
-	if _, err := s.Get(ctx, stuck.ID); problem.StatusOf(err) != 404 {
+	if _, err := s.Get(ctx, stuck.ID); fault.KindOf(err) != fault.KindNotFound {
 		t.Errorf("failed create left a case: %v", err)
 	}
 }
@@ -236,20 +236,20 @@ func testList(t *testing.T, s *Store) {
 		t.Fatal(err)
 	}
 	var all []Case
-	var cursor httpapi.Cursor
-	for page := 1; ; page++ {
+	var cursor page.Cursor
+	for n := 1; ; n++ {
 		items, next, err := s.List(ctx, customer, cursor, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
 		all = append(all, items...)
 		if next == "" {
-			if page != 3 {
-				t.Errorf("%d pages, want 3", page)
+			if n != 3 {
+				t.Errorf("%d pages, want 3", n)
 			}
 			break
 		}
-		if cursor, err = httpapi.DecodeCursor("cursor", next); err != nil {
+		if cursor, err = page.Decode(next); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -268,7 +268,7 @@ func testList(t *testing.T, s *Store) {
 	if len(all) != 5 {
 		t.Errorf("listed %d cases, want 5", len(all))
 	}
-	if _, _, err := s.List(ctx, customer, httpapi.Cursor{Time: now, ID: "x"}, 2); problem.StatusOf(err) != 422 {
+	if _, _, err := s.List(ctx, customer, page.Cursor{Time: now, ID: "x"}, 2); fault.KindOf(err) != fault.KindInvalid {
 		t.Errorf("forged cursor: %v, want 422", err)
 	}
 }

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 )
 
@@ -50,7 +50,7 @@ type Store struct{ db *sqldb.DB }
 func New(db *sqldb.DB) *Store { return &Store{db: db} }
 
 // ErrEmailTaken is returned when another patient has the email.
-var ErrEmailTaken = problem.Conflict("Email already registered", "a patient with this email address exists")
+var ErrEmailTaken = fault.Conflict("Email already registered", "a patient with this email address exists")
 
 // Create stores a new patient with the events, in one transaction.
 func (s *Store) Create(ctx context.Context, p Patient, events ...bus.Event) error {
@@ -73,7 +73,7 @@ func (s *Store) Create(ctx context.Context, p Patient, events ...bus.Event) erro
 	return nil
 }
 
-// Get reads a patient; problem.NotFound when there is none.
+// Get reads a patient; fault.NotFound when there is none.
 func (s *Store) Get(ctx context.Context, id string) (Patient, error) {
 	return get(ctx, s.db, id, "")
 }
@@ -110,7 +110,7 @@ func (s *Store) Update(ctx context.Context, id string, change func(Patient) (Pat
 		return outbox.Add(ctx, tx, events...)
 	})
 	if err != nil {
-		if _, ok := problem.As(err); ok {
+		if _, ok := fault.As(err); ok {
 			return Patient{}, err
 		}
 		return Patient{}, fmt.Errorf("update patient %s: %w", id, err)
@@ -131,7 +131,7 @@ func get(ctx context.Context, q querier, id, lock string) (Patient, error) {
 		FROM patients WHERE id = $1`+lock, id).Scan(&p.ID, &p.FirstName, &p.MiddleName, &p.LastName, &dob, &p.Email, &p.Phone,
 		&p.PreferredChannel, &p.EmailNotifications, &p.SMSNotifications, &meta, &p.CreatedAt, &p.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Patient{}, problem.NotFound("patient")
+		return Patient{}, fault.NotFound("patient")
 	}
 	if err != nil {
 		return Patient{}, fmt.Errorf("read patient %s: %w", id, err)

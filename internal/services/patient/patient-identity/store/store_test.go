@@ -11,8 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/internal/services/patient/patient-identity/store"
@@ -94,7 +94,7 @@ func testCreate(t *testing.T, s *store.Store) {
 	if got, err := s.Get(ctx, bare.ID); err != nil || got.Metadata != nil {
 		t.Fatalf("absent metadata: %s %v", got.Metadata, err)
 	}
-	if _, err := s.Get(ctx, uuid.NewString()); problem.StatusOf(err) != 404 {
+	if _, err := s.Get(ctx, uuid.NewString()); fault.KindOf(err) != fault.KindNotFound {
 		t.Fatalf("unknown patient: %v", err)
 	}
 }
@@ -108,10 +108,10 @@ func testUniqueEmail(t *testing.T, s *store.Store, db *sqldb.DB) {
 	}
 	before := outboxRows(t, db)
 	dup := patient("grace@example.org")
-	if err := s.Create(ctx, dup, event(t, dup.ID)); !errors.Is(err, store.ErrEmailTaken) || problem.StatusOf(err) != 409 {
+	if err := s.Create(ctx, dup, event(t, dup.ID)); !errors.Is(err, store.ErrEmailTaken) || fault.KindOf(err) != fault.KindConflict {
 		t.Fatalf("duplicate email: %v", err)
 	}
-	if _, err := s.Get(ctx, dup.ID); problem.StatusOf(err) != 404 {
+	if _, err := s.Get(ctx, dup.ID); fault.KindOf(err) != fault.KindNotFound {
 		t.Fatalf("half-created patient is visible: %v", err)
 	}
 	if after := outboxRows(t, db); after != before {
@@ -143,7 +143,7 @@ func testUpdate(t *testing.T, s *store.Store, db *sqldb.DB) {
 		t.Fatalf("outbox: %d rows after the update, want %d", after, before+1)
 	}
 
-	boom := problem.Invalid("body.phone", "no")
+	boom := fault.Invalid("body.phone", "no")
 	if _, err := s.Update(ctx, p.ID, func(cur store.Patient) (store.Patient, []bus.Event, error) {
 		cur.Phone = ""
 		return cur, nil, boom
@@ -156,7 +156,7 @@ func testUpdate(t *testing.T, s *store.Store, db *sqldb.DB) {
 	if _, err := s.Update(ctx, uuid.NewString(), func(cur store.Patient) (store.Patient, []bus.Event, error) {
 		t.Error("change called for an unknown patient")
 		return cur, nil, nil
-	}); problem.StatusOf(err) != 404 {
+	}); fault.KindOf(err) != fault.KindNotFound {
 		t.Fatalf("update of an unknown patient: %v", err)
 	}
 }

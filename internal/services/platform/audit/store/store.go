@@ -18,8 +18,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 )
 
@@ -167,7 +167,7 @@ type Filter struct {
 // List returns up to limit entries matching f, newest first, after the
 // cursor position; the returned cursor is "" on the last page. A cursor's
 // ID is the seq of the last entry of the previous page.
-func (s *Store) List(ctx context.Context, f Filter, after httpapi.Cursor, limit int) ([]Entry, string, error) {
+func (s *Store) List(ctx context.Context, f Filter, after page.Cursor, limit int) ([]Entry, string, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) {
@@ -195,7 +195,7 @@ func (s *Store) List(ctx context.Context, f Filter, after httpapi.Cursor, limit 
 	if after.ID != "" {
 		seq, err := strconv.ParseInt(after.ID, 10, 64)
 		if err != nil || seq < 1 {
-			return nil, "", problem.Invalid("query.cursor", "not a cursor returned by this API")
+			return nil, "", fault.Invalid(page.Field, "not a cursor returned by this API")
 		}
 		add("seq < %s", seq)
 	}
@@ -224,5 +224,5 @@ func (s *Store) List(ctx context.Context, f Filter, after httpapi.Cursor, limit 
 		return out, "", nil
 	}
 	last := out[limit-1]
-	return out[:limit], httpapi.Cursor{Time: last.At, ID: strconv.FormatInt(last.Seq, 10)}.Encode(), nil
+	return out[:limit], page.Cursor{Time: last.At, ID: strconv.FormatInt(last.Seq, 10)}.Encode(), nil
 }

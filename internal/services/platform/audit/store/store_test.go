@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 )
@@ -126,7 +126,7 @@ func TestAppendAndVerify(t *testing.T) {
 			t.Fatalf("verify: %+v", r)
 		}
 		// What is read back is what was hashed, on both engines.
-		got, _, err := s.List(context.Background(), Filter{}, httpapi.Cursor{}, 1)
+		got, _, err := s.List(context.Background(), Filter{}, page.Cursor{}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,8 +259,8 @@ func TestList(t *testing.T) {
 		}
 
 		var got []Entry
-		cursor := httpapi.Cursor{}
-		for page := 0; ; page++ {
+		cursor := page.Cursor{}
+		for n := 0; ; n++ {
 			es, next, err := s.List(ctx, Filter{PatientID: patient}, cursor, 2)
 			if err != nil {
 				t.Fatal(err)
@@ -269,10 +269,10 @@ func TestList(t *testing.T) {
 			if next == "" {
 				break
 			}
-			if cursor, err = httpapi.DecodeCursor("query.cursor", next); err != nil {
+			if cursor, err = page.Decode(next); err != nil {
 				t.Fatal(err)
 			}
-			if page > 5 {
+			if n > 5 {
 				t.Fatal("pagination does not end")
 			}
 		}
@@ -294,7 +294,7 @@ func TestList(t *testing.T) {
 			"time": {Filter{PatientID: patient, From: mine[1].At, To: mine[3].At},
 				[]int64{mine[2].Seq, mine[1].Seq}},
 		} {
-			es, _, err := s.List(ctx, tc.f, httpapi.Cursor{}, 100)
+			es, _, err := s.List(ctx, tc.f, page.Cursor{}, 100)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -307,7 +307,7 @@ func TestList(t *testing.T) {
 			}
 		}
 
-		if _, _, err := s.List(ctx, Filter{}, httpapi.Cursor{ID: "x"}, 10); err == nil {
+		if _, _, err := s.List(ctx, Filter{}, page.Cursor{ID: "x"}, 10); err == nil {
 			t.Fatal("a bad cursor was accepted")
 		}
 	})

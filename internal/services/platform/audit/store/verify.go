@@ -9,12 +9,12 @@ import (
 
 // Report is the outcome of a verification.
 type Report struct {
-	OK      bool `json:"ok"`
-	Entries int  `json:"entries"` // entries read
+	OK      bool
+	Entries int // entries read
 	// FirstBrokenEntry is the seq of the first entry that is missing or
 	// does not match its hash or its predecessor; nil when OK.
-	FirstBrokenEntry *int64 `json:"firstBrokenEntry"`
-	Reason           string `json:"reason,omitempty"`
+	FirstBrokenEntry *int64
+	Reason           string
 }
 
 func (r *Report) broke(seq int64, format string, args ...any) {

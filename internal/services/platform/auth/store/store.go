@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 )
 
@@ -52,7 +52,7 @@ type Store struct{ db *sqldb.DB }
 func New(db *sqldb.DB) *Store { return &Store{db: db} }
 
 // ErrEmailTaken is returned when another user has the email.
-var ErrEmailTaken = problem.Conflict("Email already registered", "a user with this email address exists")
+var ErrEmailTaken = fault.Conflict("Email already registered", "a user with this email address exists")
 
 // CreateUser stores a new user with its events.
 func (s *Store) CreateUser(ctx context.Context, u User, events ...bus.Event) error {
@@ -78,12 +78,12 @@ func (s *Store) CreateUser(ctx context.Context, u User, events ...bus.Event) err
 const userColumns = `id, email, password_hash, hash_scheme, role, two_factor_method, totp_secret, totp_pending_secret,
 	phone, status, failed_attempts, locked_until, created_at, updated_at`
 
-// UserByEmail finds a user by lower-case email; problem.NotFound if none.
+// UserByEmail finds a user by lower-case email; fault.NotFound if none.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	return scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
 }
 
-// User reads a user by id; problem.NotFound if none.
+// User reads a user by id; fault.NotFound if none.
 func (s *Store) User(ctx context.Context, id string) (User, error) {
 	return scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 }
@@ -94,7 +94,7 @@ func scanUser(row *sql.Row) (User, error) {
 	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.HashScheme, &u.Role, &u.TwoFactorMethod, &u.TOTPSecret,
 		&u.TOTPPending, &u.Phone, &u.Status, &u.FailedAttempts, &locked, &u.CreatedAt, &u.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, problem.NotFound("user")
+		return User{}, fault.NotFound("user")
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("read user: %w", err)
@@ -123,7 +123,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string, events ...bus.Event) 
 			return fmt.Errorf("delete user %s: %w", id, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return problem.NotFound("user")
+			return fault.NotFound("user")
 		}
 		// SQLite enforces the cascades only with foreign_keys on; the
 		// explicit deletes keep both engines alike either way.

@@ -11,31 +11,8 @@ import (
 	"strings"
 	"time"
 
-	cases "github.com/secondopinion/platform/internal/services/patient/case-management/domain"
+	"github.com/secondopinion/platform/api/vocab"
 )
-
-// Level is a professional's seniority; the order of Levels is their rank.
-type Level string
-
-const (
-	Junior        Level = "JUNIOR"
-	Senior        Level = "SENIOR"
-	Expert        Level = "EXPERT"
-	Distinguished Level = "DISTINGUISHED"
-)
-
-// Levels lists the levels from the lowest to the highest.
-var Levels = []Level{Junior, Senior, Expert, Distinguished}
-
-// Rank is the level's position in Levels, -1 for an unknown level, so an
-// unknown level is below every requirement.
-func (l Level) Rank() int { return slices.Index(Levels, l) }
-
-// Valid reports whether l is one of Levels.
-func (l Level) Valid() bool { return l.Rank() >= 0 }
-
-// AtLeast reports whether l is min or higher.
-func (l Level) AtLeast(min Level) bool { return l.Valid() && l.Rank() >= min.Rank() }
 
 // Status is a professional's standing as credentialing reports it.
 type Status string
@@ -46,33 +23,21 @@ const (
 	Suspended Status = "SUSPENDED"
 )
 
-// Urgencies the pool knows, from case-management's vocabulary.
-const (
-	Standard = "STANDARD"
-	Urgent   = "URGENT"
-)
-
-// ValidSpecialty reports whether s is one of case-management's specialties.
-func ValidSpecialty(s string) bool { return slices.Contains(cases.Specialties, s) }
-
-// ValidUrgency reports whether u is one of case-management's urgencies.
-func ValidUrgency(u string) bool { return slices.Contains(cases.Urgencies, u) }
-
 // Professional is what matching knows of a professional.
 type Professional struct {
 	ID          string
 	Status      Status
-	Level       Level
-	Specialties []string
-	Languages   []string
+	Level       vocab.Level
+	Specialties []vocab.Specialty
+	Languages   []vocab.Language
 }
 
 // Entry is what matching knows of a case in the pool.
 type Entry struct {
-	Specialty     string
-	Urgency       string
-	Language      string
-	RequiredLevel Level
+	Specialty     vocab.Specialty
+	Urgency       vocab.Urgency
+	Language      vocab.Language
+	RequiredLevel vocab.Level
 	OpenedAt      time.Time // when the case entered the pool this time
 }
 
@@ -90,7 +55,10 @@ const (
 
 // KeyFor names a required-level rule: Specialty "" is the fallback for
 // the urgency.
-type KeyFor struct{ Specialty, Urgency string }
+type KeyFor struct {
+	Specialty vocab.Specialty
+	Urgency   vocab.Urgency
+}
 
 // Rules are the pool's configurable rules. Zero fields take the defaults
 // (WithDefaults).
@@ -98,9 +66,9 @@ type Rules struct {
 	// RequiredLevels is the minimum level per specialty and urgency; an
 	// entry with an empty Specialty applies to every specialty of that
 	// urgency without an entry of its own.
-	RequiredLevels map[KeyFor]Level
+	RequiredLevels map[KeyFor]vocab.Level
 	// Deadlines is how long an assignment has, per urgency.
-	Deadlines map[string]time.Duration
+	Deadlines map[vocab.Urgency]time.Duration
 	// EarlyAccess is how long after entering the pool a case is seen and
 	// claimed only by EXPERT and DISTINGUISHED professionals; 0 is off.
 	EarlyAccess time.Duration
@@ -112,8 +80,8 @@ type Rules struct {
 // Defaults of the rules, from the issue: STANDARD needs a JUNIOR and has
 // 72 h, URGENT needs a SENIOR and has 24 h; escalation after 24 h.
 var (
-	defaultLevels    = map[string]Level{Standard: Junior, Urgent: Senior}
-	defaultDeadlines = map[string]time.Duration{Standard: 72 * time.Hour, Urgent: 24 * time.Hour}
+	defaultLevels    = map[vocab.Urgency]vocab.Level{vocab.Standard: vocab.Junior, vocab.Urgent: vocab.Senior}
+	defaultDeadlines = map[vocab.Urgency]time.Duration{vocab.Standard: 72 * time.Hour, vocab.Urgent: 24 * time.Hour}
 )
 
 const defaultEscalateAfter = 24 * time.Hour
@@ -121,12 +89,12 @@ const defaultEscalateAfter = 24 * time.Hour
 // WithDefaults returns r with every missing rule set to its default, and
 // checks what was configured.
 func (r Rules) WithDefaults() (Rules, error) {
-	levels := map[KeyFor]Level{}
+	levels := map[KeyFor]vocab.Level{}
 	for u, l := range defaultLevels {
 		levels[KeyFor{Urgency: u}] = l
 	}
 	for k, l := range r.RequiredLevels {
-		if !ValidUrgency(k.Urgency) || (k.Specialty != "" && !ValidSpecialty(k.Specialty)) {
+		if !k.Urgency.Valid() || (k.Specialty != "" && !k.Specialty.Valid()) {
 			return Rules{}, fmt.Errorf("required level rule %s/%s: unknown specialty or urgency", k.Specialty, k.Urgency)
 		}
 		if !l.Valid() {
@@ -134,12 +102,12 @@ func (r Rules) WithDefaults() (Rules, error) {
 		}
 		levels[k] = l
 	}
-	deadlines := map[string]time.Duration{}
+	deadlines := map[vocab.Urgency]time.Duration{}
 	for u, d := range defaultDeadlines {
 		deadlines[u] = d
 	}
 	for u, d := range r.Deadlines {
-		if !ValidUrgency(u) || d <= 0 {
+		if !u.Valid() || d <= 0 {
 			return Rules{}, fmt.Errorf("deadline for %q: want a known urgency and a positive duration, got %s", u, d)
 		}
 		deadlines[u] = d
@@ -156,25 +124,25 @@ func (r Rules) WithDefaults() (Rules, error) {
 
 // RequiredLevel is the minimum level for a case: the rule of its
 // specialty and urgency, else its urgency's fallback, else JUNIOR.
-func (r Rules) RequiredLevel(specialty, urgency string) Level {
+func (r Rules) RequiredLevel(specialty vocab.Specialty, urgency vocab.Urgency) vocab.Level {
 	if l, ok := r.RequiredLevels[KeyFor{specialty, urgency}]; ok {
 		return l
 	}
 	if l, ok := r.RequiredLevels[KeyFor{Urgency: urgency}]; ok {
 		return l
 	}
-	return Junior
+	return vocab.Junior
 }
 
 // Deadline is when an assignment claimed at claimedAt is due; an urgency
 // without a rule gets the shortest configured deadline, erring towards
 // the patient.
-func (r Rules) Deadline(urgency string, claimedAt time.Time) time.Time {
+func (r Rules) Deadline(urgency vocab.Urgency, claimedAt time.Time) time.Time {
 	return claimedAt.Add(r.DeadlineFor(urgency))
 }
 
 // DeadlineFor is how long an assignment of a case of urgency has.
-func (r Rules) DeadlineFor(urgency string) time.Duration {
+func (r Rules) DeadlineFor(urgency vocab.Urgency) time.Duration {
 	if d, ok := r.Deadlines[urgency]; ok {
 		return d
 	}
@@ -198,7 +166,7 @@ func (r Rules) Match(p Professional, e Entry, now time.Time) Mismatch {
 		return LevelTooLow
 	case !slices.Contains(p.Languages, e.Language):
 		return WrongLanguage
-	case now.Before(e.OpenedAt.Add(r.EarlyAccess)) && !p.Level.AtLeast(Expert):
+	case now.Before(e.OpenedAt.Add(r.EarlyAccess)) && !p.Level.AtLeast(vocab.Expert):
 		return EarlyAccess
 	}
 	return Match
@@ -211,8 +179,8 @@ func (r Rules) EscalationCutoff(now time.Time) time.Time { return now.Add(-r.Esc
 // ParseRequiredLevels reads required-level rules written as
 // "URGENT=SENIOR,CARDIOLOGY/URGENT=EXPERT": an urgency alone is the
 // fallback for every specialty. WithDefaults checks the names.
-func ParseRequiredLevels(spec string) (map[KeyFor]Level, error) {
-	out := map[KeyFor]Level{}
+func ParseRequiredLevels(spec string) (map[KeyFor]vocab.Level, error) {
+	out := map[KeyFor]vocab.Level{}
 	for rule := range strings.SplitSeq(spec, ",") {
 		rule = strings.TrimSpace(rule)
 		if rule == "" {
@@ -224,11 +192,11 @@ func ParseRequiredLevels(spec string) (map[KeyFor]Level, error) {
 		}
 		var k KeyFor
 		if sp, u, ok := strings.Cut(key, "/"); ok {
-			k = KeyFor{Specialty: sp, Urgency: u}
+			k = KeyFor{Specialty: vocab.Specialty(sp), Urgency: vocab.Urgency(u)}
 		} else {
-			k = KeyFor{Urgency: key}
+			k = KeyFor{Urgency: vocab.Urgency(key)}
 		}
-		out[k] = Level(level)
+		out[k] = vocab.Level(level)
 	}
 	return out, nil
 }

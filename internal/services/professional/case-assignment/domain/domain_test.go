@@ -3,6 +3,8 @@ package domain
 import (
 	"testing"
 	"time"
+
+	"github.com/secondopinion/platform/api/vocab"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -17,34 +19,35 @@ func defaults(t *testing.T, r Rules) Rules {
 }
 
 func TestLevels(t *testing.T) {
-	if !Senior.AtLeast(Junior) || !Senior.AtLeast(Senior) || Senior.AtLeast(Expert) || !Distinguished.AtLeast(Expert) {
+	if !vocab.Senior.AtLeast(vocab.Junior) || !vocab.Senior.AtLeast(vocab.Senior) || vocab.Senior.AtLeast(vocab.Expert) || !vocab.Distinguished.AtLeast(vocab.Expert) {
 		t.Error("level order is wrong")
 	}
-	if Level("CHIEF").AtLeast(Junior) || Level("CHIEF").Valid() {
+	if vocab.Level("CHIEF").AtLeast(vocab.Junior) || vocab.Level("CHIEF").Valid() {
 		t.Error("an unknown level meets a requirement")
 	}
 }
 
 func TestRequiredLevel(t *testing.T) {
 	r := defaults(t, Rules{})
-	if got := r.RequiredLevel("CARDIOLOGY", Standard); got != Junior {
+	if got := r.RequiredLevel("CARDIOLOGY", vocab.Standard); got != vocab.Junior {
 		t.Errorf("default STANDARD: %s", got)
 	}
-	if got := r.RequiredLevel("CARDIOLOGY", Urgent); got != Senior {
+	if got := r.RequiredLevel("CARDIOLOGY", vocab.Urgent); got != vocab.Senior {
 		t.Errorf("default URGENT: %s", got)
 	}
-	r = defaults(t, Rules{RequiredLevels: map[KeyFor]Level{
-		{Specialty: "ONCOLOGY", Urgency: Urgent}: Expert,
-		{Urgency: Standard}:                      Senior,
+	r = defaults(t, Rules{RequiredLevels: map[KeyFor]vocab.Level{
+		{Specialty: "ONCOLOGY", Urgency: vocab.Urgent}: vocab.Expert,
+		{Urgency: vocab.Standard}:                      vocab.Senior,
 	}})
 	for _, c := range []struct {
-		specialty, urgency string
-		want               Level
+		specialty vocab.Specialty
+		urgency   vocab.Urgency
+		want      vocab.Level
 	}{
-		{"ONCOLOGY", Urgent, Expert},     // its own rule
-		{"CARDIOLOGY", Urgent, Senior},   // default fallback kept
-		{"ONCOLOGY", Standard, Senior},   // configured fallback
-		{"NEUROLOGY", "UNHEARD", Junior}, // no rule at all
+		{"ONCOLOGY", vocab.Urgent, vocab.Expert},   // its own rule
+		{"CARDIOLOGY", vocab.Urgent, vocab.Senior}, // default fallback kept
+		{"ONCOLOGY", vocab.Standard, vocab.Senior}, // configured fallback
+		{"NEUROLOGY", "UNHEARD", vocab.Junior},     // no rule at all
 	} {
 		if got := r.RequiredLevel(c.specialty, c.urgency); got != c.want {
 			t.Errorf("%s/%s: %s, want %s", c.specialty, c.urgency, got, c.want)
@@ -54,14 +57,14 @@ func TestRequiredLevel(t *testing.T) {
 
 func TestDeadline(t *testing.T) {
 	r := defaults(t, Rules{})
-	if got := r.Deadline(Standard, t0); !got.Equal(t0.Add(72 * time.Hour)) {
+	if got := r.Deadline(vocab.Standard, t0); !got.Equal(t0.Add(72 * time.Hour)) {
 		t.Errorf("STANDARD: %s", got)
 	}
-	if got := r.Deadline(Urgent, t0); !got.Equal(t0.Add(24 * time.Hour)) {
+	if got := r.Deadline(vocab.Urgent, t0); !got.Equal(t0.Add(24 * time.Hour)) {
 		t.Errorf("URGENT: %s", got)
 	}
-	r = defaults(t, Rules{Deadlines: map[string]time.Duration{Urgent: 6 * time.Hour}})
-	if got := r.Deadline(Urgent, t0); !got.Equal(t0.Add(6 * time.Hour)) {
+	r = defaults(t, Rules{Deadlines: map[vocab.Urgency]time.Duration{vocab.Urgent: 6 * time.Hour}})
+	if got := r.Deadline(vocab.Urgent, t0); !got.Equal(t0.Add(6 * time.Hour)) {
 		t.Errorf("configured URGENT: %s", got)
 	}
 	if got := r.DeadlineFor("UNHEARD"); got != 6*time.Hour {
@@ -71,10 +74,10 @@ func TestDeadline(t *testing.T) {
 
 func TestRulesRejectBadConfig(t *testing.T) {
 	for name, r := range map[string]Rules{
-		"unknown specialty": {RequiredLevels: map[KeyFor]Level{{Specialty: "ASTROLOGY", Urgency: Urgent}: Senior}},
-		"unknown urgency":   {RequiredLevels: map[KeyFor]Level{{Urgency: "SOMEDAY"}: Senior}},
-		"unknown level":     {RequiredLevels: map[KeyFor]Level{{Urgency: Urgent}: "CHIEF"}},
-		"zero deadline":     {Deadlines: map[string]time.Duration{Urgent: 0}},
+		"unknown specialty": {RequiredLevels: map[KeyFor]vocab.Level{{Specialty: "ASTROLOGY", Urgency: vocab.Urgent}: vocab.Senior}},
+		"unknown urgency":   {RequiredLevels: map[KeyFor]vocab.Level{{Urgency: "SOMEDAY"}: vocab.Senior}},
+		"unknown level":     {RequiredLevels: map[KeyFor]vocab.Level{{Urgency: vocab.Urgent}: "CHIEF"}},
+		"zero deadline":     {Deadlines: map[vocab.Urgency]time.Duration{vocab.Urgent: 0}},
 		"negative window":   {EarlyAccess: -time.Minute},
 	} {
 		if _, err := r.WithDefaults(); err == nil {
@@ -85,8 +88,8 @@ func TestRulesRejectBadConfig(t *testing.T) {
 
 func TestMatch(t *testing.T) {
 	r := defaults(t, Rules{EarlyAccess: 10 * time.Minute})
-	pro := Professional{ID: "p", Status: Verified, Level: Senior, Specialties: []string{"CARDIOLOGY", "NEUROLOGY"}, Languages: []string{"en", "de"}}
-	entry := Entry{Specialty: "NEUROLOGY", Urgency: Urgent, Language: "de", RequiredLevel: Senior, OpenedAt: t0}
+	pro := Professional{ID: "p", Status: Verified, Level: vocab.Senior, Specialties: []vocab.Specialty{"CARDIOLOGY", "NEUROLOGY"}, Languages: []vocab.Language{"en", "de"}}
+	entry := Entry{Specialty: "NEUROLOGY", Urgency: vocab.Urgent, Language: "de", RequiredLevel: vocab.Senior, OpenedAt: t0}
 	later := t0.Add(10 * time.Minute)
 	with := func(f func(*Professional)) Professional {
 		p := pro
@@ -103,13 +106,13 @@ func TestMatch(t *testing.T) {
 		{"matches after the window", pro, entry, later, Match},
 		{"pending", with(func(p *Professional) { p.Status = Pending }), entry, later, NotVerified},
 		{"suspended", with(func(p *Professional) { p.Status = Suspended }), entry, later, NotVerified},
-		{"other specialty", pro, Entry{Specialty: "ONCOLOGY", Language: "de", RequiredLevel: Junior}, later, WrongSpecialty},
-		{"level too low", with(func(p *Professional) { p.Level = Junior }), entry, later, LevelTooLow},
-		{"higher level matches", with(func(p *Professional) { p.Level = Distinguished }), entry, later, Match},
-		{"other language", pro, Entry{Specialty: "NEUROLOGY", Language: "fr", RequiredLevel: Junior}, later, WrongLanguage},
+		{"other specialty", pro, Entry{Specialty: "ONCOLOGY", Language: "de", RequiredLevel: vocab.Junior}, later, WrongSpecialty},
+		{"level too low", with(func(p *Professional) { p.Level = vocab.Junior }), entry, later, LevelTooLow},
+		{"higher level matches", with(func(p *Professional) { p.Level = vocab.Distinguished }), entry, later, Match},
+		{"other language", pro, Entry{Specialty: "NEUROLOGY", Language: "fr", RequiredLevel: vocab.Junior}, later, WrongLanguage},
 		{"senior in the window", pro, entry, later.Add(-time.Nanosecond), EarlyAccess},
-		{"expert in the window", with(func(p *Professional) { p.Level = Expert }), entry, t0, Match},
-		{"distinguished in the window", with(func(p *Professional) { p.Level = Distinguished }), entry, t0, Match},
+		{"expert in the window", with(func(p *Professional) { p.Level = vocab.Expert }), entry, t0, Match},
+		{"distinguished in the window", with(func(p *Professional) { p.Level = vocab.Distinguished }), entry, t0, Match},
 	} {
 		if got := r.Match(c.p, c.e, c.at); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
@@ -139,7 +142,7 @@ func TestParseRequiredLevels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.RequiredLevel("NEUROLOGY", Urgent) != Expert || r.RequiredLevel("CARDIOLOGY", Standard) != Senior || r.RequiredLevel("NEUROLOGY", Standard) != Junior {
+	if r.RequiredLevel("NEUROLOGY", vocab.Urgent) != vocab.Expert || r.RequiredLevel("CARDIOLOGY", vocab.Standard) != vocab.Senior || r.RequiredLevel("NEUROLOGY", vocab.Standard) != vocab.Junior {
 		t.Errorf("rules %v", r.RequiredLevels)
 	}
 	if _, err := ParseRequiredLevels("URGENT"); err == nil {

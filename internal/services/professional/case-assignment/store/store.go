@@ -21,10 +21,11 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/bus"
-	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/services/professional/case-assignment/domain"
 )
@@ -67,11 +68,11 @@ var (
 type Entry struct {
 	CaseID        string
 	CaseNumber    string
-	Specialty     string
-	Urgency       string
-	Language      string
-	AgeBand       string
-	RequiredLevel domain.Level
+	Specialty     vocab.Specialty
+	Urgency       vocab.Urgency
+	Language      vocab.Language
+	AgeBand       vocab.AgeBand
+	RequiredLevel vocab.Level
 	Status        string
 	Stay          int
 	OpenedAt      time.Time
@@ -124,9 +125,9 @@ type queryer interface {
 // publishes it.
 type Profile struct {
 	ID          string
-	Specialties []string
-	Languages   []string
-	Level       domain.Level // the starting level, used only when the row is new
+	Specialties []vocab.Specialty
+	Languages   []vocab.Language
+	Level       vocab.Level // the starting level, used only when the row is new
 	At          time.Time
 }
 
@@ -141,7 +142,7 @@ func (s *Store) SaveProfile(ctx context.Context, tx *sql.Tx, p Profile) error {
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (id) DO UPDATE SET specialties = excluded.specialties, languages = excluded.languages, profile_at = excluded.profile_at
 		WHERE professionals.profile_at IS NULL OR professionals.profile_at <= excluded.profile_at`,
-		p.ID, p.Level, strings.Join(p.Specialties, ","), strings.Join(p.Languages, ","), ts(p.At))
+		p.ID, p.Level, join(p.Specialties), join(p.Languages), ts(p.At))
 	if err != nil {
 		return fmt.Errorf("save profile of %s: %w", p.ID, err)
 	}
@@ -156,7 +157,7 @@ func (s *Store) SetStatus(ctx context.Context, tx *sql.Tx, id string, st domain.
 
 // SetLevel records a professional's level as of at, unless a newer one is
 // recorded.
-func (s *Store) SetLevel(ctx context.Context, tx *sql.Tx, id string, l domain.Level, at time.Time) error {
+func (s *Store) SetLevel(ctx context.Context, tx *sql.Tx, id string, l vocab.Level, at time.Time) error {
 	return s.setPart(ctx, tx, id, "level", string(l), at)
 }
 
@@ -179,7 +180,7 @@ func (s *Store) setPart(ctx context.Context, tx *sql.Tx, id, column, value strin
 // Professional returns what matching knows of a professional; one never
 // heard of is PENDING with nothing to match.
 func (s *Store) Professional(ctx context.Context, id string) (domain.Professional, error) {
-	p := domain.Professional{ID: id, Status: domain.Pending, Level: domain.Junior}
+	p := domain.Professional{ID: id, Status: domain.Pending, Level: vocab.Junior}
 	if !isID(id) {
 		return p, nil
 	}
@@ -192,15 +193,28 @@ func (s *Store) Professional(ctx context.Context, id string) (domain.Professiona
 	if err != nil {
 		return p, fmt.Errorf("professional %s: %w", id, err)
 	}
-	p.Specialties, p.Languages = split(specialties), split(languages)
+	p.Specialties, p.Languages = split[vocab.Specialty](specialties), split[vocab.Language](languages)
 	return p, nil
 }
 
-func split(s string) []string {
+// join and split store a list of codes as one comma-separated column.
+func join[T ~string](vs []T) string {
+	ss := make([]string, len(vs))
+	for i, v := range vs {
+		ss[i] = string(v)
+	}
+	return strings.Join(ss, ",")
+}
+
+func split[T ~string](s string) []T {
 	if s == "" {
 		return nil
 	}
-	return strings.Split(s, ",")
+	var out []T
+	for v := range strings.SplitSeq(s, ",") {
+		out = append(out, T(v))
+	}
+	return out
 }
 
 // --- the pool -------------------------------------------------------------
@@ -290,11 +304,11 @@ func (s *Store) Entry(ctx context.Context, caseID string) (Entry, error) {
 
 func entry(ctx context.Context, q queryer, caseID string) (Entry, error) {
 	if !isID(caseID) {
-		return Entry{}, problem.NotFound("case")
+		return Entry{}, fault.NotFound("case")
 	}
 	e, err := scanEntry(q.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM pool WHERE case_id = $1`, caseID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Entry{}, problem.NotFound("case")
+		return Entry{}, fault.NotFound("case")
 	}
 	if err != nil {
 		return Entry{}, fmt.Errorf("pool entry of %s: %w", caseID, err)
@@ -306,14 +320,14 @@ func entry(ctx context.Context, q queryer, caseID string) (Entry, error) {
 // excluded from it, in one query: the claim's hot path.
 func (s *Store) EntryFor(ctx context.Context, caseID, professionalID string) (Entry, bool, error) {
 	if !isID(caseID) || !isID(professionalID) {
-		return Entry{}, false, problem.NotFound("case")
+		return Entry{}, false, fault.NotFound("case")
 	}
 	var ex bool
 	e, err := scanEntry(s.db.QueryRowContext(ctx, `SELECT `+entryColumns+`,
 		EXISTS (SELECT 1 FROM pool_exclusions x WHERE x.case_id = pool.case_id AND x.professional_id = $2)
 		FROM pool WHERE case_id = $1`, caseID, professionalID), &ex)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Entry{}, false, problem.NotFound("case")
+		return Entry{}, false, fault.NotFound("case")
 	}
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("pool entry of %s: %w", caseID, err)
@@ -334,7 +348,7 @@ func excluded(ctx context.Context, q queryer, caseID, professionalID string) (bo
 // OpenEntries returns up to limit OPEN entries professionalID is not
 // excluded from, in the order they entered the pool, after the cursor; the
 // caller filters them by matching.
-func (s *Store) OpenEntries(ctx context.Context, professionalID string, after httpapi.Cursor, limit int) ([]Entry, error) {
+func (s *Store) OpenEntries(ctx context.Context, professionalID string, after page.Cursor, limit int) ([]Entry, error) {
 	if !isID(professionalID) {
 		return nil, nil
 	}
@@ -343,7 +357,7 @@ func (s *Store) OpenEntries(ctx context.Context, professionalID string, after ht
 	args := []any{Open, professionalID}
 	if after.ID != "" {
 		if !isID(after.ID) {
-			return nil, problem.Invalid("query.cursor", "not a cursor returned by this API")
+			return nil, fault.Invalid(page.Field, "not a cursor returned by this API")
 		}
 		q += ` AND (opened_at > $3 OR (opened_at = $3 AND case_id > $4))`
 		args = append(args, ts(after.Time), after.ID)
@@ -428,7 +442,7 @@ func lost(ctx context.Context, tx *sql.Tx, c Claim) error {
 		return err
 	}
 	if e.Status == Closed {
-		return problem.NotFound("case")
+		return fault.NotFound("case")
 	}
 	ex, err := excluded(ctx, tx, c.CaseID, c.ProfessionalID)
 	switch {
@@ -633,11 +647,11 @@ func (s *Store) Assignment(ctx context.Context, id string) (Assignment, error) {
 
 func get(ctx context.Context, q queryer, id string) (Assignment, error) {
 	if !isID(id) {
-		return Assignment{}, problem.NotFound("assignment")
+		return Assignment{}, fault.NotFound("assignment")
 	}
 	a, err := scanAssignment(q.QueryRowContext(ctx, `SELECT `+assignmentColumns+` FROM assignments WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Assignment{}, problem.NotFound("assignment")
+		return Assignment{}, fault.NotFound("assignment")
 	}
 	if err != nil {
 		return Assignment{}, fmt.Errorf("assignment %s: %w", id, err)
@@ -651,12 +665,12 @@ func get(ctx context.Context, q queryer, id string) (Assignment, error) {
 // assignments_one_active.
 func (s *Store) Active(ctx context.Context, caseID string) (Assignment, error) {
 	if !isID(caseID) {
-		return Assignment{}, problem.NotFound("assignment")
+		return Assignment{}, fault.NotFound("assignment")
 	}
 	a, err := scanAssignment(s.db.QueryRowContext(ctx, `SELECT `+assignmentColumns+` FROM assignments
 		WHERE case_id = $1 AND status = '`+Active+`'`, caseID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Assignment{}, problem.NotFound("assignment")
+		return Assignment{}, fault.NotFound("assignment")
 	}
 	if err != nil {
 		return Assignment{}, fmt.Errorf("active assignment of %s: %w", caseID, err)
@@ -667,7 +681,7 @@ func (s *Store) Active(ctx context.Context, caseID string) (Assignment, error) {
 // List returns up to limit assignments, newest claim first, of one
 // professional ("" for all), after the cursor, with the next page's
 // cursor ("" on the last page).
-func (s *Store) List(ctx context.Context, professionalID string, after httpapi.Cursor, limit int) ([]Assignment, string, error) {
+func (s *Store) List(ctx context.Context, professionalID string, after page.Cursor, limit int) ([]Assignment, string, error) {
 	q := `SELECT ` + assignmentColumns + ` FROM assignments WHERE 1 = 1`
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
@@ -679,7 +693,7 @@ func (s *Store) List(ctx context.Context, professionalID string, after httpapi.C
 	}
 	if after.ID != "" {
 		if !isID(after.ID) {
-			return nil, "", problem.Invalid("query.cursor", "not a cursor returned by this API")
+			return nil, "", fault.Invalid(page.Field, "not a cursor returned by this API")
 		}
 		t := arg(ts(after.Time))
 		q += ` AND (claimed_at < ` + t + ` OR (claimed_at = ` + t + ` AND id < ` + arg(after.ID) + `))`
@@ -705,5 +719,5 @@ func (s *Store) List(ctx context.Context, professionalID string, after httpapi.C
 		return out, "", nil
 	}
 	last := out[limit-1]
-	return out[:limit], httpapi.Cursor{Time: last.ClaimedAt, ID: last.ID}.Encode(), nil
+	return out[:limit], page.Cursor{Time: last.ClaimedAt, ID: last.ID}.Encode(), nil
 }

@@ -10,10 +10,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/bus"
-	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/internal/services/professional/case-assignment/domain"
@@ -66,7 +67,7 @@ func outboxCount(t *testing.T, s *Store, typ string) int {
 func enter(t *testing.T, s *Store, at time.Time) Entry {
 	t.Helper()
 	e := Entry{CaseID: uuid.NewString(), CaseNumber: "EU-2026-ABCDEF", Specialty: "CARDIOLOGY", Urgency: "STANDARD",
-		Language: "en", AgeBand: "30-39", RequiredLevel: domain.Junior, OpenedAt: at}
+		Language: "en", AgeBand: "30-39", RequiredLevel: vocab.Junior, OpenedAt: at}
 	inTx(t, s, func(tx *sql.Tx) error { return s.Enter(context.Background(), tx, e) })
 	return e
 }
@@ -79,24 +80,24 @@ func testProfessionals(t *testing.T, s *Store) {
 	}
 	inTx(t, s, func(tx *sql.Tx) error {
 		return errors.Join(
-			s.SaveProfile(ctx, tx, Profile{ID: id, Specialties: []string{"ONCOLOGY", "NEUROLOGY"}, Languages: []string{"de"}, Level: domain.Junior, At: now}),
-			s.SetLevel(ctx, tx, id, domain.Expert, now),
+			s.SaveProfile(ctx, tx, Profile{ID: id, Specialties: []vocab.Specialty{"ONCOLOGY", "NEUROLOGY"}, Languages: []vocab.Language{"de"}, Level: vocab.Junior, At: now}),
+			s.SetLevel(ctx, tx, id, vocab.Expert, now),
 			s.SetStatus(ctx, tx, id, domain.Verified, now),
 			// Older news changes nothing.
-			s.SaveProfile(ctx, tx, Profile{ID: id, Specialties: []string{"UROLOGY"}, Languages: []string{"fr"}, Level: domain.Junior, At: now.Add(-time.Second)}),
-			s.SetLevel(ctx, tx, id, domain.Senior, now.Add(-time.Second)),
+			s.SaveProfile(ctx, tx, Profile{ID: id, Specialties: []vocab.Specialty{"UROLOGY"}, Languages: []vocab.Language{"fr"}, Level: vocab.Junior, At: now.Add(-time.Second)}),
+			s.SetLevel(ctx, tx, id, vocab.Senior, now.Add(-time.Second)),
 			s.SetStatus(ctx, tx, id, domain.Suspended, now.Add(-time.Second)),
 		)
 	})
 	p, err := s.Professional(ctx, id)
-	if err != nil || p.Status != domain.Verified || p.Level != domain.Expert || len(p.Specialties) != 2 || p.Languages[0] != "de" {
+	if err != nil || p.Status != domain.Verified || p.Level != vocab.Expert || len(p.Specialties) != 2 || p.Languages[0] != "de" {
 		t.Errorf("professional %+v %v", p, err)
 	}
 	// A new profile does not reset the level credentialing set.
 	inTx(t, s, func(tx *sql.Tx) error {
-		return s.SaveProfile(ctx, tx, Profile{ID: id, Specialties: []string{"UROLOGY"}, Languages: []string{"fr"}, Level: domain.Junior, At: now.Add(time.Second)})
+		return s.SaveProfile(ctx, tx, Profile{ID: id, Specialties: []vocab.Specialty{"UROLOGY"}, Languages: []vocab.Language{"fr"}, Level: vocab.Junior, At: now.Add(time.Second)})
 	})
-	if p, _ := s.Professional(ctx, id); p.Level != domain.Expert || p.Specialties[0] != "UROLOGY" {
+	if p, _ := s.Professional(ctx, id); p.Level != vocab.Expert || p.Specialties[0] != "UROLOGY" {
 		t.Errorf("after update %+v", p)
 	}
 }
@@ -111,7 +112,7 @@ func testEntries(t *testing.T, s *Store) {
 		t.Errorf("entry %+v %v, want %+v", got, err, want)
 	}
 	for _, id := range []string{uuid.NewString(), "nope"} {
-		if _, err := s.Entry(ctx, id); problem.StatusOf(err) != 404 {
+		if _, err := s.Entry(ctx, id); fault.KindOf(err) != fault.KindNotFound {
 			t.Errorf("entry %s: %v", id, err)
 		}
 	}
@@ -209,7 +210,7 @@ func testEnd(t *testing.T, s *Store) {
 	if _, err := s.Release(ctx, b.ID, now, event("assignment.released")); !errors.Is(err, ErrNotActive) {
 		t.Errorf("second release: %v", err)
 	}
-	if _, err := s.Release(ctx, uuid.NewString(), now, event("assignment.released")); problem.StatusOf(err) != 404 {
+	if _, err := s.Release(ctx, uuid.NewString(), now, event("assignment.released")); fault.KindOf(err) != fault.KindNotFound {
 		t.Errorf("release of unknown: %v", err)
 	}
 	// Escalation happens once per stay.
@@ -240,26 +241,26 @@ func testList(t *testing.T, s *Store) {
 		ids = append([]string{a.ID}, ids...)
 	}
 	var got []string
-	after := httpapi.Cursor{}
+	after := page.Cursor{}
 	for {
-		page, next, err := s.List(ctx, pro, after, 2)
+		items, next, err := s.List(ctx, pro, after, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, a := range page {
+		for _, a := range items {
 			got = append(got, a.ID)
 		}
 		if next == "" {
 			break
 		}
-		if after, err = httpapi.DecodeCursor("cursor", next); err != nil {
+		if after, err = page.Decode(next); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if len(got) != 5 || got[0] != ids[0] || got[4] != ids[4] {
 		t.Errorf("pages %v, want %v", got, ids)
 	}
-	if all, _, err := s.List(ctx, "", httpapi.Cursor{}, 100); err != nil || len(all) < 5 {
+	if all, _, err := s.List(ctx, "", page.Cursor{}, 100); err != nil || len(all) < 5 {
 		t.Errorf("all: %d %v", len(all), err)
 	}
 }
@@ -267,12 +268,12 @@ func testList(t *testing.T, s *Store) {
 func testActive(t *testing.T, s *Store) {
 	ctx := context.Background()
 	for _, id := range []string{uuid.NewString(), "nope"} {
-		if a, err := s.Active(ctx, id); problem.StatusOf(err) != 404 {
+		if a, err := s.Active(ctx, id); fault.KindOf(err) != fault.KindNotFound {
 			t.Errorf("active of unknown case %s: %+v %v", id, a, err)
 		}
 	}
 	e := enter(t, s, now)
-	if a, err := s.Active(ctx, e.CaseID); problem.StatusOf(err) != 404 {
+	if a, err := s.Active(ctx, e.CaseID); fault.KindOf(err) != fault.KindNotFound {
 		t.Errorf("active of an open case: %+v %v", a, err)
 	}
 	claim := func(stay int) Assignment {
@@ -291,14 +292,14 @@ func testActive(t *testing.T, s *Store) {
 	if _, err := s.Release(ctx, a.ID, now, event("assignment.released")); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.Active(ctx, e.CaseID); problem.StatusOf(err) != 404 {
+	if got, err := s.Active(ctx, e.CaseID); fault.KindOf(err) != fault.KindNotFound {
 		t.Errorf("active after release: %+v %v", got, err)
 	}
 	b := claim(2)
 	if ok, err := s.Expire(ctx, b.ID, now.Add(time.Hour), event("assignment.expired")); !ok || err != nil {
 		t.Fatalf("expire: %v %v", ok, err)
 	}
-	if got, err := s.Active(ctx, e.CaseID); problem.StatusOf(err) != 404 {
+	if got, err := s.Active(ctx, e.CaseID); fault.KindOf(err) != fault.KindNotFound {
 		t.Errorf("active after expiry: %+v %v", got, err)
 	}
 }

@@ -1,19 +1,18 @@
 // Package domain holds credentialing's pure rules: what a valid licence
-// submission is, which review a credential's status allows, the level
-// vocabulary and the standing rule that decides whether a professional is
+// submission is, which review a credential's status allows, the starting
+// level and the standing rule that decides whether a professional is
 // verified. Nothing here reads a clock or a store: callers pass the time.
 package domain
 
 import (
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
-	cases "github.com/secondopinion/platform/internal/services/patient/case-management/domain"
+	"github.com/secondopinion/platform/api/vocab"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 // CredentialStatus is where a credential is in its review.
@@ -29,18 +28,11 @@ const (
 // CredentialStatuses lists every credential status.
 var CredentialStatuses = []CredentialStatus{Pending, Verified, Rejected, Expired}
 
-// Specialties is the platform's specialty vocabulary, owned by
-// case-management's domain so the two services cannot drift.
-var Specialties = cases.Specialties
-
-// Levels are the professional levels, lowest first.
-var Levels = []string{"JUNIOR", "SENIOR", "EXPERT", "DISTINGUISHED"}
+// Values lists every credential status, for the API's enum.
+func (CredentialStatus) Values() []string { return values(CredentialStatuses) }
 
 // StartingLevel is every professional's level until an admin changes it.
-const StartingLevel = "JUNIOR"
-
-// ValidLevel reports whether l is one of Levels.
-func ValidLevel(l string) bool { return slices.Contains(Levels, l) }
+const StartingLevel = vocab.Junior
 
 // NewCredential is a licence a professional submits.
 type NewCredential struct {
@@ -48,7 +40,7 @@ type NewCredential struct {
 	LicenseNumber    string
 	IssuingAuthority string
 	Country          string
-	Specialty        string
+	Specialty        vocab.Specialty
 	ExpiresAt        time.Time
 }
 
@@ -60,23 +52,23 @@ func (n NewCredential) Validate(now time.Time) (NewCredential, error) {
 	n.ExpiresAt = n.ExpiresAt.UTC()
 	id, err := uuid.Parse(n.ProfessionalID)
 	if err != nil {
-		return n, problem.NotFound("professional")
+		return n, fault.NotFound("professional")
 	}
 	n.ProfessionalID = id.String()
 	if l := utf8.RuneCountInString(n.LicenseNumber); l < 1 || l > 64 {
-		return n, problem.Invalid("body.licenseNumber", "must be 1 to 64 characters")
+		return n, fault.Invalid("licenseNumber", "must be 1 to 64 characters")
 	}
 	if l := utf8.RuneCountInString(n.IssuingAuthority); l < 2 || l > 200 {
-		return n, problem.Invalid("body.issuingAuthority", "must be 2 to 200 characters")
+		return n, fault.Invalid("issuingAuthority", "must be 2 to 200 characters")
 	}
 	if !ValidCountry(n.Country) {
-		return n, problem.Invalid("body.country", "must be an ISO 3166-1 alpha-2 code in upper case")
+		return n, fault.Invalid("country", "must be an ISO 3166-1 alpha-2 code in upper case")
 	}
-	if !slices.Contains(Specialties, n.Specialty) {
-		return n, problem.Invalid("body.specialty", "must be one of %s", strings.Join(Specialties, ", "))
+	if !n.Specialty.Valid() {
+		return n, fault.Invalid("specialty", "must be one of %s", strings.Join(n.Specialty.Values(), ", "))
 	}
 	if !n.ExpiresAt.After(now) {
-		return n, problem.Invalid("body.expiresAt", "must be in the future")
+		return n, fault.Invalid("expiresAt", "must be in the future")
 	}
 	return n, nil
 }
@@ -93,13 +85,21 @@ const (
 // PENDING credential is reviewed, and only an unexpired one verified.
 func Decide(r Review, status CredentialStatus, expiresAt, now time.Time) (CredentialStatus, error) {
 	if status != Pending {
-		return "", problem.Conflict("Credential already reviewed", "the credential is "+string(status)+", not PENDING")
+		return "", fault.Conflict("Credential already reviewed", "the credential is "+string(status)+", not PENDING")
 	}
 	if r == Reject {
 		return Rejected, nil
 	}
 	if !expiresAt.After(now) {
-		return "", problem.Conflict("Credential expired", "an expired credential cannot be verified")
+		return "", fault.Conflict("Credential expired", "an expired credential cannot be verified")
 	}
 	return Verified, nil
+}
+
+func values[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
 }

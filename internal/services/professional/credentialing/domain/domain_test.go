@@ -6,7 +6,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/api/vocab"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 var now = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -20,7 +21,7 @@ func TestStandingOf(t *testing.T) {
 	expired := Credential{Expired, now.Add(-time.Hour)}
 	tests := []struct {
 		name  string
-		prev  Status
+		prev  StandingStatus
 		creds []Credential
 		want  Standing
 	}{
@@ -42,7 +43,7 @@ func TestStandingOf(t *testing.T) {
 
 func TestEvent(t *testing.T) {
 	for _, tt := range []struct {
-		prev, next Status
+		prev, next StandingStatus
 		want       string
 	}{
 		{StandingPending, StandingVerified, "professional.verified"},
@@ -76,8 +77,8 @@ func TestDecide(t *testing.T) {
 		{Verify, Expired, past, "", "Credential already reviewed"},
 	} {
 		got, err := Decide(tt.r, tt.status, tt.expires, now)
-		p, _ := problem.As(err)
-		if got != tt.want || (tt.title == "") != (err == nil) || (p != nil && (p.Title != tt.title || p.Status() != 409)) {
+		p, _ := fault.As(err)
+		if got != tt.want || (tt.title == "") != (err == nil) || (p != nil && (p.Title != tt.title || p.Kind != fault.KindConflict)) {
 			t.Errorf("%s %s: %q, %v; want %q %q", tt.r, tt.status, got, err, tt.want, tt.title)
 		}
 	}
@@ -91,22 +92,22 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("good: %+v, %v", n, err)
 	}
 	for field, bad := range map[string]func(*NewCredential){
-		"body.licenseNumber":    func(n *NewCredential) { n.LicenseNumber = "  " },
-		"body.issuingAuthority": func(n *NewCredential) { n.IssuingAuthority = "x" },
-		"body.country":          func(n *NewCredential) { n.Country = "gb" },
-		"body.specialty":        func(n *NewCredential) { n.Specialty = "ASTROLOGY" },
-		"body.expiresAt":        func(n *NewCredential) { n.ExpiresAt = now },
+		"licenseNumber":    func(n *NewCredential) { n.LicenseNumber = "  " },
+		"issuingAuthority": func(n *NewCredential) { n.IssuingAuthority = "x" },
+		"country":          func(n *NewCredential) { n.Country = "gb" },
+		"specialty":        func(n *NewCredential) { n.Specialty = "ASTROLOGY" },
+		"expiresAt":        func(n *NewCredential) { n.ExpiresAt = now },
 	} {
 		n := good
 		bad(&n)
 		_, err := n.Validate(now)
-		if p, ok := problem.As(err); !ok || p.Field != field {
+		if p, ok := fault.As(err); !ok || p.Field != field {
 			t.Errorf("%s: %v", field, err)
 		}
 	}
 	n = good
 	n.ProfessionalID = "someone"
-	if _, err := n.Validate(now); problem.StatusOf(err) != 404 {
+	if _, err := n.Validate(now); fault.KindOf(err) != fault.KindNotFound {
 		t.Errorf("malformed professional id: %v", err)
 	}
 	for c, want := range map[string]bool{"DE": true, "US": true, "ZW": true, "XX": false, "UK": false, "de": false, "DEU": false} {
@@ -114,7 +115,7 @@ func TestValidate(t *testing.T) {
 			t.Errorf("ValidCountry(%q) != %v", c, want)
 		}
 	}
-	if !ValidLevel("EXPERT") || ValidLevel("expert") || ValidLevel("GURU") {
-		t.Error("ValidLevel")
+	if !vocab.Level("EXPERT").Valid() || vocab.Level("expert").Valid() || vocab.Level("GURU").Valid() {
+		t.Error("level vocabulary")
 	}
 }

@@ -2,20 +2,23 @@ package domain
 
 import "time"
 
-// Status is a professional's standing.
-type Status string
+// StandingStatus is a professional's standing.
+type StandingStatus string
 
 const (
 	// StandingPending: never verified yet.
-	StandingPending Status = "PENDING"
+	StandingPending StandingStatus = "PENDING"
 	// StandingVerified: at least one verified, unexpired licence.
-	StandingVerified Status = "VERIFIED"
+	StandingVerified StandingStatus = "VERIFIED"
 	// StandingSuspended: was verified and holds no valid licence any more.
-	StandingSuspended Status = "SUSPENDED"
+	StandingSuspended StandingStatus = "SUSPENDED"
 )
 
-// Statuses lists every standing.
-var Statuses = []Status{StandingPending, StandingVerified, StandingSuspended}
+// StandingStatuses lists every standing.
+var StandingStatuses = []StandingStatus{StandingPending, StandingVerified, StandingSuspended}
+
+// Values lists every standing, for the API's enum.
+func (StandingStatus) Values() []string { return values(StandingStatuses) }
 
 // SuspendedReason is the reason published when a professional is
 // suspended: a standing drops only when licences expire, since a verified
@@ -30,7 +33,7 @@ type Credential struct {
 
 // Standing is a professional's standing at a moment.
 type Standing struct {
-	Status Status
+	Status StandingStatus
 	// ValidUntil is the latest expiry of the valid licences; zero when
 	// there is none.
 	ValidUntil time.Time
@@ -40,7 +43,7 @@ type Standing struct {
 // VERIFIED credential expiring after now; otherwise SUSPENDED for a
 // professional who was verified (or already suspended), PENDING for one
 // who never was.
-func StandingOf(prev Status, creds []Credential, now time.Time) Standing {
+func StandingOf(prev StandingStatus, creds []Credential, now time.Time) Standing {
 	var st Standing
 	for _, c := range creds {
 		if c.Status == Verified && c.ExpiresAt.After(now) && c.ExpiresAt.After(st.ValidUntil) {
@@ -66,7 +69,7 @@ const (
 
 // Event is the event type a change of standing from prev to next
 // publishes, or "" when none does.
-func Event(prev, next Status) string {
+func Event(prev, next StandingStatus) string {
 	switch {
 	case prev == next:
 		return ""

@@ -18,8 +18,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/api/vocab"
+	"github.com/secondopinion/platform/internal/kit/fault"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/services/professional/credentialing/domain"
 )
@@ -39,9 +40,9 @@ var ErrStale = errors.New("changed concurrently")
 // Professional is a professional as credentialing knows them.
 type Professional struct {
 	ID           string
-	Specialties  []string
-	Level        string
-	Status       domain.Status
+	Specialties  []vocab.Specialty
+	Level        vocab.Level
+	Status       domain.StandingStatus
 	RegisteredAt time.Time
 	UpdatedAt    time.Time
 }
@@ -53,7 +54,7 @@ type Credential struct {
 	LicenseNumber    string
 	IssuingAuthority string
 	Country          string
-	Specialty        string
+	Specialty        vocab.Specialty
 	ExpiresAt        time.Time
 	Status           domain.CredentialStatus
 	Reason           string // a rejection's reason, else ""
@@ -123,11 +124,11 @@ func (s *Store) Professional(ctx context.Context, id string) (Professional, erro
 
 func professional(ctx context.Context, q queryer, id string) (Professional, error) {
 	if _, err := uuid.Parse(id); err != nil {
-		return Professional{}, problem.NotFound("professional")
+		return Professional{}, fault.NotFound("professional")
 	}
 	p, err := scanProfessional(q.QueryRowContext(ctx, `SELECT `+professionalColumns+` FROM professionals WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Professional{}, problem.NotFound("professional")
+		return Professional{}, fault.NotFound("professional")
 	}
 	if err != nil {
 		return Professional{}, fmt.Errorf("get professional %s: %w", id, err)
@@ -142,7 +143,7 @@ func professional(ctx context.Context, q queryer, id string) (Professional, erro
 // statement; SQLite transactions are serialised anyway).
 func (s *Store) Lock(ctx context.Context, tx *sql.Tx, id string, now time.Time) (Professional, error) {
 	if _, err := uuid.Parse(id); err != nil {
-		return Professional{}, problem.NotFound("professional")
+		return Professional{}, fault.NotFound("professional")
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE professionals SET updated_at = $1 WHERE id = $2`, at(now), id); err != nil {
 		return Professional{}, fmt.Errorf("lock professional %s: %w", id, err)
@@ -152,14 +153,14 @@ func (s *Store) Lock(ctx context.Context, tx *sql.Tx, id string, now time.Time) 
 
 // SetStatus moves professional id's standing from one status to another,
 // or returns ErrStale when it is no longer from.
-func (s *Store) SetStatus(ctx context.Context, tx *sql.Tx, id string, from, to domain.Status, now time.Time) error {
+func (s *Store) SetStatus(ctx context.Context, tx *sql.Tx, id string, from, to domain.StandingStatus, now time.Time) error {
 	return conditional(tx.ExecContext(ctx, `UPDATE professionals SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4`,
 		to, at(now), id, from))
 }
 
 // SetLevel changes professional id's level from one to another, or returns
 // ErrStale when it is no longer from.
-func (s *Store) SetLevel(ctx context.Context, tx *sql.Tx, id, from, to string, now time.Time) error {
+func (s *Store) SetLevel(ctx context.Context, tx *sql.Tx, id string, from, to vocab.Level, now time.Time) error {
 	return conditional(tx.ExecContext(ctx, `UPDATE professionals SET level = $1, updated_at = $2 WHERE id = $3 AND level = $4`,
 		to, at(now), id, from))
 }
@@ -189,7 +190,7 @@ func (s *Store) AddCredential(ctx context.Context, tx *sql.Tx, c Credential) (Cr
 		country, specialty, expires_at, status, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		c.ID, c.ProfessionalID, c.LicenseNumber, c.IssuingAuthority, c.Country, c.Specialty, c.ExpiresAt, c.Status, c.SubmittedAt)
 	if sqldb.IsUniqueViolation(err) {
-		return Credential{}, problem.Conflict("Licence already submitted", "this licence is already pending or verified")
+		return Credential{}, fault.Conflict("Licence already submitted", "this licence is already pending or verified")
 	}
 	if err != nil {
 		return Credential{}, fmt.Errorf("add credential %s: %w", c.ID, err)
@@ -220,11 +221,11 @@ func scanCredential(r scanner) (Credential, error) {
 // not nil; a malformed id is simply not found.
 func (s *Store) Credential(ctx context.Context, tx *sql.Tx, id string) (Credential, error) {
 	if _, err := uuid.Parse(id); err != nil {
-		return Credential{}, problem.NotFound("credential")
+		return Credential{}, fault.NotFound("credential")
 	}
 	c, err := scanCredential(s.in(tx).QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Credential{}, problem.NotFound("credential")
+		return Credential{}, fault.NotFound("credential")
 	}
 	if err != nil {
 		return Credential{}, fmt.Errorf("get credential %s: %w", id, err)
@@ -268,12 +269,12 @@ func (s *Store) query(ctx context.Context, q queryer, query string, args ...any)
 
 // List returns up to limit credentials of a professional, newest first,
 // after the cursor, with the cursor of the next page ("" on the last).
-func (s *Store) List(ctx context.Context, professionalID string, after httpapi.Cursor, limit int) ([]Credential, string, error) {
+func (s *Store) List(ctx context.Context, professionalID string, after page.Cursor, limit int) ([]Credential, string, error) {
 	q := `SELECT ` + credentialColumns + ` FROM credentials WHERE professional_id = $1`
 	args := []any{professionalID}
 	if after.ID != "" {
 		if _, err := uuid.Parse(after.ID); err != nil {
-			return nil, "", problem.Invalid("query.cursor", "not a cursor returned by this API")
+			return nil, "", fault.Invalid(page.Field, "not a cursor returned by this API")
 		}
 		q += ` AND (submitted_at < $2 OR (submitted_at = $2 AND id < $3))`
 		args = append(args, at(after.Time), after.ID)
@@ -287,7 +288,7 @@ func (s *Store) List(ctx context.Context, professionalID string, after httpapi.C
 		return out, "", nil
 	}
 	last := out[limit-1]
-	return out[:limit], httpapi.Cursor{Time: last.SubmittedAt, ID: last.ID}.Encode(), nil
+	return out[:limit], page.Cursor{Time: last.SubmittedAt, ID: last.ID}.Encode(), nil
 }
 
 // Review records an admin's decision on the PENDING credential c within

@@ -11,8 +11,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/api/vocab"
+	"github.com/secondopinion/platform/internal/kit/fault"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/internal/services/professional/credentialing/domain"
@@ -42,7 +43,7 @@ func inTx(t *testing.T, s *Store, fn func(tx *sql.Tx) error) error {
 
 func register(t *testing.T, s *Store) Professional {
 	t.Helper()
-	p := Professional{ID: uuid.NewString(), Specialties: []string{"CARDIOLOGY", "ONCOLOGY"}, RegisteredAt: now}
+	p := Professional{ID: uuid.NewString(), Specialties: []vocab.Specialty{"CARDIOLOGY", "ONCOLOGY"}, RegisteredAt: now}
 	if err := inTx(t, s, func(tx *sql.Tx) error { _, err := s.Register(context.Background(), tx, p); return err }); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func testProfessionals(t *testing.T, s *Store) {
 	var again bool
 	if err := inTx(t, s, func(tx *sql.Tx) error {
 		var err error
-		again, err = s.Register(ctx, tx, Professional{ID: p.ID, Specialties: []string{"UROLOGY"}, RegisteredAt: now})
+		again, err = s.Register(ctx, tx, Professional{ID: p.ID, Specialties: []vocab.Specialty{"UROLOGY"}, RegisteredAt: now})
 		return err
 	}); err != nil || again {
 		t.Errorf("second register: %v, %v", again, err)
@@ -94,7 +95,7 @@ func testProfessionals(t *testing.T, s *Store) {
 		t.Fatalf("got %+v, %v; want %+v", got, err, want)
 	}
 	for _, id := range []string{uuid.NewString(), "nobody"} {
-		if _, err := s.Professional(ctx, id); problem.StatusOf(err) != 404 {
+		if _, err := s.Professional(ctx, id); fault.KindOf(err) != fault.KindNotFound {
 			t.Errorf("professional %s: %v", id, err)
 		}
 	}
@@ -116,7 +117,7 @@ func testProfessionals(t *testing.T, s *Store) {
 		if err := s.SetLevel(ctx, tx, p.ID, "JUNIOR", "SENIOR", later); !errors.Is(err, ErrStale) {
 			t.Errorf("stale level change: %v", err)
 		}
-		if _, err := s.Lock(ctx, tx, uuid.NewString(), later); problem.StatusOf(err) != 404 {
+		if _, err := s.Lock(ctx, tx, uuid.NewString(), later); fault.KindOf(err) != fault.KindNotFound {
 			t.Errorf("lock of an unknown professional: %v", err)
 		}
 		return nil
@@ -143,7 +144,7 @@ func testCredentials(t *testing.T, s *Store) {
 		t.Fatalf("got %+v, %v; want %+v", got, err, c)
 	}
 	for _, id := range []string{uuid.NewString(), "nothing"} {
-		if _, err := s.Credential(ctx, nil, id); problem.StatusOf(err) != 404 {
+		if _, err := s.Credential(ctx, nil, id); fault.KindOf(err) != fault.KindNotFound {
 			t.Errorf("credential %s: %v", id, err)
 		}
 	}
@@ -151,7 +152,7 @@ func testCredentials(t *testing.T, s *Store) {
 	dup := c
 	dup.ID, dup.ProfessionalID = uuid.NewString(), register(t, s).ID
 	err = inTx(t, s, func(tx *sql.Tx) error { _, err := s.AddCredential(ctx, tx, dup); return err })
-	if p, ok := problem.As(err); !ok || p.Status() != 409 {
+	if p, ok := fault.As(err); !ok || p.Kind != fault.KindConflict {
 		t.Errorf("duplicate licence: %v", err)
 	}
 	// Once rejected, it may be submitted again.
@@ -232,7 +233,7 @@ func testList(t *testing.T, s *Store) {
 		made[0], made[1] = made[1], made[0]
 	}
 	var listed []string
-	after := httpapi.Cursor{}
+	after := page.Cursor{}
 	for pages := 1; ; pages++ {
 		cs, next, err := s.List(ctx, p.ID, after, 2)
 		if err != nil || pages > 3 {
@@ -244,15 +245,17 @@ func testList(t *testing.T, s *Store) {
 		if next == "" {
 			break
 		}
-		if after, err = httpapi.DecodeCursor("cursor", next); err != nil {
+		if after, err = page.Decode(next); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if !slices.Equal(listed, made) {
 		t.Errorf("listed %v, want %v", listed, made)
 	}
-	if _, _, err := s.List(ctx, p.ID, httpapi.Cursor{ID: "x"}, 2); problem.StatusOf(err) != 422 {
+	if _, _, err := s.List(ctx, p.ID, page.Cursor{ID: "x"}, 2); fault.KindOf(err) != fault.KindInvalid {
 		t.Errorf("bad cursor: %v", err)
+	} else if f, _ := fault.As(err); f.Field != "cursor" {
+		t.Errorf("bad cursor blamed on %q", f.Field)
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 // Confidences is the vocabulary of an opinion's confidence, lowest first.
@@ -48,36 +48,36 @@ func (c Content) Validate() (Content, error) {
 	c.Summary = strings.TrimSpace(c.Summary)
 	c.Answer = strings.TrimSpace(c.Answer)
 	c.Confidence = strings.TrimSpace(c.Confidence)
-	if err := maxLen("body.summary", c.Summary, MaxSummary); err != nil {
+	if err := maxLen("summary", c.Summary, MaxSummary); err != nil {
 		return c, err
 	}
-	if err := maxLen("body.answer", c.Answer, MaxAnswer); err != nil {
+	if err := maxLen("answer", c.Answer, MaxAnswer); err != nil {
 		return c, err
 	}
 	if c.Confidence != "" && !slices.Contains(Confidences, c.Confidence) {
-		return c, problem.Invalid("body.confidence", "must be one of %s", strings.Join(Confidences, ", "))
+		return c, fault.Invalid("confidence", "must be one of %s", strings.Join(Confidences, ", "))
 	}
 	if len(c.Diagnoses) > MaxDiagnoses {
-		return c, problem.Invalid("body.diagnoses", "at most %d diagnoses", MaxDiagnoses)
+		return c, fault.Invalid("diagnoses", "at most %d diagnoses", MaxDiagnoses)
 	}
 	ds := make([]Diagnosis, len(c.Diagnoses))
 	for i, d := range c.Diagnoses {
 		d.Code = strings.ToUpper(strings.TrimSpace(d.Code))
 		d.Description = strings.TrimSpace(d.Description)
 		if !ValidICD10(d.Code) {
-			return c, problem.Invalid(fmt.Sprintf("body.diagnoses[%d].code", i), "must be an ICD-10 code such as I25.10")
+			return c, fault.Invalid(fmt.Sprintf("diagnoses[%d].code", i), "must be an ICD-10 code such as I25.10")
 		}
-		if err := required(fmt.Sprintf("body.diagnoses[%d].description", i), d.Description, MaxDescription); err != nil {
+		if err := required(fmt.Sprintf("diagnoses[%d].description", i), d.Description, MaxDescription); err != nil {
 			return c, err
 		}
 		ds[i] = d
 	}
 	c.Diagnoses = ds
 	var err error
-	if c.Recommendations, err = list("body.recommendations", c.Recommendations, MaxRecommendations, MaxRecommendation); err != nil {
+	if c.Recommendations, err = list("recommendations", c.Recommendations, MaxRecommendations, MaxRecommendation); err != nil {
 		return c, err
 	}
-	if c.References, err = list("body.references", c.References, MaxReferences, MaxReference); err != nil {
+	if c.References, err = list("references", c.References, MaxReferences, MaxReference); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -85,30 +85,32 @@ func (c Content) Validate() (Content, error) {
 
 // Complete reports the first part a submitted opinion must have and c
 // lacks: a summary, at least one diagnosis, the answer and a confidence.
+// The field names the part of the stored opinion ("opinion.summary"), not
+// of a request: a submit sends none.
 func (c Content) Complete() error {
 	switch {
 	case c.Summary == "":
-		return problem.Invalid("opinion.summary", "is required to submit")
+		return fault.Invalid("opinion.summary", "is required to submit")
 	case len(c.Diagnoses) == 0:
-		return problem.Invalid("opinion.diagnoses", "at least one diagnosis is required to submit")
+		return fault.Invalid("opinion.diagnoses", "at least one diagnosis is required to submit")
 	case c.Answer == "":
-		return problem.Invalid("opinion.answer", "is required to submit")
+		return fault.Invalid("opinion.answer", "is required to submit")
 	case c.Confidence == "":
-		return problem.Invalid("opinion.confidence", "is required to submit")
+		return fault.Invalid("opinion.confidence", "is required to submit")
 	}
 	return nil
 }
 
 func maxLen(field, s string, n int) error {
 	if utf8.RuneCountInString(s) > n {
-		return problem.Invalid(field, "at most %d characters", n)
+		return fault.Invalid(field, "at most %d characters", n)
 	}
 	return nil
 }
 
 func required(field, s string, n int) error {
 	if s == "" {
-		return problem.Invalid(field, "is required")
+		return fault.Invalid(field, "is required")
 	}
 	return maxLen(field, s, n)
 }
@@ -116,7 +118,7 @@ func required(field, s string, n int) error {
 // list trims every item of a bounded list of non-empty texts.
 func list(field string, items []string, maxItems, maxChars int) ([]string, error) {
 	if len(items) > maxItems {
-		return nil, problem.Invalid(field, "at most %d items", maxItems)
+		return nil, fault.Invalid(field, "at most %d items", maxItems)
 	}
 	out := make([]string, len(items))
 	for i, s := range items {

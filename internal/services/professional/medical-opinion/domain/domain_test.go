@@ -2,17 +2,17 @@ package domain
 
 import (
 	"errors"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/api/vocab"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 func field(err error) string {
-	if p, ok := problem.As(err); ok {
+	if p, ok := fault.As(err); ok {
 		return p.Field
 	}
 	return ""
@@ -38,16 +38,16 @@ func TestValidate(t *testing.T) {
 	}{
 		"empty draft":            {Content{}, ""},
 		"complete":               {complete(), ""},
-		"summary too long":       {Content{Summary: long(MaxSummary + 1)}, "body.summary"},
+		"summary too long":       {Content{Summary: long(MaxSummary + 1)}, "summary"},
 		"summary at limit":       {Content{Summary: long(MaxSummary)}, ""},
-		"answer too long":        {Content{Answer: long(MaxAnswer + 1)}, "body.answer"},
-		"bad confidence":         {Content{Confidence: "SURE"}, "body.confidence"},
-		"bad code":               {Content{Diagnoses: []Diagnosis{{"I20.9", "a"}, {"angina", "b"}}}, "body.diagnoses[1].code"},
-		"no description":         {Content{Diagnoses: []Diagnosis{{"I20.9", " "}}}, "body.diagnoses[0].description"},
-		"too many diagnoses":     {Content{Diagnoses: make([]Diagnosis, MaxDiagnoses+1)}, "body.diagnoses"},
-		"empty recommendation":   {Content{Recommendations: []string{"rest", ""}}, "body.recommendations[1]"},
-		"too many references":    {Content{References: many(MaxReferences + 1)}, "body.references"},
-		"long reference":         {Content{References: []string{long(MaxReference + 1)}}, "body.references[0]"},
+		"answer too long":        {Content{Answer: long(MaxAnswer + 1)}, "answer"},
+		"bad confidence":         {Content{Confidence: "SURE"}, "confidence"},
+		"bad code":               {Content{Diagnoses: []Diagnosis{{"I20.9", "a"}, {"angina", "b"}}}, "diagnoses[1].code"},
+		"no description":         {Content{Diagnoses: []Diagnosis{{"I20.9", " "}}}, "diagnoses[0].description"},
+		"too many diagnoses":     {Content{Diagnoses: make([]Diagnosis, MaxDiagnoses+1)}, "diagnoses"},
+		"empty recommendation":   {Content{Recommendations: []string{"rest", ""}}, "recommendations[1]"},
+		"too many references":    {Content{References: many(MaxReferences + 1)}, "references"},
+		"long reference":         {Content{References: []string{long(MaxReference + 1)}}, "references[0]"},
 		"recommendations at max": {Content{Recommendations: many(MaxRecommendations)}, ""},
 	} {
 		_, err := tc.in.Validate()
@@ -90,54 +90,58 @@ func TestMayWrite(t *testing.T) {
 		who       string
 		at        time.Time
 		delivered bool
-		status    int
+		kind      fault.Kind
 	}{
-		"assignee before deadline":  {a, "pro", now, false, 0},
-		"assignee at deadline":      {a, "pro", a.Deadline, false, http.StatusConflict},
-		"assignee after deadline":   {a, "pro", now.Add(2 * time.Hour), false, http.StatusConflict},
-		"delivered after deadline":  {a, "pro", now.Add(2 * time.Hour), true, 0},
-		"other professional":        {a, "other", now, false, http.StatusNotFound},
-		"ended assignment":          {ended, "pro", now, false, http.StatusNotFound},
-		"ended, delivered":          {ended, "pro", now, true, http.StatusNotFound},
-		"no assignment":             {Assignment{}, "pro", now, false, http.StatusNotFound},
-		"no assignment, no subject": {Assignment{Active: true, Deadline: a.Deadline}, "", now, false, http.StatusNotFound},
+		"assignee before deadline":  {a, "pro", now, false, noFault},
+		"assignee at deadline":      {a, "pro", a.Deadline, false, fault.KindConflict},
+		"assignee after deadline":   {a, "pro", now.Add(2 * time.Hour), false, fault.KindConflict},
+		"delivered after deadline":  {a, "pro", now.Add(2 * time.Hour), true, noFault},
+		"other professional":        {a, "other", now, false, fault.KindNotFound},
+		"ended assignment":          {ended, "pro", now, false, fault.KindNotFound},
+		"ended, delivered":          {ended, "pro", now, true, fault.KindNotFound},
+		"no assignment":             {Assignment{}, "pro", now, false, fault.KindNotFound},
+		"no assignment, no subject": {Assignment{Active: true, Deadline: a.Deadline}, "", now, false, fault.KindNotFound},
 	} {
 		err := MayWrite(tc.a, tc.who, tc.at, tc.delivered)
-		if got := statusOf(err); got != tc.status {
-			t.Errorf("%s: %v (%d), want %d", name, err, got, tc.status)
+		if got := kindOf(err); got != tc.kind {
+			t.Errorf("%s: %v (kind %d), want kind %d", name, err, got, tc.kind)
 		}
 	}
 }
 
-func statusOf(err error) int {
+// noFault is kindOf's answer for no error at all.
+const noFault fault.Kind = -1
+
+// kindOf is the kind of err, noFault for nil.
+func kindOf(err error) fault.Kind {
 	if err == nil {
-		return 0
+		return noFault
 	}
-	return problem.StatusOf(err)
+	return fault.KindOf(err)
 }
 
 func TestSubmit(t *testing.T) {
 	for name, tc := range map[string]struct {
 		from   Status
-		level  string
+		level  vocab.Level
 		to     Status
 		review bool
-		status int
+		kind   fault.Kind
 	}{
-		"junior":        {Draft, "JUNIOR", Submitted, true, 0},
-		"senior":        {Draft, "SENIOR", Approved, false, 0},
-		"expert":        {Draft, "EXPERT", Approved, false, 0},
-		"distinguished": {Draft, "DISTINGUISHED", Approved, false, 0},
-		"unknown level": {Draft, "", Submitted, true, 0},
-		"submitted":     {Submitted, "SENIOR", "", false, http.StatusConflict},
-		"approved":      {Approved, "JUNIOR", "", false, http.StatusConflict},
+		"junior":        {Draft, "JUNIOR", Submitted, true, noFault},
+		"senior":        {Draft, "SENIOR", Approved, false, noFault},
+		"expert":        {Draft, "EXPERT", Approved, false, noFault},
+		"distinguished": {Draft, "DISTINGUISHED", Approved, false, noFault},
+		"unknown level": {Draft, "", Submitted, true, noFault},
+		"submitted":     {Submitted, "SENIOR", "", false, fault.KindConflict},
+		"approved":      {Approved, "JUNIOR", "", false, fault.KindConflict},
 	} {
 		to, review, err := tc.from.Submit(complete(), tc.level)
-		if to != tc.to || review != tc.review || statusOf(err) != tc.status {
+		if to != tc.to || review != tc.review || kindOf(err) != tc.kind {
 			t.Errorf("%s: %s %v %v", name, to, review, err)
 		}
 	}
-	if _, _, err := Draft.Submit(Content{Summary: "s"}, "SENIOR"); statusOf(err) != http.StatusUnprocessableEntity {
+	if _, _, err := Draft.Submit(Content{Summary: "s"}, "SENIOR"); kindOf(err) != fault.KindInvalid {
 		t.Errorf("incomplete: %v", err)
 	}
 }
@@ -147,14 +151,14 @@ func TestEdit(t *testing.T) {
 		t.Error(err)
 	}
 	for _, s := range []Status{Submitted, Approved} {
-		if err := s.Edit(); statusOf(err) != http.StatusConflict {
+		if err := s.Edit(); kindOf(err) != fault.KindConflict {
 			t.Errorf("%s: %v", s, err)
 		}
 	}
 }
 
 func TestCanReview(t *testing.T) {
-	ok := Reviewer{ID: "rev", Status: "VERIFIED", Level: "SENIOR", Specialties: []string{"ONCOLOGY", "CARDIOLOGY"}}
+	ok := Reviewer{ID: "rev", Status: "VERIFIED", Level: "SENIOR", Specialties: []vocab.Specialty{"ONCOLOGY", "CARDIOLOGY"}}
 	with := func(edit func(*Reviewer)) Reviewer {
 		r := ok
 		edit(&r)
@@ -162,7 +166,7 @@ func TestCanReview(t *testing.T) {
 	}
 	for name, tc := range map[string]struct {
 		r         Reviewer
-		specialty string
+		specialty vocab.Specialty
 		want      error
 	}{
 		"senior of the specialty": {ok, "CARDIOLOGY", nil},
@@ -194,19 +198,19 @@ func TestReview(t *testing.T) {
 		decision string
 		comments string
 		to       Status
-		status   int
+		kind     fault.Kind
 	}{
-		"approve":                     {Submitted, Approve, "", Approved, 0},
-		"approve with comments":       {Submitted, Approve, "fine", Approved, 0},
-		"request changes":             {Submitted, RequestChanges, "add a reference", Draft, 0},
-		"request changes, no comment": {Submitted, RequestChanges, " ", "", http.StatusUnprocessableEntity},
-		"bad decision":                {Submitted, "MAYBE", "", "", http.StatusUnprocessableEntity},
-		"long comments":               {Submitted, Approve, strings.Repeat("x", MaxComments+1), "", http.StatusUnprocessableEntity},
-		"draft":                       {Draft, Approve, "", "", http.StatusConflict},
-		"approved":                    {Approved, RequestChanges, "x", "", http.StatusConflict},
+		"approve":                     {Submitted, Approve, "", Approved, noFault},
+		"approve with comments":       {Submitted, Approve, "fine", Approved, noFault},
+		"request changes":             {Submitted, RequestChanges, "add a reference", Draft, noFault},
+		"request changes, no comment": {Submitted, RequestChanges, " ", "", fault.KindInvalid},
+		"bad decision":                {Submitted, "MAYBE", "", "", fault.KindInvalid},
+		"long comments":               {Submitted, Approve, strings.Repeat("x", MaxComments+1), "", fault.KindInvalid},
+		"draft":                       {Draft, Approve, "", "", fault.KindConflict},
+		"approved":                    {Approved, RequestChanges, "x", "", fault.KindConflict},
 	} {
 		to, _, err := tc.from.Review(tc.decision, tc.comments)
-		if to != tc.to || statusOf(err) != tc.status {
+		if to != tc.to || kindOf(err) != tc.kind {
 			t.Errorf("%s: %s %v", name, to, err)
 		}
 	}
@@ -219,21 +223,21 @@ func TestMayAsk(t *testing.T) {
 		asked    int
 		at       time.Time
 		question string
-		code     int
+		kind     fault.Kind
 	}{
-		"first, at once": {Approved, 0, approved, "Why?", 0},
-		"third":          {Approved, 2, approved.Add(24 * time.Hour), "Why?", 0},
-		"fourth":         {Approved, 3, approved.Add(24 * time.Hour), "Why?", http.StatusConflict},
-		"last instant":   {Approved, 0, approved.Add(QuestionWindow), "Why?", 0},
-		"after 30 days":  {Approved, 0, approved.Add(QuestionWindow + time.Second), "Why?", http.StatusConflict},
-		"not approved":   {Submitted, 0, approved, "Why?", http.StatusNotFound},
-		"draft":          {Draft, 0, approved, "Why?", http.StatusNotFound},
-		"empty question": {Approved, 0, approved, "  ", http.StatusUnprocessableEntity},
-		"long question":  {Approved, 0, approved, strings.Repeat("q", MaxQuestion+1), http.StatusUnprocessableEntity},
+		"first, at once": {Approved, 0, approved, "Why?", noFault},
+		"third":          {Approved, 2, approved.Add(24 * time.Hour), "Why?", noFault},
+		"fourth":         {Approved, 3, approved.Add(24 * time.Hour), "Why?", fault.KindConflict},
+		"last instant":   {Approved, 0, approved.Add(QuestionWindow), "Why?", noFault},
+		"after 30 days":  {Approved, 0, approved.Add(QuestionWindow + time.Second), "Why?", fault.KindConflict},
+		"not approved":   {Submitted, 0, approved, "Why?", fault.KindNotFound},
+		"draft":          {Draft, 0, approved, "Why?", fault.KindNotFound},
+		"empty question": {Approved, 0, approved, "  ", fault.KindInvalid},
+		"long question":  {Approved, 0, approved, strings.Repeat("q", MaxQuestion+1), fault.KindInvalid},
 	} {
 		q, err := MayAsk(tc.status, approved, tc.asked, tc.at, tc.question)
-		if statusOf(err) != tc.code || err == nil && q != strings.TrimSpace(tc.question) {
-			t.Errorf("%s: %q %v, want %d", name, q, err, tc.code)
+		if kindOf(err) != tc.kind || err == nil && q != strings.TrimSpace(tc.question) {
+			t.Errorf("%s: %q %v, want kind %d", name, q, err, tc.kind)
 		}
 	}
 }
@@ -242,10 +246,10 @@ func TestAnswerText(t *testing.T) {
 	if a, err := AnswerText(" Yes. ", false); a != "Yes." || err != nil {
 		t.Errorf("answer: %q %v", a, err)
 	}
-	if _, err := AnswerText("Yes.", true); statusOf(err) != http.StatusConflict {
+	if _, err := AnswerText("Yes.", true); kindOf(err) != fault.KindConflict {
 		t.Errorf("twice: %v", err)
 	}
-	if _, err := AnswerText("", false); field(err) != "body.answer" {
+	if _, err := AnswerText("", false); field(err) != "answer" {
 		t.Errorf("empty: %v", err)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 // Follow-up rules: a patient may ask up to MaxQuestions questions about an
@@ -21,16 +21,16 @@ const (
 // questions so far. The question is returned trimmed.
 func MayAsk(s Status, approvedAt time.Time, asked int, now time.Time, question string) (string, error) {
 	question = strings.TrimSpace(question)
-	if err := required("body.question", question, MaxQuestion); err != nil {
+	if err := required("question", question, MaxQuestion); err != nil {
 		return "", err
 	}
 	switch {
 	case s != Approved:
-		return "", problem.NotFound("opinion")
+		return "", fault.NotFound("opinion")
 	case now.After(approvedAt.Add(QuestionWindow)):
-		return "", problem.Conflict("Follow-up window closed", "questions are taken for 30 days after the opinion's approval")
+		return "", fault.Conflict("Follow-up window closed", "questions are taken for 30 days after the opinion's approval")
 	case asked >= MaxQuestions:
-		return "", problem.Conflict("Follow-up limit reached", "at most 3 questions per opinion")
+		return "", fault.Conflict("Follow-up limit reached", "at most 3 questions per opinion")
 	}
 	return question, nil
 }
@@ -39,11 +39,11 @@ func MayAsk(s Status, approvedAt time.Time, asked int, now time.Time, question s
 // answered yet, and returns it trimmed.
 func AnswerText(answer string, answered bool) (string, error) {
 	answer = strings.TrimSpace(answer)
-	if err := required("body.answer", answer, MaxFollowUp); err != nil {
+	if err := required("answer", answer, MaxFollowUp); err != nil {
 		return "", err
 	}
 	if answered {
-		return "", problem.Conflict("Question already answered", "a follow-up question is answered once")
+		return "", fault.Conflict("Question already answered", "a follow-up question is answered once")
 	}
 	return answer, nil
 }

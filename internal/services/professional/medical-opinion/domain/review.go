@@ -5,7 +5,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/api/vocab"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 // Review decisions.
@@ -28,8 +29,8 @@ const VerifiedStatus = "VERIFIED"
 type Reviewer struct {
 	ID          string
 	Status      string // PENDING, VERIFIED or SUSPENDED
-	Level       string
-	Specialties []string
+	Level       vocab.Level
+	Specialties []vocab.Specialty
 }
 
 // Reasons a professional may not review an opinion.
@@ -43,7 +44,7 @@ var (
 // CanReview decides whether r may review an opinion written by authorID
 // for a case of specialty: a verified professional of level SENIOR or
 // higher practising the specialty, who is not the author.
-func CanReview(r Reviewer, authorID, specialty string) error {
+func CanReview(r Reviewer, authorID string, specialty vocab.Specialty) error {
 	if r.ID == "" || r.ID == authorID {
 		return ErrOwnOpinion
 	}
@@ -62,7 +63,7 @@ func (r Reviewer) eligible() error {
 	switch {
 	case r.Status != VerifiedStatus:
 		return ErrNotVerified
-	case rank(r.Level) < rank("SENIOR"):
+	case !r.Level.AtLeast(vocab.Senior):
 		return ErrLevelTooLow
 	}
 	return nil
@@ -71,11 +72,11 @@ func (r Reviewer) eligible() error {
 // ReviewableSpecialties are the specialties of the cases whose opinions r
 // may review, other people's: r's own when r is eligible, else none. It
 // is CanReview for every specialty at once, for the review queue.
-func (r Reviewer) ReviewableSpecialties() []string {
+func (r Reviewer) ReviewableSpecialties() []vocab.Specialty {
 	if r.ID == "" || r.eligible() != nil {
 		return nil
 	}
-	var out []string
+	var out []vocab.Specialty
 	for _, s := range r.Specialties {
 		if s != "" {
 			out = append(out, s)
@@ -90,7 +91,7 @@ func (r Reviewer) ReviewableSpecialties() []string {
 // trimmed comments.
 func (s Status) Review(decision, comments string) (Status, string, error) {
 	comments = strings.TrimSpace(comments)
-	if err := maxLen("body.comments", comments, MaxComments); err != nil {
+	if err := maxLen("comments", comments, MaxComments); err != nil {
 		return "", "", err
 	}
 	var to Status
@@ -99,14 +100,14 @@ func (s Status) Review(decision, comments string) (Status, string, error) {
 		to = Approved
 	case RequestChanges:
 		if comments == "" {
-			return "", "", problem.Invalid("body.comments", "say what to change")
+			return "", "", fault.Invalid("comments", "say what to change")
 		}
 		to = Draft
 	default:
-		return "", "", problem.Invalid("body.decision", "must be one of %s", strings.Join(Decisions, ", "))
+		return "", "", fault.Invalid("decision", "must be one of %s", strings.Join(Decisions, ", "))
 	}
 	if s != Submitted {
-		return "", "", problem.Conflict("Opinion not awaiting review", "the opinion is "+string(s))
+		return "", "", fault.Conflict("Opinion not awaiting review", "the opinion is "+string(s))
 	}
 	return to, comments, nil
 }

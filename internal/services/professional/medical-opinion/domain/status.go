@@ -3,7 +3,8 @@ package domain
 import (
 	"time"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/api/vocab"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 // Status is where an opinion stands.
@@ -18,23 +19,10 @@ const (
 // Statuses lists every status.
 var Statuses = []Status{Draft, Submitted, Approved}
 
-// Levels are the professional levels, lowest first.
-var Levels = []string{"JUNIOR", "SENIOR", "EXPERT", "DISTINGUISHED"}
-
-// rank is a level's place in Levels; an unknown level ranks below JUNIOR.
-func rank(level string) int {
-	for i, l := range Levels {
-		if l == level {
-			return i
-		}
-	}
-	return -1
-}
-
 // ReviewRequired reports whether an opinion by a professional of level
 // needs a peer review: below SENIOR it does, and so does an unknown level,
 // so that a surprise in the profile never skips the review.
-func ReviewRequired(level string) bool { return rank(level) < rank("SENIOR") }
+func ReviewRequired(level vocab.Level) bool { return !level.AtLeast(vocab.Senior) }
 
 // Assignment is who may write a case's opinion, until when: the projection
 // of case-assignment's events.
@@ -54,10 +42,10 @@ type Assignment struct {
 // the author can still answer a reviewer's requested changes.
 func MayWrite(a Assignment, professionalID string, now time.Time, delivered bool) error {
 	if !a.Active || a.ProfessionalID == "" || a.ProfessionalID != professionalID {
-		return problem.NotFound("case")
+		return fault.NotFound("case")
 	}
 	if !delivered && !now.Before(a.Deadline) {
-		return problem.Conflict("Deadline passed", "the assignment's deadline has passed")
+		return fault.Conflict("Deadline passed", "the assignment's deadline has passed")
 	}
 	return nil
 }
@@ -66,16 +54,16 @@ func MayWrite(a Assignment, professionalID string, now time.Time, delivered bool
 // changes.
 func (s Status) Edit() error {
 	if s != Draft {
-		return problem.Conflict("Opinion not editable", "only a draft opinion can be changed; this one is "+string(s))
+		return fault.Conflict("Opinion not editable", "only a draft opinion can be changed; this one is "+string(s))
 	}
 	return nil
 }
 
 // Submit decides where a submitted draft goes: SUBMITTED for review when
 // the author's level requires it, else APPROVED at once.
-func (s Status) Submit(c Content, authorLevel string) (to Status, reviewRequired bool, err error) {
+func (s Status) Submit(c Content, authorLevel vocab.Level) (to Status, reviewRequired bool, err error) {
 	if s != Draft {
-		return "", false, problem.Conflict("Opinion already submitted", "the opinion is "+string(s))
+		return "", false, fault.Conflict("Opinion already submitted", "the opinion is "+string(s))
 	}
 	if err := c.Complete(); err != nil {
 		return "", false, err

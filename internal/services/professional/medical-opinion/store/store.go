@@ -17,8 +17,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/services/professional/medical-opinion/domain"
 )
@@ -194,7 +194,7 @@ func scanOpinion(r scanner) (Opinion, error) {
 func one(ctx context.Context, q Querier, where string, args ...any) (Opinion, error) {
 	o, err := scanOpinion(q.QueryRowContext(ctx, `SELECT `+opinionColumns+` FROM opinions WHERE `+where, args...))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Opinion{}, problem.NotFound("opinion")
+		return Opinion{}, fault.NotFound("opinion")
 	}
 	if err != nil {
 		return Opinion{}, fmt.Errorf("get opinion: %w", err)
@@ -205,7 +205,7 @@ func one(ctx context.Context, q Querier, where string, args ...any) (Opinion, er
 // Get returns the opinion with id; a malformed id is simply not found.
 func (s *Store) Get(ctx context.Context, q Querier, id string) (Opinion, error) {
 	if !valid(id) {
-		return Opinion{}, problem.NotFound("opinion")
+		return Opinion{}, fault.NotFound("opinion")
 	}
 	return one(ctx, q, `id = $1`, id)
 }
@@ -213,7 +213,7 @@ func (s *Store) Get(ctx context.Context, q Querier, id string) (Opinion, error) 
 // ForAssignment returns the opinion written under an assignment.
 func (s *Store) ForAssignment(ctx context.Context, q Querier, assignmentID string) (Opinion, error) {
 	if !valid(assignmentID) {
-		return Opinion{}, problem.NotFound("opinion")
+		return Opinion{}, fault.NotFound("opinion")
 	}
 	return one(ctx, q, `assignment_id = $1`, assignmentID)
 }
@@ -222,13 +222,13 @@ func (s *Store) ForAssignment(ctx context.Context, q Querier, assignmentID strin
 // is not "".
 func (s *Store) Latest(ctx context.Context, caseID, professionalID string) (Opinion, error) {
 	if !valid(caseID) {
-		return Opinion{}, problem.NotFound("opinion")
+		return Opinion{}, fault.NotFound("opinion")
 	}
 	if professionalID == "" {
 		return one(ctx, s.db, `case_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1`, caseID)
 	}
 	if !valid(professionalID) {
-		return Opinion{}, problem.NotFound("opinion")
+		return Opinion{}, fault.NotFound("opinion")
 	}
 	return one(ctx, s.db, `case_id = $1 AND professional_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1`, caseID, professionalID)
 }
@@ -236,7 +236,7 @@ func (s *Store) Latest(ctx context.Context, caseID, professionalID string) (Opin
 // Approved returns the approved opinion of a case.
 func (s *Store) Approved(ctx context.Context, caseID string) (Opinion, error) {
 	if !valid(caseID) {
-		return Opinion{}, problem.NotFound("opinion")
+		return Opinion{}, fault.NotFound("opinion")
 	}
 	return one(ctx, s.db, `case_id = $1 AND status = $2 ORDER BY approved_at DESC, id DESC LIMIT 1`, caseID, domain.Approved)
 }
@@ -330,7 +330,7 @@ type QueueFilter struct {
 // AwaitingReview returns up to limit submitted opinions f selects, oldest
 // submission first, after the cursor, with the next page's cursor (""
 // on the last page).
-func (s *Store) AwaitingReview(ctx context.Context, f QueueFilter, after httpapi.Cursor, limit int) ([]Awaiting, string, error) {
+func (s *Store) AwaitingReview(ctx context.Context, f QueueFilter, after page.Cursor, limit int) ([]Awaiting, string, error) {
 	if !f.AllSpecialties && len(f.Specialties) == 0 {
 		return nil, "", nil
 	}
@@ -351,7 +351,7 @@ func (s *Store) AwaitingReview(ctx context.Context, f QueueFilter, after httpapi
 	}
 	if after.ID != "" {
 		if !valid(after.ID) {
-			return nil, "", problem.Invalid("query.cursor", "not a cursor returned by this API")
+			return nil, "", fault.Invalid(page.Field, "not a cursor returned by this API")
 		}
 		t := arg(utc(after.Time))
 		q += ` AND (submitted_at > ` + t + ` OR (submitted_at = ` + t + ` AND id > ` + arg(after.ID) + `))`
@@ -378,7 +378,7 @@ func (s *Store) AwaitingReview(ctx context.Context, f QueueFilter, after httpapi
 		return out, "", nil
 	}
 	last := out[limit-1]
-	return out[:limit], httpapi.Cursor{Time: last.SubmittedAt, ID: last.ID}.Encode(), nil
+	return out[:limit], page.Cursor{Time: last.SubmittedAt, ID: last.ID}.Encode(), nil
 }
 
 const questionColumns = `id, opinion_id, seq, question, answer, asked_at, answered_at`
@@ -424,12 +424,12 @@ func (s *Store) Questions(ctx context.Context, q Querier, opinionID string) ([]Q
 // Question returns one follow-up question of an opinion.
 func (s *Store) Question(ctx context.Context, q Querier, opinionID, id string) (Question, error) {
 	if !valid(opinionID, id) {
-		return Question{}, problem.NotFound("question")
+		return Question{}, fault.NotFound("question")
 	}
 	qu, err := scanQuestion(q.QueryRowContext(ctx, `SELECT `+questionColumns+` FROM opinion_questions
 		WHERE id = $1 AND opinion_id = $2`, id, opinionID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Question{}, problem.NotFound("question")
+		return Question{}, fault.NotFound("question")
 	}
 	if err != nil {
 		return Question{}, fmt.Errorf("question %s: %w", id, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"net/http"
 	"reflect"
 	"slices"
 	"testing"
@@ -12,8 +11,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/secondopinion/platform/internal/kit/httpapi"
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/internal/kit/fault"
+	"github.com/secondopinion/platform/internal/kit/page"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/internal/services/professional/medical-opinion/domain"
@@ -164,7 +163,7 @@ func testOpinions(t *testing.T, s *Store) {
 		"no approved": func() error { _, err := s.Approved(ctx, uuid.NewString()); return err }(),
 		"no latest":   func() error { _, err := s.Latest(ctx, uuid.NewString(), pro); return err }(),
 	} {
-		if problem.StatusOf(err) != http.StatusNotFound {
+		if fault.KindOf(err) != fault.KindNotFound {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -204,7 +203,7 @@ func testQuestions(t *testing.T, s *Store) {
 	if q, _ := s.Question(ctx, s.DB(), o.ID, q.ID); q.Answer != "Because." || !q.AnsweredAt.Equal(now.Add(time.Hour).Truncate(time.Microsecond)) {
 		t.Errorf("answered: %+v", q)
 	}
-	if _, err := s.Question(ctx, s.DB(), uuid.NewString(), q.ID); problem.StatusOf(err) != http.StatusNotFound {
+	if _, err := s.Question(ctx, s.DB(), uuid.NewString(), q.ID); fault.KindOf(err) != fault.KindNotFound {
 		t.Errorf("question of another opinion: %v", err)
 	}
 }
@@ -244,10 +243,10 @@ func testQueue(t *testing.T, s *Store) {
 	ids := func(f QueueFilter, limit int) []string {
 		t.Helper()
 		var out []string
-		var after httpapi.Cursor
-		for page := 0; ; page++ {
+		var after page.Cursor
+		for n := 0; ; n++ {
 			items, next, err := s.AwaitingReview(ctx, f, after, limit)
-			if err != nil || len(items) > limit || page > 10 {
+			if err != nil || len(items) > limit || n > 10 {
 				t.Fatalf("queue %+v: %d items, %v", f, len(items), err)
 			}
 			for _, it := range items {
@@ -259,7 +258,7 @@ func testQueue(t *testing.T, s *Store) {
 			if next == "" {
 				return out
 			}
-			if after, err = httpapi.DecodeCursor("query.cursor", next); err != nil {
+			if after, err = page.Decode(next); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -290,7 +289,7 @@ func testQueue(t *testing.T, s *Store) {
 	if !slices.Equal(ours, []string{o1.ID, o2.ID, o3.ID, o4.ID}) {
 		t.Errorf("every specialty: %v", ours)
 	}
-	if _, _, err := s.AwaitingReview(ctx, QueueFilter{AllSpecialties: true}, httpapi.Cursor{ID: "x"}, 10); problem.StatusOf(err) != http.StatusUnprocessableEntity {
+	if _, _, err := s.AwaitingReview(ctx, QueueFilter{AllSpecialties: true}, page.Cursor{ID: "x"}, 10); fault.KindOf(err) != fault.KindInvalid {
 		t.Errorf("malformed cursor: %v", err)
 	}
 }

@@ -6,15 +6,12 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
-	cases "github.com/secondopinion/platform/internal/services/patient/case-management/domain"
+	"github.com/secondopinion/platform/api/vocab"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
-// Levels are the professional levels, lowest first (ARCHITECTURE.md §5).
-var Levels = []string{"JUNIOR", "SENIOR", "EXPERT", "DISTINGUISHED"}
-
 // StartLevel is every new professional's level: credentialing raises it.
-const StartLevel = "JUNIOR"
+const StartLevel = vocab.Junior
 
 // Standings a professional has, as credentialing's events last said.
 const (
@@ -22,9 +19,6 @@ const (
 	StatusVerified  = "VERIFIED"
 	StatusSuspended = "SUSPENDED"
 )
-
-// Statuses lists the standings.
-var Statuses = []string{StatusPending, StatusVerified, StatusSuspended}
 
 const (
 	maxName      = 100
@@ -42,8 +36,8 @@ type Registration struct {
 	LastName    string
 	Email       string
 	Password    string
-	Specialties []string
-	Languages   []string
+	Specialties []vocab.Specialty
+	Languages   []vocab.Language
 	Country     string
 	Bio         string
 }
@@ -54,8 +48,8 @@ type Profile struct {
 	FirstName   string
 	LastName    string
 	Email       string
-	Specialties []string
-	Languages   []string
+	Specialties []vocab.Specialty
+	Languages   []vocab.Language
 	Country     string
 	Bio         string
 }
@@ -65,8 +59,8 @@ type Profile struct {
 type Patch struct {
 	FirstName   *string
 	LastName    *string
-	Specialties []string // nil leaves them
-	Languages   []string // nil leaves them
+	Specialties []vocab.Specialty // nil leaves them
+	Languages   []vocab.Language  // nil leaves them
 	Country     *string
 	Bio         *string
 }
@@ -92,7 +86,7 @@ func (r Registration) Validate() (Profile, error) {
 	}
 	p.Email = email
 	if n := utf8.RuneCountInString(r.Password); n < minPassword || n > maxPassword {
-		return Profile{}, problem.Invalid("body.password", "must be %d to %d characters", minPassword, maxPassword)
+		return Profile{}, fault.Invalid("password", "must be %d to %d characters", minPassword, maxPassword)
 	}
 	return p, nil
 }
@@ -132,33 +126,33 @@ func (pa Patch) Apply(p Profile) (Profile, bool, error) {
 func (p Profile) validate() error {
 	for _, f := range []struct{ field, v string }{{"firstName", p.FirstName}, {"lastName", p.LastName}} {
 		if f.v == "" {
-			return problem.Invalid("body."+f.field, "is required")
+			return fault.Invalid(f.field, "is required")
 		}
 		if utf8.RuneCountInString(f.v) > maxName {
-			return problem.Invalid("body."+f.field, "must be at most %d characters", maxName)
+			return fault.Invalid(f.field, "must be at most %d characters", maxName)
 		}
 	}
 	if len(p.Specialties) == 0 {
-		return problem.Invalid("body.specialties", "must name at least one specialty")
+		return fault.Invalid("specialties", "must name at least one specialty")
 	}
 	for _, s := range p.Specialties {
-		if !slices.Contains(cases.Specialties, s) {
-			return problem.Invalid("body.specialties", "each must be one of %s", strings.Join(cases.Specialties, ", "))
+		if !s.Valid() {
+			return fault.Invalid("specialties", "each must be one of %s", strings.Join(vocab.Specialty("").Values(), ", "))
 		}
 	}
 	if len(p.Languages) == 0 || len(p.Languages) > maxLanguages {
-		return problem.Invalid("body.languages", "must name 1 to %d languages", maxLanguages)
+		return fault.Invalid("languages", "must name 1 to %d languages", maxLanguages)
 	}
 	for _, l := range p.Languages {
 		if !ValidLanguage(l) {
-			return problem.Invalid("body.languages", "each must be an ISO 639-1 code in lower case, e.g. en")
+			return fault.Invalid("languages", "each must be an ISO 639-1 code in lower case, e.g. en")
 		}
 	}
 	if !ValidCountry(p.Country) {
-		return problem.Invalid("body.country", "must be an ISO 3166-1 alpha-2 code in upper case, e.g. DE")
+		return fault.Invalid("country", "must be an ISO 3166-1 alpha-2 code in upper case, e.g. DE")
 	}
 	if utf8.RuneCountInString(p.Bio) > maxBio {
-		return problem.Invalid("body.bio", "must be at most %d characters", maxBio)
+		return fault.Invalid("bio", "must be at most %d characters", maxBio)
 	}
 	return nil
 }
@@ -169,17 +163,17 @@ func normalEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" || len(s) > maxEmail || !strings.Contains(s[strings.LastIndex(s, "@")+1:], ".") {
-		return "", problem.Invalid("body.email", "must be a valid email address")
+		return "", fault.Invalid("email", "must be a valid email address")
 	}
 	return strings.ToLower(s), nil
 }
 
 // unique returns vs without repeats, in first-seen order; nil stays nil.
-func unique(vs []string) []string {
+func unique[T comparable](vs []T) []T {
 	if vs == nil {
 		return nil
 	}
-	out := make([]string, 0, len(vs))
+	out := make([]T, 0, len(vs))
 	for _, v := range vs {
 		if !slices.Contains(out, v) {
 			out = append(out, v)
@@ -188,8 +182,11 @@ func unique(vs []string) []string {
 	return out
 }
 
-// ValidLanguage reports whether s is an ISO 639-1 code in lower case.
-func ValidLanguage(s string) bool { return len(s) == 2 && strings.Contains(iso639, " "+s+" ") }
+// ValidLanguage reports whether l is an assigned ISO 639-1 code in lower
+// case; vocab.Language checks only the form.
+func ValidLanguage(l vocab.Language) bool {
+	return l.Valid() && strings.Contains(iso639, " "+string(l)+" ")
+}
 
 // ValidCountry reports whether s is an assigned ISO 3166-1 alpha-2 code in
 // upper case.

@@ -5,13 +5,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/secondopinion/platform/internal/kit/problem"
+	"github.com/secondopinion/platform/api/vocab"
+	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
 func valid() Registration {
 	return Registration{
 		FirstName: " Gregory ", LastName: "House", Email: "G.House@Example.org", Password: "vicodin and canes",
-		Specialties: []string{"NEPHROLOGY", "GENERAL_MEDICINE", "NEPHROLOGY"}, Languages: []string{"en", "es"},
+		Specialties: []vocab.Specialty{"NEPHROLOGY", "GENERAL_MEDICINE", "NEPHROLOGY"}, Languages: []vocab.Language{"en", "es"},
 		Country: "US", Bio: "  Diagnostician.  ",
 	}
 }
@@ -22,7 +23,7 @@ func TestValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.FirstName != "Gregory" || p.Email != "g.house@example.org" || p.Bio != "Diagnostician." ||
-		!slices.Equal(p.Specialties, []string{"NEPHROLOGY", "GENERAL_MEDICINE"}) || !slices.Equal(p.Languages, []string{"en", "es"}) {
+		!slices.Equal(p.Specialties, []vocab.Specialty{"NEPHROLOGY", "GENERAL_MEDICINE"}) || !slices.Equal(p.Languages, []vocab.Language{"en", "es"}) {
 		t.Fatalf("profile %+v", p)
 	}
 	for _, c := range []struct {
@@ -30,29 +31,29 @@ func TestValidate(t *testing.T) {
 		edit  func(*Registration)
 		field string
 	}{
-		{"blank first name", func(r *Registration) { r.FirstName = "  " }, "body.firstName"},
-		{"long last name", func(r *Registration) { r.LastName = strings.Repeat("x", 101) }, "body.lastName"},
-		{"no specialties", func(r *Registration) { r.Specialties = nil }, "body.specialties"},
-		{"unknown specialty", func(r *Registration) { r.Specialties = []string{"ASTROLOGY"} }, "body.specialties"},
-		{"lower-case specialty", func(r *Registration) { r.Specialties = []string{"cardiology"} }, "body.specialties"},
-		{"no languages", func(r *Registration) { r.Languages = []string{} }, "body.languages"},
-		{"upper-case language", func(r *Registration) { r.Languages = []string{"EN"} }, "body.languages"},
-		{"three-letter language", func(r *Registration) { r.Languages = []string{"eng"} }, "body.languages"},
-		{"unassigned language", func(r *Registration) { r.Languages = []string{"qq"} }, "body.languages"},
-		{"lower-case country", func(r *Registration) { r.Country = "us" }, "body.country"},
-		{"unassigned country", func(r *Registration) { r.Country = "XX" }, "body.country"},
-		{"alpha-3 country", func(r *Registration) { r.Country = "USA" }, "body.country"},
-		{"no country", func(r *Registration) { r.Country = "" }, "body.country"},
-		{"long bio", func(r *Registration) { r.Bio = strings.Repeat("é", 2001) }, "body.bio"},
-		{"bad email", func(r *Registration) { r.Email = "house" }, "body.email"},
-		{"named email", func(r *Registration) { r.Email = "House <h@example.org>" }, "body.email"},
-		{"short password", func(r *Registration) { r.Password = "short" }, "body.password"},
-		{"long password", func(r *Registration) { r.Password = strings.Repeat("p", 129) }, "body.password"},
+		{"blank first name", func(r *Registration) { r.FirstName = "  " }, "firstName"},
+		{"long last name", func(r *Registration) { r.LastName = strings.Repeat("x", 101) }, "lastName"},
+		{"no specialties", func(r *Registration) { r.Specialties = nil }, "specialties"},
+		{"unknown specialty", func(r *Registration) { r.Specialties = []vocab.Specialty{"ASTROLOGY"} }, "specialties"},
+		{"lower-case specialty", func(r *Registration) { r.Specialties = []vocab.Specialty{"cardiology"} }, "specialties"},
+		{"no languages", func(r *Registration) { r.Languages = []vocab.Language{} }, "languages"},
+		{"upper-case language", func(r *Registration) { r.Languages = []vocab.Language{"EN"} }, "languages"},
+		{"three-letter language", func(r *Registration) { r.Languages = []vocab.Language{"eng"} }, "languages"},
+		{"unassigned language", func(r *Registration) { r.Languages = []vocab.Language{"qq"} }, "languages"},
+		{"lower-case country", func(r *Registration) { r.Country = "us" }, "country"},
+		{"unassigned country", func(r *Registration) { r.Country = "XX" }, "country"},
+		{"alpha-3 country", func(r *Registration) { r.Country = "USA" }, "country"},
+		{"no country", func(r *Registration) { r.Country = "" }, "country"},
+		{"long bio", func(r *Registration) { r.Bio = strings.Repeat("é", 2001) }, "bio"},
+		{"bad email", func(r *Registration) { r.Email = "house" }, "email"},
+		{"named email", func(r *Registration) { r.Email = "House <h@example.org>" }, "email"},
+		{"short password", func(r *Registration) { r.Password = "short" }, "password"},
+		{"long password", func(r *Registration) { r.Password = strings.Repeat("p", 129) }, "password"},
 	} {
 		r := valid()
 		c.edit(&r)
 		_, err := r.Validate()
-		if p, ok := problem.As(err); !ok || p.Field != c.field || p.Kind != problem.KindInvalid {
+		if p, ok := fault.As(err); !ok || p.Field != c.field || p.Kind != fault.KindInvalid {
 			t.Errorf("%s: %v, want invalid %s", c.name, err, c.field)
 		}
 	}
@@ -68,27 +69,27 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	same, changed, err := Patch{FirstName: ptr("Gregory"), Languages: []string{"en", "es", "en"}}.Apply(p)
+	same, changed, err := Patch{FirstName: ptr("Gregory"), Languages: []vocab.Language{"en", "es", "en"}}.Apply(p)
 	if err != nil || changed || !slices.Equal(same.Languages, p.Languages) {
 		t.Fatalf("a patch to the same values: %v %v %+v", changed, err, same)
 	}
-	next, changed, err := Patch{Specialties: []string{"CARDIOLOGY"}, Country: ptr("GB"), Bio: ptr("")}.Apply(p)
-	if err != nil || !changed || next.Country != "GB" || next.Bio != "" || !slices.Equal(next.Specialties, []string{"CARDIOLOGY"}) ||
+	next, changed, err := Patch{Specialties: []vocab.Specialty{"CARDIOLOGY"}, Country: ptr("GB"), Bio: ptr("")}.Apply(p)
+	if err != nil || !changed || next.Country != "GB" || next.Bio != "" || !slices.Equal(next.Specialties, []vocab.Specialty{"CARDIOLOGY"}) ||
 		next.FirstName != "Gregory" || next.Email != p.Email {
 		t.Fatalf("patch: %v %v %+v", changed, err, next)
 	}
-	if !slices.Equal(p.Specialties, []string{"NEPHROLOGY", "GENERAL_MEDICINE"}) {
+	if !slices.Equal(p.Specialties, []vocab.Specialty{"NEPHROLOGY", "GENERAL_MEDICINE"}) {
 		t.Fatalf("the patch changed the original: %v", p.Specialties)
 	}
 	for name, pa := range map[string]Patch{
-		"body.specialties": {Specialties: []string{}},
-		"body.languages":   {Languages: []string{"xx"}},
-		"body.lastName":    {LastName: ptr(" ")},
-		"body.country":     {Country: ptr("de")},
+		"specialties": {Specialties: []vocab.Specialty{}},
+		"languages":   {Languages: []vocab.Language{"xx"}},
+		"lastName":    {LastName: ptr(" ")},
+		"country":     {Country: ptr("de")},
 	} {
-		if _, _, err := pa.Apply(p); problem.StatusOf(err) != 422 {
+		if _, _, err := pa.Apply(p); fault.KindOf(err) != fault.KindInvalid {
 			t.Errorf("%s: %v", name, err)
-		} else if e, _ := problem.As(err); e.Field != name {
+		} else if e, _ := fault.As(err); e.Field != name {
 			t.Errorf("%s: field %s", name, e.Field)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"io"
 	"regexp"
 
-	cases "github.com/secondopinion/platform/internal/services/patient/case-management/domain"
+	"github.com/secondopinion/platform/api/vocab"
 )
 
 // alphabet is the case numbers' alphabet: no 0/O, 1/I/L, so a pro number
@@ -14,10 +14,6 @@ const alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 var proNumberPattern = regexp.MustCompile(`^PRO-[A-Z]{2,3}-[` + alphabet + `]{6}$`)
 
-// ValidRegion reports whether region can be part of pro numbers: the same
-// rule as for case numbers.
-func ValidRegion(region string) bool { return cases.ValidRegion(region) }
-
 // ValidProNumber reports whether s has the form of a pro number.
 func ValidProNumber(s string) bool { return proNumberPattern.MatchString(s) }
 
@@ -25,7 +21,7 @@ func ValidProNumber(s string) bool { return proNumberPattern.MatchString(s) }
 // from alphabet using random bytes from rnd (crypto/rand.Reader in
 // production), as case numbers are drawn.
 func NewProNumber(region string, rnd io.Reader) (string, error) {
-	if !ValidRegion(region) {
+	if !vocab.Region(region).Valid() {
 		return "", fmt.Errorf("pro number: region %q is not 2-3 upper-case letters", region)
 	}
 	// Bytes at or above the largest multiple of len(alphabet) are dropped,

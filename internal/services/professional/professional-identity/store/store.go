@@ -14,9 +14,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 )
 
@@ -35,11 +36,11 @@ type Professional struct {
 	FirstName   string
 	LastName    string
 	Email       string
-	Specialties []string
-	Languages   []string
+	Specialties []vocab.Specialty
+	Languages   []vocab.Language
 	Country     string
 	Bio         string
-	Level       string
+	Level       vocab.Level
 	Status      string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -52,7 +53,7 @@ type Store struct{ db *sqldb.DB }
 func New(db *sqldb.DB) *Store { return &Store{db: db} }
 
 // ErrEmailTaken is returned when another professional has the email.
-var ErrEmailTaken = problem.Conflict("Email already registered", "a professional with this email address exists")
+var ErrEmailTaken = fault.Conflict("Email already registered", "a professional with this email address exists")
 
 // maxNumberAttempts bounds the retries on a pro number clash: with 31^6
 // numbers per region, a second clash in a row means a fault.
@@ -115,7 +116,7 @@ func (s *Store) taken(ctx context.Context, id, email string) (bool, error) {
 	return n > 0, err
 }
 
-// Get reads a professional; problem.NotFound when there is none.
+// Get reads a professional; fault.NotFound when there is none.
 func (s *Store) Get(ctx context.Context, id string) (Professional, error) {
 	return get(ctx, s.db, id, "")
 }
@@ -152,7 +153,7 @@ func (s *Store) Update(ctx context.Context, id string, change func(Professional)
 		return outbox.Add(ctx, tx, events...)
 	})
 	if err != nil {
-		if _, ok := problem.As(err); ok {
+		if _, ok := fault.As(err); ok {
 			return Professional{}, err
 		}
 		return Professional{}, fmt.Errorf("update professional %s: %w", id, err)
@@ -168,8 +169,8 @@ func (s *Store) SetStatus(ctx context.Context, tx *sql.Tx, id, status string, at
 
 // SetLevel sets a professional's level within tx as of at, unless a later
 // level is already recorded; it reports whether it did.
-func (s *Store) SetLevel(ctx context.Context, tx *sql.Tx, id, level string, at time.Time) (bool, error) {
-	return s.setStanding(ctx, tx, id, "level", level, at)
+func (s *Store) SetLevel(ctx context.Context, tx *sql.Tx, id string, level vocab.Level, at time.Time) (bool, error) {
+	return s.setStanding(ctx, tx, id, "level", string(level), at)
 }
 
 // setStanding sets column (status or level, never input) and its _at time.
@@ -177,13 +178,13 @@ func (s *Store) SetLevel(ctx context.Context, tx *sql.Tx, id, level string, at t
 // times, not their text.
 func (s *Store) setStanding(ctx context.Context, tx *sql.Tx, id, column, value string, at time.Time) (bool, error) {
 	if _, err := uuid.Parse(id); err != nil {
-		return false, problem.NotFound("professional")
+		return false, fault.NotFound("professional")
 	}
 	at = at.UTC().Truncate(time.Microsecond)
 	var last sql.NullTime
 	err := tx.QueryRowContext(ctx, `SELECT `+column+`_at FROM professionals WHERE id = $1`+s.lock(), id).Scan(&last)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, problem.NotFound("professional")
+		return false, fault.NotFound("professional")
 	}
 	if err != nil {
 		return false, fmt.Errorf("read %s of professional %s: %w", column, id, err)
@@ -213,7 +214,7 @@ type querier interface {
 func get(ctx context.Context, q querier, id, lock string) (Professional, error) {
 	// A malformed id names no professional (PostgreSQL would fail on it).
 	if _, err := uuid.Parse(id); err != nil {
-		return Professional{}, problem.NotFound("professional")
+		return Professional{}, fault.NotFound("professional")
 	}
 	var p Professional
 	var specialties, languages string
@@ -222,7 +223,7 @@ func get(ctx context.Context, q querier, id, lock string) (Professional, error) 
 		&p.ID, &p.ProNumber, &p.FirstName, &p.LastName, &p.Email, &specialties, &languages,
 		&p.Country, &p.Bio, &p.Level, &p.Status, &p.CreatedAt, &p.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Professional{}, problem.NotFound("professional")
+		return Professional{}, fault.NotFound("professional")
 	}
 	if err != nil {
 		return Professional{}, fmt.Errorf("read professional %s: %w", id, err)
@@ -248,9 +249,9 @@ func lists(p Professional) (string, string, error) {
 	return string(s), string(l), err
 }
 
-func nonNil(vs []string) []string {
+func nonNil[T any](vs []T) []T {
 	if vs == nil {
-		return []string{}
+		return []T{}
 	}
 	return vs
 }

@@ -11,9 +11,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
-	"github.com/secondopinion/platform/internal/kit/problem"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/internal/services/professional/professional-identity/store"
@@ -36,7 +37,7 @@ func professional(email string) store.Professional {
 	now := time.Now().UTC()
 	return store.Professional{
 		ID: uuid.NewString(), FirstName: "Gregory", LastName: "House", Email: email,
-		Specialties: []string{"NEPHROLOGY", "GENERAL_MEDICINE"}, Languages: []string{"en"}, Country: "US",
+		Specialties: []vocab.Specialty{"NEPHROLOGY", "GENERAL_MEDICINE"}, Languages: []vocab.Language{"en"}, Country: "US",
 		Bio: "Diagnostician.", Level: "JUNIOR", Status: "PENDING", CreatedAt: now, UpdatedAt: now,
 	}
 }
@@ -102,7 +103,7 @@ func testCreate(t *testing.T, s *store.Store, db *sqldb.DB) {
 		t.Fatalf("%d events, want 1", n)
 	}
 	for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
-		if _, err := s.Get(ctx, id); problem.StatusOf(err) != 404 {
+		if _, err := s.Get(ctx, id); fault.KindOf(err) != fault.KindNotFound {
 			t.Errorf("get %s: %v", id, err)
 		}
 	}
@@ -113,7 +114,7 @@ func testCreate(t *testing.T, s *store.Store, db *sqldb.DB) {
 	}); err == nil {
 		t.Fatal("created despite the event failing")
 	}
-	if _, err := s.Get(ctx, q.ID); problem.StatusOf(err) != 404 {
+	if _, err := s.Get(ctx, q.ID); fault.KindOf(err) != fault.KindNotFound {
 		t.Fatalf("half-created: %v", err)
 	}
 }
@@ -169,7 +170,7 @@ func testUpdate(t *testing.T, s *store.Store, db *sqldb.DB) {
 		return []bus.Event{e}
 	}
 	got, err := s.Update(ctx, p.ID, func(cur store.Professional) (store.Professional, bool, []bus.Event, error) {
-		cur.FirstName, cur.Languages, cur.Specialties, cur.Country, cur.Bio = "Chris", []string{"en", "de"}, []string{"CARDIOLOGY"}, "DE", ""
+		cur.FirstName, cur.Languages, cur.Specialties, cur.Country, cur.Bio = "Chris", []vocab.Language{"en", "de"}, []vocab.Specialty{"CARDIOLOGY"}, "DE", ""
 		cur.UpdatedAt = later
 		return cur, true, ev("professional.updated"), nil
 	})
@@ -177,7 +178,7 @@ func testUpdate(t *testing.T, s *store.Store, db *sqldb.DB) {
 		t.Fatalf("update: %+v %v", got, err)
 	}
 	read, err := s.Get(ctx, p.ID)
-	if err != nil || read.FirstName != "Chris" || !slices.Equal(read.Languages, []string{"en", "de"}) || read.Country != "DE" ||
+	if err != nil || read.FirstName != "Chris" || !slices.Equal(read.Languages, []vocab.Language{"en", "de"}) || read.Country != "DE" ||
 		read.Bio != "" || !read.UpdatedAt.Equal(later.Truncate(time.Microsecond)) || read.Email != p.Email || read.ProNumber != "PRO-EU-AAAAAA" {
 		t.Fatalf("read back %+v %v", read, err)
 	}
@@ -193,8 +194,8 @@ func testUpdate(t *testing.T, s *store.Store, db *sqldb.DB) {
 	// An error aborts everything.
 	if _, err := s.Update(ctx, p.ID, func(cur store.Professional) (store.Professional, bool, []bus.Event, error) {
 		cur.FirstName = "Nope"
-		return cur, true, ev("professional.updated"), problem.Invalid("body.firstName", "no")
-	}); problem.StatusOf(err) != 422 {
+		return cur, true, ev("professional.updated"), fault.Invalid("firstName", "no")
+	}); fault.KindOf(err) != fault.KindInvalid {
 		t.Fatalf("aborted update: %v", err)
 	}
 	if read, _ := s.Get(ctx, p.ID); read.FirstName != "Chris" || outboxCount(t, db, p.ID) != 3 {
@@ -202,7 +203,7 @@ func testUpdate(t *testing.T, s *store.Store, db *sqldb.DB) {
 	}
 	if _, err := s.Update(ctx, uuid.NewString(), func(cur store.Professional) (store.Professional, bool, []bus.Event, error) {
 		return cur, true, nil, nil
-	}); problem.StatusOf(err) != 404 {
+	}); fault.KindOf(err) != fault.KindNotFound {
 		t.Fatalf("update of an unknown professional: %v", err)
 	}
 }
@@ -244,7 +245,7 @@ func testStanding(t *testing.T, s *store.Store, db *sqldb.DB) {
 			if st.column == "status" {
 				return s.SetStatus(ctx, tx, p.ID, st.value, st.at)
 			}
-			return s.SetLevel(ctx, tx, p.ID, st.value, st.at)
+			return s.SetLevel(ctx, tx, p.ID, vocab.Level(st.value), st.at)
 		})
 		if applied != st.applied {
 			t.Errorf("%s %s at %s: applied %v", st.column, st.value, st.at, applied)
@@ -258,7 +259,7 @@ func testStanding(t *testing.T, s *store.Store, db *sqldb.DB) {
 		_, err := s.SetStatus(ctx, tx, uuid.NewString(), "VERIFIED", t0)
 		return err
 	})
-	if problem.StatusOf(err) != 404 {
+	if fault.KindOf(err) != fault.KindNotFound {
 		t.Fatalf("standing of an unknown professional: %v", err)
 	}
 }

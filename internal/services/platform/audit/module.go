@@ -1,0 +1,21 @@
+package audit
+
+import (
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/secondopinion/platform/internal/kit/service"
+)
+
+// Name is the target's name, and its consumer group on the bus.
+const Name = "audit"
+
+// Module describes the audit trail to the binary.
+var Module = service.Module{
+	Name:     Name,
+	Domain:   service.Platform,
+	Summary:  "the append-only, hash-chained record of every access to and change of health data",
+	Consumes: subscriptions.Types(),
+	Migrate:  Migrate,
+	Routes:   func(api huma.API) { new(Service).routes(api) },
+	Build:    service.Builds(New),
+}

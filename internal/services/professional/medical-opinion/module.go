@@ -1,0 +1,25 @@
+package medicalopinion
+
+import (
+	"github.com/danielgtaylor/huma/v2"
+
+	caseassignment "github.com/secondopinion/platform/internal/clients/case-assignment"
+	casemanagement "github.com/secondopinion/platform/internal/clients/case-management"
+	professionalidentity "github.com/secondopinion/platform/internal/clients/professional-identity"
+	"github.com/secondopinion/platform/internal/kit/service"
+)
+
+// Name is the service's target name.
+const Name = "medical-opinion"
+
+// Module describes medical-opinion to the binary.
+var Module = service.Module{
+	Name:     Name,
+	Domain:   service.Professional,
+	Summary:  "structured opinions, peer review of JUNIOR opinions, the PDF report and follow-up questions",
+	Requires: []string{casemanagement.Target, professionalidentity.Target, caseassignment.Target},
+	Consumes: subscriptions.Types(),
+	Migrate:  Migrate,
+	Routes:   func(api huma.API) { new(Service).routes(api) },
+	Build:    service.Builds(New),
+}
