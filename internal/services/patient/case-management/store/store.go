@@ -259,7 +259,7 @@ func (s *Store) List(ctx context.Context, customerID string, after page.Cursor, 
 	args := []any{customerID}
 	if after.ID != "" {
 		if _, err := uuid.Parse(after.ID); err != nil {
-			return nil, "", fault.Invalid("query.cursor", "not a cursor returned by this API")
+			return nil, "", fault.Invalid(page.Field, "not a cursor returned by this API")
 		}
 		q += ` AND (created_at < $2 OR (created_at = $2 AND id < $3))`
 		args = append(args, after.Time.UTC(), after.ID)
