@@ -47,7 +47,10 @@ func withPrincipal(ctx context.Context, p Principal) context.Context {
 	return context.WithValue(ctx, ctxKey{}, p)
 }
 
-// Verifier checks a bearer token and says whom it belongs to.
+// Verifier checks a bearer token and says whom it belongs to. An error
+// refuses the token, unless it is a fault of a kind other than
+// KindUnauthenticated: then the verifier could not check it (see
+// Middleware).
 type Verifier interface {
 	Verify(ctx context.Context, token string) (Principal, error)
 }
@@ -66,8 +69,10 @@ func (RejectAll) Verify(context.Context, string) (Principal, error) {
 // Middleware puts the principal named by the Authorization bearer token into
 // the request context. No token means anonymous; a token that does not
 // verify is answered 401 at once, so a bad credential never degrades to
-// anonymous access silently. Write is the problem writer of the caller's
-// HTTP stack.
+// anonymous access silently. A verifier that could not decide — its session
+// store is down — says so with a fault of another kind, which is answered
+// as it is (503): a 401 would make the client drop a good token and log its
+// user out. Write is the problem writer of the caller's HTTP stack.
 func Middleware(v Verifier, write func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -82,6 +87,10 @@ func Middleware(v Verifier, write func(http.ResponseWriter, *http.Request, error
 				return
 			}
 			p, err := v.Verify(r.Context(), token)
+			if f, ok := fault.As(err); ok && f.Kind != fault.KindUnauthenticated {
+				write(w, r, err)
+				return
+			}
 			if err != nil || p.Anonymous() {
 				write(w, r, fault.Unauthenticated("the access token is not valid"))
 				return

@@ -326,7 +326,7 @@ func TestJWKSFetchCacheAndRefresh(t *testing.T) {
 }
 
 func TestJWKSUnreachable(t *testing.T) {
-	v := authn.NewJWKSVerifier("http://"+testkit.FreeAddr(t)+"/jwks.json", authn.VerifierOptions{TokenOptions: opts(t0)})
+	v := authn.NewJWKSVerifier("http://"+testkit.RefusingAddr(t)+"/jwks.json", authn.VerifierOptions{TokenOptions: opts(t0)})
 	if _, err := v.Verify(context.Background(), issue(t, keyring(t, "k1"), opts(t0), ada)); err == nil {
 		t.Fatal("verified without a key set")
 	}

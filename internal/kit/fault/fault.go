@@ -27,6 +27,9 @@ const (
 	KindTooLarge                     // the request is over a size limit
 	KindBadGateway                   // a dependency answered wrongly
 	KindMethodNotAllowed             // the resource exists, the method does not
+	KindMalformed                    // the request breaks HTTP itself, so no field is at fault
+	KindHeadersTooLarge              // the request's headers are over the size limit
+	KindRequestTimeout               // the request did not arrive in time
 )
 
 // Error is a classified error. Title and Detail are shown to callers, so

@@ -12,6 +12,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/secondopinion/platform/internal/kit/fault"
+	"github.com/secondopinion/platform/internal/kit/sqldb"
 )
 
 // statuses is the one mapping of fault kinds to HTTP statuses.
@@ -28,6 +29,9 @@ var statuses = map[fault.Kind]int{
 	fault.KindTooLarge:         http.StatusRequestEntityTooLarge,
 	fault.KindBadGateway:       http.StatusBadGateway,
 	fault.KindMethodNotAllowed: http.StatusMethodNotAllowed,
+	fault.KindMalformed:        http.StatusBadRequest,
+	fault.KindHeadersTooLarge:  http.StatusRequestHeaderFieldsTooLarge,
+	fault.KindRequestTimeout:   http.StatusRequestTimeout,
 }
 
 // StatusOf is the HTTP status of any error: a fault's by its kind,
@@ -77,11 +81,12 @@ func hasLocation(field string) bool {
 	return false
 }
 
-// problemFor turns any error into the problem sent to callers.
-// Unclassified errors become a bare 500 and are logged with their cause;
-// nothing internal (SQL, causes) reaches a response.
+// problemFor turns any error into the problem sent to callers. A store
+// that is down or too slow is 503 (sqldb.Classify); other unclassified
+// errors become a bare 500 and are logged with their cause; nothing
+// internal (SQL, causes) reaches a response.
 func problemFor(ctx context.Context, err error, where locator) *Problem {
-	f, ok := fault.As(err)
+	f, ok := fault.As(sqldb.Classify(err))
 	if !ok {
 		slog.ErrorContext(ctx, "internal error", "err", err)
 		return &Problem{ErrorModel: &huma.ErrorModel{Status: http.StatusInternalServerError, Title: "Internal Server Error",

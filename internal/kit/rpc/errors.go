@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/secondopinion/platform/internal/kit/fault"
+	"github.com/secondopinion/platform/internal/kit/sqldb"
 )
 
 // codes maps the problem kinds a service answers with to gRPC codes, as
@@ -23,10 +24,11 @@ var codes = map[fault.Kind]connect.Code{
 }
 
 // Error is an internal API's answer for err: a classified problem keeps
-// its meaning ("field: detail" as the message), anything else is logged
-// here and leaves the process as a bare internal error.
+// its meaning ("field: detail" as the message), a store that is down or
+// too slow is Unavailable (sqldb.Classify), anything else is logged here
+// and leaves the process as a bare internal error.
 func Error(ctx context.Context, err error) error {
-	p, ok := fault.As(err)
+	p, ok := fault.As(sqldb.Classify(err))
 	code := connect.Code(0)
 	if ok {
 		code = codes[p.Kind]

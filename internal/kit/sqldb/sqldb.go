@@ -3,6 +3,9 @@
 // database/sql, applies its embedded migrations, and runs transactions.
 // Services write one set of queries with $n placeholders; where the engines
 // differ they branch on DB.Engine in their own store.
+//
+// On PostgreSQL every call is bounded (see Options.StatementTimeout), and
+// Classify tells the edges which errors mean the store is down or too slow.
 package sqldb
 
 import (
@@ -11,10 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +46,8 @@ type DB struct {
 	Engine  Engine
 	Service string // the target name, e.g. "patient-identity"
 	Schema  string // PostgreSQL schema holding the service's tables
+	// callTimeout bounds a call whose context has no deadline; zero: none.
+	callTimeout time.Duration
 }
 
 // Options says where a service's store lives.
@@ -54,7 +61,22 @@ type Options struct {
 	// underscores). Tests use it to isolate runs.
 	Schema   string
 	MaxConns int // default 16
+	// ConnectTimeout bounds opening a PostgreSQL connection, handshake
+	// included (a URL's own connect_timeout wins). Zero: no bound of its own.
+	ConnectTimeout time.Duration
+	// StatementTimeout bounds every PostgreSQL call. The server cancels a
+	// statement that runs longer (statement_timeout, unless the URL sets
+	// it); and since a server that is stopped or cut off never answers at
+	// all, the client gives up too, this long plus callGrace after it last
+	// heard from the server, and bounds a call whose context has no deadline
+	// (waiting for a pooled connection included) by the same. Zero: no bound.
+	// SQLite waits for its lock by busy_timeout instead.
+	StatementTimeout time.Duration
 }
+
+// callGrace is what the client adds to the statement timeout, so that the
+// server's own timeout, which names the cause, normally fires first.
+const callGrace = time.Second
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
@@ -77,6 +99,9 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s store: create data dir: %w", o.Service, err)
 	}
 	path := filepath.Join(o.DataDir, o.Service+".db")
+	if err := privateFiles(path); err != nil {
+		return nil, fmt.Errorf("open %s store: %w", o.Service, err)
+	}
 	// _txlock=immediate takes the write lock at BEGIN, so concurrent
 	// read-then-write transactions queue on busy_timeout instead of failing
 	// with SQLITE_BUSY at their first write.
@@ -109,6 +134,26 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 	}
 	cfg.RuntimeParams["search_path"] = schema
 	cfg.RuntimeParams["timezone"] = "UTC"
+	if cfg.ConnectTimeout == 0 && o.ConnectTimeout > 0 {
+		// pgx bounds the whole connect by ConnectTimeout; the dialer's
+		// timeout, which the URL's connect_timeout also sets, only the dial.
+		cfg.ConnectTimeout = o.ConnectTimeout
+	}
+	var call time.Duration
+	if o.StatementTimeout > 0 {
+		if _, ok := cfg.RuntimeParams["statement_timeout"]; !ok {
+			cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
+		}
+		call = o.StatementTimeout + callGrace
+		dial := cfg.DialFunc
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &quietConn{Conn: c, idle: call}, nil
+		}
+	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(o.MaxConns)
 	db.SetMaxIdleConns(o.MaxConns)
@@ -119,7 +164,7 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s store: create schema %s: %w", o.Service, schema, err)
 	}
-	return &DB{DB: db, Engine: Postgres, Service: o.Service, Schema: schema}, nil
+	return &DB{DB: db, Engine: Postgres, Service: o.Service, Schema: schema, callTimeout: call}, nil
 }
 
 // redact drops a URL (which may hold a password) from a parse error.
@@ -143,9 +188,61 @@ func RedactURL(raw string) string {
 	return u.String()
 }
 
-// InTx runs fn in a transaction, committing when it returns nil.
+// bound gives ctx the call deadline unless it has a deadline of its own.
+func (db *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok || db.callTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, db.callTimeout)
+}
+
+// ExecContext is sql.DB's, under the call deadline.
+func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	return db.DB.ExecContext(ctx, query, args...)
+}
+
+// QueryContext is sql.DB's, under the call deadline, which also ends
+// reading the rows. Closing the rows cannot cancel the deadline's timer,
+// so it lives on until the deadline, a few seconds.
+func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx, cancel := db.bound(ctx)
+	rows, err := db.DB.QueryContext(ctx, query, args...)
+	if err != nil {
+		cancel()
+	}
+	return rows, err
+}
+
+// QueryRowContext is sql.DB's, under the call deadline (its timer lives on
+// as QueryContext's does).
+func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx, _ = db.bound(ctx)
+	return db.DB.QueryRowContext(ctx, query, args...)
+}
+
+// PingContext is sql.DB's, under the call deadline.
+func (db *DB) PingContext(ctx context.Context) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	return db.DB.PingContext(ctx)
+}
+
+// InTx runs fn in a transaction, committing when it returns nil. A check
+// that ctx carries for db (WithCommitCheck) runs last, inside it.
+// Getting a connection is bounded by the call deadline; the transaction
+// itself is not, as callers such as event handlers run many statements in
+// one, but each of its statements is (see Options.StatementTimeout).
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+	cctx, cancel := db.bound(ctx)
+	conn, err := db.Conn(cctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -153,10 +250,32 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
+	if c, ok := ctx.Value(commitCheckKey{}).(commitCheck); ok && c.db == db {
+		if err := c.fn(ctx, tx); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+type commitCheckKey struct{}
+
+type commitCheck struct {
+	db *DB
+	fn func(context.Context, *sql.Tx) error
+}
+
+// WithCommitCheck returns ctx under which every InTx on db runs fn inside
+// its transaction, after the work and before the commit; an error from fn
+// rolls the transaction back and is InTx's. Transactions on other stores
+// are left alone. The idempotency store uses it to tie a request's writes
+// to the reservation of its Idempotency-Key in the same transaction.
+func WithCommitCheck(ctx context.Context, db *DB, fn func(context.Context, *sql.Tx) error) context.Context {
+	return context.WithValue(ctx, commitCheckKey{}, commitCheck{db: db, fn: fn})
 }
 
 // Migrate applies the embedded migrations under dir in fsys (dir holds one

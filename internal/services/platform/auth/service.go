@@ -37,6 +37,7 @@ import (
 	"github.com/secondopinion/platform/api/gen/auth/v1/authv1connect"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/config"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/outbox"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
@@ -249,7 +250,12 @@ func (v sessionVerifier) Verify(ctx context.Context, token string) (authn.Princi
 		return p, nil
 	}
 	if _, err := v.s.sessions.Touch(ctx, p.Session, v.s.now()); err != nil {
-		return authn.Principal{}, err
+		if errors.Is(err, ErrSessionEnded) {
+			return authn.Principal{}, err
+		}
+		// The session could not be checked: that is no verdict on the
+		// token, which must not be answered 401 (see authn.Middleware).
+		return authn.Principal{}, fault.Unavailable("sessions", err)
 	}
 	return p, nil
 }
