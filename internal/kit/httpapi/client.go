@@ -18,14 +18,7 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) string {
 	if host, _, err := net.SplitHostPort(peer); err == nil {
 		peer = host
 	}
-	isTrusted := func(a string) bool {
-		ip, err := netip.ParseAddr(a)
-		if err != nil {
-			return false
-		}
-		return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(ip.Unmap()) })
-	}
-	if _, err := netip.ParseAddr(peer); err == nil && !isTrusted(peer) {
+	if _, err := netip.ParseAddr(peer); err == nil && !Trusted(peer, trusted) {
 		return peer
 	}
 	var hops []string
@@ -40,9 +33,24 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) string {
 			break // a malformed hop ends what can be believed
 		}
 		client = hops[i]
-		if !isTrusted(client) {
+		if !Trusted(client, trusted) {
 			break
 		}
 	}
 	return client
+}
+
+// Trusted reports whether addr, an IP address or host:port as in
+// http.Request.RemoteAddr, lies in one of the trusted prefixes: a proxy
+// whose X-Forwarded-For names the client. Anything that is not an IP
+// address is not trusted.
+func Trusted(addr string, trusted []netip.Prefix) bool {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(ip.Unmap()) })
 }

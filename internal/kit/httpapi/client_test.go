@@ -34,3 +34,24 @@ func TestClientAddr(t *testing.T) {
 		}
 	}
 }
+
+func TestTrusted(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	for addr, want := range map[string]bool{
+		"10.1.2.3":             true,
+		"10.1.2.3:5555":        true,
+		"[::1]:5555":           true,
+		"[::ffff:10.0.0.2]:80": true, // an IPv4 peer on a dual-stack socket
+		"192.0.2.8:41000":      false,
+		"11.0.0.1":             false,
+		"pipe":                 false,
+		"":                     false,
+	} {
+		if got := Trusted(addr, trusted); got != want {
+			t.Errorf("Trusted(%q) = %v", addr, got)
+		}
+	}
+	if Trusted("127.0.0.1:1", nil) {
+		t.Error("with no trusted prefixes, loopback is trusted")
+	}
+}

@@ -8,6 +8,7 @@ import (
 // input is what an operation's input type takes from a request.
 type input struct {
 	path, query, header, body bool
+	json                      bool              // the body is a Body that huma decodes from JSON, not a RawBody
 	params                    map[string]string // parameter name → where it is: "path", "query", …
 }
 
@@ -34,6 +35,7 @@ func (in *input) scan(t reflect.Type) {
 		}
 		if f.Name == "Body" || f.Name == "RawBody" {
 			in.body = true
+			in.json = in.json || f.Name == "Body"
 			continue
 		}
 		for _, where := range []string{"path", "query", "header", "cookie"} {

@@ -62,6 +62,7 @@ func Wrap(h http.Handler, o Options) http.Handler {
 	h = authn.Middleware(o.Verifier, WriteProblem)(h)
 	h = limitBody(h, o.MaxBody)
 	h = recoverPanics(h)
+	h = private(h)
 	return observe(h, o)
 }
 
@@ -85,7 +86,8 @@ func observe(next http.Handler, o Options) http.Handler {
 		// Audit entries and login throttling name the client.
 		ctx = audit.WithClient(ctx, clientAddr(r, o.TrustedProxies), r.UserAgent())
 		ctx = telemetry.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
-		ctx, span := tracer.Start(ctx, o.Service+" "+r.Method, trace.WithSpanKind(trace.SpanKindServer))
+		method := methodLabel(r.Method)
+		ctx, span := tracer.Start(ctx, o.Service+" "+method, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
 
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -94,7 +96,10 @@ func observe(next http.Handler, o Options) http.Handler {
 		next.ServeHTTP(rec, r.WithContext(ctx))
 
 		// Label by the mux pattern, never by the path, so ids in paths
-		// neither explode cardinality nor reach logs.
+		// neither explode cardinality nor reach logs. Every label comes
+		// from a bounded set: a series lives as long as the process, so
+		// one label taken from the request would let any client grow
+		// memory and the scrape without bound.
 		if *route == "" {
 			*route = "unmatched"
 		}
@@ -102,15 +107,38 @@ func observe(next http.Handler, o Options) http.Handler {
 		span.SetName(o.Service + " " + *route)
 		span.SetAttributes(attribute.String("http.route", *route), attribute.Int("http.response.status_code", rec.status))
 		if o.Metrics != nil {
-			o.Metrics.HTTPDuration.WithLabelValues(r.Method, *route, strconv.Itoa(rec.status), o.Service).Observe(elapsed.Seconds())
+			o.Metrics.HTTPDuration.WithLabelValues(method, *route, statusLabel(rec.status), o.Service).Observe(elapsed.Seconds())
 		}
 		level := slog.LevelInfo
 		if rec.status >= 500 {
 			level = slog.LevelError
 		}
-		slog.Log(ctx, level, "http request", "service", o.Service, "method", r.Method, "route", *route,
+		slog.Log(ctx, level, "http request", "service", o.Service, "method", method, "route", *route,
 			"status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000)
 	})
+}
+
+// methodLabel is the method as metrics, logs and span names carry it: one
+// of the standard methods, or OTHER. A method is any token the client
+// cares to send (`curl -X X00000001`), and no route answers the others.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
+// statusLabel is the status code as the metrics carry it. Our handlers
+// answer RFC 9110 codes, but the gateway passes on whatever three digits
+// an upstream (the legacy monolith) sends; codes outside 100–599 are not
+// HTTP status codes and share one label.
+func statusLabel(code int) string {
+	if code < 100 || code > 599 {
+		return "invalid"
+	}
+	return strconv.Itoa(code)
 }
 
 type routeKey struct{}

@@ -14,10 +14,18 @@ import (
 // Check is one readiness check: nil means ready.
 type Check func(ctx context.Context) error
 
-// Ops mounts the operational endpoints the plan's probes use:
-// GET /api/health (liveness: the process serves), GET /api/ready
-// (readiness: every named check passes within 2 s) and GET /metrics.
+// Ops mounts what the operations listener serves: the probes and
+// GET /metrics. The metrics stay off the public port: they describe the
+// platform to its operators, not to whoever reaches the API.
 func Ops(mux *http.ServeMux, reg *prometheus.Registry, checks map[string]Check) {
+	Probes(mux, checks)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+}
+
+// Probes mounts the endpoints the plan's probes use: GET /api/health
+// (liveness: the process serves) and GET /api/ready (readiness: every
+// named check passes within 2 s).
+func Probes(mux *http.ServeMux, checks map[string]Check) {
 	mux.HandleFunc("GET /api/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, "application/json", http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -30,7 +38,6 @@ func Ops(mux *http.ServeMux, reg *prometheus.Registry, checks map[string]Check) 
 		}
 		writeJSON(w, "application/json", status, res)
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 }
 
 // Readiness is the body of /api/ready.

@@ -22,7 +22,10 @@ import (
 //     415, 422, 500, 503), Idempotency-Key's on a POST or PATCH (409, 422),
 //     and those the service lists in op.Errors (409, 429, …);
 //   - faults answered as problems, the field at fault located in the
-//     request (a parameter by its name, anything else in the body).
+//     request (a parameter by its name, anything else in the body);
+//   - input that is not text (NUL, invalid UTF-8, unpaired surrogates) in
+//     a parameter or a JSON body refused with 422 naming the field, before
+//     the handler, so no store ever sees it (text.go).
 func Register[I, O any](api huma.API, op huma.Operation, p authz.Policy, handler func(context.Context, *I) (*O, error)) {
 	if op.Extensions == nil {
 		op.Extensions = map[string]any{}
@@ -38,15 +41,19 @@ func Register[I, O any](api huma.API, op huma.Operation, p authz.Policy, handler
 			Schema:      &huma.Schema{Type: huma.TypeString, MinLength: ptr(1), MaxLength: ptr(255)}})
 	}
 	op.Errors = errorsOf(op, p, in)
+	text := textCheckOf(in)
 	op.Middlewares = append(op.Middlewares, func(hctx huma.Context, next func(huma.Context)) {
 		if err := p.Check(authn.FromContext(hctx.Context())); err != nil {
 			_ = huma.WriteErr(api, hctx, StatusOf(err), "", problemFor(hctx.Context(), err, nil))
 			return
 		}
-		next(hctx)
+		next(text.watch(hctx))
 	})
 	where := in.locator()
 	huma.Register(api, op, func(ctx context.Context, input *I) (*O, error) {
+		if err := checkText(ctx); err != nil {
+			return nil, err
+		}
 		out, err := handler(ctx, input)
 		if err != nil {
 			return nil, problemFor(ctx, err, where)

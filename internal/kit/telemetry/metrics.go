@@ -12,6 +12,11 @@ import (
 
 // Metrics holds the plan's metrics in one registry. In `all` mode every
 // service shares it and is told apart by the service label.
+//
+// Label values come only from bounded sets (target names, route
+// patterns, the standard methods, valid status codes), never from what a
+// client sends: a series is kept for the life of the process, so a label
+// a client can vary grows memory and the scrape with every request.
 type Metrics struct {
 	Registry     *prometheus.Registry
 	HTTPDuration *prometheus.HistogramVec
