@@ -1,7 +1,8 @@
 // Package gateway is the platform's edge: it routes public requests by
 // method and path to the service that owns them (in process in `all` mode,
 // over the network otherwise), enforces CORS, body limits and timeouts,
-// guards each upstream with a circuit breaker, sends every route no
+// guards each upstream with a circuit breaker, passes the client's address
+// on in X-Forwarded-For, sends every route no
 // service has taken over yet to the legacy monolith (strangler fig), and
 // publishes the merged OpenAPI document with its docs page.
 package gateway
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -46,6 +48,14 @@ type Config struct {
 	CORSOrigins []string      `env:"CORS_ALLOWED_ORIGINS" doc:"origins allowed to call the API from a browser"`
 	Timeout     time.Duration // per upstream request; default 30 s
 	MaxBody     int64         // request body limit in bytes; default 1 MiB
+	// MaxHeaderBytes bounds a request's header block, counted as the
+	// HTTP/2 hop to a service counts it (see headerSize); a larger one is
+	// answered 431 and never forwarded. Default 64 KiB.
+	MaxHeaderBytes int
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (an ingress, a sidecar): theirs is passed on with the peer appended.
+	// From anyone else only the peer's own address is passed on.
+	TrustedProxies []netip.Prefix
 }
 
 // Validate checks the settings' forms; errors name the variable.
@@ -87,6 +97,9 @@ func New(cfg Config, ups []Upstream) (*Gateway, error) {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 1 << 20
 	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = 64 << 10
+	}
 	g := &Gateway{cfg: cfg, proxies: map[string]*proxy{}, allowed: map[string][]string{}}
 	for _, u := range ups {
 		base, err := parseBase(u.URL)
@@ -99,7 +112,7 @@ func New(cfg Config, ups []Upstream) (*Gateway, error) {
 		if _, dup := g.proxies[u.Target]; dup {
 			return nil, fmt.Errorf("upstream %s given twice", u.Target)
 		}
-		g.proxies[u.Target] = newProxy(u.Target, base, u.HTTP, cfg.Timeout)
+		g.proxies[u.Target] = newProxy(u.Target, base, u.HTTP, cfg)
 		g.ups = append(g.ups, u)
 	}
 	if cfg.LegacyURL != "" {
@@ -108,7 +121,9 @@ func New(cfg Config, ups []Upstream) (*Gateway, error) {
 			return nil, fmt.Errorf("legacy monolith: %w", err)
 		}
 		client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-		g.legacy = newProxy("legacy monolith", base, client, cfg.Timeout)
+		g.legacy = newProxy("legacy monolith", base, client, cfg)
+		// The monolith may serve protocol upgrades (WebSocket) over HTTP/1.
+		g.legacy.upgrades = true
 	}
 	var err error
 	if g.routes, err = routesOf(g.ups); err != nil {
@@ -154,7 +169,7 @@ func (g *Gateway) Handler() http.Handler {
 	}
 	mux.HandleFunc("/api/", g.unrouted)
 	mux.HandleFunc("/", notFound)
-	return g.cors(g.limitBody(mux))
+	return g.cors(g.admit(g.limitBody(mux)))
 }
 
 // unrouted handles /api/ requests no route matched: the legacy monolith
@@ -179,6 +194,54 @@ func (g *Gateway) unrouted(w http.ResponseWriter, r *http.Request) {
 
 func notFound(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteProblem(w, r, fault.NotFound("route"))
+}
+
+// admit answers at the edge, as problems, the requests no upstream should
+// see: a header block over the limit (431), which the hop to the service
+// could not carry, and an Upgrade naming no protocol (400), which the
+// proxy cannot forward.
+func (g *Gateway) admit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if headerSize(r) > g.cfg.MaxHeaderBytes {
+			httpapi.WriteProblem(w, r, &fault.Error{Kind: fault.KindHeadersTooLarge, Title: "Request headers too large",
+				Detail: fmt.Sprintf("the request's headers may be at most %d bytes", g.cfg.MaxHeaderBytes)})
+			return
+		}
+		if up := r.Header.Get("Upgrade"); up != "" && !printable(up) {
+			httpapi.WriteProblem(w, r, &fault.Error{Kind: fault.KindMalformed, Title: "Malformed request",
+				Detail: "the Upgrade header names no valid protocol"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// headerSize is the size of r's header block as HTTP/2 counts it (RFC 9113
+// §6.5.2): each field's name and value plus 32 bytes, with the request
+// line as pseudo-header fields. The host counts twice: the gateway passes
+// it on again as X-Forwarded-Host. What it adds beyond that (its request
+// id, trace context and one address) is small and bounded, so what it
+// admits passes a hop to a server that takes somewhat more than the limit
+// (the platform's take twice as much).
+func headerSize(r *http.Request) int {
+	const perField = 32
+	n := len(":method") + len(r.Method) + len(":path") + len(r.URL.RequestURI()) + len(":scheme") + len("https") +
+		2*(len(":authority")+len(r.Host)) + 5*perField
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + perField
+		}
+	}
+	return n
+}
+
+func printable(s string) bool {
+	for i := range len(s) {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // limitBody refuses bodies over the limit before any upstream sees them;

@@ -3,11 +3,14 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,7 +25,7 @@ import (
 )
 
 // Circuit breaker tuning: an upstream that failed this many times in a row
-// at the transport level is not called for breakerOpen, then probed with
+// (see breakerTransport) is not called for breakerOpen, then probed with
 // one request.
 const (
 	breakerFailures = 5
@@ -35,16 +38,21 @@ type proxy struct {
 	target  string
 	timeout time.Duration
 	rp      *httputil.ReverseProxy
+	// upgrades is set for an upstream that may switch protocols (the
+	// legacy monolith). The services serve none, and the HTTP/2 hop to
+	// them cannot carry an Upgrade: theirs is ignored, as RFC 9110 §7.8
+	// allows, and the request served as it is.
+	upgrades bool
 }
 
-func newProxy(target string, base *url.URL, client *http.Client, timeout time.Duration) *proxy {
+func newProxy(target string, base *url.URL, client *http.Client, cfg Config) *proxy {
 	rt := client.Transport
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	p := &proxy{target: target, timeout: timeout}
+	p := &proxy{target: target, timeout: cfg.Timeout}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:        rewrite(base),
+		Rewrite:        rewrite(base, cfg.TrustedProxies),
 		Transport:      &breakerTransport{next: rt, cb: newBreaker(target)},
 		ModifyResponse: ownHeaders,
 		ErrorHandler:   p.fail,
@@ -55,15 +63,35 @@ func newProxy(target string, base *url.URL, client *http.Client, timeout time.Du
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
 	defer cancel()
-	p.rp.ServeHTTP(w, r.WithContext(ctx))
+	r = r.WithContext(ctx)
+	if r.Body != nil && r.Body != http.NoBody {
+		// The transport gets the body behind ReverseProxy's own wrapper:
+		// the breaker finds it in the context.
+		body := &callerBody{ReadCloser: r.Body}
+		r = r.WithContext(context.WithValue(ctx, callerBodyKey{}, body))
+		r.Body = body
+	}
+	if !p.upgrades && r.Header.Get("Upgrade") != "" {
+		r.Header = r.Header.Clone()
+		r.Header.Del("Upgrade")
+	}
+	p.rp.ServeHTTP(w, r)
 }
 
 // rewrite builds the outgoing request. ReverseProxy has already removed
-// hop-by-hop headers and the client's X-Forwarded-* (Rewrite mode), so
-// what a client claims about its address never reaches a service.
-func rewrite(base *url.URL) func(*httputil.ProxyRequest) {
+// hop-by-hop headers and the client's X-Forwarded-* (Rewrite mode). The
+// client's X-Forwarded-For is put back only when the peer is a trusted
+// proxy, whose hops name the client; the peer's address is appended as the
+// last hop either way. The services read it from the right, over trusted
+// hops only (httpapi's clientAddr), so what a client claims about its own
+// address never becomes the address that audit entries and per-address
+// throttling use.
+func rewrite(base *url.URL, trusted []netip.Prefix) func(*httputil.ProxyRequest) {
 	return func(pr *httputil.ProxyRequest) {
 		pr.SetURL(base)
+		if hops := pr.In.Header.Values("X-Forwarded-For"); len(hops) > 0 && httpapi.Trusted(pr.In.RemoteAddr, trusted) {
+			pr.Out.Header["X-Forwarded-For"] = hops
+		}
 		pr.SetXForwarded()
 		h := pr.Out.Header
 		h.Del("Forwarded")
@@ -95,14 +123,18 @@ func ownHeaders(res *http.Response) error {
 // including their own problem documents, never come here: they pass through.
 func (p *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var tooLarge *http.MaxBytesError
+	var caller *callerError
 	switch {
-	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
-		// The caller hung up: no upstream failed and nobody reads an
-		// answer. 499, as nginx logs it, keeps it apart in the metrics.
+	case errors.Is(r.Context().Err(), context.Canceled):
+		// The caller hung up, whatever the transport made of it: no
+		// upstream failed and nobody reads an answer. 499, as nginx logs
+		// it, keeps it apart in the metrics.
 		w.WriteHeader(statusClientClosed)
 	case errors.As(err, &tooLarge):
 		httpapi.WriteProblem(w, r, &fault.Error{Kind: fault.KindTooLarge, Title: "Request body too large",
 			Detail: "the request body is over the gateway's limit"})
+	case errors.As(err, &caller):
+		httpapi.WriteProblem(w, r, caller.problem())
 	case errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests):
 		httpapi.WriteProblem(w, r, &fault.Error{Kind: fault.KindUnavailable, Title: "Service unavailable",
 			Detail: p.target + " is unavailable", Err: err, RetryAfter: breakerOpen})
@@ -137,31 +169,114 @@ func connFailed(err error) bool {
 		errors.Is(err, rpc.ErrServerClosed)
 }
 
+// callerError is a failed forward that the request caused, not the
+// upstream: its body could not be read (too large, too slow, malformed,
+// cut off), the caller went away, or the transport refused to send it as
+// it was. It never counts against the upstream's circuit.
+type callerError struct{ err error }
+
+func (e *callerError) Error() string { return e.err.Error() }
+func (e *callerError) Unwrap() error { return e.err }
+
+// problem is the answer to the caller (who went away is answered 499
+// before this).
+func (e *callerError) problem() *fault.Error {
+	switch {
+	case headerListTooLarge(e.err):
+		return &fault.Error{Kind: fault.KindHeadersTooLarge, Title: "Request headers too large",
+			Detail: "the request's headers are over the service's limit"}
+	case timedOut(e.err):
+		return &fault.Error{Kind: fault.KindRequestTimeout, Title: "Request timeout",
+			Detail: "the request body did not arrive in time"}
+	}
+	return &fault.Error{Kind: fault.KindMalformed, Title: "Malformed request",
+		Detail: "the request could not be forwarded as it was sent"}
+}
+
+// callerBody is the caller's request body on its way upstream. Its read
+// errors are the caller's. It remembers whether one failed, and whether a
+// read is waiting on the caller, so that a deadline passing while the
+// caller is slow to send is not taken for a slow upstream: the HTTP/2
+// transport gives up at once, the HTTP/1 one only once the read fails.
+type callerBody struct {
+	io.ReadCloser
+	waiting, failed atomic.Bool
+}
+
+type callerBodyKey struct{}
+
+func (b *callerBody) Read(p []byte) (int, error) {
+	b.waiting.Store(true)
+	n, err := b.ReadCloser.Read(p)
+	b.waiting.Store(false)
+	if err != nil && err != io.EOF {
+		b.failed.Store(true)
+		err = &callerError{err}
+	}
+	return n, err
+}
+
+// causedByCaller tells a failed round trip that the request caused from
+// one the upstream did. net/http exports none of the errors its transports
+// return for a request they refuse to send, so those are known by their
+// text (TestRefusedRequestsAreRecognised holds it to net/http's).
+func causedByCaller(req *http.Request, err error) bool {
+	var caller *callerError
+	body, _ := req.Context().Value(callerBodyKey{}).(*callerBody)
+	return errors.As(err, &caller) ||
+		errors.Is(req.Context().Err(), context.Canceled) ||
+		(body != nil && (body.failed.Load() || (body.waiting.Load() && timedOut(err)))) ||
+		headerListTooLarge(err) || invalidRequest(err)
+}
+
+// headerListTooLarge is HTTP/2's refusal of headers over the limit the
+// upstream advertised.
+func headerListTooLarge(err error) bool {
+	return strings.Contains(err.Error(), "request header list larger than peer's advertised limit")
+}
+
+// invalidRequest is a transport's refusal of a request it cannot encode:
+// an invalid header or trailer, or for HTTP/2 also a connection-specific
+// header or an invalid path.
+func invalidRequest(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "net/http: invalid ") || strings.HasPrefix(msg, "http2: invalid ")
+}
+
 func newBreaker(target string) *gobreaker.CircuitBreaker[*http.Response] {
 	return gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
 		Name:        target,
 		MaxRequests: 1,
 		Timeout:     breakerOpen,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= breakerFailures },
-		// Neither a caller who went away nor an oversized body says
-		// anything about the upstream's health.
+		// What the caller caused says nothing about the upstream's health.
 		IsExcluded: func(err error) bool {
-			var tooLarge *http.MaxBytesError
-			return errors.Is(err, context.Canceled) || errors.As(err, &tooLarge)
+			var caller *callerError
+			return errors.As(err, &caller)
 		},
 	})
 }
 
-// breakerTransport counts transport failures (not 4xx/5xx answers, which
-// are the upstream's to give) and retries a bodiless idempotent request
-// once when no connection could be made.
+// breakerTransport counts the upstream's failures: no connection, no
+// answer in time, a connection broken or an answer malformed. What the
+// request caused is excluded (see causedByCaller), and so are the
+// upstream's own answers, 5xx included: they pass through, and an input
+// that makes one endpoint fail must not let anyone take the whole service
+// off the air. It retries a bodiless idempotent request once when no
+// connection could be made.
 type breakerTransport struct {
 	next http.RoundTripper
 	cb   *gobreaker.CircuitBreaker[*http.Response]
 }
 
 func (t *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	call := func() (*http.Response, error) { return t.next.RoundTrip(req) }
+	call := func() (*http.Response, error) {
+		res, err := t.next.RoundTrip(req)
+		if err != nil && causedByCaller(req, err) {
+			err = &callerError{err}
+		}
+		return res, err
+	}
 	res, err := t.cb.Execute(call)
 	if err != nil && idempotent(req) && connFailed(err) && req.Context().Err() == nil {
 		res, err = t.cb.Execute(call)
