@@ -2,6 +2,7 @@ package idempotency_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,22 +17,44 @@ import (
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/idempotency"
+	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 )
 
-func stores(t *testing.T) map[string]idempotency.Store {
-	t.Helper()
-	s := map[string]idempotency.Store{"memory": idempotency.NewMemory()}
-	if url := testkit.Env(t, "TEST_REDIS_URL"); url != "" {
-		opt, err := redis.ParseURL(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := redis.NewClient(opt)
-		t.Cleanup(func() { c.Close() })
-		s["redis"] = idempotency.NewRedis(c)
+// variant is a store the middleware suite runs on.
+type variant struct {
+	name string
+	open func(t *testing.T) idempotency.Store
+}
+
+// variants are every store: those that need nothing (memory, SQLite)
+// always, PostgreSQL and Redis when TEST_DATABASE_URL and TEST_REDIS_URL
+// are set — a missing one skips only its own subtest.
+func variants() []variant {
+	return []variant{
+		{"memory", func(*testing.T) idempotency.Store { return idempotency.NewMemory() }},
+		{"sqlite", func(t *testing.T) idempotency.Store { return idempotency.NewSQL(migrated(t, sqldb.SQLite)) }},
+		{"postgres", func(t *testing.T) idempotency.Store { return idempotency.NewSQL(migrated(t, sqldb.Postgres)) }},
+		{"redis", func(t *testing.T) idempotency.Store {
+			opt, err := redis.ParseURL(testkit.Env(t, "TEST_REDIS_URL"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := redis.NewClient(opt)
+			t.Cleanup(func() { c.Close() })
+			return idempotency.NewRedis(c)
+		}},
 	}
-	return s
+}
+
+// migrated is a fresh store on engine e with the records' table.
+func migrated(t *testing.T, e sqldb.Engine) *sqldb.DB {
+	t.Helper()
+	db := testkit.OpenDB(t, e, "idempotency-test")
+	if err := idempotency.Migrate(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 // server counts how often the handler really ran; the handler answers 201
@@ -60,7 +83,7 @@ func server(t *testing.T, s idempotency.Store, runs *atomic.Int64, release chan 
 		"b": {Subject: "22222222-2222-2222-2222-222222222222", Role: authn.RolePatient},
 	}
 	// A unique service name per test keeps Redis keys of runs apart.
-	svc := "test-" + testkit.FreeAddr(t)
+	svc := "test-" + rand.Text()
 	wrapped := httpapi.Wrap(h, httpapi.Options{Service: svc, Verifier: tokens, Idempotency: s})
 	srv := httptest.NewServer(wrapped)
 	t.Cleanup(srv.Close)
@@ -86,8 +109,9 @@ func post(t *testing.T, url, token, key, body string) (*http.Response, string) {
 }
 
 func TestMiddleware(t *testing.T) {
-	for name, s := range stores(t) {
-		t.Run(name, func(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v.name, func(t *testing.T) {
+			s := v.open(t)
 			var runs atomic.Int64
 			release := make(chan struct{})
 			srv := server(t, s, &runs, release)
@@ -154,15 +178,17 @@ func TestMiddleware(t *testing.T) {
 
 func TestMemoryExpires(t *testing.T) {
 	m := idempotency.NewMemory()
+	now := time.Now()
+	m.SetClock(func() time.Time { return now })
 	ctx := context.Background()
-	if _, ok, _ := m.Reserve(ctx, "k", idempotency.Record{}, time.Millisecond); !ok {
+	if _, ok, _ := m.Reserve(ctx, "k", idempotency.Record{}); !ok {
 		t.Fatal("first reserve refused")
 	}
-	if _, ok, _ := m.Reserve(ctx, "k", idempotency.Record{}, time.Hour); ok {
+	if _, ok, _ := m.Reserve(ctx, "k", idempotency.Record{}); ok {
 		t.Fatal("second reserve accepted before expiry")
 	}
-	time.Sleep(5 * time.Millisecond)
-	if _, ok, _ := m.Reserve(ctx, "k", idempotency.Record{}, time.Hour); !ok {
+	now = now.Add(idempotency.InFlightTTL + time.Millisecond)
+	if _, ok, _ := m.Reserve(ctx, "k", idempotency.Record{}); !ok {
 		t.Fatal("reserve after expiry refused")
 	}
 }

@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// Memory is the in-process Store of the embedded mode. Records do not
-// survive a restart; replicas need the Redis store.
+// Memory is an in-process Store, for tests and services wrapped without a
+// store. Records do not survive a restart and are not shared by replicas:
+// the app keeps them in the service's database (SQL) or in Redis.
 type Memory struct {
 	mu      sync.Mutex
 	entries map[string]memEntry
@@ -24,7 +25,7 @@ func NewMemory() *Memory {
 	return &Memory{entries: map[string]memEntry{}, now: time.Now}
 }
 
-func (m *Memory) Reserve(_ context.Context, key string, rec Record, ttl time.Duration) (Record, bool, error) {
+func (m *Memory) Reserve(_ context.Context, key string, rec Record) (Record, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
@@ -32,18 +33,18 @@ func (m *Memory) Reserve(_ context.Context, key string, rec Record, ttl time.Dur
 	if e, ok := m.entries[key]; ok {
 		return e.rec, false, nil
 	}
-	m.entries[key] = memEntry{rec: rec, expires: now.Add(ttl)}
+	m.entries[key] = memEntry{rec: rec, expires: now.Add(inFlightTTL)}
 	return Record{}, true, nil
 }
 
-func (m *Memory) Complete(_ context.Context, key string, rec Record, ttl time.Duration) error {
+func (m *Memory) Complete(_ context.Context, key string, rec Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.entries[key] = memEntry{rec: rec, expires: m.now().Add(ttl)}
+	m.entries[key] = memEntry{rec: rec, expires: m.now().Add(TTL)}
 	return nil
 }
 
-func (m *Memory) Release(_ context.Context, key string) error {
+func (m *Memory) Release(_ context.Context, key, _ string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.entries, key)

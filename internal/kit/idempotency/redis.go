@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -16,12 +15,12 @@ type Redis struct{ c redis.UniversalClient }
 // NewRedis stores records through c.
 func NewRedis(c redis.UniversalClient) *Redis { return &Redis{c: c} }
 
-func (s *Redis) Reserve(ctx context.Context, key string, rec Record, ttl time.Duration) (Record, bool, error) {
+func (s *Redis) Reserve(ctx context.Context, key string, rec Record) (Record, bool, error) {
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return Record{}, false, fmt.Errorf("reserve idempotency key: %w", err)
 	}
-	err = s.c.SetArgs(ctx, key, raw, redis.SetArgs{Mode: "NX", TTL: ttl}).Err()
+	err = s.c.SetArgs(ctx, key, raw, redis.SetArgs{Mode: "NX", TTL: inFlightTTL}).Err()
 	if err == nil {
 		return Record{}, true, nil
 	}
@@ -31,7 +30,7 @@ func (s *Redis) Reserve(ctx context.Context, key string, rec Record, ttl time.Du
 	prev, err := s.c.Get(ctx, key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		// Expired between the two calls: try once more.
-		return s.Reserve(ctx, key, rec, ttl)
+		return s.Reserve(ctx, key, rec)
 	}
 	if err != nil {
 		return Record{}, false, fmt.Errorf("read idempotency key: %w", err)
@@ -43,18 +42,18 @@ func (s *Redis) Reserve(ctx context.Context, key string, rec Record, ttl time.Du
 	return out, false, nil
 }
 
-func (s *Redis) Complete(ctx context.Context, key string, rec Record, ttl time.Duration) error {
+func (s *Redis) Complete(ctx context.Context, key string, rec Record) error {
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("complete idempotency key: %w", err)
 	}
-	if err := s.c.Set(ctx, key, raw, ttl).Err(); err != nil {
+	if err := s.c.Set(ctx, key, raw, TTL).Err(); err != nil {
 		return fmt.Errorf("complete idempotency key: %w", err)
 	}
 	return nil
 }
 
-func (s *Redis) Release(ctx context.Context, key string) error {
+func (s *Redis) Release(ctx context.Context, key, _ string) error {
 	if err := s.c.Del(ctx, key).Err(); err != nil {
 		return fmt.Errorf("release idempotency key: %w", err)
 	}
