@@ -171,14 +171,16 @@ service_urls() {
 # Each server gets a clean environment, so a DATABASE_URL or bus of the
 # caller's shell cannot change what is measured: SQLite under its own
 # DATA_DIR and the in-process bus. Request logging is off in all three
-# set-ups (LOG_LEVEL=warn here, access_log off in nginx).
+# set-ups (LOG_LEVEL=warn here, access_log off in nginx). Nothing scrapes
+# the servers, and single targets on one host would all want the default
+# operations port :9090, so METRICS_LISTEN is off.
 serve() { # name port target [VAR=value...]
 	local name=$1 port=$2 target=$3
 	shift 3
-	env -i PATH="$PATH" HOME="$TMP" DATA_DIR="$TMP/$name" LOG_LEVEL=warn "$@" \
+	env -i PATH="$PATH" HOME="$TMP" DATA_DIR="$TMP/$name" LOG_LEVEL=warn METRICS_LISTEN=off "$@" \
 		"$BIN" serve --target="$target" --listen "127.0.0.1:$port" >"$OUT/$name.log" 2>&1 &
 	PIDS+=($!)
-	COMMANDS+=("$(quoted env -i DATA_DIR="<tmp>/$name" LOG_LEVEL=warn "${@//$SECRET/<secret>}" "$BIN" serve --target="$target" --listen "127.0.0.1:$port")")
+	COMMANDS+=("$(quoted env -i DATA_DIR="<tmp>/$name" LOG_LEVEL=warn METRICS_LISTEN=off "${@//$SECRET/<secret>}" "$BIN" serve --target="$target" --listen "127.0.0.1:$port")")
 }
 
 # Services apart from auth present their own identity to their peers: one

@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -13,7 +15,37 @@ import (
 	"github.com/secondopinion/platform/internal/app"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/outbox"
+	"github.com/secondopinion/platform/internal/services/platform/audit"
+	auditstore "github.com/secondopinion/platform/internal/services/platform/audit/store"
 )
+
+// runMainEnv makes the test binary run main itself, so that a test sees
+// what a shell or a cron job would: the exit status and the message.
+const runMainEnv = "SECONDOPINION_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// command runs the binary's main in a child process with args and with
+// env as its whole environment, and returns its output and exit status.
+func command(t *testing.T, env map[string]string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], args...)
+	cmd.Env = []string{runMainEnv + "=1"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	if _, exited := errors.AsType[*exec.ExitError](err); err != nil && !exited {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return string(out), cmd.ProcessState.ExitCode()
+}
 
 // execute runs the command line in process with env as the environment.
 func execute(t *testing.T, env map[string]string, args ...string) (string, error) {
@@ -178,6 +210,56 @@ func TestAdminCreateAndAuditVerify(t *testing.T) {
 	out, err = execute(t, env, "audit", "verify")
 	if err != nil || !strings.Contains(out, "ok: 0 entries") {
 		t.Fatalf("audit verify: %q %v", out, err)
+	}
+}
+
+// A broken chain fails `audit verify` with a non-zero exit status and the
+// first broken entry named, whichever way it was broken.
+func TestAuditVerifyFailsOnABrokenChain(t *testing.T) {
+	for _, tc := range []struct {
+		name, tamper, want string
+	}{
+		{"edited", `UPDATE audit_entries SET action = 'case.list' WHERE seq = 2`, "audit chain broken at entry 2 of 3"},
+		{"tail deleted", `DELETE FROM audit_entries WHERE seq = 3`, "audit chain broken at entry 3 of 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"DATA_DIR": t.TempDir()}
+			cfg, err := app.LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err := app.OpenStore(t.Context(), cfg, audit.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := audit.Migrate(t.Context(), db); err != nil {
+				t.Fatal(err)
+			}
+			s := auditstore.New(db)
+			for range 3 {
+				if err := db.InTx(t.Context(), func(tx *sql.Tx) error {
+					_, _, err := s.Append(t.Context(), tx, auditstore.Entry{Action: "case.read", SourceEventID: uuid.NewString()})
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if out, code := command(t, env, "audit", "verify"); code != 0 || !strings.Contains(out, "ok: 3 entries") {
+				t.Fatalf("intact chain: exit %d, %q", code, out)
+			}
+			// Whoever can write the store's file can drop the triggers
+			// that keep the table append-only.
+			for _, q := range []string{`DROP TRIGGER audit_entries_no_update`, `DROP TRIGGER audit_entries_no_delete`, tc.tamper} {
+				if _, err := db.ExecContext(t.Context(), q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			out, code := command(t, env, "audit", "verify")
+			if code == 0 || !strings.Contains(out, tc.want) {
+				t.Fatalf("broken chain: exit %d, %q; want a non-zero exit and %q", code, out, tc.want)
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -24,7 +25,13 @@ type Platform struct {
 	Listen      string `env:"LISTEN" doc:"host:port to serve on; default :8080, or :PORT"`
 	DataDir     string `env:"DATA_DIR" default:"./data" doc:"folder of the embedded stores, key files and mailbox"`
 	DatabaseURL string `env:"DATABASE_URL" secret:"url" doc:"PostgreSQL for every service without its own URL, one schema each; unset: SQLite under DATA_DIR"`
-	RedisURL    string `env:"REDIS_URL" secret:"url" doc:"Redis for sessions, throttling and Idempotency-Key records shared by replicas"`
+	// DatabaseConnectTimeout and DatabaseStatementTimeout bound every
+	// PostgreSQL call, so that a database that is down or stopped is
+	// answered 503 within seconds instead of holding requests (see
+	// sqldb.Options).
+	DatabaseConnectTimeout   time.Duration `env:"DATABASE_CONNECT_TIMEOUT" default:"3s" doc:"bound on opening a PostgreSQL connection; 0: none"`
+	DatabaseStatementTimeout time.Duration `env:"DATABASE_STATEMENT_TIMEOUT" default:"5s" doc:"bound on a PostgreSQL statement (the server's statement_timeout) and, 1s later, on any call or wait for an answer; 0: none, e.g. for a long migration or audit verify"`
+	RedisURL                 string        `env:"REDIS_URL" secret:"url" doc:"Redis for sessions, throttling and Idempotency-Key records shared by replicas"`
 	// KafkaBrokers and NATSURL choose the event bus; neither is the
 	// in-process bus.
 	KafkaBrokers []string `env:"KAFKA_BROKERS" doc:"Kafka brokers host:port,… (topic medical-platform-events)"`
@@ -35,6 +42,19 @@ type Platform struct {
 	LogLevel     LogLevel `env:"LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"30s" doc:"bound on graceful shutdown"`
+	// The limits of the public listener (see newServer), so that slow,
+	// idle or oversized clients cannot hold connections indefinitely.
+	// Nothing is exempt from the write limit: the largest answer, the
+	// report PDF, is small, and the gateway gives up on an upstream after
+	// 30 s, which the write limit must stay above.
+	HTTPReadTimeout    time.Duration `env:"HTTP_READ_TIMEOUT" default:"30s" doc:"bound on reading a request, headers and body; a slower client is cut off (408)"`
+	HTTPWriteTimeout   time.Duration `env:"HTTP_WRITE_TIMEOUT" default:"60s" doc:"bound on answering a request once read; keep it above the gateway's 30 s upstream timeout"`
+	HTTPIdleTimeout    time.Duration `env:"HTTP_IDLE_TIMEOUT" default:"120s" doc:"how long a keep-alive connection may wait for its next request"`
+	HTTPMaxHeaderBytes int           `env:"HTTP_MAX_HEADER_BYTES" default:"65536" doc:"largest request header block, counted as HTTP/2 does (32 bytes more a field); larger is answered 431"`
+	// MetricsListen is the operations listener (/metrics and the probes),
+	// apart from the public port. Its default depends on the targets,
+	// known only at start: see metricsAddr.
+	MetricsListen string `env:"METRICS_LISTEN" doc:"host:port serving /metrics, or off; default 127.0.0.1:9090, or :9090 for a single target"`
 	// TrustedProxies are the peers whose X-Forwarded-For names the client:
 	// the gateway's and ingress' addresses; loopback for a mesh sidecar.
 	// Set empty, nobody is trusted.
@@ -131,6 +151,11 @@ func (p *Platform) Validate() error {
 	default:
 		p.Listen = ":8080"
 	}
+	if p.MetricsListen != "" && p.MetricsListen != MetricsOff {
+		if err := config.CheckHostPort(p.MetricsListen); err != nil {
+			fail("METRICS_LISTEN", "%v (or off)", err)
+		}
+	}
 	for name, u := range map[string]struct {
 		value   string
 		schemes []string
@@ -166,10 +191,28 @@ func (p *Platform) Validate() error {
 	if p.ShutdownTimeout <= 0 {
 		fail("SHUTDOWN_TIMEOUT", "must be a positive duration such as 30s")
 	}
+	for name, d := range map[string]time.Duration{"HTTP_READ_TIMEOUT": p.HTTPReadTimeout, "HTTP_WRITE_TIMEOUT": p.HTTPWriteTimeout,
+		"HTTP_IDLE_TIMEOUT": p.HTTPIdleTimeout} {
+		if d <= 0 {
+			fail(name, "must be a positive duration such as 30s")
+		}
+	}
+	if p.HTTPMaxHeaderBytes < minHeaderBytes || p.HTTPMaxHeaderBytes > http.DefaultMaxHeaderBytes {
+		fail("HTTP_MAX_HEADER_BYTES", "must be %d–%d bytes, got %d", minHeaderBytes, http.DefaultMaxHeaderBytes, p.HTTPMaxHeaderBytes)
+	}
+	if p.DatabaseConnectTimeout < 0 {
+		fail("DATABASE_CONNECT_TIMEOUT", "must be a duration such as 3s, or 0 for none")
+	}
+	if p.DatabaseStatementTimeout < 0 {
+		fail("DATABASE_STATEMENT_TIMEOUT", "must be a duration such as 5s, or 0 for none")
+	}
 	return errors.Join(errs...)
 }
 
 var regionPattern = regexp.MustCompile(`^[A-Z]{2,3}$`)
+
+// minHeaderBytes leaves room for a bearer token and what browsers send.
+const minHeaderBytes = 4 << 10
 
 // DatabaseURLFor is the PostgreSQL URL of a target's store, or "" for
 // SQLite under DataDir.

@@ -35,6 +35,10 @@ type Options struct {
 	// Listener to serve on; nil listens on cfg.Listen. Tests pass
 	// testkit.Listen.
 	Listener net.Listener
+	// MetricsListener serves /metrics (and the probes) apart from the
+	// public port; nil listens on METRICS_LISTEN, or nowhere when
+	// Listener is set (see listenOps).
+	MetricsListener net.Listener
 	// SkipMigrations starts without applying migrations (serve --migrate=false).
 	SkipMigrations bool
 	// Log receives the app's log lines; nil uses slog.Default (which main
@@ -61,6 +65,7 @@ type App struct {
 	handler  http.Handler
 	server   *http.Server
 	ln       net.Listener
+	ops      *opsServer // nil when METRICS_LISTEN is off
 
 	mu     sync.Mutex
 	peers  map[string]*inProcessPeer // local targets reached through their wrapped handler
@@ -72,7 +77,7 @@ type App struct {
 	// verifier is the authn.Verifier behind Verify, chosen by
 	// chooseVerifier once every target is built.
 	verifier atomic.Value
-	idem     idempotency.Store // Idempotency-Key records, shared by the targets here
+	idem     idempotency.Store // Idempotency-Key records in Redis; nil keeps them in each service's store
 	closing  sync.Once
 	closed   error
 }
@@ -147,13 +152,31 @@ func New(ctx context.Context, cfg Config, names []string, opts Options) (_ *App,
 	if a.handler, err = a.routes(); err != nil {
 		return nil, err
 	}
-	a.server = &http.Server{Handler: a.handler, Protocols: rpc.Protocols(), ReadHeaderTimeout: 10 * time.Second}
+	a.server = newServer(cfg.Platform, a.handler)
 	if a.ln = opts.Listener; a.ln == nil {
 		if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 		}
 	}
+	if err = a.listenOps(len(targets)); err != nil {
+		return nil, err
+	}
 	return a, nil
+}
+
+// newServer is the public listener's server, its limits from the platform
+// settings. Headers get a shorter bound than the whole request. The server
+// reads up to net/http's own 1 MiB of header (or twice the limit, if that
+// is more): the gateway answers a block over the limit with a problem
+// document a client can act on, and a service apart takes what the gateway
+// forwards (the block it admitted plus a few headers of its own). Only
+// beyond that does net/http answer a plain-text 431 itself and close the
+// connection.
+func newServer(p Platform, h http.Handler) *http.Server {
+	return &http.Server{Handler: h, Protocols: rpc.Protocols(),
+		ReadHeaderTimeout: min(10*time.Second, p.HTTPReadTimeout), ReadTimeout: p.HTTPReadTimeout,
+		WriteTimeout: p.HTTPWriteTimeout, IdleTimeout: p.HTTPIdleTimeout,
+		MaxHeaderBytes: max(2*p.HTTPMaxHeaderBytes, http.DefaultMaxHeaderBytes)}
 }
 
 // upstreamTransport keeps enough idle connections per upstream for the
@@ -167,9 +190,9 @@ func upstreamTransport() *http.Transport {
 }
 
 // openRedis connects to REDIS_URL, where Idempotency-Key records are
-// shared by every replica; without it they stay in this process.
+// shared by every replica; without it each service keeps them in its own
+// store (see wrap).
 func (a *App) openRedis(ctx context.Context) error {
-	a.idem = idempotency.NewMemory()
 	if a.cfg.RedisURL == "" {
 		return nil
 	}
@@ -187,9 +210,16 @@ func (a *App) openRedis(ctx context.Context) error {
 	return nil
 }
 
-// wrap puts a target's handler behind the platform middleware.
-func (a *App) wrap(target string, h http.Handler) http.Handler {
-	return httpapi.Wrap(h, httpapi.Options{Service: target, Metrics: a.metrics, Verifier: a, Idempotency: a.idem,
+// wrap puts a service's handler behind the platform middleware. Without
+// Redis its Idempotency-Key records live in its own store db, beside the
+// changes they guard: they survive a crash, and replicas sharing the
+// database share them.
+func (a *App) wrap(target string, h http.Handler, db *sqldb.DB) http.Handler {
+	idem := a.idem
+	if idem == nil {
+		idem = idempotency.NewSQL(db)
+	}
+	return httpapi.Wrap(h, httpapi.Options{Service: target, Metrics: a.metrics, Verifier: a, Idempotency: idem,
 		TrustedProxies: a.cfg.TrustedProxies})
 }
 
@@ -269,7 +299,8 @@ func checkPeers(cfg Config, targets []Target) error {
 // DATABASE_URL (in the target's own schema), else SQLite under DATA_DIR.
 // Its errors already name the target ("open patient-identity store: ...").
 func OpenStore(ctx context.Context, cfg Config, target string) (*sqldb.DB, error) {
-	return sqldb.Open(ctx, sqldb.Options{Service: target, URL: cfg.DatabaseURLFor(target), DataDir: cfg.DataDir})
+	return sqldb.Open(ctx, sqldb.Options{Service: target, URL: cfg.DatabaseURLFor(target), DataDir: cfg.DataDir,
+		ConnectTimeout: cfg.DatabaseConnectTimeout, StatementTimeout: cfg.DatabaseStatementTimeout})
 }
 
 // Migrate applies the migrations of the named targets and returns.
@@ -286,7 +317,7 @@ func Migrate(ctx context.Context, cfg Config, names []string, log *slog.Logger) 
 		if err != nil {
 			return err
 		}
-		err = t.Migrate(ctx, db)
+		err = migrate(ctx, t, db)
 		db.Close()
 		if err != nil {
 			return fmt.Errorf("migrate %s store: %w", t.Name, err)
@@ -294,6 +325,18 @@ func Migrate(ctx context.Context, cfg Config, names []string, log *slog.Logger) 
 		log.Info("migrated", "target", t.Name, "engine", string(db.Engine))
 	}
 	return nil
+}
+
+// migrate applies a service's migrations, then creates the table of the
+// Idempotency-Key records that the app keeps in every service's store
+// (see wrap). The app chooses that store, so the app creates its table,
+// in one place for serve and `secondopinion migrate`; it is there with
+// Redis too, so that a service can go without Redis later.
+func migrate(ctx context.Context, t Target, db *sqldb.DB) error {
+	if err := t.Migrate(ctx, db); err != nil {
+		return err
+	}
+	return idempotency.Migrate(ctx, db)
 }
 
 func (a *App) addService(ctx context.Context, t Target) error {
@@ -307,7 +350,7 @@ func (a *App) addService(ctx context.Context, t Target) error {
 		return fmt.Errorf("watch %s store: %w", t.Name, err)
 	}
 	if !a.opts.SkipMigrations {
-		if err := t.Migrate(ctx, db); err != nil {
+		if err := migrate(ctx, t, db); err != nil {
 			return fmt.Errorf("migrate %s store: %w", t.Name, err)
 		}
 	}
@@ -327,7 +370,7 @@ func (a *App) addService(ctx context.Context, t Target) error {
 	if auth, ok := s.svc.(service.Authority); ok {
 		a.authority = auth
 	}
-	s.handler = a.wrap(t.Name, s.svc.Handler())
+	s.handler = a.wrap(t.Name, s.svc.Handler(), db)
 	return nil
 }
 
@@ -343,7 +386,10 @@ func (a *App) addGateway(t Target) error {
 			ups = append(ups, gateway.Upstream{Target: r, URL: u, HTTP: a.upHTTP, Spec: m.Spec()})
 		}
 	}
-	g, err := gateway.New(a.cfg.Gateway, ups)
+	gcfg := a.cfg.Gateway
+	gcfg.MaxHeaderBytes = a.cfg.HTTPMaxHeaderBytes
+	gcfg.TrustedProxies = a.cfg.TrustedProxies
+	g, err := gateway.New(gcfg, ups)
 	if err != nil {
 		return fmt.Errorf("build gateway: %w", err)
 	}
@@ -426,7 +472,7 @@ func (a *App) serviceIdentity(name string) rpc.TokenSource {
 // neither shadows the other.
 func (a *App) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
-	httpapi.Ops(mux, a.metrics.Registry, a.checks())
+	httpapi.Probes(mux, a.checks())
 	events, err := AsyncAPIDocument()
 	if err != nil {
 		return nil, fmt.Errorf("asyncapi document: %w", err)
@@ -438,7 +484,11 @@ func (a *App) routes() (http.Handler, error) {
 	})
 	if a.gateway != nil {
 		// The gateway serves the merged /openapi.json and /docs itself.
-		mux.Handle("/", httpapi.Wrap(a.gateway.Handler(), httpapi.Options{Service: Gateway, Metrics: a.metrics, Verifier: edgeVerifier{a}, Idempotency: a.idem,
+		// It keeps no Idempotency-Key records: it passes the header on,
+		// and the service that carries the request out keeps the one
+		// record. A second copy here would be lost in a crash (without
+		// Redis) and could only answer ahead of the durable one.
+		mux.Handle("/", httpapi.Wrap(a.gateway.Handler(), httpapi.Options{Service: Gateway, Metrics: a.metrics, Verifier: edgeVerifier{a}, Idempotency: idempotency.Forward,
 			TrustedProxies: a.cfg.TrustedProxies}))
 		return mux, nil
 	}
@@ -516,7 +566,7 @@ func (a *App) Run(ctx context.Context) error {
 	// Services outlive ctx: they stop only after the server has drained.
 	runCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServices()
-	failed := make(chan error, len(a.services)+1)
+	failed := make(chan error, len(a.services)+2) // the services, the public and the operations server
 	var wg sync.WaitGroup
 	for _, s := range a.services {
 		wg.Go(func() {
@@ -535,6 +585,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}()
 	a.log.Info("listening", "addr", a.ln.Addr().String())
+	a.ops.serve(a.log, failed)
 
 	var first error
 	select {
@@ -585,6 +636,9 @@ func (a *App) Close() error {
 			if err := a.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 				errs = append(errs, fmt.Errorf("close listener: %w", err))
 			}
+		}
+		if err := a.ops.close(); err != nil {
+			errs = append(errs, err)
 		}
 		a.mu.Lock()
 		for name, p := range a.peers {

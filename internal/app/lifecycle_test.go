@@ -40,18 +40,20 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 type started struct {
 	*App
 	base string
+	ops  string // the operations listener
 	stop context.CancelFunc
 	done chan error
 }
 
 func start(t *testing.T, cfg Config, targets ...string) *started {
 	t.Helper()
-	a, err := New(t.Context(), cfg, targets, Options{Listener: testkit.Listen(t), Log: quiet})
+	ops := testkit.Listen(t)
+	a, err := New(t.Context(), cfg, targets, Options{Listener: testkit.Listen(t), MetricsListener: ops, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	s := &started{App: a, base: "http://" + a.Addr().String(), stop: stop, done: make(chan error, 1)}
+	s := &started{App: a, base: "http://" + a.Addr().String(), ops: "http://" + ops.Addr().String(), stop: stop, done: make(chan error, 1)}
 	go func() { s.done <- a.Run(ctx) }()
 	t.Cleanup(func() { s.shutdown(t) })
 	return s
@@ -95,7 +97,7 @@ func TestServeAllOnSQLite(t *testing.T) {
 	if code, body := get(t, a.base+"/api/v1/no-such-thing"); code != 404 {
 		t.Fatalf("unknown route %d %s", code, body)
 	}
-	_, metrics := get(t, a.base+"/metrics")
+	_, metrics := scrape(t, a.ops+"/metrics")
 	for _, want := range []string{
 		`http_request_duration_seconds_count{method="GET",route="/api/",service="gateway",status_code="404"}`,
 		`active_database_connections{database="patient-identity.db",service="patient-identity"}`,

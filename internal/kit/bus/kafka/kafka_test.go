@@ -3,7 +3,6 @@ package kafka_test
 import (
 	"context"
 	"net"
-	"strconv"
 	"testing"
 	"time"
 
@@ -26,20 +25,12 @@ func cluster(t testing.TB) []string {
 }
 
 // startCluster starts brokers in-process on ports below the ephemeral
-// range.
+// range. Each broker is handed a listener already open, so no other test
+// can take its port between choosing and binding it.
 func startCluster(t testing.TB, brokers int) *kfake.Cluster {
 	t.Helper()
-	ports := make([]int, brokers)
-	for i := range ports {
-		_, p, err := net.SplitHostPort(testkit.FreeAddr(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ports[i], err = strconv.Atoi(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(brokers), kfake.Ports(ports...))
+	listen := func(string, string) (net.Listener, error) { return testkit.Listen(t), nil }
+	c, err := kfake.NewCluster(kfake.NumBrokers(brokers), kfake.ListenFn(listen))
 	if err != nil {
 		t.Fatalf("start kfake: %v", err)
 	}

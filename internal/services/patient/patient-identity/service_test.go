@@ -204,17 +204,25 @@ func register(t *testing.T, f fixture) string {
 	return id
 }
 
+// Each subtest starts the service on a store of its own and registers Ada
+// there, so that it passes alone and whichever subtests ran before it.
 func TestAPI(t *testing.T) {
-	testkit.ForEachEngine(t, identity.Name, func(t *testing.T, db *sqldb.DB) {
-		f := start(t, db)
-		id := register(t, f)
-		t.Run("registration", func(t *testing.T) { testRegistration(t, f, id) })
-		t.Run("validation", func(t *testing.T) { testValidation(t, f) })
-		t.Run("get", func(t *testing.T) { testGet(t, f, id) })
-		t.Run("patch", func(t *testing.T) { testPatch(t, f, id) })
-		t.Run("events", func(t *testing.T) { testEvents(t, f, id) })
-		t.Run("access", func(t *testing.T) { testAccess(t, f, id) })
-	})
+	for _, e := range testkit.Engines(t) {
+		t.Run(string(e), func(t *testing.T) {
+			run := func(name string, test func(t *testing.T, f fixture, id string)) {
+				t.Run(name, func(t *testing.T) {
+					f := start(t, testkit.OpenDB(t, e, identity.Name))
+					test(t, f, register(t, f))
+				})
+			}
+			run("registration", testRegistration)
+			run("validation", func(t *testing.T, f fixture, _ string) { testValidation(t, f) })
+			run("get", testGet)
+			run("patch", testPatch)
+			run("events", testEvents)
+			run("access", testAccess)
+		})
+	}
 }
 
 func testRegistration(t *testing.T, f fixture, id string) {
@@ -350,8 +358,23 @@ func testPatch(t *testing.T, f fixture, id string) {
 }
 
 // Events name ids and changed fields only: no personal data in any
-// envelope.
+// envelope. A patch that is refused or changes nothing queues none.
 func testEvents(t *testing.T, f fixture, id string) {
+	url := f.url + "/api/v1/patients/" + id
+	for _, p := range []struct {
+		body   string
+		status int
+	}{
+		{`{"firstName":" Augusta ","preferredChannel":"EMAIL","smsNotifications":true}`, http.StatusOK},
+		{`{"phone":""}`, http.StatusUnprocessableEntity},
+		{`{"phone":"","smsNotifications":false}`, http.StatusOK},
+		{`{"metadata":null}`, http.StatusOK},
+		{`{}`, http.StatusOK},
+	} {
+		if r := callAs(t, "patient:"+id, http.MethodPatch, url, p.body); r.status != p.status {
+			t.Fatalf("patch %s: %d %s, want %d", p.body, r.status, r.raw, p.status)
+		}
+	}
 	rows, err := f.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type <> $2 ORDER BY seq`, id, kitaudit.Recorded.Type)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func deref(p *int64) any {
 }
 
 // tamper runs stmt as an attacker with rights over the store would: after
-// switching the append-only triggers off.
+// switching the append-only triggers off, which a second call finds done.
 func tamper(t *testing.T, db *sqldb.DB, stmt string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
@@ -95,7 +96,7 @@ func tamper(t *testing.T, db *sqldb.DB, stmt string, args ...any) {
 	if db.Engine == sqldb.Postgres {
 		off = []string{`ALTER TABLE audit_entries DISABLE TRIGGER ALL`}
 	} else {
-		off = []string{`DROP TRIGGER audit_entries_no_update`, `DROP TRIGGER audit_entries_no_delete`}
+		off = []string{`DROP TRIGGER IF EXISTS audit_entries_no_update`, `DROP TRIGGER IF EXISTS audit_entries_no_delete`}
 	}
 	for _, q := range off {
 		if _, err := db.ExecContext(ctx, q); err != nil {
@@ -242,6 +243,35 @@ func TestVerifyFindsDeletedEntries(t *testing.T) {
 				appendN(t, s, 5)
 				tamper(t, db, tc.delete)
 				wantBroken(t, verify(t, db), tc.broken)
+			})
+		})
+	}
+}
+
+// A forger who rewrites the chain from an entry to its end, every hash
+// and link consistent, leaves no entry for the next one to contradict:
+// only the chain head tells.
+func TestVerifyFindsRewrittenTail(t *testing.T) {
+	for _, from := range []int{5, 3} {
+		t.Run(fmt.Sprintf("from entry %d of 5", from), func(t *testing.T) {
+			each(t, func(t *testing.T, s *Store, db *sqldb.DB) {
+				es := appendN(t, s, 5)
+				for i := from - 1; i < len(es); i++ {
+					f := es[i]
+					if i > from-1 {
+						f.PrevHash = es[i-1].Hash
+					}
+					f.Actor = uuid.NewString()
+					f.Hash = f.ComputeHash()
+					tamper(t, db, `UPDATE audit_entries SET actor = $1, prev_hash = $2, hash = $3 WHERE seq = $4`,
+						f.Actor, f.PrevHash, f.Hash, f.Seq)
+					es[i] = f
+				}
+				r := verify(t, db)
+				wantBroken(t, r, 5)
+				if r.Entries != 5 || !strings.Contains(r.Reason, "chain head") {
+					t.Fatalf("report %+v, want 5 entries read and the chain head named", r)
+				}
 			})
 		})
 	}

@@ -33,6 +33,7 @@ func TestStore(t *testing.T) {
 		t.Run("professionals", func(t *testing.T) { testProfessionals(t, s) })
 		t.Run("pool entries", func(t *testing.T) { testEntries(t, s) })
 		t.Run("concurrent claims", func(t *testing.T) { testConcurrentClaims(t, s) })
+		t.Run("claim of an entry not open", func(t *testing.T) { testClaimNotOpen(t, s) })
 		t.Run("expire and release", func(t *testing.T) { testEnd(t, s) })
 		t.Run("list", func(t *testing.T) { testList(t, s) })
 		t.Run("active assignment", func(t *testing.T) { testActive(t, s) })
@@ -163,6 +164,66 @@ func testConcurrentClaims(t *testing.T, s *Store) {
 	if _, err := s.Claim(ctx, Claim{AssignmentID: uuid.NewString(), CaseID: other.CaseID, ProfessionalID: uuid.NewString(),
 		Stay: 0, At: now, Deadline: now}, event("case.assigned")); !errors.Is(err, ErrTaken) {
 		t.Errorf("claim of another stay: %v", err)
+	}
+}
+
+// testClaimNotOpen takes the claim's own status condition as the only
+// guard: no ACTIVE assignment exists for the unique index to refuse, and
+// the claim names the entry's current stay.
+func testClaimNotOpen(t *testing.T, s *Store) {
+	ctx := context.Background()
+	assignments := func(caseID string) int {
+		t.Helper()
+		var n int
+		if err := s.db.QueryRow(`SELECT count(*) FROM assignments WHERE case_id = $1`, caseID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	claim := func(caseID string) error {
+		_, err := s.Claim(ctx, Claim{AssignmentID: uuid.NewString(), CaseID: caseID, ProfessionalID: uuid.NewString(),
+			Stay: 1, At: now, Deadline: now.Add(time.Hour)}, event("case.assigned"))
+		return err
+	}
+
+	closed := enter(t, s, now)
+	inTx(t, s, func(tx *sql.Tx) error { return s.Close(ctx, tx, closed.CaseID, closed.CaseNumber, now) })
+	before := outboxCount(t, s, "case.assigned")
+	if err := claim(closed.CaseID); fault.KindOf(err) != fault.KindNotFound {
+		t.Errorf("claim of a closed case: %v, want not found", err)
+	}
+	if got, _ := s.Entry(ctx, closed.CaseID); got.Status != Closed {
+		t.Errorf("closed entry after a claim: %+v", got)
+	}
+	if n := assignments(closed.CaseID); n != 0 {
+		t.Errorf("%d assignments of a closed case", n)
+	}
+	if n := outboxCount(t, s, "case.assigned") - before; n != 0 {
+		t.Errorf("%d events of a claim on a closed case", n)
+	}
+
+	// A delivered opinion leaves the entry CLAIMED with no ACTIVE
+	// assignment: only the status condition turns a second claim away.
+	delivered := enter(t, s, now)
+	if err := claim(delivered.CaseID); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Active(ctx, delivered.CaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inTx(t, s, func(tx *sql.Tx) error {
+		ok, err := s.Deliver(ctx, tx, delivered.CaseID, a.ProfessionalID)
+		if err == nil && !ok {
+			err = errors.New("assignment not delivered")
+		}
+		return err
+	})
+	if err := claim(delivered.CaseID); !errors.Is(err, ErrTaken) {
+		t.Errorf("claim of a case whose opinion was delivered: %v, want taken", err)
+	}
+	if n := assignments(delivered.CaseID); n != 1 {
+		t.Errorf("%d assignments of a delivered case, want 1", n)
 	}
 }
 
