@@ -39,7 +39,14 @@ import (
 const (
 	minBackoff = 100 * time.Millisecond
 	maxBackoff = 5 * time.Second
-	ackWait    = 30 * time.Second
+	// defaultAckWait is how long a delivered event may go
+	// unacknowledged before the server hands it out again. With one event
+	// in flight per consumer, an event a dead process held stops its
+	// group for this long (it was 30 s: test/chaos saw every group stall
+	// that long after a kill or a server restart); a handler still at work
+	// says so every half wait (working), so a short wait redelivers what
+	// the dead held without redelivering what the living hold.
+	defaultAckWait = 5 * time.Second
 	// dedupWindow is how long the server remembers event ids to drop
 	// republished copies; the outbox relay retries within 30 s, and
 	// later copies are left to the consumers' inbox.
@@ -56,9 +63,10 @@ const (
 // Config locates the server and names the stream.
 type Config struct {
 	URL     string
-	Stream  string // default "MEDICAL_PLATFORM_EVENTS"
-	Subject string // subject prefix, default bus.Topic
-	Name    string // connection name, shown by the server
+	Stream  string        // default "MEDICAL_PLATFORM_EVENTS"
+	Subject string        // subject prefix, default bus.Topic
+	Name    string        // connection name, shown by the server
+	AckWait time.Duration // default 5 s; see defaultAckWait
 }
 
 // Transport publishes to and consumes from one stream.
@@ -78,6 +86,9 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 	}
 	if cfg.Subject == "" {
 		cfg.Subject = bus.Topic
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = defaultAckWait
 	}
 	nc, err := nats.Connect(cfg.URL, nats.Name(cfg.Name), nats.MaxReconnects(-1))
 	if err != nil {
@@ -186,7 +197,7 @@ func (t *Transport) Subscribe(ctx context.Context, group string, h bus.Handler) 
 		Durable:       group,
 		AckPolicy:     natsjs.AckExplicitPolicy,
 		DeliverPolicy: natsjs.DeliverAllPolicy,
-		AckWait:       ackWait,
+		AckWait:       t.cfg.AckWait,
 		// One message in flight keeps a failing event ahead of the
 		// events after it.
 		MaxAckPending: 1,
@@ -296,7 +307,10 @@ func (s *subscription) handle(msg natsjs.Msg) {
 		}
 		return
 	}
-	if err := s.h(s.ctx, e); err != nil {
+	stop := working(msg, s.t.cfg.AckWait/2)
+	err := s.h(s.ctx, e)
+	stop()
+	if err != nil {
 		delay := backoff(msg)
 		slog.Warn("jetstream: handler failed, retrying", "group", s.group, "event", e.ID, "type", e.Type, "backoff", delay, "err", err)
 		if err := msg.NakWithDelay(delay); err != nil {
@@ -308,6 +322,31 @@ func (s *subscription) handle(msg natsjs.Msg) {
 		// Unacked, it comes again after AckWait; the consumer's inbox
 		// drops the copy.
 		slog.Warn("jetstream: ack", "group", s.group, "event", e.ID, "err", err)
+	}
+}
+
+// working tells the server every interval that msg is still being
+// handled, until stop is called.
+func working(msg natsjs.Msg, every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if err := msg.InProgress(); err != nil {
+					slog.Warn("jetstream: in progress", "subject", msg.Subject(), "err", err)
+				}
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
 	}
 }
 

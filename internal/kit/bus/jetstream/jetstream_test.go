@@ -87,6 +87,51 @@ func TestPublishDropsRepublishedEvents(t *testing.T) {
 	}
 }
 
+// A handler that takes longer than AckWait is not given the event again
+// while it works: it tells the server so. (A short AckWait is what lets
+// the event a killed process held come back quickly: test/chaos.)
+func TestSlowHandlerIsNotRedelivered(t *testing.T) {
+	_, cfg := open(t)
+	cfg.AckWait = 500 * time.Millisecond
+	ctx := context.Background()
+	tr, err := jetstream.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	evs := bustest.Events(t, 2)
+	if err := tr.Publish(ctx, evs...); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 10)
+	if _, err := tr.Subscribe(ctx, "slow", func(_ context.Context, e bus.Event) error {
+		if e.ID == evs[0].ID {
+			time.Sleep(4 * cfg.AckWait)
+		}
+		got <- e.ID
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for len(ids) < 2 {
+		select {
+		case id := <-got:
+			ids = append(ids, id)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("deliveries so far %v", ids)
+		}
+	}
+	select {
+	case id := <-got:
+		ids = append(ids, id)
+	case <-time.After(3 * cfg.AckWait):
+	}
+	if len(ids) != 2 || ids[0] != evs[0].ID || ids[1] != evs[1].ID {
+		t.Fatalf("handled %v, want each of %s, %s once", ids, evs[0].ID, evs[1].ID)
+	}
+}
+
 func TestPublishRejectsTypesThatAreNoSubject(t *testing.T) {
 	tr, _ := open(t)
 	e := bustest.Events(t, 1)[0]
