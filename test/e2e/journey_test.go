@@ -4,7 +4,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,26 +51,49 @@ type platform struct {
 	base    string
 	j       journey.Platform // every exchange held to the published document
 	dataDir string
-	events  chan bus.Event
-	logs    *syncBuffer
+	events  *probe
+	logs    *testkit.Buffer
 }
 
-// syncBuffer collects log output written from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+// probe keeps every event a consumer group sees, without bound: a buffer
+// that dropped events when full would turn a missed event into a wait that
+// times out, and one that blocked would stall the consumer.
+type probe struct {
+	mu     sync.Mutex
+	seen   []bus.Event
+	change chan struct{} // closed, and replaced, when an event arrives
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
+func newProbe() *probe { return &probe{change: make(chan struct{})} }
+
+func (p *probe) add(e bus.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seen = append(p.seen, e)
+	close(p.change)
+	p.change = make(chan struct{})
 }
 
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// wait returns the first event seen, before or during the wait, that match
+// accepts; false when none came within d.
+func (p *probe) wait(d time.Duration, match func(bus.Event) bool) (bus.Event, bool) {
+	deadline := time.After(d)
+	for next := 0; ; {
+		p.mu.Lock()
+		for ; next < len(p.seen); next++ {
+			if e := p.seen[next]; match(e) {
+				p.mu.Unlock()
+				return e, true
+			}
+		}
+		change := p.change
+		p.mu.Unlock()
+		select {
+		case <-change:
+		case <-deadline:
+			return bus.Event{}, false
+		}
+	}
 }
 
 // The first admin, created at start from ADMIN_EMAIL and ADMIN_PASSWORD.
@@ -88,7 +111,7 @@ func boot(t *testing.T, env map[string]string) *platform {
 	}
 	// Every line any part logs — the app's and the middleware's, which
 	// goes to the default logger — is kept for the privacy check.
-	p := &platform{events: make(chan bus.Event, 100), logs: &syncBuffer{}, dataDir: cfg.DataDir}
+	p := &platform{events: newProbe(), logs: &testkit.Buffer{}, dataDir: cfg.DataDir}
 	log := logging.New(p.logs, slog.LevelDebug)
 	prev := slog.Default()
 	slog.SetDefault(log)
@@ -104,10 +127,7 @@ func boot(t *testing.T, env map[string]string) *platform {
 		if err := contracts.Check(e); err != nil {
 			t.Errorf("an event breaks its contract: %v", err)
 		}
-		select {
-		case p.events <- e:
-		default:
-		}
+		p.events.add(e)
 		return nil
 	})
 	if err != nil {
@@ -348,15 +368,31 @@ func (p *platform) waitAccess(t *testing.T, auth, patientID string, want ...stri
 // waitEvent waits until the probe saw an event of type typ about aggregate.
 func (p *platform) waitEvent(t *testing.T, typ, aggregate string) {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		select {
-		case e := <-p.events:
-			if e.Type == typ && e.AggregateID == aggregate {
-				return
-			}
-		case <-deadline:
-			t.Fatalf("no %s event for %s reached the bus", typ, aggregate)
+	if _, ok := p.events.wait(15*time.Second, func(e bus.Event) bool {
+		return e.Type == typ && e.AggregateID == aggregate
+	}); !ok {
+		t.Fatalf("no %s event for %s reached the bus", typ, aggregate)
+	}
+}
+
+// The probe loses no event however many arrive before anyone waits, and
+// finds each whether it came before or during the wait.
+func TestProbeKeepsEveryEvent(t *testing.T) {
+	p := newProbe()
+	const n = 10_000
+	for i := range n {
+		p.add(bus.Event{ID: strconv.Itoa(i)})
+	}
+	for _, id := range []string{"0", strconv.Itoa(n / 2), strconv.Itoa(n - 1)} {
+		if _, ok := p.wait(time.Second, func(e bus.Event) bool { return e.ID == id }); !ok {
+			t.Errorf("event %s of %d lost", id, n)
 		}
+	}
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		p.add(bus.Event{ID: "late"})
+	}()
+	if _, ok := p.wait(10*time.Second, func(e bus.Event) bool { return e.ID == "late" }); !ok {
+		t.Error("an event that arrived during the wait was missed")
 	}
 }

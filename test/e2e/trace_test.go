@@ -28,9 +28,9 @@ func TestTraceReachesTheEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events := make(chan bus.Event, 10)
+	events := newProbe()
 	probe, err := a.Bus().Subscribe(t.Context(), "trace-probe", func(_ context.Context, e bus.Event) error {
-		events <- e
+		events.add(e)
 		return nil
 	})
 	if err != nil {
@@ -54,19 +54,11 @@ func TestTraceReachesTheEvent(t *testing.T) {
 	if res.StatusCode != http.StatusCreated {
 		t.Fatalf("register: %d", res.StatusCode)
 	}
-	deadline := time.After(15 * time.Second)
-	for {
-		select {
-		case e := <-events:
-			if e.Type != "patient.registered" {
-				continue
-			}
-			if !strings.Contains(e.Traceparent, traceID) {
-				t.Fatalf("event traceparent %q lost the caller's trace %s", e.Traceparent, traceID)
-			}
-			return
-		case <-deadline:
-			t.Fatal("patient.registered never reached the bus")
-		}
+	e, ok := events.wait(15*time.Second, func(e bus.Event) bool { return e.Type == "patient.registered" })
+	if !ok {
+		t.Fatal("patient.registered never reached the bus")
+	}
+	if !strings.Contains(e.Traceparent, traceID) {
+		t.Fatalf("event traceparent %q lost the caller's trace %s", e.Traceparent, traceID)
 	}
 }
