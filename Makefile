@@ -8,7 +8,7 @@ STATICCHECK        := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 REDOCLY            := @redocly/cli@2.77.0
 
-.PHONY: run test build generate check-generated vet lint-api bench tools
+.PHONY: run test build generate check-generated vet lint-api bench chaos fuzz tools
 
 run:
 	$(GO) run ./cmd/secondopinion
@@ -60,3 +60,14 @@ vet: $(BIN)/staticcheck
 
 bench:
 	bash bench/run.sh
+
+# The long variants of what make test runs short (docs/operations.md):
+# chaos kills the platform three times under load and stops the bus for
+# 30 s; fuzz sends every seed variant as every caller, then explores.
+FUZZTIME ?= 10m
+chaos:
+	CHAOS_LONG=1 $(GO) test -count=1 -v -timeout 30m ./test/chaos
+
+fuzz:
+	FUZZ_EXHAUSTIVE=1 $(GO) test -count=1 -timeout 60m ./test/fuzz
+	$(GO) test -run '^$$' -fuzz FuzzAPI -fuzztime $(FUZZTIME) ./test/fuzz
