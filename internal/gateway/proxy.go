@@ -129,7 +129,7 @@ func (p *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 		// The caller hung up, whatever the transport made of it: no
 		// upstream failed and nobody reads an answer. 499, as nginx logs
 		// it, keeps it apart in the metrics.
-		w.WriteHeader(statusClientClosed)
+		w.WriteHeader(httpapi.StatusClientClosed)
 	case errors.As(err, &tooLarge):
 		httpapi.WriteProblem(w, r, &fault.Error{Kind: fault.KindTooLarge, Title: "Request body too large",
 			Detail: "the request body is over the gateway's limit"})
@@ -149,9 +149,6 @@ func (p *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 			Detail: p.target + " answered with an invalid response", Err: err})
 	}
 }
-
-// statusClientClosed is nginx's code for a request the client abandoned.
-const statusClientClosed = 499
 
 func timedOut(err error) bool {
 	var ne net.Error

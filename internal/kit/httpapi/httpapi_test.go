@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -54,6 +55,10 @@ func newServer(t *testing.T, m *telemetry.Metrics) *httptest.Server {
 				return nil, fmt.Errorf("put thing: %w", errors.New(`pq: syntax error at "SELECT secret"`))
 			case "panic":
 				panic("boom")
+			case "slow":
+				// A store call the caller's hang-up cancels.
+				<-ctx.Done()
+				return nil, fmt.Errorf("put thing: %w", ctx.Err())
 			}
 			out := &thingOut{}
 			out.Body.Name = in.Body.Name
@@ -143,6 +148,35 @@ func TestProblems(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "SELECT secret") {
 		t.Error("the cause of a 500 must be logged for operators")
+	}
+}
+
+// A caller that hangs up is not the service failing: the handler's error
+// for it is logged as 499, never as an internal error.
+func TestCallerHangUpIsNoInternalError(t *testing.T) {
+	var logs testkit.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	srv := newServer(t, telemetry.NewMetrics())
+
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL+"/things/slow", strings.NewReader(`{"name":"x"}`))
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("answered %d before the caller left", res.StatusCode)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), `"msg":"http request"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no request log: %s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if out := logs.String(); !strings.Contains(out, `"status":499`) || strings.Contains(out, "internal error") {
+		t.Errorf("a hang-up logged as a failure: %s", out)
 	}
 }
 

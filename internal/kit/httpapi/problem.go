@@ -81,12 +81,22 @@ func hasLocation(field string) bool {
 	return false
 }
 
+// StatusClientClosed is nginx's code for a request its caller abandoned.
+const StatusClientClosed = 499
+
 // problemFor turns any error into the problem sent to callers. A store
 // that is down or too slow is 503 (sqldb.Classify); other unclassified
 // errors become a bare 500 and are logged with their cause; nothing
 // internal (SQL, causes) reaches a response.
 func problemFor(ctx context.Context, err error, where locator) *Problem {
 	f, ok := fault.As(sqldb.Classify(err))
+	if !ok && errors.Is(ctx.Err(), context.Canceled) {
+		// The caller hung up, and the handler failed for it (a body cut
+		// off, a query cancelled): nobody reads this answer, and nothing
+		// failed here. 499, as nginx and the gateway log it, keeps it out
+		// of the 5xx an operator is paged for.
+		return &Problem{ErrorModel: &huma.ErrorModel{Status: StatusClientClosed, Title: "Client Closed Request"}}
+	}
 	if !ok {
 		slog.ErrorContext(ctx, "internal error", "err", err)
 		return &Problem{ErrorModel: &huma.ErrorModel{Status: http.StatusInternalServerError, Title: "Internal Server Error",
