@@ -60,6 +60,7 @@ var catalogue = []bus.Description{
 	PatientRegisteredV1.Describe(), PatientUpdatedV1.Describe(),
 	CaseCreatedV1.Describe(), CaseSubmittedV1.Describe(), CaseStatusChangedV1.Describe(),
 	CaseAwaitingAssignmentV1.Describe(), CaseCancelledV1.Describe(), CaseCompletedV1.Describe(),
+	ConsentGrantedV1.Describe(), ConsentWithdrawnV1.Describe(),
 
 	ProfessionalRegisteredV1.Describe(), ProfessionalUpdatedV1.Describe(),
 	CredentialSubmittedV1.Describe(), CredentialVerifiedV1.Describe(), CredentialRejectedV1.Describe(),

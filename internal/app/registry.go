@@ -13,6 +13,7 @@ import (
 
 	"github.com/secondopinion/platform/internal/kit/service"
 	casemanagement "github.com/secondopinion/platform/internal/services/patient/case-management"
+	patientconsent "github.com/secondopinion/platform/internal/services/patient/patient-consent"
 	patientidentity "github.com/secondopinion/platform/internal/services/patient/patient-identity"
 	"github.com/secondopinion/platform/internal/services/platform/audit"
 	"github.com/secondopinion/platform/internal/services/platform/auth"
@@ -36,7 +37,7 @@ func Catalogue() []service.Module {
 		patientidentity.Module,
 		casemanagement.Module,
 		{Name: "medical-records", Domain: service.Patient, Requires: []string{"case-management"}},
-		{Name: "patient-consent", Domain: service.Patient},
+		patientconsent.Module,
 
 		professionalidentity.Module,
 		credentialing.Module,

@@ -56,7 +56,7 @@ func TestResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := names(ts); !slices.Equal(got, []string{"patient-identity", "case-management", "professional-identity", "credentialing",
+	if got := names(ts); !slices.Equal(got, []string{"patient-identity", "case-management", "patient-consent", "professional-identity", "credentialing",
 		"case-assignment", "medical-opinion", "auth", "audit", "gateway"}) {
 		t.Fatalf("all = %v", got)
 	}
@@ -68,7 +68,7 @@ func TestResolve(t *testing.T) {
 
 func TestResolveErrors(t *testing.T) {
 	_, err := Resolve([]string{"payments"})
-	if err == nil || err.Error() != `target "payments" is not implemented yet (implemented: patient-identity, case-management, professional-identity, credentialing, case-assignment, medical-opinion, auth, audit, gateway)` {
+	if err == nil || err.Error() != `target "payments" is not implemented yet (implemented: patient-identity, case-management, patient-consent, professional-identity, credentialing, case-assignment, medical-opinion, auth, audit, gateway)` {
 		t.Fatalf("unimplemented: %v", err)
 	}
 	_, err = Resolve([]string{"patient-identity,billing"})
@@ -87,7 +87,7 @@ func TestByDependency(t *testing.T) {
 	}
 	slices.Reverse(ts)
 	got := names(byDependency(ts))
-	if !slices.Equal(got, []string{"auth", "patient-identity", "case-management", "professional-identity", "credentialing",
+	if !slices.Equal(got, []string{"auth", "patient-identity", "case-management", "patient-consent", "professional-identity", "credentialing",
 		"case-assignment", "medical-opinion", "audit", "gateway"}) {
 		t.Fatalf("order = %v", got)
 	}

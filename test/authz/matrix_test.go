@@ -81,6 +81,14 @@ var requests = map[string]request{
 	"GET /api/v1/audit":                     {},
 	"GET /api/v1/audit/verify":              {},
 
+	"GET /api/v1/consents/texts": {},
+	"GET /api/v1/consents":       {ofA: true, query: func(f *fixtures) string { return "patientId=" + f.a }},
+	// Each patient grants their own consent, to the text in force.
+	"POST /api/v1/consents": {body: func(f *fixtures) any {
+		return map[string]string{"purpose": "RESEARCH", "version": f.consentVersion("RESEARCH")}
+	}},
+	"DELETE /api/v1/consents/{purpose}": {},
+
 	"POST /api/v1/auth/login": {body: func(f *fixtures) any {
 		return map[string]string{"email": f.accounts["patient A"].email, "password": f.accounts["patient A"].password}
 	}},
@@ -160,6 +168,8 @@ func (f *fixtures) scene(t *testing.T, method, path string) map[string]string {
 		return nil
 	case strings.HasPrefix(path, "/api/v1/patients/"):
 		return map[string]string{"id": f.a}
+	case path == "/api/v1/consents/{purpose}":
+		return map[string]string{"purpose": "RESEARCH"}
 	case strings.HasPrefix(path, "/api/v1/professionals/"):
 		return map[string]string{"id": pro.ID}
 	case strings.HasPrefix(path, "/api/v1/credentials/"):
@@ -472,6 +482,29 @@ func (f *fixtures) login(t *testing.T, acc account) string {
 		t.Fatalf("login: %d %s", status, body)
 	}
 	return r.AccessToken
+}
+
+// consentVersion is the version of purpose's consent text in force, as
+// GET /api/v1/consents/texts publishes it; "" when it cannot be read, which
+// the grant then answers 409.
+func (f *fixtures) consentVersion(purpose string) string {
+	res, err := http.Get(f.base + "/api/v1/consents/texts")
+	if err != nil {
+		return ""
+	}
+	defer res.Body.Close()
+	var texts struct {
+		Items []struct{ Purpose, Version string }
+	}
+	if json.NewDecoder(res.Body).Decode(&texts) != nil {
+		return ""
+	}
+	for _, t := range texts.Items {
+		if t.Purpose == purpose {
+			return t.Version
+		}
+	}
+	return ""
 }
 
 func registration() map[string]any {

@@ -157,6 +157,8 @@ func fixture(method, path, param string) (string, error) {
 		return "{assignment}", nil
 	case param == "caseNumber":
 		return "{caseNumber}", nil
+	case path == "/api/v1/consents/{purpose}":
+		return "RESEARCH", nil
 	case path == "/api/v1/cases/{id}/opinion" && method == "PUT", path == "/api/v1/cases/{id}/opinion/submit":
 		return "{claimedCase}", nil
 	case strings.HasPrefix(path, "/api/v1/cases/{id}/opinion"):

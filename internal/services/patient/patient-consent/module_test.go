@@ -1,0 +1,23 @@
+package patientconsent
+
+import (
+	"testing"
+
+	"github.com/secondopinion/platform/internal/kit/authz"
+)
+
+func TestModule(t *testing.T) {
+	if len(Module.Consumes) != 0 || len(Module.Requires) != 0 {
+		t.Errorf("consumes %v, requires %v; want neither", Module.Consumes, Module.Requires)
+	}
+	if !Module.Implemented() || Module.Name != "patient-consent" {
+		t.Errorf("module %+v", Module)
+	}
+	spec := Module.Spec()
+	if missing := authz.Missing(spec); len(missing) != 0 {
+		t.Errorf("operations without a policy: %v", missing)
+	}
+	if n := len(spec.Paths); n != 3 {
+		t.Errorf("%d paths, want 3", n)
+	}
+}
