@@ -65,6 +65,10 @@ type Store interface {
 	Release(ctx context.Context, key, token string) error
 }
 
+// errTakenOver is Complete's answer to a run whose reservation lapsed and
+// was taken by another: its answer is not the key's any more.
+var errTakenOver = errors.New("the reservation was taken over")
+
 // holder is a Store kept beside the service's own state (SQL): hold
 // returns the context the reserved run works under, which commits its
 // transactions only while the run holds key and marks the key as having

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/secondopinion/platform/internal/kit/authn"
@@ -190,5 +191,41 @@ func TestMemoryExpires(t *testing.T) {
 	now = now.Add(idempotency.InFlightTTL + time.Millisecond)
 	if _, ok, _ := m.Reserve(ctx, "k", idempotency.Record{}); !ok {
 		t.Fatal("reserve after expiry refused")
+	}
+}
+
+// A run whose reservation was released and taken by another run can
+// neither complete nor release the key any more, on every store: its
+// answer is not the key's, and dropping the key would let a third run
+// repeat the work.
+func TestOnlyTheReservingRunEndsItsKey(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v.name, func(t *testing.T) {
+			s := v.open(t)
+			ctx := context.Background()
+			key := "fence-" + uuid.NewString()
+			if _, ok, err := s.Reserve(ctx, key, idempotency.Record{Fingerprint: "f", Token: "first"}); err != nil || !ok {
+				t.Fatalf("reserve: %v %v", ok, err)
+			}
+			if err := s.Release(ctx, key, "first"); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, err := s.Reserve(ctx, key, idempotency.Record{Fingerprint: "f", Token: "second"}); err != nil || !ok {
+				t.Fatalf("reserve after release: %v %v", ok, err)
+			}
+			if err := s.Complete(ctx, key, idempotency.Record{Fingerprint: "f", Token: "first", Done: true, Status: 201}); err == nil {
+				t.Error("the first run completed a key the second holds")
+			}
+			if err := s.Release(ctx, key, "first"); err != nil {
+				t.Fatal(err)
+			}
+			prev, ok, err := s.Reserve(ctx, key, idempotency.Record{Fingerprint: "f", Token: "third"})
+			if err != nil || ok || prev.Done {
+				t.Fatalf("after the first run's release and completion: reserved %v, holder %+v, %v", ok, prev, err)
+			}
+			if err := s.Complete(ctx, key, idempotency.Record{Fingerprint: "f", Token: "second", Done: true, Status: 201}); err != nil {
+				t.Fatalf("the holder's completion: %v", err)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -40,14 +41,19 @@ func (m *Memory) Reserve(_ context.Context, key string, rec Record) (Record, boo
 func (m *Memory) Complete(_ context.Context, key string, rec Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if e, ok := m.entries[key]; !ok || e.rec.Token != rec.Token {
+		return fmt.Errorf("complete idempotency key: %w", errTakenOver)
+	}
 	m.entries[key] = memEntry{rec: rec, expires: m.now().Add(TTL)}
 	return nil
 }
 
-func (m *Memory) Release(_ context.Context, key, _ string) error {
+func (m *Memory) Release(_ context.Context, key, token string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.entries, key)
+	if e, ok := m.entries[key]; ok && e.rec.Token == token {
+		delete(m.entries, key)
+	}
 	return nil
 }
 

@@ -42,19 +42,38 @@ func (s *Redis) Reserve(ctx context.Context, key string, rec Record) (Record, bo
 	return out, false, nil
 }
 
+// complete and release act only on the record of the run that reserved
+// the key (its token), atomically: a run whose reservation lapsed and was
+// taken over must not overwrite or drop its successor's.
+var (
+	complete = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur or cjson.decode(cur)['token'] ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`)
+	release = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and cjson.decode(cur)['token'] == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0`)
+)
+
 func (s *Redis) Complete(ctx context.Context, key string, rec Record) error {
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("complete idempotency key: %w", err)
 	}
-	if err := s.c.Set(ctx, key, raw, TTL).Err(); err != nil {
+	done, err := complete.Run(ctx, s.c, []string{key}, rec.Token, raw, TTL.Milliseconds()).Int()
+	if err != nil {
 		return fmt.Errorf("complete idempotency key: %w", err)
+	}
+	if done == 0 {
+		return fmt.Errorf("complete idempotency key: %w", errTakenOver)
 	}
 	return nil
 }
 
-func (s *Redis) Release(ctx context.Context, key, _ string) error {
-	if err := s.c.Del(ctx, key).Err(); err != nil {
+func (s *Redis) Release(ctx context.Context, key, token string) error {
+	if err := release.Run(ctx, s.c, []string{key}, token).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("release idempotency key: %w", err)
 	}
 	return nil

@@ -151,7 +151,7 @@ func (s *SQL) Complete(ctx context.Context, key string, rec Record) error {
 		return fmt.Errorf("complete idempotency key: %w", err)
 	}
 	if !ok {
-		return errors.New("complete idempotency key: the reservation was taken over")
+		return fmt.Errorf("complete idempotency key: %w", errTakenOver)
 	}
 	return nil
 }
