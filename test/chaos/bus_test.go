@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"fmt"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -26,7 +25,7 @@ func TestBusOutageUnderLoad(t *testing.T) {
 
 	stop := l.load(t, p)
 	time.Sleep(time.Second)
-	nats.stop(t)
+	nats.stop()
 	before := l.acknowledged()
 	time.Sleep(phase(6*time.Second, 30*time.Second))
 	during := l.acknowledged() - before
@@ -47,10 +46,8 @@ func TestBusOutageUnderLoad(t *testing.T) {
 // natsServer is a nats-server with JetStream of the test's own, so that
 // it can be stopped and started again on the same port and store.
 type natsServer struct {
-	url, addr, dir string
-	cmd            *exec.Cmd
-	logs           *testkit.Buffer
-	done           chan struct{}
+	url, addr, dir, bin string
+	proc                *testkit.Process
 }
 
 func startNATS(t *testing.T) *natsServer {
@@ -62,63 +59,34 @@ func startNATS(t *testing.T) *natsServer {
 			t.Fatal("nats-server is not installed (Debian package nats-server)")
 		}
 	}
-	s := &natsServer{dir: t.TempDir()}
+	s := &natsServer{dir: t.TempDir(), bin: bin}
 	s.addr = testkit.OnFreePort(t, func(addr string) error {
 		s.addr = addr
-		return s.run(t, bin)
+		return s.run()
 	})
 	s.url = "nats://" + s.addr
-	t.Cleanup(func() { s.stop(t) })
+	t.Cleanup(s.stop)
 	return s
 }
 
 // run starts the server on s.addr and waits until it is ready.
-func (s *natsServer) run(t *testing.T, bin string) error {
+func (s *natsServer) run() error {
 	host, port, _ := strings.Cut(s.addr, ":")
-	s.logs, s.done = &testkit.Buffer{}, make(chan struct{})
-	s.cmd = exec.Command(bin, "-a", host, "-p", port, "-js", "-sd", s.dir)
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
+	proc, err := testkit.StartProcess(exec.Command(s.bin, "-a", host, "-p", port, "-js", "-sd", s.dir), "Server is ready", 30*time.Second)
+	if err != nil {
 		return err
 	}
-	done := s.done
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if strings.Contains(s.logs.String(), "Server is ready") {
-			return nil
-		}
-		select {
-		case <-done:
-			if testkit.PortTaken(s.logs.String()) {
-				return testkit.ErrPortTaken
-			}
-			return fmt.Errorf("nats-server exited:\n%s", s.logs.String())
-		default:
-		}
-	}
-	return fmt.Errorf("nats-server not ready in 30 s:\n%s", s.logs.String())
+	s.proc = proc
+	return nil
 }
 
 // stop shuts the server down and waits until it is gone.
-func (s *natsServer) stop(t *testing.T) {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
+func (s *natsServer) stop() { s.proc.Stop(syscall.SIGTERM, 10*time.Second) }
 
 // start runs the server again on its port and store.
 func (s *natsServer) start(t *testing.T) {
 	t.Helper()
-	if err := s.run(t, s.cmd.Path); err != nil {
+	if err := s.run(); err != nil {
 		t.Fatalf("restart nats-server on %s: %v", s.addr, err)
 	}
 }

@@ -29,7 +29,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "crash-")
+	dir, err := os.MkdirTemp("", "chaos-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -49,10 +49,8 @@ func TestMain(m *testing.M) {
 
 // process is a running `secondopinion serve`.
 type process struct {
-	cmd  *exec.Cmd
+	*testkit.Process
 	base string
-	logs *testkit.Buffer
-	done chan struct{}
 }
 
 // launch starts the platform on env and waits until it says it listens.
@@ -60,35 +58,20 @@ type process struct {
 // tried again on a new one (testkit.OnFreePort).
 func launch(t *testing.T, env map[string]string) *process {
 	t.Helper()
-	var p *process
+	p := &process{}
 	addr := testkit.OnFreePort(t, func(addr string) error {
-		proc := &process{logs: &testkit.Buffer{}, done: make(chan struct{})}
-		proc.cmd = exec.Command(binary, "serve")
-		proc.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LISTEN=" + addr}
+		cmd := exec.Command(binary, "serve")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LISTEN=" + addr}
 		for k, v := range env {
-			proc.cmd.Env = append(proc.cmd.Env, k+"="+v)
+			cmd.Env = append(cmd.Env, k+"="+v)
 		}
-		proc.cmd.Stdout, proc.cmd.Stderr = proc.logs, proc.logs
-		if err := proc.cmd.Start(); err != nil {
+		proc, err := testkit.StartProcess(cmd, `"msg":"listening"`, time.Minute)
+		if err != nil {
 			return err
 		}
-		go func() { _ = proc.cmd.Wait(); close(proc.done) }()
-		t.Cleanup(func() { proc.kill(t) })
-		p = proc
-		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if strings.Contains(p.logs.String(), `"msg":"listening"`) {
-				return nil
-			}
-			select {
-			case <-p.done:
-				if testkit.PortTaken(p.logs.String()) {
-					return testkit.ErrPortTaken
-				}
-				return fmt.Errorf("the platform exited:\n%s", p.logs.String())
-			default:
-			}
-		}
-		return fmt.Errorf("the platform did not start in a minute:\n%s", p.logs.String())
+		t.Cleanup(func() { proc.Stop(syscall.SIGKILL, 0) })
+		p.Process = proc
+		return nil
 	})
 	p.base = "http://" + addr
 	return p
@@ -97,10 +80,7 @@ func launch(t *testing.T, env map[string]string) *process {
 // kill ends the process with SIGKILL — no shutdown, no flush — and waits
 // until it is gone.
 func (p *process) kill(t *testing.T) {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
+	if !p.Stop(syscall.SIGKILL, 0) {
 		t.Fatal("the process outlived SIGKILL")
 	}
 }

@@ -58,7 +58,7 @@ func TestKillDuringKeyedCreations(t *testing.T) {
 			select {
 			case <-killed:
 			case <-time.After(30 * time.Second):
-				t.Fatalf("only %d of %d creations acknowledged in 30 s\n%s", nAcked.Load(), keys, p.logs.String())
+				t.Fatalf("only %d of %d creations acknowledged in 30 s\n%s", nAcked.Load(), keys, p.Output.String())
 			}
 			p.kill(t)
 			wg.Wait()
