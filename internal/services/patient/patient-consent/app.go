@@ -105,9 +105,9 @@ func (s *Service) change(ctx context.Context, who authn.Principal, purpose vocab
 			if err != nil {
 				return err
 			}
-			dc, ok, err := decide(fold(history)[purpose], s.clock())
+			out = fold(history)[purpose]
+			dc, ok, err := decide(out, s.clock())
 			if err != nil || !ok {
-				out = fold(history)[purpose]
 				return err
 			}
 			c := store.Change{PatientID: who.Subject, Change: dc, ClientAddr: addr}

@@ -39,7 +39,7 @@ type Consent struct {
 }
 
 func toConsent(st domain.State) Consent {
-	cur, _ := domain.Current(st.Purpose)
+	cur := domain.Current(st.Purpose)
 	c := Consent{Purpose: st.Purpose, Status: st.Status, Version: st.Version, CurrentVersion: cur.Version}
 	if !st.GrantedAt.IsZero() {
 		c.GrantedAt = &st.GrantedAt

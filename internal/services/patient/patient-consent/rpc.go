@@ -32,7 +32,7 @@ func (r *rpcServer) Check(ctx context.Context, req *connect.Request[patientv1.Ch
 	if err != nil {
 		return nil, rpc.Error(ctx, err)
 	}
-	cur, _ := domain.Current(purpose)
+	cur := domain.Current(purpose)
 	return connect.NewResponse(&patientv1.CheckConsentResponse{Granted: st.Status == domain.StatusGranted,
 		Version: grantedVersion(st), CurrentVersion: cur.Version}), nil
 }

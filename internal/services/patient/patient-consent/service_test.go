@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -58,24 +57,18 @@ const adminID = "0190a0a0-0000-7000-8000-0000000000ad"
 
 // tokens stands in for the auth service: "a" and "b" are the harness's
 // patients, "pro" a professional, "admin" an admin and "service:<name>"
-// a service identity.
-type tokens struct{ a, b string }
-
-func (tk tokens) Verify(_ context.Context, token string) (authn.Principal, error) {
-	if name, ok := strings.CutPrefix(token, "service:"); ok {
-		return authn.Principal{Subject: name, Role: authn.RoleService}, nil
+// the service identities the tests present.
+func tokens(a, b string) testkit.Tokens {
+	tk := testkit.Tokens{
+		"a":     {Subject: a, Role: authn.RolePatient},
+		"b":     {Subject: b, Role: authn.RolePatient},
+		"pro":   {Subject: "0190a0a0-0000-7000-8000-0000000000f0", Role: authn.RoleProfessional},
+		"admin": {Subject: adminID, Role: authn.RoleAdmin},
 	}
-	switch token {
-	case "a":
-		return authn.Principal{Subject: tk.a, Role: authn.RolePatient}, nil
-	case "b":
-		return authn.Principal{Subject: tk.b, Role: authn.RolePatient}, nil
-	case "pro":
-		return authn.Principal{Subject: "0190a0a0-0000-7000-8000-0000000000f0", Role: authn.RoleProfessional}, nil
-	case "admin":
-		return authn.Principal{Subject: adminID, Role: authn.RoleAdmin}, nil
+	for _, name := range []string{"ai-orchestration", "case-assignment", "notification"} {
+		tk["service:"+name] = authn.Principal{Subject: name, Role: authn.RoleService}
 	}
-	return authn.Principal{}, errors.New("unknown test token")
+	return tk
 }
 
 type harness struct {
@@ -107,7 +100,7 @@ func newHarness(t *testing.T, db *sqldb.DB) *harness {
 	}
 	h.svc = svc
 	t.Cleanup(h.checkContracts)
-	h.handler = httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens{h.a, h.b}})
+	h.handler = httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens(h.a, h.b)})
 	ln := testkit.Listen(t)
 	srv := &http.Server{Handler: h.handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
@@ -199,7 +192,7 @@ func (h *harness) do(token, method, path string, body any) response {
 }
 
 func current(p vocab.ConsentPurpose) string {
-	t, _ := domain.Current(p)
+	t := domain.Current(p)
 	return t.Version
 }
 

@@ -110,7 +110,7 @@ func Grant(s State, version string, at time.Time) (Change, bool, error) {
 	if err := ValidPurpose("purpose", s.Purpose); err != nil {
 		return Change{}, false, err
 	}
-	cur, _ := Current(s.Purpose)
+	cur := Current(s.Purpose)
 	if version != cur.Version {
 		return Change{}, false, fault.Conflict(ErrOutdated, fmt.Sprintf(
 			"the version named is not the current %s consent text: read GET /api/v1/consents/texts and grant version %s",

@@ -38,18 +38,18 @@ var texts = []Text{
 func Texts() []Text {
 	out := make([]Text, 0, len(vocab.ConsentPurposes))
 	for _, p := range vocab.ConsentPurposes {
-		t, _ := Current(p)
-		out = append(out, t)
+		out = append(out, Current(p))
 	}
 	return out
 }
 
-// Current is the consent text in force for purpose p.
-func Current(p vocab.ConsentPurpose) (Text, bool) {
+// Current is the consent text in force for purpose p; the zero Text for
+// what is not a purpose.
+func Current(p vocab.ConsentPurpose) Text {
 	for _, t := range texts {
 		if t.Purpose == p {
-			return t, true
+			return t
 		}
 	}
-	return Text{}, false
+	return Text{}
 }
