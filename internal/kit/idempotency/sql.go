@@ -34,6 +34,8 @@ const (
 	// bounds one, and a full batch lets the next reservation sweep again.
 	sweepEvery = time.Minute
 	sweepBatch = 1000
+	// sweepTimeout bounds a sweep, which no request waits for.
+	sweepTimeout = 30 * time.Second
 )
 
 // SQL is the Store in a service's own database, on either engine: records
@@ -217,7 +219,8 @@ func (s *SQL) renew(key, token string) {
 		WHERE key = $1 AND token = $2`, key, token, s.clock().Add(s.lease))
 }
 
-// sweep deletes expired records, at most once per sweepEvery. Expired
+// sweep deletes expired records, at most once per sweepEvery, beside
+// the reservation that found it due rather than in its way. Expired
 // records count as absent either way, so a failed sweep only leaves rows
 // for the next one.
 func (s *SQL) sweep(ctx context.Context) {
@@ -226,11 +229,15 @@ func (s *SQL) sweep(ctx context.Context) {
 	if now.UnixNano() < next || !s.nextSweep.CompareAndSwap(next, now.Add(sweepEvery).UnixNano()) {
 		return
 	}
-	n, err := rows(s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE key IN
-		(SELECT key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)`, now, sweepBatch))
-	if err == nil && n == sweepBatch {
-		s.nextSweep.Store(0)
-	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sweepTimeout)
+		defer cancel()
+		n, err := rows(s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE key IN
+			(SELECT key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)`, now, sweepBatch))
+		if err == nil && n == sweepBatch {
+			s.nextSweep.Store(0)
+		}
+	}()
 }
 
 func rows(res sql.Result, err error) (int64, error) {
