@@ -26,7 +26,10 @@ func Classify(err error) error {
 	if _, ok := fault.As(err); ok {
 		return err
 	}
-	return fault.Unavailable("the database", err)
+	// A lost connection or a passed deadline says the same of any
+	// dependency a handler called, not only of a store: the answer names
+	// none.
+	return fault.Unavailable("a dependency", err)
 }
 
 // outage reports an error of a store that is down or too slow rather than
