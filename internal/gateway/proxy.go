@@ -63,12 +63,15 @@ func newProxy(target string, base *url.URL, client *http.Client, cfg Config) *pr
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
 	defer cancel()
-	r = r.WithContext(ctx)
+	var body *callerBody
 	if r.Body != nil && r.Body != http.NoBody {
 		// The transport gets the body behind ReverseProxy's own wrapper:
 		// the breaker finds it in the context.
-		body := &callerBody{ReadCloser: r.Body}
-		r = r.WithContext(context.WithValue(ctx, callerBodyKey{}, body))
+		body = &callerBody{ReadCloser: r.Body}
+		ctx = context.WithValue(ctx, callerBodyKey{}, body)
+	}
+	r = r.WithContext(ctx)
+	if body != nil {
 		r.Body = body
 	}
 	if !p.upgrades && r.Header.Get("Upgrade") != "" {
