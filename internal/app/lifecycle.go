@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/config"
+	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/idempotency"
 	"github.com/secondopinion/platform/internal/kit/rpc"
@@ -67,11 +69,13 @@ type App struct {
 	ln       net.Listener
 	ops      *opsServer // nil when METRICS_LISTEN is off
 
-	mu     sync.Mutex
-	peers  map[string]*inProcessPeer // local targets reached through their wrapped handler
-	remote *http.Client              // gRPC to peers in other processes
-	upHTTP *http.Client              // the gateway's REST to remote upstreams
-	redis  *redis.Client             // nil without REDIS_URL
+	mu    sync.Mutex
+	peers map[string]*inProcessPeer // local targets reached through their wrapped handler
+	// selected are the targets of this process, built or about to be.
+	selected map[string]bool
+	remote   *http.Client  // gRPC to peers in other processes
+	upHTTP   *http.Client  // the gateway's REST to remote upstreams
+	redis    *redis.Client // nil without REDIS_URL
 	// authority is the token issuer (auth) when it runs here.
 	authority service.Authority
 	// verifier is the authn.Verifier behind Verify, chosen by
@@ -116,16 +120,20 @@ func New(ctx context.Context, cfg Config, names []string, opts Options) (_ *App,
 		return nil, err
 	}
 	a := &App{
-		cfg:     cfg,
-		opts:    opts,
-		log:     opts.Log,
-		metrics: telemetry.NewMetrics(),
-		peers:   map[string]*inProcessPeer{},
-		remote:  rpc.RemoteClient(),
-		upHTTP:  &http.Client{Transport: upstreamTransport()},
+		cfg:      cfg,
+		opts:     opts,
+		log:      opts.Log,
+		metrics:  telemetry.NewMetrics(),
+		peers:    map[string]*inProcessPeer{},
+		selected: map[string]bool{},
+		remote:   rpc.RemoteClient(),
+		upHTTP:   &http.Client{Transport: upstreamTransport()},
 	}
 	if a.log == nil {
 		a.log = slog.Default()
+	}
+	for _, t := range targets {
+		a.selected[t.Name] = true
 	}
 	defer func() {
 		if err != nil {
@@ -214,13 +222,13 @@ func (a *App) openRedis(ctx context.Context) error {
 // Redis its Idempotency-Key records live in its own store db, beside the
 // changes they guard: they survive a crash, and replicas sharing the
 // database share them.
-func (a *App) wrap(target string, h http.Handler, db *sqldb.DB) http.Handler {
+func (a *App) wrap(target string, h http.Handler, db *sqldb.DB, streams func(*http.Request) bool) http.Handler {
 	idem := a.idem
 	if idem == nil {
 		idem = idempotency.NewSQL(db)
 	}
 	return httpapi.Wrap(h, httpapi.Options{Service: target, Metrics: a.metrics, Verifier: a, Idempotency: idem,
-		TrustedProxies: a.cfg.TrustedProxies})
+		TrustedProxies: a.cfg.TrustedProxies, Streams: streams})
 }
 
 // edgeVerifier is the gateway's: a service identity is for calls between
@@ -370,7 +378,7 @@ func (a *App) addService(ctx context.Context, t Target) error {
 	if auth, ok := s.svc.(service.Authority); ok {
 		a.authority = auth
 	}
-	s.handler = a.wrap(t.Name, s.svc.Handler(), db)
+	s.handler = a.wrap(t.Name, s.svc.Handler(), db, httpapi.Streams(s.svc.OpenAPI()))
 	return nil
 }
 
@@ -380,7 +388,7 @@ func (a *App) addGateway(t Target) error {
 	var ups []gateway.Upstream
 	for _, r := range t.Requires {
 		if s := a.local(r); s != nil {
-			ups = append(ups, gateway.Upstream{Target: r, URL: rpc.BaseURL, HTTP: a.inProcess(s).client, Spec: s.svc.OpenAPI(), Local: true})
+			ups = append(ups, gateway.Upstream{Target: r, URL: rpc.BaseURL, HTTP: a.inProcess(r).client, Spec: s.svc.OpenAPI(), Local: true})
 		} else if u := a.cfg.ServiceURLs[r]; u != "" {
 			m, _ := Lookup(r)
 			ups = append(ups, gateway.Upstream{Target: r, URL: u, HTTP: a.upHTTP, Spec: m.Spec()})
@@ -389,6 +397,7 @@ func (a *App) addGateway(t Target) error {
 	gcfg := a.cfg.Gateway
 	gcfg.MaxHeaderBytes = a.cfg.HTTPMaxHeaderBytes
 	gcfg.TrustedProxies = a.cfg.TrustedProxies
+	gcfg.StreamIdle = a.cfg.HTTPReadTimeout
 	g, err := gateway.New(gcfg, ups)
 	if err != nil {
 		return fmt.Errorf("build gateway: %w", err)
@@ -408,14 +417,24 @@ func (a *App) local(target string) *running {
 
 // inProcess serves a local service's wrapped handler in memory, once, so
 // its peers and the gateway reach it with the full protocol and middleware.
-func (a *App) inProcess(s *running) *inProcessPeer {
+// The handler is found per request: two services may call each other
+// (medical-records reads cases, case-management asks for the records'
+// checklist), so one is given its peer before that peer is built.
+func (a *App) inProcess(target string) *inProcessPeer {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	p := a.peers[s.target.Name]
+	p := a.peers[target]
 	if p == nil {
-		srv := rpc.NewInProcess(s.handler)
+		srv := rpc.NewInProcess(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s := a.local(target)
+			if s == nil || s.handler == nil {
+				httpapi.WriteProblem(w, r, fault.Unavailable(target, errors.New("not built yet")))
+				return
+			}
+			s.handler.ServeHTTP(w, r)
+		}))
 		p = &inProcessPeer{srv: srv, client: srv.Client()}
-		a.peers[s.target.Name] = p
+		a.peers[target] = p
 	}
 	return p
 }
@@ -434,8 +453,8 @@ func (a *App) peerOf(caller string) func(string) (service.Peer, error) {
 }
 
 func (a *App) peer(target string) (service.Peer, error) {
-	if s := a.local(target); s != nil {
-		return service.Peer{HTTP: a.inProcess(s).client, URL: rpc.BaseURL}, nil
+	if a.selected[target] {
+		return service.Peer{HTTP: a.inProcess(target).client, URL: rpc.BaseURL}, nil
 	}
 	if u := a.cfg.ServiceURLs[target]; u != "" {
 		return service.Peer{HTTP: a.remote, URL: u}, nil
@@ -489,7 +508,7 @@ func (a *App) routes() (http.Handler, error) {
 		// record. A second copy here would be lost in a crash (without
 		// Redis) and could only answer ahead of the durable one.
 		mux.Handle("/", httpapi.Wrap(a.gateway.Handler(), httpapi.Options{Service: Gateway, Metrics: a.metrics, Verifier: edgeVerifier{a}, Idempotency: idempotency.Forward,
-			TrustedProxies: a.cfg.TrustedProxies}))
+			TrustedProxies: a.cfg.TrustedProxies, Streams: a.gateway.Streams}))
 		return mux, nil
 	}
 	s := a.services[0]
@@ -658,6 +677,13 @@ func (a *App) Close() error {
 			}
 		}
 		for _, s := range a.services {
+			// A service holding more than its store (a bucket, a keeper)
+			// lets go of it first.
+			if c, ok := s.svc.(io.Closer); ok {
+				if err := c.Close(); err != nil {
+					errs = append(errs, fmt.Errorf("close %s: %w", s.target.Name, err))
+				}
+			}
 			if err := s.db.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close %s store: %w", s.target.Name, err))
 			}

@@ -56,6 +56,12 @@ type Config struct {
 	// (an ingress, a sidecar): theirs is passed on with the peer appended.
 	// From anyone else only the peer's own address is passed on.
 	TrustedProxies []netip.Prefix
+	// StreamIdle bounds the pause between two reads of a streamed
+	// operation's body, or two writes of its answer
+	// (httpapi.StreamExtension: uploads and downloads of records), which no
+	// fixed timeout or body limit of the edge cuts: its service enforces
+	// the size limits. Default 30 s.
+	StreamIdle time.Duration
 }
 
 // Validate checks the settings' forms; errors name the variable.
@@ -83,8 +89,12 @@ type Gateway struct {
 	routes  []Route
 	allowed map[string][]string // mounted pattern → its methods, for 405s
 	paths   *http.ServeMux      // the mounted patterns without methods
-	doc     []byte              // the merged OpenAPI document
-	docs    http.Handler        // GET /docs, the API reference page, and its assets
+	// streamed are the routes ("METHOD pattern") of streamed operations,
+	// which streams matches.
+	streamed map[string]bool
+	streams  *http.ServeMux
+	doc      []byte       // the merged OpenAPI document
+	docs     http.Handler // GET /docs, the API reference page, and its assets
 }
 
 // New checks the upstreams and builds the gateway: its routing table from
@@ -99,6 +109,9 @@ func New(cfg Config, ups []Upstream) (*Gateway, error) {
 	}
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = 64 << 10
+	}
+	if cfg.StreamIdle <= 0 {
+		cfg.StreamIdle = 30 * time.Second
 	}
 	g := &Gateway{cfg: cfg, proxies: map[string]*proxy{}, allowed: map[string][]string{}}
 	for _, u := range ups {
@@ -135,6 +148,11 @@ func New(cfg Config, ups []Upstream) (*Gateway, error) {
 	if g.docs, err = docs.Handler("/docs", "/openapi.json"); err != nil {
 		return nil, fmt.Errorf("docs page: %w", err)
 	}
+	g.streamed = streamed(g.ups)
+	g.streams = http.NewServeMux()
+	for route := range g.streamed {
+		g.streams.HandleFunc(route, func(http.ResponseWriter, *http.Request) {})
+	}
 	g.paths = http.NewServeMux()
 	for _, rt := range g.routes {
 		if g.allowed[rt.Pattern] == nil {
@@ -165,11 +183,31 @@ func (g *Gateway) Handler() http.Handler {
 	mux.Handle("GET /docs", g.docs)
 	mux.Handle("GET /docs/assets/", g.docs)
 	for _, rt := range g.routes {
-		mux.Handle(rt.Method+" "+rt.Pattern, g.proxies[rt.Target])
+		if g.streamed[rt.Method+" "+rt.Pattern] {
+			mux.Handle(rt.Method+" "+rt.Pattern, g.stream(g.proxies[rt.Target]))
+		} else {
+			mux.Handle(rt.Method+" "+rt.Pattern, g.limitBody(g.proxies[rt.Target]))
+		}
 	}
-	mux.HandleFunc("/api/", g.unrouted)
+	mux.Handle("/api/", g.limitBody(http.HandlerFunc(g.unrouted)))
 	mux.HandleFunc("/", notFound)
-	return g.cors(g.admit(g.limitBody(mux)))
+	return g.cors(g.admit(mux))
+}
+
+// Streams reports whether r is for a streamed operation (see
+// Config.StreamIdle), for the middleware around the gateway: its body
+// passes on whole, without the platform's limit.
+func (g *Gateway) Streams(r *http.Request) bool {
+	_, pattern := g.streams.Handler(r)
+	return pattern != ""
+}
+
+// stream forwards a streamed operation (see Config.StreamIdle): without
+// the upstream timeout, for as long as its body or answer keeps moving.
+func (g *Gateway) stream(p *proxy) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.forward(httpapi.Idle(w, r, g.cfg.StreamIdle), r, 0)
+	})
 }
 
 // unrouted handles /api/ requests no route matched: the legacy monolith

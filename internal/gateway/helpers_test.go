@@ -179,7 +179,7 @@ func front(t testing.TB, cfg Config, ups ...Upstream) (string, *Gateway) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serve(t, httpapi.Wrap(g.Handler(), httpapi.Options{Service: "gateway", Verifier: tokenVerifier{}})), g
+	return serve(t, httpapi.Wrap(g.Handler(), httpapi.Options{Service: "gateway", Verifier: tokenVerifier{}, Streams: g.Streams})), g
 }
 
 func do(t testing.TB, method, url string, body io.Reader, header map[string]string) *http.Response {

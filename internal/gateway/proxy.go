@@ -60,8 +60,14 @@ func newProxy(target string, base *url.URL, client *http.Client, cfg Config) *pr
 	return p
 }
 
-func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
+func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.forward(w, r, p.timeout) }
+
+// forward sends r upstream, cut off after timeout unless it is 0.
+func (p *proxy) forward(w http.ResponseWriter, r *http.Request, timeout time.Duration) {
+	ctx, cancel := r.Context(), context.CancelFunc(func() {})
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	}
 	defer cancel()
 	var body *callerBody
 	if r.Body != nil && r.Body != http.NoBody {

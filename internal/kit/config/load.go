@@ -152,12 +152,12 @@ func set(v reflect.Value, raw string) error {
 			return fmt.Errorf("must be true or false, got %q", raw)
 		}
 		v.SetBool(b)
-	case v.Kind() == reflect.Int:
-		n, err := strconv.Atoi(raw)
+	case v.Kind() == reflect.Int || v.Kind() == reflect.Int64:
+		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil {
 			return fmt.Errorf("must be a whole number, got %q", raw)
 		}
-		v.SetInt(int64(n))
+		v.SetInt(n)
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
 		v.Set(reflect.ValueOf(SplitList(raw)).Convert(v.Type()))
 	case v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String && v.Type().Elem().Kind() == reflect.String:

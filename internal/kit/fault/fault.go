@@ -30,6 +30,7 @@ const (
 	KindMalformed                    // the request breaks HTTP itself, so no field is at fault
 	KindHeadersTooLarge              // the request's headers are over the size limit
 	KindRequestTimeout               // the request did not arrive in time
+	KindUnsupported                  // the content is of a type the operation does not take
 )
 
 // Error is a classified error. Title and Detail are shown to callers, so

@@ -37,6 +37,9 @@ type Options struct {
 	// anywhere else is its own address, whatever it claims. Requests over
 	// the in-process connection (all mode) come from the gateway.
 	TrustedProxies []netip.Prefix
+	// Streams picks the requests of streamed operations (see
+	// RegisterStream), which enforce their own body limits; nil is none.
+	Streams func(*http.Request) bool
 }
 
 // RequestIDHeader carries the request id between the gateway and services.
@@ -58,9 +61,9 @@ func Wrap(h http.Handler, o Options) http.Handler {
 	if o.Idempotency == nil {
 		o.Idempotency = idempotency.NewMemory()
 	}
-	h = idempotency.Middleware(o.Service, o.Idempotency, WriteProblem)(h)
+	h = bypass(idempotency.Middleware(o.Service, o.Idempotency, WriteProblem)(h), h, o.Streams)
 	h = authn.Middleware(o.Verifier, WriteProblem)(h)
-	h = limitBody(h, o.MaxBody)
+	h = bypass(limitBody(h, o.MaxBody), h, o.Streams)
 	h = recoverPanics(h)
 	h = private(h)
 	return observe(h, o)
@@ -194,6 +197,22 @@ func recoverPanics(next http.Handler) http.Handler {
 			}
 		}()
 		next.ServeHTTP(w, r)
+	})
+}
+
+// bypass sends the requests of streamed operations (streams) to direct
+// and the others to h: a streamed body is neither cut at the platform
+// limit nor read whole to key an Idempotency-Key record.
+func bypass(h, direct http.Handler, streams func(*http.Request) bool) http.Handler {
+	if streams == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if streams(r) {
+			direct.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 

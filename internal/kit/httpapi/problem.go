@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -32,6 +33,7 @@ var statuses = map[fault.Kind]int{
 	fault.KindMalformed:        http.StatusBadRequest,
 	fault.KindHeadersTooLarge:  http.StatusRequestHeaderFieldsTooLarge,
 	fault.KindRequestTimeout:   http.StatusRequestTimeout,
+	fault.KindUnsupported:      http.StatusUnsupportedMediaType,
 }
 
 // StatusOf is the HTTP status of any error: a fault's by its kind,
@@ -124,6 +126,19 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header()[k] = v
 	}
 	writeJSON(w, "application/problem+json", p.Status, p.ErrorModel)
+}
+
+// RenderProblem is the problem WriteProblem sends for err: its status,
+// headers and body, for a library that writes its own responses (tusd).
+func RenderProblem(ctx context.Context, err error) (int, http.Header, []byte) {
+	p := problemFor(ctx, err, nil)
+	h := p.headers.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Content-Type", "application/problem+json")
+	body, _ := json.Marshal(p.ErrorModel)
+	return p.Status, h, body
 }
 
 // installErrors routes every huma error through problemFor, so faults
