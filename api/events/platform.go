@@ -61,6 +61,7 @@ var catalogue = []bus.Description{
 	CaseCreatedV1.Describe(), CaseSubmittedV1.Describe(), CaseStatusChangedV1.Describe(),
 	CaseAwaitingAssignmentV1.Describe(), CaseCancelledV1.Describe(), CaseCompletedV1.Describe(),
 	ConsentGrantedV1.Describe(), ConsentWithdrawnV1.Describe(),
+	DocumentUploadedV1.Describe(), DocumentDeletedV1.Describe(),
 
 	ProfessionalRegisteredV1.Describe(), ProfessionalUpdatedV1.Describe(),
 	CredentialSubmittedV1.Describe(), CredentialVerifiedV1.Describe(), CredentialRejectedV1.Describe(),

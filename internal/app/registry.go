@@ -13,6 +13,7 @@ import (
 
 	"github.com/secondopinion/platform/internal/kit/service"
 	casemanagement "github.com/secondopinion/platform/internal/services/patient/case-management"
+	medicalrecords "github.com/secondopinion/platform/internal/services/patient/medical-records"
 	patientconsent "github.com/secondopinion/platform/internal/services/patient/patient-consent"
 	patientidentity "github.com/secondopinion/platform/internal/services/patient/patient-identity"
 	"github.com/secondopinion/platform/internal/services/platform/audit"
@@ -36,7 +37,7 @@ func Catalogue() []service.Module {
 	return []service.Module{
 		patientidentity.Module,
 		casemanagement.Module,
-		{Name: "medical-records", Domain: service.Patient, Requires: []string{"case-management"}},
+		medicalrecords.Module,
 		patientconsent.Module,
 
 		professionalidentity.Module,

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -139,9 +140,26 @@ func (s *Service) list(ctx context.Context, who authn.Principal, customerID, cur
 	return cs, next, nil
 }
 
-func (s *Service) submit(ctx context.Context, who authn.Principal, id string) (store.Case, error) {
-	if _, err := s.owned(ctx, who, "case.submit", id); err != nil {
+// submit submits a draft case, unless it lacks records its specialty's
+// checklist names and the patient has not confirmed they have no more.
+func (s *Service) submit(ctx context.Context, who authn.Principal, id string, confirmIncomplete bool) (store.Case, error) {
+	c, err := s.owned(ctx, who, "case.submit", id)
+	if err != nil {
 		return store.Case{}, err
+	}
+	if c.Status == domain.Draft && !confirmIncomplete {
+		missing, err := s.records.Missing(ctx, c.ID, vocab.Specialty(c.Specialty))
+		if err != nil {
+			return store.Case{}, err
+		}
+		if len(missing) > 0 {
+			names := make([]string, len(missing))
+			for i, k := range missing {
+				names[i] = string(k)
+			}
+			return store.Case{}, fault.Conflict("Records missing", "the case lacks "+strings.Join(names, ", ")+
+				": upload them, or submit with confirmIncomplete if you have nothing more")
+		}
 	}
 	return s.command(ctx, who, id, domain.TriggerSubmit, "", s.cfg.Pipeline.Submit)
 }

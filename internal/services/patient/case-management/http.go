@@ -71,6 +71,11 @@ type CaseProgress struct {
 	LastUpdated time.Time        `json:"lastUpdated"`
 }
 
+// Submission is how a patient submits, optional.
+type Submission struct {
+	ConfirmIncomplete bool `json:"confirmIncomplete,omitempty" doc:"the patient has no more of the records the specialty's checklist names (GET /api/v1/cases/{id}/checklist): submit without them"`
+}
+
 // Cancellation is a patient's reason for cancelling, optional.
 type Cancellation struct {
 	Reason string `json:"reason,omitempty" maxLength:"500"`
@@ -97,6 +102,10 @@ type (
 		Limit      int    `query:"limit" default:"20" minimum:"1" maximum:"100"`
 	}
 	listOutput  struct{ Body page.Page[Case] }
+	submitInput struct {
+		ID   string `path:"id" format:"uuid"`
+		Body *Submission
+	}
 	cancelInput struct {
 		ID   string `path:"id" format:"uuid"`
 		Body *Cancellation
@@ -155,9 +164,11 @@ func (s *Service) routes(api huma.API) {
 			return &listOutput{page.Of(cs, next, toCase)}, nil
 		})
 	httpapi.Register(api, huma.Operation{OperationID: "submit-case", Method: http.MethodPost, Path: "/api/v1/cases/{id}/submit",
-		Summary: "Submit a draft case", Tags: tags, Errors: []int{http.StatusConflict}}, own,
-		func(ctx context.Context, in *idInput) (*caseOutput, error) {
-			c, err := s.submit(ctx, authn.FromContext(ctx), in.ID)
+		Summary: "Submit a draft case", Tags: tags, Errors: []int{http.StatusConflict},
+		Description: "A case lacking records its specialty's checklist names is refused (409 \"Records missing\", " +
+			"naming them) unless confirmIncomplete is true."}, own,
+		func(ctx context.Context, in *submitInput) (*caseOutput, error) {
+			c, err := s.submit(ctx, authn.FromContext(ctx), in.ID, in.Body != nil && in.Body.ConfirmIncomplete)
 			if err != nil {
 				return nil, err
 			}

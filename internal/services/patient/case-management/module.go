@@ -3,6 +3,7 @@ package casemanagement
 import (
 	"github.com/danielgtaylor/huma/v2"
 
+	medicalrecords "github.com/secondopinion/platform/internal/clients/medical-records"
 	patientidentity "github.com/secondopinion/platform/internal/clients/patient-identity"
 	"github.com/secondopinion/platform/internal/kit/service"
 )
@@ -15,7 +16,7 @@ var Module = service.Module{
 	Name:     Name,
 	Domain:   service.Patient,
 	Summary:  "cases, their numbers, status lifecycle and timeline",
-	Requires: []string{patientidentity.Target},
+	Requires: []string{patientidentity.Target, medicalrecords.Target},
 	Consumes: subscriptions.Types(),
 	Migrate:  Migrate,
 	Routes:   func(api huma.API) { new(Service).routes(api) },

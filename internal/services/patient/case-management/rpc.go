@@ -14,9 +14,10 @@ import (
 )
 
 // rpcCallers is who may call the internal CaseService: the opinion
-// service reads a case's owner, number and question.
+// service reads a case's owner, number and question; medical-records a
+// case's owner, status and specialty.
 var rpcCallers = rpc.Callers{
-	patientv1connect.CaseServiceGetCaseProcedure: {"medical-opinion"},
+	patientv1connect.CaseServiceGetCaseProcedure: {"medical-opinion", "medical-records"},
 }
 
 // rpcServer is the internal CaseService.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
 	"github.com/secondopinion/platform/api/vocab"
+	medicalrecords "github.com/secondopinion/platform/internal/clients/medical-records"
 	patientidentity "github.com/secondopinion/platform/internal/clients/patient-identity"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
@@ -42,6 +43,7 @@ type Service struct {
 	region   string
 	store    *store.Store
 	patients *patientidentity.Client
+	records  *medicalrecords.Client
 }
 
 // Migrate creates or upgrades the service's tables, its outbox and inbox.
@@ -67,6 +69,12 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	s.patients = patientidentity.New(peer)
 	// Cases cannot be opened without patient-identity.
 	s.Check(patientidentity.Target, s.patients.Ready)
+	if peer, err = s.Peer(medicalrecords.Target); err != nil {
+		return nil, err
+	}
+	// Nor submitted without medical-records' checklist.
+	s.records = medicalrecords.New(peer)
+	s.Check(medicalrecords.Target, s.records.Ready)
 	s.routes(s.API)
 	path, h := patientv1connect.NewCaseServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers))
 	s.ServeRPC(patientv1connect.CaseServiceName, path, h)

@@ -49,6 +49,20 @@ func (p patients) GetPatient(_ context.Context, req *connect.Request[patientv1.G
 	return connect.NewResponse(&patientv1.PatientResponse{Id: req.Msg.Id, DateOfBirth: "1990-12-10"}), nil
 }
 
+// records is medical-records' RecordsService with a checklist: a case
+// lacks what is listed for it in missing.
+type records struct {
+	patientv1connect.UnimplementedRecordsServiceHandler
+	mu      sync.Mutex
+	missing map[string][]string
+}
+
+func (r *records) Checklist(_ context.Context, req *connect.Request[patientv1.ChecklistRequest]) (*connect.Response[patientv1.ChecklistResponse], error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return connect.NewResponse(&patientv1.ChecklistResponse{Missing: r.missing[req.Msg.CaseId]}), nil
+}
+
 // recorder is a bus that keeps what is published and the one subscriber.
 type recorder struct {
 	mu        sync.Mutex
@@ -85,6 +99,7 @@ type harness struct {
 	db      *sqldb.DB
 	bus     *recorder
 	peer    *rpc.InProcess
+	records *records
 	handler http.Handler // the wrapped service handler
 	base    string
 	patient string
@@ -137,7 +152,9 @@ func newHarness(t *testing.T, db *sqldb.DB, p Pipeline) *harness {
 	h.token = "patient:" + h.patient
 	mux := http.NewServeMux()
 	mux.Handle(patientv1connect.NewPatientServiceHandler(patients{known: map[string]bool{h.patient: true}}))
-	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(patientv1connect.PatientServiceName)))
+	h.records = &records{missing: map[string][]string{}}
+	mux.Handle(patientv1connect.NewRecordsServiceHandler(h.records))
+	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(patientv1connect.PatientServiceName, patientv1connect.RecordsServiceName)))
 	h.peer = rpc.NewInProcess(mux)
 	t.Cleanup(func() { h.peer.Close() })
 	svc, err := New(Config{Pipeline: p, Now: ticking()}, service.Deps{
@@ -146,7 +163,7 @@ func newHarness(t *testing.T, db *sqldb.DB, p Pipeline) *harness {
 		DB:     db,
 		Bus:    h.bus,
 		Peer: func(target string) (service.Peer, error) {
-			if target != "patient-identity" {
+			if target != "patient-identity" && target != "medical-records" {
 				return service.Peer{}, fmt.Errorf("unexpected peer %s", target)
 			}
 			return service.Peer{HTTP: h.peer.Client(), URL: rpc.BaseURL}, nil
@@ -272,6 +289,7 @@ func TestService(t *testing.T) {
 			"events":            testEvents,
 			"run":               testRun,
 			"peer down":         testPeerDown,
+			"incomplete":        testIncomplete,
 			"access":            testAccess,
 			"assignee":          testAssignee,
 			"case service":      testCaseService,
@@ -479,6 +497,29 @@ func testSubmitCancel(t *testing.T, h *harness) {
 	}
 	if res := h.do("POST", "/api/v1/cases/"+uuid.NewString()+"/submit", nil); res.status != http.StatusNotFound {
 		t.Errorf("submit of an unknown case: %d", res.status)
+	}
+}
+
+// testIncomplete: a case lacking records of its checklist is not
+// submitted unless the patient confirms they have nothing more.
+func testIncomplete(t *testing.T, h *harness) {
+	id := h.newCase()["id"].(string)
+	h.records.mu.Lock()
+	h.records.missing[id] = []string{"PATHOLOGY_REPORT", "IMAGING_REPORT"}
+	h.records.mu.Unlock()
+	for _, body := range []any{nil, map[string]any{}, map[string]any{"confirmIncomplete": false}} {
+		res := h.do("POST", "/api/v1/cases/"+id+"/submit", body)
+		if res.status != http.StatusConflict || res.body["title"] != "Records missing" ||
+			!strings.Contains(fmt.Sprint(res.body["detail"]), "PATHOLOGY_REPORT, IMAGING_REPORT") {
+			t.Errorf("submit of an incomplete case with %v: %d %v", body, res.status, res.body)
+		}
+	}
+	if got := h.do("GET", "/api/v1/cases/"+id, nil).body["status"]; got != "DRAFT" {
+		t.Errorf("refused submission left the case %v", got)
+	}
+	res := h.do("POST", "/api/v1/cases/"+id+"/submit", map[string]any{"confirmIncomplete": true})
+	if res.status != 200 || res.body["status"] == "DRAFT" {
+		t.Errorf("confirmed submission: %d %v", res.status, res.body)
 	}
 }
 

@@ -13,9 +13,10 @@ import (
 )
 
 // rpcCallers is who may call the internal AssignmentService: medical-opinion,
-// which must know who holds a case before case.assigned reaches it.
+// which must know who holds a case before case.assigned reaches it, and
+// medical-records, which lets only that professional read the records.
 var rpcCallers = rpc.Callers{
-	professionalv1connect.AssignmentServiceGetActiveAssignmentProcedure: {"medical-opinion"},
+	professionalv1connect.AssignmentServiceGetActiveAssignmentProcedure: {"medical-opinion", "medical-records"},
 }
 
 // rpcServer is the internal AssignmentService over the service's store.
