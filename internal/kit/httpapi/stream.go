@@ -3,6 +3,8 @@ package httpapi
 import (
 	"io"
 	"net/http"
+	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -34,6 +36,19 @@ func RegisterStream(api huma.API, op huma.Operation, p authz.Policy, handler fun
 		op.Security = []map[string][]string{{SecurityScheme: {}}}
 	}
 	op.Errors = errorsOf(op, p, input{path: true, body: op.RequestBody != nil})
+	if op.Responses == nil {
+		op.Responses = map[string]*huma.Response{}
+	}
+	// As huma.Register documents errors: each a problem document.
+	errType := reflect.TypeOf(huma.NewError(0, ""))
+	for errType.Kind() == reflect.Pointer {
+		errType = errType.Elem()
+	}
+	problem := api.OpenAPI().Components.Schemas.Schema(errType, true, "Error")
+	for _, code := range op.Errors {
+		op.Responses[strconv.Itoa(code)] = &huma.Response{Description: http.StatusText(code),
+			Content: map[string]*huma.MediaType{"application/problem+json": {Schema: problem}}}
+	}
 	api.OpenAPI().AddOperation(&op)
 	api.Adapter().Handle(&op, func(hctx huma.Context) {
 		r, w := humago.Unwrap(hctx)
