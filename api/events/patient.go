@@ -59,9 +59,13 @@ type CaseStatusChanged struct {
 
 // CaseAwaitingAssignment is case.awaiting_assignment, each time a case
 // enters the pool: what matching needs, de-identified (an age band; no
-// title, question or birth date).
+// title, question or birth date), and the patient's id, by which the pool
+// holds the case until the patient's consent to share it with
+// professionals is in force. The pool never shows that id to
+// professionals.
 type CaseAwaitingAssignment struct {
 	CaseID     string          `json:"caseId" format:"uuid"`
+	CustomerID string          `json:"customerId" format:"uuid"`
 	CaseNumber string          `json:"caseNumber"`
 	Specialty  vocab.Specialty `json:"specialty"`
 	Urgency    vocab.Urgency   `json:"urgency"`

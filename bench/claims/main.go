@@ -175,10 +175,16 @@ func seed(ctx context.Context, db *sqldb.DB, racers, cases int) (testkit.Tokens,
 				return err
 			}
 		}
+		// One patient, who consented to share, has every case: a claim
+		// checks the consent as it decides.
+		patient := uuid.NewString()
+		if err := st.SetConsent(ctx, tx, patient, domain.Consent{Granted: true, Revision: 1, At: at}); err != nil {
+			return err
+		}
 		for i := range cases {
 			id := uuid.NewString()
 			caseIDs = append(caseIDs, id)
-			if err := st.Enter(ctx, tx, store.Entry{CaseID: id, CaseNumber: fmt.Sprintf("EU-2026-%06d", i), Specialty: "CARDIOLOGY",
+			if err := st.Enter(ctx, tx, store.Entry{CaseID: id, PatientID: patient, CaseNumber: fmt.Sprintf("EU-2026-%06d", i), Specialty: "CARDIOLOGY",
 				Urgency: vocab.Standard, Language: "en", AgeBand: "40-49", RequiredLevel: vocab.Junior, OpenedAt: at}); err != nil {
 				return err
 			}

@@ -130,8 +130,17 @@ type Account struct {
 // Password is every account's the helpers register.
 const Password = "a long enough passphrase"
 
-// RegisterPatient registers and logs in a patient.
+// RegisterPatient registers and logs in a patient who grants the consents
+// a case needs on its way to an opinion: AI_PROCESSING and
+// SHARE_WITH_PROFESSIONALS (without which a case never reaches the pool).
 func (p Platform) RegisterPatient(t testing.TB) Account {
+	t.Helper()
+	return p.RegisterPatientConsenting(t, "AI_PROCESSING", "SHARE_WITH_PROFESSIONALS")
+}
+
+// RegisterPatientConsenting registers and logs in a patient who grants
+// the consents for purposes, and no other.
+func (p Platform) RegisterPatientConsenting(t testing.TB, purposes ...string) Account {
 	t.Helper()
 	a := Account{Email: "p." + uuid.NewString()[:12] + "@example.org", Password: Password}
 	m := p.Do(t, "", http.MethodPost, "/api/v1/patients", map[string]any{
@@ -139,7 +148,37 @@ func (p Platform) RegisterPatient(t testing.TB) Account {
 	}).Want(t, http.StatusCreated)
 	a.ID = Str(t, m, "id")
 	a.Token = p.Login(t, a.Email, a.Password)
+	for _, purpose := range purposes {
+		p.Grant(t, a, purpose)
+	}
 	return a
+}
+
+// Grant grants patient's consent for purpose to the text in force and
+// returns the consent.
+func (p Platform) Grant(t testing.TB, patient Account, purpose string) map[string]any {
+	t.Helper()
+	texts := p.Do(t, "", http.MethodGet, "/api/v1/consents/texts", nil)
+	var in struct {
+		Items []struct{ Purpose, Version string }
+	}
+	if texts.Want(t, http.StatusOK); json.Unmarshal(texts.Body, &in) != nil {
+		t.Fatalf("consent texts: %s", texts.Body)
+	}
+	for _, text := range in.Items {
+		if text.Purpose == purpose {
+			return p.Do(t, patient.Token, http.MethodPost, "/api/v1/consents", map[string]string{"purpose": purpose, "version": text.Version}).
+				Want(t, http.StatusOK)
+		}
+	}
+	t.Fatalf("no consent text for %s: %s", purpose, texts.Body)
+	return nil
+}
+
+// Withdraw withdraws patient's consent for purpose and returns the answer.
+func (p Platform) Withdraw(t testing.TB, patient Account, purpose string) map[string]any {
+	t.Helper()
+	return p.Do(t, patient.Token, http.MethodDelete, "/api/v1/consents/"+purpose, nil).Want(t, http.StatusOK)
 }
 
 // Case is a patient's case.
@@ -154,7 +193,10 @@ func (p Platform) OpenCase(t testing.TB, patient Account, submit bool) Case {
 		Want(t, http.StatusCreated)
 	c := Case{Str(t, m, "id"), Str(t, m, "caseNumber")}
 	if submit {
-		p.Do(t, patient.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", nil).Want(t, http.StatusOK)
+		// Without the records NEUROLOGY's checklist names: the records
+		// journey (test/e2e TestRecords) uploads them.
+		p.Do(t, patient.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", map[string]bool{"confirmIncomplete": true}).
+			Want(t, http.StatusOK)
 	}
 	return c
 }

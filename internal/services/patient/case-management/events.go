@@ -46,7 +46,7 @@ func changeEvents(c store.Case, ch store.Change) ([]bus.Event, error) {
 				CaseNumber: c.CaseNumber, Specialty: vocab.Specialty(c.Specialty), Urgency: vocab.Urgency(c.Urgency), Timestamp: at}))
 		case domain.AwaitingAssignment:
 			err = add(events.CaseAwaitingAssignmentV1.New(Name, c.ID, events.CaseAwaitingAssignment{CaseID: c.ID,
-				CaseNumber: c.CaseNumber, Specialty: vocab.Specialty(c.Specialty), Urgency: vocab.Urgency(c.Urgency),
+				CustomerID: c.CustomerID, CaseNumber: c.CaseNumber, Specialty: vocab.Specialty(c.Specialty), Urgency: vocab.Urgency(c.Urgency),
 				Language: vocab.Language(c.Language), AgeBand: vocab.AgeBand(c.AgeBand), Timestamp: at}))
 		case domain.Cancelled:
 			err = add(events.CaseCancelledV1.New(Name, c.ID, closed))

@@ -50,6 +50,24 @@ func toConsent(st domain.State) Consent {
 	return c
 }
 
+// ConsentWithdrawal is a consent as its withdrawal left it, with what the
+// withdrawal means for the patient's cases where that needs saying.
+type ConsentWithdrawal struct {
+	Consent
+	Notice string `json:"notice,omitempty" doc:"what the withdrawal means for the patient's cases; given for SHARE_WITH_PROFESSIONALS"`
+}
+
+// withdrawalNotices say what withdrawing a purpose's consent does to the
+// patient's cases. They are static, as they must be honest without
+// knowing the patient's cases, which this service does not: the pool
+// (case-assignment) keeps a claimed case with its professional and holds
+// every other one until the consent is granted again.
+var withdrawalNotices = map[vocab.ConsentPurpose]string{
+	vocab.ConsentShareWithProfessionals: "Cases a professional has already taken stay with that professional until their opinion. " +
+		"Cases no professional has taken yet are no longer offered to professionals, and neither is a taken case its " +
+		"professional gives back, until you give this consent again.",
+}
+
 // PatientConsents are a patient's consents, one per purpose.
 type PatientConsents struct {
 	PatientID string    `json:"patientId" format:"uuid"`
@@ -72,7 +90,8 @@ type (
 	withdrawInput struct {
 		Purpose vocab.ConsentPurpose `path:"purpose"`
 	}
-	consentOut struct{ Body Consent }
+	consentOut    struct{ Body Consent }
+	withdrawalOut struct{ Body ConsentWithdrawal }
 )
 
 func (s *Service) routes(api huma.API) {
@@ -120,13 +139,14 @@ func (s *Service) routes(api huma.API) {
 		})
 	httpapi.Register(api, huma.Operation{OperationID: "withdraw-consent", Method: http.MethodDelete,
 		Path: "/api/v1/consents/{purpose}", Summary: "Withdraw a consent (the patient themself)",
-		Description: "Withdrawing what is not granted changes nothing. Publishes consent.withdrawn.",
-		Tags:        tags}, patient,
-		func(ctx context.Context, in *withdrawInput) (*consentOut, error) {
+		Description: "Withdrawing what is not granted changes nothing. Publishes consent.withdrawn. " +
+			"For SHARE_WITH_PROFESSIONALS the answer's notice says what becomes of the patient's cases.",
+		Tags: tags}, patient,
+		func(ctx context.Context, in *withdrawInput) (*withdrawalOut, error) {
 			st, err := s.withdraw(ctx, authn.FromContext(ctx), in.Purpose)
 			if err != nil {
 				return nil, err
 			}
-			return &consentOut{toConsent(st)}, nil
+			return &withdrawalOut{ConsentWithdrawal{toConsent(st), withdrawalNotices[st.Purpose]}}, nil
 		})
 }

@@ -235,6 +235,7 @@ func TestService(t *testing.T) {
 		t.Run("grant and withdraw", func(t *testing.T) { testGrantWithdraw(t, h) })
 		t.Run("bad input", func(t *testing.T) { testBadInput(t, h) })
 		t.Run("access", func(t *testing.T) { testAccess(t, h) })
+		t.Run("withdrawal notice", func(t *testing.T) { testWithdrawalNotice(t, h) })
 		t.Run("only the patient changes", func(t *testing.T) { testServiceGuard(t, h) })
 		t.Run("concurrent grants", func(t *testing.T) { testConcurrent(t, h) })
 		t.Run("rpc", func(t *testing.T) { testRPC(t, h) })
@@ -282,7 +283,7 @@ func testGrantWithdraw(t *testing.T, h *harness) {
 		t.Fatalf("consent.granted events: %+v", granted)
 	}
 	var p contracts.ConsentChanged
-	if err := json.Unmarshal(granted[0].Payload, &p); err != nil || p.PatientID != h.a || p.Purpose != r || p.Version != current(r) {
+	if err := json.Unmarshal(granted[0].Payload, &p); err != nil || p.PatientID != h.a || p.Purpose != r || p.Version != current(r) || p.Revision != 1 {
 		t.Errorf("consent.granted payload %+v, %v", p, err)
 	}
 	if strings.Contains(string(granted[0].Payload), "127.0.0.1") {
@@ -303,6 +304,10 @@ func testGrantWithdraw(t *testing.T, h *harness) {
 	withdrawn := h.outbox(contracts.ConsentWithdrawnV1.Type)
 	if len(withdrawn) != 1 || withdrawn[0].AggregateID != h.a {
 		t.Fatalf("consent.withdrawn events: %+v", withdrawn)
+	}
+	// The revision orders a consent's changes for those who keep its state.
+	if err := json.Unmarshal(withdrawn[0].Payload, &p); err != nil || p.Revision != 2 {
+		t.Errorf("consent.withdrawn payload %+v, %v: want revision 2", p, err)
 	}
 
 	if re := h.grant("a", r); re.status != http.StatusOK || re.body["status"] != "GRANTED" || re.body["withdrawnAt"] != nil {
@@ -361,6 +366,39 @@ func testBadInput(t *testing.T, h *harness) {
 func jsonOf(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// Withdrawing SHARE_WITH_PROFESSIONALS tells the patient what becomes of
+// their cases — the same words whatever the cases, which this service
+// does not know; no other answer carries a notice.
+func testWithdrawalNotice(t *testing.T, h *harness) {
+	share := vocab.ConsentShareWithProfessionals
+	if res := h.grant("b", share); res.status != http.StatusOK || res.body["notice"] != nil {
+		t.Fatalf("grant: %d %v", res.status, res.body)
+	}
+	for _, when := range []string{"withdrawing", "withdrawing again"} {
+		res := h.do("b", "DELETE", "/api/v1/consents/SHARE_WITH_PROFESSIONALS", nil)
+		notice, _ := res.body["notice"].(string)
+		if res.status != http.StatusOK || res.body["status"] != "WITHDRAWN" || notice != withdrawalNotices[share] {
+			t.Fatalf("%s: %d %v", when, res.status, res.body)
+		}
+		for _, says := range []string{"already taken stay with that professional until their opinion", "no longer offered", "until you give this consent again"} {
+			if !strings.Contains(notice, says) {
+				t.Errorf("the notice does not say %q: %s", says, notice)
+			}
+		}
+	}
+	if res := h.do("b", "DELETE", "/api/v1/consents/RESEARCH", nil); res.status != http.StatusOK || res.body["notice"] != nil {
+		t.Errorf("withdrawal of RESEARCH: %d %v, want no notice", res.status, res.body)
+	}
+	if _, got := h.consents("b", ""); got["SHARE_WITH_PROFESSIONALS"]["status"] != "WITHDRAWN" || got["SHARE_WITH_PROFESSIONALS"]["notice"] != nil {
+		t.Errorf("the listed consent: %v", got["SHARE_WITH_PROFESSIONALS"])
+	}
+	// The published document describes the notice on the withdrawal only.
+	doc := jsonOf(h.svc.OpenAPI().Components.Schemas.Map()["ConsentWithdrawal"])
+	if !strings.Contains(doc, `"notice"`) || strings.Contains(jsonOf(h.svc.OpenAPI().Components.Schemas.Map()["Consent"]), `"notice"`) {
+		t.Errorf("schemas: ConsentWithdrawal %s", doc)
+	}
 }
 
 // Who may call what: a patient reads and changes their own consents

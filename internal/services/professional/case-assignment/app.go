@@ -38,7 +38,9 @@ func (s *Service) claim(ctx context.Context, who authn.Principal, caseID string)
 	if err != nil {
 		return store.Assignment{}, err
 	}
-	if e.Status == store.Closed {
+	// A held case is answered as one not in the pool: that its patient
+	// withdrew or never gave their consent is not the claimant's to know.
+	if e.Status == store.Closed || e.Held() {
 		return store.Assignment{}, fault.NotFound("case")
 	}
 	p, err := s.store.Professional(ctx, who.Subject)
@@ -106,7 +108,7 @@ func (s *Service) release(ctx context.Context, who authn.Principal, id string) (
 const availableBatch = 200
 
 // available lists the open cases professionalID may claim now, oldest
-// first: the professional themself or an admin.
+// first, never a held one: the professional themself or an admin.
 func (s *Service) available(ctx context.Context, who authn.Principal, professionalID, cursor string, limit int) ([]store.Entry, string, error) {
 	if !authz.IsAdmin(who) && who.Subject != professionalID {
 		return nil, "", fault.NotFound("professional")

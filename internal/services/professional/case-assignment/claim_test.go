@@ -121,7 +121,7 @@ func TestClaim(t *testing.T) {
 			t.Errorf("assignment of a completed case: %+v %v", a, err)
 		}
 		// A late entry event does not reopen a closed case.
-		h.feed("case.awaiting_assignment", other, map[string]any{"caseId": other, "caseNumber": "EU-2031-X",
+		h.feed("case.awaiting_assignment", other, map[string]any{"caseId": other, "customerId": uuid.NewString(), "caseNumber": "EU-2031-X",
 			"specialty": "CARDIOLOGY", "urgency": "STANDARD", "language": "en", "ageBand": "40-49", "timestamp": h.clock.Now()})
 		if res := h.do("expert", "POST", "/api/v1/assignments/claim/"+other, nil); res.status != 404 {
 			t.Errorf("claim of a reopened closed case: %d %v", res.status, res.body)

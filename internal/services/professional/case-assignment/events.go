@@ -41,9 +41,10 @@ func escalatedEvents(at time.Time) func(store.Entry) ([]bus.Event, error) {
 	}
 }
 
-// subscriptions are the events the projections of professionals and of
-// the pool are kept from. Each handler runs in the inbox's transaction,
-// so a redelivered event has no second effect.
+// subscriptions are the events the projections of professionals, of
+// patients' consent to share and of the pool are kept from. Each handler
+// runs in the inbox's transaction, so a redelivered event has no second
+// effect.
 var subscriptions = outbox.Subscriptions[*Service]{
 	outbox.Handle(events.ProfessionalRegisteredV1, (*Service).onRegistered),
 	outbox.Handle(events.ProfessionalUpdatedV1, (*Service).onUpdated),
@@ -54,10 +55,12 @@ var subscriptions = outbox.Subscriptions[*Service]{
 	outbox.Handle(events.CaseCancelledV1, (*Service).onClosed),
 	outbox.Handle(events.CaseCompletedV1, (*Service).onClosed),
 	outbox.Handle(events.OpinionSubmittedV1, (*Service).onSubmitted),
+	outbox.Handle(events.ConsentGrantedV1, onConsent(true)),
+	outbox.Handle(events.ConsentWithdrawnV1, onConsent(false)),
 }
 
 // or is id, else the event's aggregate id: every consumed event is keyed
-// by the professional or the case it is about.
+// by the professional, the case or the patient it is about.
 func or(id string, e bus.Event) string {
 	if id == "" {
 		return e.AggregateID
@@ -66,7 +69,7 @@ func or(id string, e bus.Event) string {
 }
 
 // at is a payload's timestamp, which orders the changes of one
-// professional, else the envelope's.
+// professional or of one patient's consent, else the envelope's.
 func at(t time.Time, e bus.Event) time.Time {
 	if t.IsZero() {
 		return e.Timestamp
@@ -110,18 +113,34 @@ func (s *Service) onLevel(ctx context.Context, tx *sql.Tx, e bus.Event, p events
 }
 
 // onAwaiting puts a case into the pool with the level its specialty and
-// urgency require.
+// urgency require, held while its patient's consent to share is not in
+// force. An event naming no patient fails into the dead letters, where an
+// admin sees it, rather than leaving a case held for good in silence.
 func (s *Service) onAwaiting(ctx context.Context, tx *sql.Tx, e bus.Event, p events.CaseAwaitingAssignment) error {
 	if !p.Specialty.Valid() || !p.Urgency.Valid() || p.Language == "" {
 		return fmt.Errorf("%s %s: specialty, urgency or language outside the vocabulary", e.Type, e.ID)
 	}
-	return s.store.Enter(ctx, tx, store.Entry{CaseID: or(p.CaseID, e), CaseNumber: p.CaseNumber, Specialty: p.Specialty,
+	return s.store.Enter(ctx, tx, store.Entry{CaseID: or(p.CaseID, e), PatientID: p.CustomerID, CaseNumber: p.CaseNumber, Specialty: p.Specialty,
 		Urgency: p.Urgency, Language: p.Language, AgeBand: p.AgeBand,
 		RequiredLevel: s.rules.RequiredLevel(p.Specialty, p.Urgency), OpenedAt: at(p.Timestamp, e)})
 }
 
 func (s *Service) onClosed(ctx context.Context, tx *sql.Tx, e bus.Event, p events.CaseClosed) error {
 	return s.store.Close(ctx, tx, or(p.CaseID, e), p.CaseNumber, at(p.Timestamp, e))
+}
+
+// onConsent records a patient's consent to share their cases with
+// professionals as granted or withdrawn; a held case joins the pool when
+// it is granted, an unclaimed one leaves it when it is withdrawn. The
+// other purposes are not the pool's business.
+func onConsent(granted bool) func(*Service, context.Context, *sql.Tx, bus.Event, events.ConsentChanged) error {
+	return func(s *Service, ctx context.Context, tx *sql.Tx, e bus.Event, p events.ConsentChanged) error {
+		if p.Purpose != vocab.ConsentShareWithProfessionals {
+			return nil
+		}
+		return s.store.SetConsent(ctx, tx, or(p.PatientID, e), domain.Consent{Granted: granted, Revision: p.Revision,
+			At: at(p.Timestamp, e)})
+	}
 }
 
 // onSubmitted stops the deadline clock of the submitting professional's

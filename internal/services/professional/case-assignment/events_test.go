@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// The service consumes what keeps its projections of professionals and of
-// the pool, and the module declares exactly that.
+// The service consumes what keeps its projections of professionals, of
+// consents and of the pool, and the module declares exactly that.
 func TestSubscriptions(t *testing.T) {
-	want := []string{"case.awaiting_assignment", "case.cancelled", "case.completed", "opinion.submitted",
+	want := []string{"case.awaiting_assignment", "case.cancelled", "case.completed", "consent.granted", "consent.withdrawn", "opinion.submitted",
 		"professional.level_changed", "professional.registered", "professional.suspended", "professional.updated",
 		"professional.verified"}
 	if got := subscriptions.Types(); !slices.Equal(got, want) {

@@ -25,7 +25,8 @@ func (AssignmentStatus) Values() []string {
 }
 
 // PoolCase is the de-identified summary of an open case a professional
-// sees before a claim: no name, contact, date of birth, title or question.
+// sees before a claim: no name, contact, date of birth, title or question,
+// nor the patient's id the pool keeps.
 type PoolCase struct {
 	CaseID        string          `json:"caseId" format:"uuid"`
 	CaseNumber    string          `json:"caseNumber" example:"EU-2026-7KQ2ZD"`

@@ -38,12 +38,14 @@ func TestRunExpiresShortDeadline(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		pro, c := uuid.NewString(), uuid.NewString()
+		pro, patient, c := uuid.NewString(), uuid.NewString(), uuid.NewString()
 		h.tokens.add("pro", tokenOf(pro))
 		now := time.Now()
 		deliver("professional.registered", pro, map[string]any{"professionalId": pro, "specialties": cardio, "languages": en, "level": "SENIOR", "timestamp": now})
 		deliver("professional.verified", pro, map[string]any{"professionalId": pro, "timestamp": now})
-		deliver("case.awaiting_assignment", c, map[string]any{"caseId": c, "caseNumber": "EU-2031-RUN001", "specialty": "CARDIOLOGY",
+		deliver("consent.granted", patient, map[string]any{"patientId": patient, "purpose": "SHARE_WITH_PROFESSIONALS",
+			"version": "2026-12-01", "revision": 1, "timestamp": now})
+		deliver("case.awaiting_assignment", c, map[string]any{"caseId": c, "customerId": patient, "caseNumber": "EU-2031-RUN001", "specialty": "CARDIOLOGY",
 			"urgency": "URGENT", "language": "en", "ageBand": "80+", "timestamp": now})
 		res := h.do("pro", "POST", "/api/v1/assignments/claim/"+c, nil)
 		if res.status != 201 {

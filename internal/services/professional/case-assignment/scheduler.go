@@ -67,8 +67,10 @@ func (s *Service) expire(ctx context.Context) (int, error) {
 }
 
 // escalate raises assignment.escalated once per pool stay for each case
-// waiting longer than the escalation age. It returns how many this call
-// escalated.
+// waiting longer than the escalation age. A held case does not wait for a
+// professional but for its patient's consent, which an admin cannot give:
+// it does not escalate, and its clock starts afresh when it joins the
+// pool. It returns how many this call escalated.
 func (s *Service) escalate(ctx context.Context) (int, error) {
 	now := s.now()
 	es, err := s.store.Overdue(ctx, s.rules.EscalationCutoff(now), sweepBatch)

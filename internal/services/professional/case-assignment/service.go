@@ -3,10 +3,12 @@
 // language, an early-access window), the race-free claim ("you snooze,
 // you lose": the database picks exactly one winner), deadlines with their
 // expiry back into the pool, voluntary release and the escalation of cases
-// nobody claims. It keeps its own projections of professionals and pool
+// nobody claims. A case enters the pool only while its patient's consent
+// to share it with professionals is in force; until then it is held. It
+// keeps its own projections of professionals, patients' consents and pool
 // entries from the events of professional-identity, credentialing,
-// case-management and medical-opinion, so a claim needs no peer. It
-// tells medical-opinion who holds a case over the internal
+// patient-consent, case-management and medical-opinion, so a claim needs
+// no peer. It tells medical-opinion who holds a case over the internal
 // AssignmentService gRPC API.
 //
 // Read it top-down: module.go (what the binary knows of it), service.go

@@ -206,20 +206,28 @@ func (h *harness) call(token, method, path string, body any) (response, error) {
 	return out, nil
 }
 
-// feed hands an event to the service's consumer as the bus would.
-func (h *harness) feed(typ, aggregate string, payload map[string]any) {
+// feed hands a new event to the service's consumer as the bus would, and
+// returns it.
+func (h *harness) feed(typ, aggregate string, payload map[string]any) bus.Event {
 	h.t.Helper()
 	e, err := bus.New("test", typ, aggregate, payload)
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.deliver(e)
+	return e
+}
+
+// deliver hands e to the service's consumer, again if it was before.
+func (h *harness) deliver(e bus.Event) {
+	h.t.Helper()
 	if err := h.svc.Consume(context.Background(), e); err != nil {
-		h.t.Fatalf("%s: %v", typ, err)
+		h.t.Fatalf("%s: %v", e.Type, err)
 	}
 	var status string
-	err = h.db.QueryRow(`SELECT status FROM inbox WHERE event_id = $1`, e.ID).Scan(&status)
+	err := h.db.QueryRow(`SELECT status FROM inbox WHERE event_id = $1`, e.ID).Scan(&status)
 	if err != nil || status != "done" {
-		h.t.Fatalf("%s not handled: %s %v", typ, status, err)
+		h.t.Fatalf("%s not handled: %s %v", e.Type, status, err)
 	}
 }
 
@@ -239,13 +247,31 @@ func (h *harness) pro(token, level string, specialties, languages []string) stri
 	return id
 }
 
-// enter puts a new case into the pool now and returns its id.
+// enter puts a new case of a new patient, who consented to share it with
+// professionals, into the pool now and returns its id.
 func (h *harness) enter(specialty, urgency, language string) string {
 	h.t.Helper()
+	patient := uuid.NewString()
+	h.consent("consent.granted", patient, 1)
+	return h.enterOf(patient, specialty, urgency, language)
+}
+
+// enterOf puts a new case of patient into the pool now, whatever their
+// consent, and returns its id.
+func (h *harness) enterOf(patient, specialty, urgency, language string) string {
+	h.t.Helper()
 	id := uuid.NewString()
-	h.feed("case.awaiting_assignment", id, map[string]any{"caseId": id, "caseNumber": "EU-2031-" + id[:6],
+	h.feed("case.awaiting_assignment", id, map[string]any{"caseId": id, "customerId": patient, "caseNumber": "EU-2031-" + id[:6],
 		"specialty": specialty, "urgency": urgency, "language": language, "ageBand": "40-49", "timestamp": h.clock.Now()})
 	return id
+}
+
+// consent feeds consent.granted or consent.withdrawn of patient's
+// SHARE_WITH_PROFESSIONALS at revision, made now, and returns the event.
+func (h *harness) consent(typ, patient string, revision int) bus.Event {
+	h.t.Helper()
+	return h.feed(typ, patient, map[string]any{"patientId": patient, "purpose": "SHARE_WITH_PROFESSIONALS",
+		"version": "2026-12-01", "revision": revision, "timestamp": h.clock.Now()})
 }
 
 // outbox returns the payloads of the events of a type in the outbox,

@@ -1,8 +1,9 @@
 // Package domain holds the rules of the claim pool in plain Go: which
 // professional matches which pool entry (verified, specialty, level,
 // language, the early-access window), the level a case requires, the
-// deadline an assignment gets and when an unclaimed case escalates. It
-// does no I/O.
+// deadline an assignment gets, when an unclaimed case escalates, and how
+// the patient's consent to share holds a case out of the pool. It does no
+// I/O.
 package domain
 
 import (

@@ -1,7 +1,7 @@
 // Package store keeps the claim pool in the service's own SQL store, with
-// one set of queries for SQLite and PostgreSQL: the projection of
-// professionals, the pool entries with their exclusions, and the
-// assignments. Every decision between competing writers — the claim, a
+// one set of queries for SQLite and PostgreSQL: the projections of
+// professionals and of patients' consent to share, the pool entries with
+// their exclusions, and the assignments. Every decision between competing writers — the claim, a
 // release, an expiry, an escalation — is one conditional UPDATE whose
 // affected-row count says who won, written with its events in the same
 // transaction; nothing is decided on a value read earlier.
@@ -67,6 +67,7 @@ var (
 // Entry is a case in the pool.
 type Entry struct {
 	CaseID        string
+	PatientID     string // whose consent decides whether the entry is offered; never shown to professionals
 	CaseNumber    string
 	Specialty     vocab.Specialty
 	Urgency       vocab.Urgency
@@ -77,7 +78,13 @@ type Entry struct {
 	Stay          int
 	OpenedAt      time.Time
 	EscalatedAt   time.Time // zero until escalated in this stay
+	Consented     bool      // the patient's consent to share is in force (read, never written)
 }
+
+// Held reports whether e is open but out of the pool: its patient's
+// consent to share is not in force (domain.Consent), so nobody sees it,
+// claims it or is alerted that it waits.
+func (e Entry) Held() bool { return e.Status == Open && !e.Consented }
 
 // Match is the part of e that matching looks at.
 func (e Entry) Match() domain.Entry {
@@ -217,25 +224,92 @@ func split[T ~string](s string) []T {
 	return out
 }
 
+// --- the projection of consents ----------------------------------------
+
+// consented is the condition, on a row of pool, that its patient's
+// consent to share is in force; a row without a patient has none.
+const consented = `EXISTS (SELECT 1 FROM consents c WHERE c.patient_id = pool.patient_id AND c.granted)`
+
+// consent is what is recorded of a patient's consent to share: the zero
+// Consent when nothing is.
+func consent(ctx context.Context, q queryer, patientID string) (domain.Consent, error) {
+	var c domain.Consent
+	if !isID(patientID) {
+		return c, nil
+	}
+	err := q.QueryRowContext(ctx, `SELECT granted, revision, changed_at FROM consents WHERE patient_id = $1`, patientID).
+		Scan(&c.Granted, &c.Revision, &c.At)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Consent{}, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("consent of %s: %w", patientID, err)
+	}
+	c.At = c.At.UTC()
+	return c, nil
+}
+
+// SetConsent records news of a patient's consent to share unless what is
+// recorded is as new or newer (domain.Consent.Supersedes). When the
+// consent comes into force (domain.Consent.Joins), the patient's held
+// entries join the pool for a new stay, waiting from the consent's time
+// (or their own entry, if later). A withdrawal needs no write to the
+// pool: entries are held by the condition consented wherever the pool is
+// read or claimed, so no entry can slip between the two.
+func (s *Store) SetConsent(ctx context.Context, tx *sql.Tx, patientID string, news domain.Consent) error {
+	if !isID(patientID) {
+		return fmt.Errorf("set consent: patient id %q is not a UUID", patientID)
+	}
+	old, err := consent(ctx, tx, patientID)
+	if err != nil || !news.Supersedes(old) {
+		return err
+	}
+	at := ts(news.At)
+	// Written only if the row is still what was read: a concurrent change
+	// (a retry running beside a delivery) makes this one fail and be
+	// retried, to be decided again on what that change left.
+	res, err := tx.ExecContext(ctx, `INSERT INTO consents (patient_id, granted, revision, changed_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (patient_id) DO UPDATE SET granted = excluded.granted, revision = excluded.revision, changed_at = excluded.changed_at
+		WHERE consents.granted = $5 AND consents.revision = $6 AND consents.changed_at = $7`,
+		patientID, news.Granted, news.Revision, at, old.Granted, old.Revision, ts(old.At))
+	if err != nil {
+		return fmt.Errorf("set consent of %s: %w", patientID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errors.Join(err, fmt.Errorf("set consent of %s: changed concurrently", patientID))
+	}
+	if !news.Joins(old) {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE pool SET stay = stay + 1, escalated_at = NULL, updated_at = $2,
+		opened_at = CASE WHEN opened_at < $2 THEN $2 ELSE opened_at END
+		WHERE patient_id = $1 AND status = $3`, patientID, at, Open); err != nil {
+		return fmt.Errorf("cases of %s join the pool: %w", patientID, err)
+	}
+	return nil
+}
+
 // --- the pool -------------------------------------------------------------
 
-// Enter puts a case into the pool as OPEN for its first stay. A case
-// already known keeps its state: it comes back to the pool through this
-// service's own expiry and release, in their transactions, and a closed
-// case never reopens; an OPEN one gets its summary refreshed.
+// Enter puts a case into the pool as OPEN for its first stay: offered
+// if its patient's consent to share is in force, held until it is
+// otherwise. A case already known keeps its state: it comes back to the
+// pool through this service's own expiry and release, in their
+// transactions, and a closed case never reopens; an OPEN one gets its
+// summary refreshed.
 func (s *Store) Enter(ctx context.Context, tx *sql.Tx, e Entry) error {
-	if !isID(e.CaseID) {
-		return fmt.Errorf("enter pool: case id %q is not a UUID", e.CaseID)
+	if !isID(e.CaseID) || !isID(e.PatientID) {
+		return fmt.Errorf("enter pool: case id %q or patient id %q is not a UUID", e.CaseID, e.PatientID)
 	}
 	at := ts(e.OpenedAt)
 	_, err := tx.ExecContext(ctx, `INSERT INTO pool
-		(case_id, case_number, specialty, urgency, language, age_band, required_level, status, stay, opened_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)
-		ON CONFLICT (case_id) DO UPDATE SET case_number = excluded.case_number, specialty = excluded.specialty,
-			urgency = excluded.urgency, language = excluded.language, age_band = excluded.age_band,
+		(case_id, patient_id, case_number, specialty, urgency, language, age_band, required_level, status, stay, opened_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10)
+		ON CONFLICT (case_id) DO UPDATE SET patient_id = excluded.patient_id, case_number = excluded.case_number,
+			specialty = excluded.specialty, urgency = excluded.urgency, language = excluded.language, age_band = excluded.age_band,
 			required_level = excluded.required_level, updated_at = excluded.updated_at
 		WHERE pool.status = 'OPEN'`,
-		e.CaseID, e.CaseNumber, e.Specialty, e.Urgency, e.Language, e.AgeBand, e.RequiredLevel, Open, at)
+		e.CaseID, e.PatientID, e.CaseNumber, e.Specialty, e.Urgency, e.Language, e.AgeBand, e.RequiredLevel, Open, at)
 	if err != nil {
 		return fmt.Errorf("enter case %s into the pool: %w", e.CaseID, err)
 	}
@@ -279,17 +353,19 @@ func (s *Store) Deliver(ctx context.Context, tx *sql.Tx, caseID, professionalID 
 	return n == 1, err
 }
 
-const entryColumns = `case_id, case_number, specialty, urgency, language, age_band, required_level, status, stay, opened_at, escalated_at`
+const entryColumns = `case_id, patient_id, case_number, specialty, urgency, language, age_band, required_level, status, stay,
+	opened_at, escalated_at, ` + consented
 
 type scanner interface{ Scan(dest ...any) error }
 
 // scanEntry reads entryColumns, then into extra any further columns.
 func scanEntry(r scanner, extra ...any) (Entry, error) {
 	var e Entry
+	var patient sql.NullString
 	var escalated sql.NullTime
-	err := r.Scan(append([]any{&e.CaseID, &e.CaseNumber, &e.Specialty, &e.Urgency, &e.Language, &e.AgeBand, &e.RequiredLevel,
-		&e.Status, &e.Stay, &e.OpenedAt, &escalated}, extra...)...)
-	e.OpenedAt, e.EscalatedAt = e.OpenedAt.UTC(), escalated.Time.UTC()
+	err := r.Scan(append([]any{&e.CaseID, &patient, &e.CaseNumber, &e.Specialty, &e.Urgency, &e.Language, &e.AgeBand, &e.RequiredLevel,
+		&e.Status, &e.Stay, &e.OpenedAt, &escalated, &e.Consented}, extra...)...)
+	e.PatientID, e.OpenedAt, e.EscalatedAt = patient.String, e.OpenedAt.UTC(), escalated.Time.UTC()
 	if !escalated.Valid {
 		e.EscalatedAt = time.Time{}
 	}
@@ -345,14 +421,14 @@ func excluded(ctx context.Context, q queryer, caseID, professionalID string) (bo
 	return n > 0, nil
 }
 
-// OpenEntries returns up to limit OPEN entries professionalID is not
-// excluded from, in the order they entered the pool, after the cursor; the
-// caller filters them by matching.
+// OpenEntries returns up to limit OPEN entries, held ones left out, that
+// professionalID is not excluded from, in the order they entered the
+// pool, after the cursor; the caller filters them by matching.
 func (s *Store) OpenEntries(ctx context.Context, professionalID string, after page.Cursor, limit int) ([]Entry, error) {
 	if !isID(professionalID) {
 		return nil, nil
 	}
-	q := `SELECT ` + entryColumns + ` FROM pool WHERE status = $1
+	q := `SELECT ` + entryColumns + ` FROM pool WHERE status = $1 AND ` + consented + `
 		AND NOT EXISTS (SELECT 1 FROM pool_exclusions x WHERE x.case_id = pool.case_id AND x.professional_id = $2)`
 	args := []any{Open, professionalID}
 	if after.ID != "" {
@@ -396,17 +472,18 @@ type Claim struct {
 
 // Claim decides a claim in one statement: the pool entry moves from OPEN
 // to CLAIMED for exactly one caller, and only one not excluded from the
-// case. The winner's assignment and events are written in the same
-// transaction; the unique index on ACTIVE assignments backs the decision.
-// Losers get ErrTaken, an excluded professional ErrExcluded, a case that
-// closed meanwhile a 404.
+// case, while its patient's consent to share is in force. The winner's
+// assignment and events are written in the same transaction; the unique
+// index on ACTIVE assignments backs the decision. Losers get ErrTaken, an
+// excluded professional ErrExcluded, a case that closed or was held
+// meanwhile a 404.
 func (s *Store) Claim(ctx context.Context, c Claim, events Events) (Assignment, error) {
 	at := ts(c.At)
 	a := Assignment{ID: c.AssignmentID, CaseID: c.CaseID, ProfessionalID: c.ProfessionalID, Status: Active,
 		ClaimedAt: at, Deadline: ts(c.Deadline)}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE pool SET status = $1, updated_at = $2
-			WHERE case_id = $3 AND status = $4 AND stay = $5
+			WHERE case_id = $3 AND status = $4 AND stay = $5 AND `+consented+`
 			AND NOT EXISTS (SELECT 1 FROM pool_exclusions x WHERE x.case_id = pool.case_id AND x.professional_id = $6)`,
 			Claimed, at, c.CaseID, Open, c.Stay, c.ProfessionalID)
 		if err != nil {
@@ -433,15 +510,15 @@ func (s *Store) Claim(ctx context.Context, c Claim, events Events) (Assignment, 
 	return a, nil
 }
 
-// lost says why a claim's update changed nothing: the case closed, the
-// professional is excluded, or — in every other case — someone else was
-// first (possibly in a stay that has ended since).
+// lost says why a claim's update changed nothing: the case closed or is
+// held, the professional is excluded, or — in every other case — someone
+// else was first (possibly in a stay that has ended since).
 func lost(ctx context.Context, tx *sql.Tx, c Claim) error {
 	e, err := entry(ctx, tx, c.CaseID)
 	if err != nil {
 		return err
 	}
-	if e.Status == Closed {
+	if e.Status == Closed || e.Held() {
 		return fault.NotFound("case")
 	}
 	ex, err := excluded(ctx, tx, c.CaseID, c.ProfessionalID)
@@ -464,7 +541,9 @@ func addEvents(ctx context.Context, tx *sql.Tx, a Assignment, events Events) err
 
 // end moves an ACTIVE assignment to status and reopens its case for a
 // new stay, in tx; the extra condition narrows which assignments qualify
-// (the deadline for an expiry). It reports whether this call ended it.
+// (the deadline for an expiry). A case whose patient withdrew their
+// consent while it was claimed reopens held. It reports whether this call
+// ended it.
 func end(ctx context.Context, tx *sql.Tx, a *Assignment, status string, at time.Time, cond string, args ...any) (bool, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE assignments SET status = $1, ended_at = $2 WHERE id = $3 AND status = $4`+cond,
 		append([]any{status, at, a.ID, Active}, args...)...)
@@ -540,11 +619,12 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]string, er
 		Active, ts(now))
 }
 
-// Overdue lists up to limit OPEN entries that entered the pool at or
-// before cutoff and were not escalated in this stay.
+// Overdue lists up to limit OPEN entries, held ones left out, that
+// entered the pool at or before cutoff and were not escalated in this
+// stay.
 func (s *Store) Overdue(ctx context.Context, cutoff time.Time, limit int) ([]Entry, error) {
 	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT `+entryColumns+` FROM pool
-		WHERE status = $1 AND opened_at <= $2 AND escalated_at IS NULL ORDER BY opened_at LIMIT %d`, limit), Open, ts(cutoff))
+		WHERE status = $1 AND opened_at <= $2 AND escalated_at IS NULL AND `+consented+` ORDER BY opened_at LIMIT %d`, limit), Open, ts(cutoff))
 	if err != nil {
 		return nil, fmt.Errorf("overdue pool entries: %w", err)
 	}
@@ -561,12 +641,13 @@ func (s *Store) Overdue(ctx context.Context, cutoff time.Time, limit int) ([]Ent
 }
 
 // Escalate marks an entry escalated in its stay, with its events, unless
-// it was claimed, closed, reopened or escalated meanwhile. It reports
-// whether this call escalated it.
+// it was claimed, closed, reopened, held or escalated meanwhile. It
+// reports whether this call escalated it.
 func (s *Store) Escalate(ctx context.Context, e Entry, at time.Time, events func(Entry) ([]bus.Event, error)) (bool, error) {
 	var done bool
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE pool SET escalated_at = $1 WHERE case_id = $2 AND status = $3 AND stay = $4 AND escalated_at IS NULL`,
+		res, err := tx.ExecContext(ctx, `UPDATE pool SET escalated_at = $1
+			WHERE case_id = $2 AND status = $3 AND stay = $4 AND escalated_at IS NULL AND `+consented,
 			ts(at), e.CaseID, Open, e.Stay)
 		if err != nil {
 			return err

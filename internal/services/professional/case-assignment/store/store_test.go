@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +34,8 @@ func TestStore(t *testing.T) {
 		s := New(db)
 		t.Run("professionals", func(t *testing.T) { testProfessionals(t, s) })
 		t.Run("pool entries", func(t *testing.T) { testEntries(t, s) })
+		t.Run("consents", func(t *testing.T) { testConsents(t, s) })
+		t.Run("held entries", func(t *testing.T) { testHeld(t, s) })
 		t.Run("concurrent claims", func(t *testing.T) { testConcurrentClaims(t, s) })
 		t.Run("claim of an entry not open", func(t *testing.T) { testClaimNotOpen(t, s) })
 		t.Run("expire and release", func(t *testing.T) { testEnd(t, s) })
@@ -65,12 +69,28 @@ func outboxCount(t *testing.T, s *Store, typ string) int {
 	return n
 }
 
+// enter puts a case of a new patient, who consented to share it, into
+// the pool at at.
 func enter(t *testing.T, s *Store, at time.Time) Entry {
 	t.Helper()
-	e := Entry{CaseID: uuid.NewString(), CaseNumber: "EU-2026-ABCDEF", Specialty: "CARDIOLOGY", Urgency: "STANDARD",
+	patient := uuid.NewString()
+	setConsent(t, s, patient, domain.Consent{Granted: true, Revision: 1, At: at})
+	return enterOf(t, s, patient, at)
+}
+
+// enterOf puts a case of patient into the pool at at, whatever their
+// consent.
+func enterOf(t *testing.T, s *Store, patient string, at time.Time) Entry {
+	t.Helper()
+	e := Entry{CaseID: uuid.NewString(), PatientID: patient, CaseNumber: "EU-2026-ABCDEF", Specialty: "CARDIOLOGY", Urgency: "STANDARD",
 		Language: "en", AgeBand: "30-39", RequiredLevel: vocab.Junior, OpenedAt: at}
 	inTx(t, s, func(tx *sql.Tx) error { return s.Enter(context.Background(), tx, e) })
 	return e
+}
+
+func setConsent(t *testing.T, s *Store, patient string, c domain.Consent) {
+	t.Helper()
+	inTx(t, s, func(tx *sql.Tx) error { return s.SetConsent(context.Background(), tx, patient, c) })
 }
 
 func testProfessionals(t *testing.T, s *Store) {
@@ -108,9 +128,15 @@ func testEntries(t *testing.T, s *Store) {
 	e := enter(t, s, now)
 	got, err := s.Entry(ctx, e.CaseID)
 	want := e
-	want.Status, want.Stay, want.OpenedAt = Open, 1, now.Truncate(time.Microsecond)
-	if err != nil || got != want {
+	want.Status, want.Stay, want.OpenedAt, want.Consented = Open, 1, now.Truncate(time.Microsecond), true
+	if err != nil || got != want || got.Held() {
 		t.Errorf("entry %+v %v, want %+v", got, err, want)
+	}
+	// An entry must name its patient: without one it could never be offered.
+	noPatient := e
+	noPatient.CaseID, noPatient.PatientID = uuid.NewString(), ""
+	if err := s.db.InTx(ctx, func(tx *sql.Tx) error { return s.Enter(ctx, tx, noPatient) }); err == nil {
+		t.Error("an entry without its patient was accepted")
 	}
 	for _, id := range []string{uuid.NewString(), "nope"} {
 		if _, err := s.Entry(ctx, id); fault.KindOf(err) != fault.KindNotFound {
@@ -129,6 +155,190 @@ func testEntries(t *testing.T, s *Store) {
 	inTx(t, s, func(tx *sql.Tx) error { return s.Enter(ctx, tx, e) })
 	if got, _ := s.Entry(ctx, early); got.Status != Closed {
 		t.Errorf("early-closed entry opened: %+v", got)
+	}
+}
+
+// testConsents holds the projection of consents to its order: the later
+// change wins however the events arrive, by revision where both have one,
+// else by time; the same news twice changes nothing.
+func testConsents(t *testing.T, s *Store) {
+	ctx := context.Background()
+	get := func(patient string) domain.Consent {
+		t.Helper()
+		c, err := consent(ctx, s.db, patient)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, id := range []string{uuid.NewString(), "nope"} {
+		if c := get(id); c != (domain.Consent{}) {
+			t.Errorf("consent of an unknown patient %s: %+v", id, c)
+		}
+	}
+	p := uuid.NewString()
+	at := func(d time.Duration) time.Time { return now.Add(d).Truncate(time.Microsecond) }
+	grant1 := domain.Consent{Granted: true, Revision: 1, At: at(0)}
+	withdraw2 := domain.Consent{Granted: false, Revision: 2, At: at(time.Second)}
+	for i, step := range []struct {
+		news, want domain.Consent
+	}{
+		{withdraw2, withdraw2}, // the withdrawal overtook the grant
+		{grant1, withdraw2},    // the grant, retried, changes nothing
+		{withdraw2, withdraw2}, // nor does the same news again
+		// A later revision wins even if patient-consent's clock went back.
+		{domain.Consent{Granted: true, Revision: 3, At: at(-time.Hour)}, domain.Consent{Granted: true, Revision: 3, At: at(-time.Hour)}},
+		// Without a revision on either side, the time decides.
+		{domain.Consent{Granted: false, At: at(-2 * time.Hour)}, domain.Consent{Granted: true, Revision: 3, At: at(-time.Hour)}},
+		{domain.Consent{Granted: false, At: at(time.Hour)}, domain.Consent{Granted: false, At: at(time.Hour)}},
+	} {
+		setConsent(t, s, p, step.news)
+		if got := get(p); got != step.want {
+			t.Errorf("step %d: consent %+v, want %+v", i, got, step.want)
+		}
+	}
+	if err := s.db.InTx(ctx, func(tx *sql.Tx) error { return s.SetConsent(ctx, tx, "nope", grant1) }); err == nil {
+		t.Error("the consent of a malformed patient id was recorded")
+	}
+
+	// News handled at once (a retry beside a delivery) ends at the newest:
+	// a change that lost to a concurrent one fails, and its retry decides
+	// again on what that left.
+	racer := uuid.NewString()
+	const n = 24
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			news := domain.Consent{Granted: i%2 == 0, Revision: 10 + i, At: at(time.Duration(i) * time.Second)}
+			for try := 0; ; try++ {
+				err := s.db.InTx(ctx, func(tx *sql.Tx) error { return s.SetConsent(ctx, tx, racer, news) })
+				if err == nil {
+					return
+				}
+				if try == 50 || !strings.Contains(err.Error(), "changed concurrently") && !IsBusy(err) {
+					t.Errorf("revision %d: %v", news.Revision, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := get(racer); got.Revision != 10+n-1 || got.Granted {
+		t.Errorf("after concurrent news: %+v, want revision %d withdrawn", got, 10+n-1)
+	}
+}
+
+// testHeld: an open entry whose patient has no consent in force is held —
+// not listed, not claimable, not overdue, not escalated — and joins the
+// pool for a new stay when the consent comes into force; a claimed entry
+// is not held by a withdrawal, and reopens held if its assignment ends
+// while the consent is withdrawn.
+func testHeld(t *testing.T, s *Store) {
+	ctx := context.Background()
+	patient, pro := uuid.NewString(), uuid.NewString()
+	listed := func(caseID string) bool {
+		t.Helper()
+		es, err := s.OpenEntries(ctx, pro, page.Cursor{}, 10_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.ContainsFunc(es, func(e Entry) bool { return e.CaseID == caseID })
+	}
+	overdue := func(caseID string) bool {
+		t.Helper()
+		es, err := s.Overdue(ctx, now.Add(24*time.Hour), 10_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.ContainsFunc(es, func(e Entry) bool { return e.CaseID == caseID })
+	}
+	claim := func(e Entry) (Assignment, error) {
+		return s.Claim(ctx, Claim{AssignmentID: uuid.NewString(), CaseID: e.CaseID, ProfessionalID: pro, Stay: e.Stay,
+			At: now, Deadline: now.Add(time.Hour)}, event("case.assigned"))
+	}
+	esc := func(e Entry) ([]bus.Event, error) {
+		ev, err := bus.New("case-assignment", "assignment.escalated", e.CaseID, map[string]string{})
+		return []bus.Event{ev}, err
+	}
+
+	// Entered before any consent: held.
+	held := enterOf(t, s, patient, now)
+	e, _, err := s.EntryFor(ctx, held.CaseID, pro)
+	if err != nil || !e.Held() || e.Consented || e.PatientID != patient {
+		t.Fatalf("entry without consent %+v %v", e, err)
+	}
+	if listed(held.CaseID) || overdue(held.CaseID) {
+		t.Error("a held entry is listed or overdue")
+	}
+	if _, err := claim(e); fault.KindOf(err) != fault.KindNotFound {
+		t.Errorf("claim of a held entry: %v, want not found", err)
+	}
+	if ok, err := s.Escalate(ctx, e, now, esc); ok || err != nil {
+		t.Errorf("escalation of a held entry: %v %v", ok, err)
+	}
+
+	// The grant, made after the entry, brings it in for a new stay from
+	// the grant's time.
+	grantedAt := now.Add(time.Minute)
+	setConsent(t, s, patient, domain.Consent{Granted: true, Revision: 1, At: grantedAt})
+	e, _ = s.Entry(ctx, held.CaseID)
+	if e.Held() || e.Stay != 2 || !e.OpenedAt.Equal(grantedAt.Truncate(time.Microsecond)) || !listed(held.CaseID) || !overdue(held.CaseID) {
+		t.Errorf("after the grant: %+v", e)
+	}
+	// A case entering while the consent is in force is offered at once.
+	second := enterOf(t, s, patient, now.Add(2*time.Minute))
+	e, _ = s.Entry(ctx, second.CaseID)
+	if e.Held() || e.Stay != 1 || !listed(second.CaseID) {
+		t.Errorf("entry with consent in force: %+v", e)
+	}
+	a, err := claim(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The withdrawal holds the open entry, not the claimed one.
+	setConsent(t, s, patient, domain.Consent{Granted: false, Revision: 2, At: now.Add(3 * time.Minute)})
+	if e, _ := s.Entry(ctx, held.CaseID); !e.Held() || listed(held.CaseID) || overdue(held.CaseID) {
+		t.Errorf("open entry after the withdrawal: %+v", e)
+	}
+	if got, err := s.Active(ctx, second.CaseID); err != nil || got.ID != a.ID {
+		t.Errorf("the claimed case after the withdrawal: %+v %v", got, err)
+	}
+	if e, _ := s.Entry(ctx, second.CaseID); e.Held() || e.Status != Claimed {
+		t.Errorf("claimed entry after the withdrawal: %+v", e)
+	}
+	// Released while the consent is withdrawn, the case reopens held.
+	if _, err := s.Release(ctx, a.ID, now.Add(4*time.Minute), event("assignment.released")); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := s.Entry(ctx, second.CaseID); !e.Held() || e.Stay != 2 || listed(second.CaseID) {
+		t.Errorf("released entry while withdrawn: %+v", e)
+	}
+
+	// The grant again: both join for a new stay, the escalation of an
+	// earlier stay forgotten; a grant older than the entry keeps the
+	// entry's own time.
+	e, _ = s.Entry(ctx, held.CaseID)
+	inTx(t, s, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE pool SET escalated_at = $1 WHERE case_id = $2`, now, held.CaseID)
+		return err
+	})
+	setConsent(t, s, patient, domain.Consent{Granted: true, Revision: 3, At: now.Add(-time.Hour)})
+	if got, _ := s.Entry(ctx, held.CaseID); got.Held() || got.Stay != e.Stay+1 || !got.EscalatedAt.IsZero() ||
+		!got.OpenedAt.Equal(e.OpenedAt) || !listed(held.CaseID) {
+		t.Errorf("re-granted entry %+v, was %+v", got, e)
+	}
+	if got, _ := s.Entry(ctx, second.CaseID); got.Held() || got.Stay != 3 || !listed(second.CaseID) {
+		t.Errorf("re-granted released entry %+v", got)
+	}
+	// A grant of a new text while in force is no new stay.
+	setConsent(t, s, patient, domain.Consent{Granted: true, Revision: 4, At: now.Add(time.Hour)})
+	if got, _ := s.Entry(ctx, second.CaseID); got.Stay != 3 {
+		t.Errorf("a grant while in force started a new stay: %+v", got)
+	}
+	// A claim decided before the entry was held loses even once it is back.
+	if _, err := claim(e); !errors.Is(err, ErrTaken) {
+		t.Errorf("claim of an earlier stay: %v", err)
 	}
 }
 
