@@ -72,7 +72,8 @@ func TestTargets(t *testing.T) {
 		{"NAME", "DOMAIN", "REQUIRES", "IMPLEMENTED"},
 		{"patient-identity", "patient", "auth", "yes"},
 		{"auth", "platform", "-", "yes"},
-		{"case-management", "patient", "patient-identity", "yes"},
+		{"case-management", "patient", "patient-identity,medical-records", "yes"},
+		{"medical-records", "patient", "case-management,case-assignment", "yes"},
 		{"payments", "financial", "pricing,case-management", "no"},
 		{"gateway", "edge", "(every", "service)", "yes"},
 	} {

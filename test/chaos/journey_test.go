@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/secondopinion/platform/test/journey"
 )
 
 // long is whether the long variants run (CHAOS_LONG=1, make chaos).
@@ -101,7 +101,8 @@ func (l *ledger) journey(ctx context.Context, t *testing.T, p *platform, pt pati
 		l.mu.Unlock()
 
 		// A submission whose answer was lost was carried out: 409 says so.
-		if _, _, ok := l.write(t, p, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", pt.token, fmt.Sprintf("%s-submit-%d", pt.id, n), ""); !ok {
+		if _, _, ok := l.write(t, p, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", pt.token, fmt.Sprintf("%s-submit-%d", pt.id, n),
+			`{"confirmIncomplete":true}`); !ok {
 			return
 		}
 		l.mu.Lock()
@@ -181,11 +182,14 @@ func (l *ledger) refusals() (int, string) {
 	return l.refused, l.lastRefusal
 }
 
-// signUpPatients registers the load's patients.
+// signUpPatients registers the load's patients, each consenting to share
+// their cases with professionals, so that every submitted case reaches
+// the pool.
 func (l *ledger) signUpPatients(t *testing.T, base string) {
+	j := journey.Platform{Base: base}
 	for range patients {
-		token, id := signUp(t, base, "p."+uuid.NewString()[:12]+"@example.org")
-		l.patients = append(l.patients, patient{id, token})
+		a := j.RegisterPatient(t)
+		l.patients = append(l.patients, patient{a.ID, a.Token})
 	}
 }
 

@@ -3,9 +3,11 @@ package fuzz_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"strings"
@@ -130,6 +132,7 @@ func (p *platform) resources(f *testing.F) {
 		"poolCase": pool.ID, "claimedCase": claimed.ID, "assignment": assignment,
 		"opinionCase": answered.ID, "opinion": opinion, "question": journey.Str(f, q, "id"),
 		"credential": j.SubmitLicence(f, pro), "password": journey.Password,
+		"record": p.record(f, patient.Token, draft.ID), "upload": p.upload(f, patient.Token, draft.ID),
 	}
 	p.callers = []*caller{{}}
 	for _, acc := range []struct {
@@ -235,6 +238,62 @@ func (p *platform) session(ctx context.Context, path string, body map[string]any
 	}
 	id.access, id.refresh = r.AccessToken, r.RefreshToken
 	return nil
+}
+
+// record uploads a small PDF to case caseID as token's holder and
+// returns the record's id.
+func (p *platform) record(f *testing.F, token, caseID string) string {
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	part, err := mw.CreateFormFile("file", "report.pdf")
+	if err != nil {
+		f.Fatal(err)
+	}
+	part.Write([]byte("%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"))
+	mw.Close()
+	res := p.raw(f, http.MethodPost, "/api/v1/cases/"+caseID+"/documents?kind=OTHER", token,
+		http.Header{"Content-Type": {mw.FormDataContentType()}}, body.Bytes(), http.StatusCreated)
+	var doc struct{ ID string }
+	if err := json.Unmarshal(res.body, &doc); err != nil || doc.ID == "" {
+		f.Fatalf("record: %s", res.body)
+	}
+	return doc.ID
+}
+
+// upload starts a resumable upload to case caseID as token's holder and
+// returns its id.
+func (p *platform) upload(f *testing.F, token, caseID string) string {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	res := p.raw(f, http.MethodPost, "/api/v1/uploads", token, http.Header{"Tus-Resumable": {"1.0.0"}, "Upload-Length": {"1000"},
+		"Upload-Metadata": {"caseId " + b64(caseID) + ",kind " + b64("OTHER") + ",filename " + b64("notes.txt")}}, nil, http.StatusCreated)
+	loc := res.header.Get("Location")
+	return loc[strings.LastIndex(loc, "/")+1:]
+}
+
+type rawAnswer struct {
+	header http.Header
+	body   []byte
+}
+
+// raw sends a request with headers h and body from the side address, and
+// fails f unless it is answered want.
+func (p *platform) raw(f *testing.F, method, path, token string, h http.Header, body []byte, want int) rawAnswer {
+	req, err := http.NewRequestWithContext(f.Context(), method, p.base+path, bytes.NewReader(body))
+	if err != nil {
+		f.Fatal(err)
+	}
+	req.Header = h
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := p.aside.Do(req)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out bytes.Buffer
+	if _, err := out.ReadFrom(res.Body); err != nil || res.StatusCode != want {
+		f.Fatalf("%s %s: %d %s %v", method, path, res.StatusCode, out.Bytes(), err)
+	}
+	return rawAnswer{res.Header, out.Bytes()}
 }
 
 // post sends a JSON body from the side address.

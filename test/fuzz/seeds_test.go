@@ -165,6 +165,10 @@ func fixture(method, path, param string) (string, error) {
 		return "{opinionCase}", nil
 	case strings.HasPrefix(path, "/api/v1/cases/"):
 		return "{case}", nil
+	case strings.HasPrefix(path, "/api/v1/records/"):
+		return "{record}", nil
+	case strings.HasPrefix(path, "/api/v1/uploads/"):
+		return "{upload}", nil
 	case strings.HasPrefix(path, "/api/v1/opinions/"):
 		return "{opinion}", nil
 	}

@@ -3,6 +3,7 @@ package medicalrecords
 import (
 	"context"
 	"encoding/json"
+	"mime"
 	"net/http"
 	"reflect"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/services/patient/medical-records/filetype"
 	"github.com/secondopinion/platform/internal/services/patient/medical-records/store"
 )
 
@@ -129,8 +131,8 @@ func (s *Service) routes(api huma.API) {
 			{Name: "Range", In: "header", Description: "a byte range, e.g. bytes=0-1048575", Schema: &huma.Schema{Type: huma.TypeString}},
 		},
 		Responses: map[string]*huma.Response{
-			"200": {Description: "The content", Content: map[string]*huma.MediaType{"application/octet-stream": {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}}}},
-			"206": {Description: "The range asked for", Content: map[string]*huma.MediaType{"application/octet-stream": {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}}}},
+			"200": {Description: "The content, as its type was sniffed", Content: contentTypes()},
+			"206": {Description: "The range asked for", Content: contentTypes()},
 		},
 		Errors: []int{http.StatusRequestedRangeNotSatisfiable},
 	}, readers, s.serveContent)
@@ -142,6 +144,16 @@ func (s *Service) routes(api huma.API) {
 		func(ctx context.Context, in *recordInput) (*struct{}, error) {
 			return nil, s.delete(ctx, authn.FromContext(ctx), in.ID)
 		})
+}
+
+// contentTypes are the media types a record's content is served as.
+func contentTypes() map[string]*huma.MediaType {
+	out := map[string]*huma.MediaType{}
+	for _, t := range filetype.Accepted {
+		mt, _, _ := mime.ParseMediaType(t.MediaType)
+		out[mt] = &huma.MediaType{Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}}
+	}
+	return out
 }
 
 // view is d as reader r sees it.

@@ -353,8 +353,12 @@ func testUploadAndRead(t *testing.T, h *harness) {
 	if again.status != http.StatusOK || again.body["id"] != docID {
 		t.Errorf("same content again: %d %s", again.status, again.raw)
 	}
+	if img := h.upload("a", id, "IMAGING", "scan.pdf", pngFile(t)); img.status != http.StatusCreated ||
+		img.body["fileType"] != "PNG" || img.body["mediaType"] != "image/png" {
+		t.Errorf("a PNG named .pdf: %d %s", img.status, img.raw)
+	}
 	list := h.do("a", "GET", "/api/v1/cases/"+id+"/documents")
-	if items, _ := list.body["items"].([]any); list.status != 200 || len(items) != 1 {
+	if items, _ := list.body["items"].([]any); list.status != 200 || len(items) != 2 {
 		t.Fatalf("list: %d %s", list.status, list.raw)
 	}
 	got := h.do("a", "GET", "/api/v1/records/"+docID+"/content")
@@ -368,8 +372,8 @@ func testUploadAndRead(t *testing.T, h *harness) {
 			uploaded = append(uploaded, e)
 		}
 	}
-	if len(uploaded) != 1 || strings.Contains(string(uploaded[0].Payload), "mri report") {
-		t.Errorf("document.uploaded events: %v", uploaded)
+	if len(uploaded) != 2 || strings.Contains(string(uploaded[0].Payload), "mri report") {
+		t.Errorf("%d document.uploaded events, want one per record", len(uploaded))
 	}
 	if h.audited("document.download") == 0 || h.audited("document.list") == 0 {
 		t.Error("reads not audited")

@@ -13,12 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/tus/tusd/v2/pkg/filestore"
 	"github.com/tus/tusd/v2/pkg/handler"
-	"github.com/tus/tusd/v2/pkg/memorylocker"
 	expslog "golang.org/x/exp/slog"
 
 	"github.com/secondopinion/platform/api/vocab"
@@ -68,7 +68,7 @@ func (s *Service) newTUS(dir string) (*tus, error) {
 	t := &tus{dir: dir, store: filestore.New(dir)}
 	composer := handler.NewStoreComposer()
 	t.store.UseIn(composer)
-	memorylocker.New().UseIn(composer)
+	composer.UseLocker(&uploadLocks{held: map[string]chan struct{}{}})
 	h, err := handler.NewUnroutedHandler(handler.Config{
 		StoreComposer: composer, BasePath: uploadsPath, MaxSize: s.limits.FileBytes,
 		DisableDownload: true, DisableConcatenation: true, RespectForwardedHeaders: true,
@@ -94,6 +94,55 @@ func (s *Service) newTUS(dir string) (*tus, error) {
 	}
 	t.handler = h
 	return t, nil
+}
+
+// uploadLocks keeps the requests of one upload from running at once, in
+// this process. tusd's memorylocker asks the holder to let go when another
+// request comes (a HEAD or a resumed PATCH after a dropped one), and tusd
+// 2.9.1 races doing so (the race detector finds it); here the newcomer
+// waits for the holder instead, which ends as soon as its dropped body
+// fails, or gets 423 Locked after tusd's lock timeout.
+type uploadLocks struct {
+	mu   sync.Mutex
+	held map[string]chan struct{} // closed on release
+}
+
+func (l *uploadLocks) NewLock(id string) (handler.Lock, error) {
+	return &uploadLock{locks: l, id: id}, nil
+}
+
+type uploadLock struct {
+	locks *uploadLocks
+	id    string
+}
+
+func (k *uploadLock) Lock(ctx context.Context, _ func()) error {
+	for {
+		k.locks.mu.Lock()
+		released, busy := k.locks.held[k.id]
+		if !busy {
+			k.locks.held[k.id] = make(chan struct{})
+			k.locks.mu.Unlock()
+			return nil
+		}
+		k.locks.mu.Unlock()
+		select {
+		case <-released:
+		case <-ctx.Done():
+			return handler.ErrFileLocked
+		}
+	}
+}
+
+func (k *uploadLock) Unlock() error {
+	k.locks.mu.Lock()
+	released := k.locks.held[k.id]
+	delete(k.locks.held, k.id)
+	k.locks.mu.Unlock()
+	if released != nil {
+		close(released)
+	}
+	return nil
 }
 
 // tusError is err as tusd answers it: our problem document.
@@ -253,9 +302,10 @@ func (s *Service) uploadRoutes(api huma.API) {
 	idParam := &huma.Param{Name: "id", In: "path", Required: true, Description: "the upload's id", Schema: &huma.Schema{Type: huma.TypeString}}
 	offset := map[string]*huma.Header{"Upload-Offset": {Description: "bytes received so far", Schema: &huma.Schema{Type: huma.TypeInteger}}}
 	// tusd's own refusals: a malformed request, another protocol version,
-	// an offset or length that does not match.
+	// an offset or length that does not match, an upload busy with another
+	// request.
 	tusErrors := []int{http.StatusBadRequest, http.StatusConflict, http.StatusPreconditionFailed,
-		http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType}
+		http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusLocked}
 	serve := func(f func(http.ResponseWriter, *http.Request)) func(http.ResponseWriter, *http.Request) error {
 		return func(w http.ResponseWriter, r *http.Request) error {
 			tusServe(w, r, s.tus.handler.Middleware(http.HandlerFunc(f)))

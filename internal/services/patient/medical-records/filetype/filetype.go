@@ -28,6 +28,9 @@ var (
 	DOCX  = Type{"application/vnd.openxmlformats-officedocument.wordprocessingml.document", "DOCX"}
 )
 
+// Accepted lists the accepted types.
+var Accepted = []Type{PDF, PNG, JPEG, TIFF, DICOM, Text, DOCX}
+
 // Limits bound the work and memory of a check. Zero fields take the
 // defaults.
 type Limits struct {
