@@ -230,18 +230,8 @@ func (h *harness) upload(token, caseID, kind, name string, content []byte) respo
 // outbox is the events queued in the outbox, of type typ ("" for all).
 func (h *harness) outbox(typ string) []bus.Event {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT envelope FROM outbox ORDER BY seq`)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []bus.Event
-	for rows.Next() {
-		var env string
-		var e bus.Event
-		if err := rows.Scan(&env); err != nil || json.Unmarshal([]byte(env), &e) != nil {
-			h.t.Fatalf("outbox row: %v", err)
-		}
+	for _, e := range testkit.Outbox(h.t, h.db) {
 		if typ == "" || e.Type == typ {
 			out = append(out, e)
 		}
