@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
-	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/testkit"
 )
 
 // A case is its patient's and the admins': others are refused (401
@@ -121,28 +121,22 @@ func testAccess(t *testing.T, h *harness) {
 // harness's patient; none may carry the case's title or question.
 func (h *harness) auditEntries() []kitaudit.Entry {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY seq`, kitaudit.Recorded.Type)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []kitaudit.Entry
-	for rows.Next() {
-		var env string
-		var ev bus.Event
+	for _, ev := range testkit.Outbox(h.t, h.db) {
+		if ev.Type != kitaudit.Recorded.Type {
+			continue
+		}
 		var e kitaudit.Entry
-		if err := rows.Scan(&env); err != nil || json.Unmarshal([]byte(env), &ev) != nil || json.Unmarshal(ev.Payload, &e) != nil {
+		env, err := json.Marshal(ev)
+		if err != nil || json.Unmarshal(ev.Payload, &e) != nil {
 			h.t.Fatalf("audit event %s: %v", env, err)
 		}
-		if strings.Contains(env, title) || strings.Contains(env, question) {
+		if strings.Contains(string(env), title) || strings.Contains(string(env), question) {
 			h.t.Errorf("audit event carries health data: %s", env)
 		}
 		if e.PatientID == h.patient {
 			out = append(out, e)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		h.t.Fatal(err)
 	}
 	return out
 }

@@ -250,17 +250,10 @@ func (h *harness) newCase() map[string]any {
 // outbox returns the stored domain events of a case in order.
 func (h *harness) outbox(caseID string) []bus.Event {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type <> $2 ORDER BY seq`, caseID, kitaudit.Recorded.Type)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []bus.Event
-	for rows.Next() {
-		var env string
-		var e bus.Event
-		if err := rows.Scan(&env); err != nil || json.Unmarshal([]byte(env), &e) != nil {
-			h.t.Fatalf("outbox row: %v", err)
+	for _, e := range testkit.Outbox(h.t, h.db) {
+		if e.AggregateID != caseID || e.Type == kitaudit.Recorded.Type {
+			continue
 		}
 		if strings.Contains(string(e.Payload), title) || strings.Contains(string(e.Payload), question) {
 			h.t.Errorf("%s carries health data: %s", e.Type, e.Payload)

@@ -118,27 +118,7 @@ func build(t testing.TB, db *sqldb.DB, cfg auth.Config) (fixture, error) {
 // written reads the events the service wrote to its outbox, in order.
 func written(t testing.TB, db *sqldb.DB) []bus.Event {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT envelope FROM outbox ORDER BY seq`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []bus.Event
-	for rows.Next() {
-		var env string
-		var e bus.Event
-		if err := rows.Scan(&env); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal([]byte(env), &e); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testkit.Outbox(t, db)
 }
 
 func startSQLite(t testing.TB) fixture {

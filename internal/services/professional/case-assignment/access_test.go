@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/secondopinion/platform/internal/kit/authz"
-	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 
@@ -113,23 +112,16 @@ func TestAccess(t *testing.T) {
 
 func auditEntries(t *testing.T, h *harness) []kitaudit.Entry {
 	t.Helper()
-	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY seq`, kitaudit.Recorded.Type)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []kitaudit.Entry
-	for rows.Next() {
-		var env string
-		var ev bus.Event
+	for _, ev := range testkit.Outbox(t, h.db) {
+		if ev.Type != kitaudit.Recorded.Type {
+			continue
+		}
 		var e kitaudit.Entry
-		if err := rows.Scan(&env); err != nil || json.Unmarshal([]byte(env), &ev) != nil || json.Unmarshal(ev.Payload, &e) != nil {
-			t.Fatalf("audit event %s: %v", env, err)
+		if err := json.Unmarshal(ev.Payload, &e); err != nil {
+			t.Fatalf("audit event %s: %v", ev.Payload, err)
 		}
 		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }

@@ -278,26 +278,19 @@ func (h *harness) consent(typ, patient string, revision int) bus.Event {
 // oldest first, each held to its contract.
 func (h *harness) outbox(typ string) []map[string]any {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY seq`, typ)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []map[string]any
-	for rows.Next() {
-		var env string
-		var e bus.Event
+	for _, e := range testkit.Outbox(h.t, h.db) {
+		if e.Type != typ {
+			continue
+		}
 		var p map[string]any
-		if err := rows.Scan(&env); err != nil || json.Unmarshal([]byte(env), &e) != nil || json.Unmarshal(e.Payload, &p) != nil {
-			h.t.Fatalf("outbox %s: %v", env, err)
+		if err := json.Unmarshal(e.Payload, &p); err != nil {
+			h.t.Fatalf("outbox %s: %v", e.Payload, err)
 		}
 		if err := contracts.Check(e); err != nil {
 			h.t.Errorf("queued an event its contract does not describe: %v", err)
 		}
 		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		h.t.Fatal(err)
 	}
 	return out
 }

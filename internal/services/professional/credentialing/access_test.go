@@ -10,7 +10,7 @@ import (
 
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/authz"
-	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/testkit"
 )
 
 // Who may call what: a professional reaches their own credentials and
@@ -142,23 +142,16 @@ func testAdminAudit(t *testing.T, h *harness) {
 // auditEntries are the audit.recorded events in the outbox.
 func (h *harness) auditEntries() []kitaudit.Entry {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY seq`, kitaudit.Recorded.Type)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []kitaudit.Entry
-	for rows.Next() {
-		var env string
-		var ev bus.Event
+	for _, ev := range testkit.Outbox(h.t, h.db) {
+		if ev.Type != kitaudit.Recorded.Type {
+			continue
+		}
 		var e kitaudit.Entry
-		if err := rows.Scan(&env); err != nil || json.Unmarshal([]byte(env), &ev) != nil || json.Unmarshal(ev.Payload, &e) != nil {
-			h.t.Fatalf("audit event %s: %v", env, err)
+		if err := json.Unmarshal(ev.Payload, &e); err != nil {
+			h.t.Fatalf("audit event %s: %v", ev.Payload, err)
 		}
 		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		h.t.Fatal(err)
 	}
 	return out
 }

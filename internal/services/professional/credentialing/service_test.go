@@ -262,19 +262,14 @@ func (h *harness) standing(id string) map[string]any {
 // order, with their payloads.
 func (h *harness) events(professionalID string) ([]string, []map[string]any) {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type <> $2 ORDER BY seq`,
-		professionalID, kitaudit.Recorded.Type)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer rows.Close()
 	var types []string
 	var payloads []map[string]any
-	for rows.Next() {
-		var env string
-		var e bus.Event
+	for _, e := range testkit.Outbox(h.t, h.db) {
+		if e.AggregateID != professionalID || e.Type == kitaudit.Recorded.Type {
+			continue
+		}
 		var p map[string]any
-		if err := rows.Scan(&env); err != nil || json.Unmarshal([]byte(env), &e) != nil || json.Unmarshal(e.Payload, &p) != nil {
+		if err := json.Unmarshal(e.Payload, &p); err != nil {
 			h.t.Fatalf("outbox row: %v", err)
 		}
 		if e.ServiceID != Name || e.AggregateID != professionalID {

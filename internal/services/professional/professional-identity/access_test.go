@@ -8,7 +8,6 @@ import (
 
 	"github.com/secondopinion/platform/api/events"
 	kitaudit "github.com/secondopinion/platform/internal/kit/audit"
-	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	identity "github.com/secondopinion/platform/internal/services/professional/professional-identity"
@@ -64,26 +63,20 @@ type auditEntry struct {
 // auditEntries are the audit.recorded events queued about a resource.
 func auditEntries(t *testing.T, db *sqldb.DB, resource string) []auditEntry {
 	t.Helper()
-	rows, err := db.Query(`SELECT envelope FROM outbox WHERE aggregate_id = $1 AND event_type = $2 ORDER BY seq`, resource, kitaudit.Recorded.Type)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []auditEntry
-	for rows.Next() {
-		var env string
-		var ev bus.Event
+	for _, ev := range testkit.Outbox(t, db) {
+		if ev.AggregateID != resource || ev.Type != kitaudit.Recorded.Type {
+			continue
+		}
 		var e kitaudit.Entry
-		if err := rows.Scan(&env); err != nil || json.Unmarshal([]byte(env), &ev) != nil || json.Unmarshal(ev.Payload, &e) != nil {
+		env, err := json.Marshal(ev)
+		if err != nil || json.Unmarshal(ev.Payload, &e) != nil {
 			t.Fatalf("audit event %s: %v", env, err)
 		}
 		if err := events.Check(ev); err != nil {
 			t.Errorf("queued an audit entry its contract does not describe: %v", err)
 		}
-		out = append(out, auditEntry{e, env})
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+		out = append(out, auditEntry{e, string(env)})
 	}
 	return out
 }
