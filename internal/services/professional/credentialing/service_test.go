@@ -137,23 +137,10 @@ func (h *harness) checkContracts() {
 	for _, err := range h.bus.broken {
 		h.t.Errorf("published an event its contract does not describe: %v", err)
 	}
-	rows, err := h.db.Query(`SELECT envelope FROM outbox ORDER BY seq`)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var env string
-		var e bus.Event
-		if err := rows.Scan(&env); err != nil || json.Unmarshal([]byte(env), &e) != nil {
-			h.t.Fatalf("outbox row: %v", err)
-		}
+	for _, e := range testkit.Outbox(h.t, h.db) {
 		if err := contracts.Check(e); err != nil {
 			h.t.Errorf("queued an event its contract does not describe: %v", err)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		h.t.Fatal(err)
 	}
 }
 
