@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -511,5 +512,33 @@ func TestLocalStoreIsPrivate(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "case", "2", "doc")); err != nil {
 		t.Errorf("a neighbour went with the erasure: %v", err)
+	}
+}
+
+// Ping passes while the store answers and fails once it does not, for
+// readiness.
+func TestPing(t *testing.T) {
+	var down atomic.Bool
+	addr := s3ServerWith(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(w, "unavailable", http.StatusServiceUnavailable)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	b := open(t, s3URL(addr, "docs"), t.TempDir())
+	if err := b.Ping(t.Context()); err != nil {
+		t.Fatalf("ping an answering store: %v", err)
+	}
+	down.Store(true)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := b.Ping(ctx); err == nil {
+		t.Error("ping passes while the store answers 503")
+	}
+	if err := open(t, "", t.TempDir()).Ping(t.Context()); err != nil {
+		t.Errorf("ping a local store: %v", err)
 	}
 }

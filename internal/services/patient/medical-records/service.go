@@ -130,6 +130,8 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 		}
 		set(peer)
 	}
+	// Records can be neither taken nor read without their store.
+	s.Check("documents bucket", s.bucket.Ping)
 	s.Check(casemanagement.Target, s.cases.Ready)
 	s.Check(caseassignment.Target, s.assignments.Ready)
 	s.routes(s.API)

@@ -322,6 +322,15 @@ func TestService(t *testing.T) {
 	})
 }
 
+func TestReadinessChecksTheBucket(t *testing.T) {
+	h := newHarness(t, testkit.OpenDB(t, sqldb.SQLite, Name), Config{})
+	check := h.svc.Checks()["documents bucket"]
+	// kit/blob's TestPing fails it for a store that stops answering.
+	if check == nil || check(t.Context()) != nil {
+		t.Fatal("no working bucket check")
+	}
+}
+
 func testUploadAndRead(t *testing.T, h *harness) {
 	id := h.newCase(patientA, "NEUROLOGY", "DRAFT")
 	content := h.pdf()
