@@ -232,8 +232,11 @@ func (s *SQL) sweep(ctx context.Context) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sweepTimeout)
 		defer cancel()
+		// The outer condition is checked again on each row as it is
+		// deleted: a reservation that took over an expired key meanwhile
+		// (PostgreSQL re-reads the row it waited for) is not swept away.
 		n, err := rows(s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE key IN
-			(SELECT key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)`, now, sweepBatch))
+			(SELECT key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2) AND expires_at <= $1`, now, sweepBatch))
 		if err == nil && n == sweepBatch {
 			s.nextSweep.Store(0)
 		}
