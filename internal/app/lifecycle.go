@@ -378,7 +378,7 @@ func (a *App) addService(ctx context.Context, t Target) error {
 	if auth, ok := s.svc.(service.Authority); ok {
 		a.authority = auth
 	}
-	s.handler = a.wrap(t.Name, s.svc.Handler(), db, httpapi.Streams(s.svc.OpenAPI()))
+	s.handler = a.wrap(t.Name, s.svc.Handler(), db, httpapi.Streams(httpapi.StreamedRoutes(s.svc.OpenAPI())))
 	return nil
 }
 

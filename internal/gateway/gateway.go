@@ -92,7 +92,7 @@ type Gateway struct {
 	// streamed are the routes ("METHOD pattern") of streamed operations,
 	// which streams matches.
 	streamed map[string]bool
-	streams  *http.ServeMux
+	streams  func(*http.Request) bool
 	doc      []byte       // the merged OpenAPI document
 	docs     http.Handler // GET /docs, the API reference page, and its assets
 }
@@ -148,11 +148,14 @@ func New(cfg Config, ups []Upstream) (*Gateway, error) {
 	if g.docs, err = docs.Handler("/docs", "/openapi.json"); err != nil {
 		return nil, fmt.Errorf("docs page: %w", err)
 	}
-	g.streamed = streamed(g.ups)
-	g.streams = http.NewServeMux()
-	for route := range g.streamed {
-		g.streams.HandleFunc(route, func(http.ResponseWriter, *http.Request) {})
+	var routes []string
+	g.streamed = map[string]bool{}
+	for _, u := range g.ups {
+		for _, route := range httpapi.StreamedRoutes(u.Spec) {
+			routes, g.streamed[route] = append(routes, route), true
+		}
 	}
+	g.streams = httpapi.Streams(routes)
 	g.paths = http.NewServeMux()
 	for _, rt := range g.routes {
 		if g.allowed[rt.Pattern] == nil {
@@ -197,10 +200,7 @@ func (g *Gateway) Handler() http.Handler {
 // Streams reports whether r is for a streamed operation (see
 // Config.StreamIdle), for the middleware around the gateway: its body
 // passes on whole, without the platform's limit.
-func (g *Gateway) Streams(r *http.Request) bool {
-	_, pattern := g.streams.Handler(r)
-	return pattern != ""
-}
+func (g *Gateway) Streams(r *http.Request) bool { return g.streams(r) }
 
 // stream forwards a streamed operation (see Config.StreamIdle): without
 // the upstream timeout, for as long as its body or answer keeps moving.

@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
-
-	"github.com/secondopinion/platform/internal/kit/httpapi"
 )
 
 // Route sends one method and ServeMux path pattern to a target. Patterns
@@ -47,23 +45,6 @@ func routesOf(ups []Upstream) ([]Route, error) {
 		return strings.Compare(a.Pattern+" "+a.Method, b.Pattern+" "+b.Method)
 	})
 	return out, nil
-}
-
-// streamed are the routes, as "METHOD pattern", of the operations whose
-// services stream their bodies (httpapi.StreamExtension): uploads and
-// downloads of records.
-func streamed(ups []Upstream) map[string]bool {
-	out := map[string]bool{}
-	for _, u := range ups {
-		for path, item := range u.Spec.Paths {
-			for method, op := range operations(item) {
-				if op != nil && op.Extensions[httpapi.StreamExtension] == true {
-					out[method+" "+path] = true
-				}
-			}
-		}
-	}
-	return out
 }
 
 // operations are a path item's operations by method.

@@ -62,22 +62,30 @@ func RegisterStream(api huma.API, op huma.Operation, p authz.Policy, handler fun
 	})
 }
 
-// Streams reports whether a request is for a streamed operation of spec,
-// by method and path pattern.
-func Streams(spec *huma.OpenAPI) func(*http.Request) bool {
-	mux := http.NewServeMux()
-	n := 0
+// StreamedRoutes are the streamed operations of spec, as ServeMux
+// patterns ("POST /api/v1/cases/{id}/documents").
+func StreamedRoutes(spec *huma.OpenAPI) []string {
+	var out []string
 	for path, item := range spec.Paths {
 		for method, op := range map[string]*huma.Operation{http.MethodPost: item.Post, http.MethodPut: item.Put,
 			http.MethodPatch: item.Patch, http.MethodGet: item.Get, http.MethodHead: item.Head, http.MethodDelete: item.Delete} {
 			if op != nil && op.Extensions[StreamExtension] == true {
-				mux.HandleFunc(method+" "+path, func(http.ResponseWriter, *http.Request) {})
-				n++
+				out = append(out, method+" "+path)
 			}
 		}
 	}
-	if n == 0 {
+	return out
+}
+
+// Streams reports whether a request is for one of routes (see
+// StreamedRoutes).
+func Streams(routes []string) func(*http.Request) bool {
+	if len(routes) == 0 {
 		return func(*http.Request) bool { return false }
+	}
+	mux := http.NewServeMux()
+	for _, route := range routes {
+		mux.HandleFunc(route, func(http.ResponseWriter, *http.Request) {})
 	}
 	return func(r *http.Request) bool {
 		_, pattern := mux.Handler(r)

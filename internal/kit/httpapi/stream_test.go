@@ -48,7 +48,7 @@ func TestRegisterStream(t *testing.T) {
 		t.Errorf("spec of the streamed operation: %+v", op)
 	}
 	srv := httptest.NewServer(httpapi.Wrap(mux, httpapi.Options{Service: "stream-test", MaxBody: 1 << 10,
-		Streams: httpapi.Streams(api.OpenAPI()), Verifier: testkit.Tokens{"pat": {Subject: "p", Role: authn.RolePatient},
+		Streams: httpapi.Streams(httpapi.StreamedRoutes(api.OpenAPI())), Verifier: testkit.Tokens{"pat": {Subject: "p", Role: authn.RolePatient},
 			"pro": {Subject: "q", Role: authn.RoleProfessional}}}))
 	t.Cleanup(srv.Close)
 	big := bytes.Repeat([]byte("x"), 64<<10)
@@ -83,7 +83,7 @@ func TestRegisterStream(t *testing.T) {
 			t.Errorf("%s: the handler read %d bytes of %d", c.path, got, len(big))
 		}
 	}
-	streams := httpapi.Streams(api.OpenAPI())
+	streams := httpapi.Streams(httpapi.StreamedRoutes(api.OpenAPI()))
 	for path, want := range map[string]bool{"POST /things/7/upload": true, "GET /things/7": true, "POST /small": false, "GET /things/7/upload": false} {
 		method, p, _ := strings.Cut(path, " ")
 		if got := streams(httptest.NewRequest(method, p, nil)); got != want {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -141,7 +142,7 @@ func (s *Service) completeness(ctx context.Context, caseID string, specialty voc
 	}
 	present = []vocab.DocumentKind{}
 	for _, d := range docs {
-		if !contains(present, d.Kind) {
+		if !slices.Contains(present, d.Kind) {
 			present = append(present, d.Kind)
 		}
 	}
@@ -150,24 +151,14 @@ func (s *Service) completeness(ctx context.Context, caseID string, specialty voc
 	return required, present, missing, nil
 }
 
-func contains(kinds []vocab.DocumentKind, k vocab.DocumentKind) bool {
-	for _, have := range kinds {
-		if have == k {
-			return true
-		}
-	}
-	return false
-}
-
 // upload is a file on its way into a case, spooled to a private file
 // while it was hashed.
 type upload struct {
-	caseID string
-	kind   vocab.DocumentKind
-	name   string
-	file   *os.File
-	size   int64
-	sum    string
+	kind vocab.DocumentKind
+	name string
+	file *os.File
+	size int64
+	sum  string
 }
 
 // spooler copies a file into the spool folder, counting and hashing it,
@@ -336,10 +327,11 @@ func (s *Service) dataKey(ctx context.Context, patient string) ([]byte, error) {
 	return key, nil
 }
 
-// content is what a reader downloads of a record: its blob and the data
-// key it is encrypted under.
+// content is what a reader downloads of a record: its blob, the blob's
+// size and the data key it is encrypted under.
 type content struct {
 	blobKey string
+	size    int64
 	key     []byte
 }
 
@@ -351,19 +343,19 @@ func (s *Service) contentFor(ctx context.Context, d store.Document, r domain.Rea
 	if err != nil {
 		return content{}, err
 	}
-	if r == domain.Owner || d.FileType != vocab.FileDICOM {
-		return content{blobKey: d.BlobKey, key: key}, nil
-	}
-	deid := d.BlobKey + ".deidentified"
-	switch _, err := s.bucket.Size(ctx, deid); {
-	case err == nil:
-		return content{blobKey: deid, key: key}, nil
-	case !errors.Is(err, blob.ErrNotFound):
-		return content{}, fmt.Errorf("de-identified copy of %s: %w", d.ID, err)
-	}
 	size, err := s.bucket.Size(ctx, d.BlobKey)
 	if err != nil {
 		return content{}, fmt.Errorf("record %s: %w", d.ID, err)
+	}
+	if r == domain.Owner || d.FileType != vocab.FileDICOM {
+		return content{blobKey: d.BlobKey, size: size, key: key}, nil
+	}
+	deid := d.BlobKey + ".deidentified"
+	switch deidSize, err := s.bucket.Size(ctx, deid); {
+	case err == nil:
+		return content{blobKey: deid, size: deidSize, key: key}, nil
+	case !errors.Is(err, blob.ErrNotFound):
+		return content{}, fmt.Errorf("de-identified copy of %s: %w", d.ID, err)
 	}
 	err = s.bucket.Put(ctx, deid, func(w io.Writer) error {
 		src, err := crypt.NewReader(key, size, s.fetch(ctx, d.BlobKey), 0, -1)
@@ -383,7 +375,10 @@ func (s *Service) contentFor(ctx context.Context, d store.Document, r domain.Rea
 	if err != nil {
 		return content{}, fmt.Errorf("de-identify record %s: %w", d.ID, err)
 	}
-	return content{blobKey: deid, key: key}, nil
+	if size, err = s.bucket.Size(ctx, deid); err != nil {
+		return content{}, fmt.Errorf("de-identified copy of %s: %w", d.ID, err)
+	}
+	return content{blobKey: deid, size: size, key: key}, nil
 }
 
 // uidKey is the secret a case's DICOM UIDs are remapped under: one per

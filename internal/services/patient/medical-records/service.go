@@ -119,17 +119,17 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 		s.bucket.Close()
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
-	for target, set := range map[string]func(service.Peer){
-		casemanagement.Target: func(p service.Peer) { s.cases = casemanagement.New(p) },
-		caseassignment.Target: func(p service.Peer) { s.assignments = caseassignment.New(p) },
-	} {
-		peer, err := s.Peer(target)
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		set(peer)
+	cases, err := s.Peer(casemanagement.Target)
+	if err != nil {
+		s.Close()
+		return nil, err
 	}
+	assignments, err := s.Peer(caseassignment.Target)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.cases, s.assignments = casemanagement.New(cases), caseassignment.New(assignments)
 	// Records can be neither taken nor read without their store.
 	s.Check("documents bucket", s.bucket.Ping)
 	s.Check(casemanagement.Target, s.cases.Ready)

@@ -35,6 +35,7 @@ import (
 	"github.com/secondopinion/platform/api/gen/professional/v1/professionalv1connect"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/bus/inproc"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
@@ -113,17 +114,19 @@ func newHarness(t testing.TB, db *sqldb.DB, cfg Config) *harness {
 	mux.Handle(patientv1connect.NewCaseServiceHandler(h.peers))
 	mux.Handle(professionalv1connect.NewAssignmentServiceHandler(h.peers))
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(patientv1connect.CaseServiceName, professionalv1connect.AssignmentServiceName)))
-	inproc := rpc.NewInProcess(mux)
-	t.Cleanup(func() { inproc.Close() })
-	svc, err := New(cfg, service.Deps{Region: "EU", DB: db, Bus: nopBus{}, DataDir: h.dir, Log: slog.New(slog.DiscardHandler),
-		Peer: func(string) (service.Peer, error) { return service.Peer{HTTP: inproc.Client(), URL: rpc.BaseURL}, nil }})
+	local := rpc.NewInProcess(mux)
+	t.Cleanup(func() { local.Close() })
+	b := inproc.New()
+	t.Cleanup(func() { b.Close() })
+	svc, err := New(cfg, service.Deps{Region: "EU", DB: db, Bus: b, DataDir: h.dir, Log: slog.New(slog.DiscardHandler),
+		Peer: func(string) (service.Peer, error) { return service.Peer{HTTP: local.Client(), URL: rpc.BaseURL}, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Close() })
 	h.svc = svc
 	t.Cleanup(h.checkContracts)
-	handler := httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens, Streams: httpapi.Streams(svc.OpenAPI())})
+	handler := httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens, Streams: httpapi.Streams(httpapi.StreamedRoutes(svc.OpenAPI()))})
 	ln := testkit.Listen(t)
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
@@ -131,19 +134,6 @@ func newHarness(t testing.TB, db *sqldb.DB, cfg Config) *harness {
 	h.base = "http://" + ln.Addr().String()
 	return h
 }
-
-type nopBus struct{}
-
-func (nopBus) Publish(context.Context, ...bus.Event) error { return nil }
-func (nopBus) Subscribe(context.Context, string, bus.Handler) (bus.Subscription, error) {
-	return nopSub{}, nil
-}
-func (nopBus) Ping(context.Context) error { return nil }
-func (nopBus) Close() error               { return nil }
-
-type nopSub struct{}
-
-func (nopSub) Close() error { return nil }
 
 // newCase makes a case of patient in status, assigned to nobody.
 func (h *harness) newCase(patient, specialty, status string) string {

@@ -76,7 +76,7 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) error {
 		if err := sp.flush(); err != nil {
 			return err
 		}
-		u = &upload{caseID: c.ID, kind: kind, name: fileName(part.FileName()), file: sp.file, size: sp.size, sum: sp.sum()}
+		u = &upload{kind: kind, name: fileName(part.FileName()), file: sp.file, size: sp.size, sum: sp.sum()}
 	}
 	if u == nil {
 		return fault.Invalid("body", "one part, named file, holding the record")
@@ -120,18 +120,14 @@ func (s *Service) serveContent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	size, err := s.bucket.Size(ctx, c.blobKey)
-	if err != nil {
-		return fmt.Errorf("record %s: %w", d.ID, err)
-	}
-	plain, err := crypt.PlainSize(size)
+	plain, err := crypt.PlainSize(c.size)
 	if err != nil {
 		return fmt.Errorf("record %s: %w", d.ID, err)
 	}
 	if err := s.audit(ctx, who, "document.download", "document", d.ID, d.PatientID); err != nil {
 		return err
 	}
-	body := &plainText{key: c.key, cipher: size, size: plain, fetch: s.fetch(ctx, c.blobKey)}
+	body := &plainText{key: c.key, cipher: c.size, size: plain, fetch: s.fetch(ctx, c.blobKey)}
 	defer body.Close()
 	name := "record-" + d.ID + extensions[d.FileType]
 	if reader == domain.Owner && d.FileName != "" {

@@ -206,7 +206,7 @@ func (s *Service) finishUpload(ctx context.Context, info handler.FileInfo) (stri
 	if err != nil {
 		return "", fmt.Errorf("hash upload %s: %w", info.ID, err)
 	}
-	d, _, err := s.accept(ctx, c, upload{caseID: c.ID, kind: vocab.DocumentKind(info.MetaData[metaKind]),
+	d, _, err := s.accept(ctx, c, upload{kind: vocab.DocumentKind(info.MetaData[metaKind]),
 		name: info.MetaData[metaFilename], file: f, size: size, sum: hex.EncodeToString(h.Sum(nil))})
 	if err != nil {
 		return "", err
