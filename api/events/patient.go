@@ -28,6 +28,22 @@ type PatientUpdated struct {
 	Timestamp     time.Time `json:"timestamp"`
 }
 
+// PatientErased is patient.erased: the patient asked to be forgotten (GDPR
+// Art. 17), or an admin erased them. Every service holding their data
+// removes or anonymises it on receipt; see docs/retention.md.
+type PatientErased struct {
+	PatientID string    `json:"patientId" format:"uuid"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// CaseErased is case.erased: a case of an erased patient is gone from
+// case-management. The services that know the case but not its patient
+// (the professional domain) remove or anonymise what they hold of it.
+type CaseErased struct {
+	CaseID    string    `json:"caseId" format:"uuid"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
 // CaseCreated is the migration plan's case.created, exactly.
 type CaseCreated struct {
 	CaseID     string    `json:"caseId" format:"uuid"`
@@ -87,6 +103,10 @@ var (
 	PatientUpdatedV1 = bus.Contract[PatientUpdated]{Type: "patient.updated", Version: 1, Producer: PatientIdentity,
 		Summary: "A patient's profile changed; the payload names the fields, not their values."}
 
+	PatientErasedV1 = bus.Contract[PatientErased]{Type: "patient.erased", Version: 1, Producer: PatientIdentity,
+		Summary: "A patient was erased: every service removes or anonymises what it holds of them."}
+	CaseErasedV1 = bus.Contract[CaseErased]{Type: "case.erased", Version: 1, Producer: CaseManagement,
+		Summary: "A case of an erased patient was removed: the services that hold the case anonymise it."}
 	CaseCreatedV1 = bus.Contract[CaseCreated]{Type: "case.created", Version: 1, Producer: CaseManagement,
 		Summary: "A patient opened a case (DRAFT)."}
 	CaseSubmittedV1 = bus.Contract[CaseSubmitted]{Type: "case.submitted", Version: 1, Producer: CaseManagement,

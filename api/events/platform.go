@@ -57,7 +57,7 @@ var (
 )
 
 var catalogue = []bus.Description{
-	PatientRegisteredV1.Describe(), PatientUpdatedV1.Describe(),
+	PatientRegisteredV1.Describe(), PatientUpdatedV1.Describe(), PatientErasedV1.Describe(), CaseErasedV1.Describe(),
 	CaseCreatedV1.Describe(), CaseSubmittedV1.Describe(), CaseStatusChangedV1.Describe(),
 	CaseAwaitingAssignmentV1.Describe(), CaseCancelledV1.Describe(), CaseCompletedV1.Describe(),
 	ConsentGrantedV1.Describe(), ConsentWithdrawnV1.Describe(),

@@ -333,6 +333,103 @@ func (x *IssueServiceTokenResponse) GetExpiresAt() string {
 	return ""
 }
 
+type CheckPasswordRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	UserId   string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Password string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	// the end user's address, which failures are counted against too.
+	ClientAddr    string `protobuf:"bytes,3,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckPasswordRequest) Reset() {
+	*x = CheckPasswordRequest{}
+	mi := &file_auth_v1_auth_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckPasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckPasswordRequest) ProtoMessage() {}
+
+func (x *CheckPasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckPasswordRequest.ProtoReflect.Descriptor instead.
+func (*CheckPasswordRequest) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CheckPasswordRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *CheckPasswordRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *CheckPasswordRequest) GetClientAddr() string {
+	if x != nil {
+		return x.ClientAddr
+	}
+	return ""
+}
+
+type CheckPasswordResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckPasswordResponse) Reset() {
+	*x = CheckPasswordResponse{}
+	mi := &file_auth_v1_auth_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckPasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckPasswordResponse) ProtoMessage() {}
+
+func (x *CheckPasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_auth_v1_auth_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckPasswordResponse.ProtoReflect.Descriptor instead.
+func (*CheckPasswordResponse) Descriptor() ([]byte, []int) {
+	return file_auth_v1_auth_proto_rawDescGZIP(), []int{7}
+}
+
 var File_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_auth_v1_auth_proto_rawDesc = "" +
@@ -355,13 +452,20 @@ const file_auth_v1_auth_proto_rawDesc = "" +
 	"\x19IssueServiceTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x1d\n" +
 	"\n" +
-	"expires_at\x18\x02 \x01(\tR\texpiresAt2\xf7\x01\n" +
+	"expires_at\x18\x02 \x01(\tR\texpiresAt\"l\n" +
+	"\x14CheckPasswordRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x1f\n" +
+	"\vclient_addr\x18\x03 \x01(\tR\n" +
+	"clientAddr\"\x17\n" +
+	"\x15CheckPasswordResponse2\xc7\x02\n" +
 	"\vAuthService\x12E\n" +
 	"\n" +
 	"CreateUser\x12\x1a.auth.v1.CreateUserRequest\x1a\x1b.auth.v1.CreateUserResponse\x12E\n" +
 	"\n" +
 	"DeleteUser\x12\x1a.auth.v1.DeleteUserRequest\x1a\x1b.auth.v1.DeleteUserResponse\x12Z\n" +
-	"\x11IssueServiceToken\x12!.auth.v1.IssueServiceTokenRequest\x1a\".auth.v1.IssueServiceTokenResponseB:Z8github.com/secondopinion/platform/api/gen/auth/v1;authv1b\x06proto3"
+	"\x11IssueServiceToken\x12!.auth.v1.IssueServiceTokenRequest\x1a\".auth.v1.IssueServiceTokenResponse\x12N\n" +
+	"\rCheckPassword\x12\x1d.auth.v1.CheckPasswordRequest\x1a\x1e.auth.v1.CheckPasswordResponseB:Z8github.com/secondopinion/platform/api/gen/auth/v1;authv1b\x06proto3"
 
 var (
 	file_auth_v1_auth_proto_rawDescOnce sync.Once
@@ -375,7 +479,7 @@ func file_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_auth_v1_auth_proto_rawDescData
 }
 
-var file_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_auth_v1_auth_proto_goTypes = []any{
 	(*CreateUserRequest)(nil),         // 0: auth.v1.CreateUserRequest
 	(*CreateUserResponse)(nil),        // 1: auth.v1.CreateUserResponse
@@ -383,16 +487,20 @@ var file_auth_v1_auth_proto_goTypes = []any{
 	(*DeleteUserResponse)(nil),        // 3: auth.v1.DeleteUserResponse
 	(*IssueServiceTokenRequest)(nil),  // 4: auth.v1.IssueServiceTokenRequest
 	(*IssueServiceTokenResponse)(nil), // 5: auth.v1.IssueServiceTokenResponse
+	(*CheckPasswordRequest)(nil),      // 6: auth.v1.CheckPasswordRequest
+	(*CheckPasswordResponse)(nil),     // 7: auth.v1.CheckPasswordResponse
 }
 var file_auth_v1_auth_proto_depIdxs = []int32{
 	0, // 0: auth.v1.AuthService.CreateUser:input_type -> auth.v1.CreateUserRequest
 	2, // 1: auth.v1.AuthService.DeleteUser:input_type -> auth.v1.DeleteUserRequest
 	4, // 2: auth.v1.AuthService.IssueServiceToken:input_type -> auth.v1.IssueServiceTokenRequest
-	1, // 3: auth.v1.AuthService.CreateUser:output_type -> auth.v1.CreateUserResponse
-	3, // 4: auth.v1.AuthService.DeleteUser:output_type -> auth.v1.DeleteUserResponse
-	5, // 5: auth.v1.AuthService.IssueServiceToken:output_type -> auth.v1.IssueServiceTokenResponse
-	3, // [3:6] is the sub-list for method output_type
-	0, // [0:3] is the sub-list for method input_type
+	6, // 3: auth.v1.AuthService.CheckPassword:input_type -> auth.v1.CheckPasswordRequest
+	1, // 4: auth.v1.AuthService.CreateUser:output_type -> auth.v1.CreateUserResponse
+	3, // 5: auth.v1.AuthService.DeleteUser:output_type -> auth.v1.DeleteUserResponse
+	5, // 6: auth.v1.AuthService.IssueServiceToken:output_type -> auth.v1.IssueServiceTokenResponse
+	7, // 7: auth.v1.AuthService.CheckPassword:output_type -> auth.v1.CheckPasswordResponse
+	4, // [4:8] is the sub-list for method output_type
+	0, // [0:4] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -409,7 +517,7 @@ func file_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_auth_v1_auth_proto_rawDesc), len(file_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

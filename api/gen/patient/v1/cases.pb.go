@@ -212,6 +212,94 @@ func (x *CaseResponse) GetUpdatedAt() string {
 	return ""
 }
 
+type CaseIdsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CustomerId    string                 `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"` // UUID
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaseIdsRequest) Reset() {
+	*x = CaseIdsRequest{}
+	mi := &file_patient_v1_cases_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseIdsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseIdsRequest) ProtoMessage() {}
+
+func (x *CaseIdsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_patient_v1_cases_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseIdsRequest.ProtoReflect.Descriptor instead.
+func (*CaseIdsRequest) Descriptor() ([]byte, []int) {
+	return file_patient_v1_cases_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CaseIdsRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+type CaseIdsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ids           []string               `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"` // oldest first
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaseIdsResponse) Reset() {
+	*x = CaseIdsResponse{}
+	mi := &file_patient_v1_cases_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseIdsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseIdsResponse) ProtoMessage() {}
+
+func (x *CaseIdsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_patient_v1_cases_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseIdsResponse.ProtoReflect.Descriptor instead.
+func (*CaseIdsResponse) Descriptor() ([]byte, []int) {
+	return file_patient_v1_cases_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CaseIdsResponse) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
 var File_patient_v1_cases_proto protoreflect.FileDescriptor
 
 const file_patient_v1_cases_proto_rawDesc = "" +
@@ -238,9 +326,15 @@ const file_patient_v1_cases_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\v \x01(\tR\tcreatedAt\x12\x1d\n" +
 	"\n" +
-	"updated_at\x18\f \x01(\tR\tupdatedAt2N\n" +
+	"updated_at\x18\f \x01(\tR\tupdatedAt\"1\n" +
+	"\x0eCaseIdsRequest\x12\x1f\n" +
+	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"customerId\"#\n" +
+	"\x0fCaseIdsResponse\x12\x10\n" +
+	"\x03ids\x18\x01 \x03(\tR\x03ids2\x92\x01\n" +
 	"\vCaseService\x12?\n" +
-	"\aGetCase\x12\x1a.patient.v1.GetCaseRequest\x1a\x18.patient.v1.CaseResponseB@Z>github.com/secondopinion/platform/api/gen/patient/v1;patientv1b\x06proto3"
+	"\aGetCase\x12\x1a.patient.v1.GetCaseRequest\x1a\x18.patient.v1.CaseResponse\x12B\n" +
+	"\aCaseIds\x12\x1a.patient.v1.CaseIdsRequest\x1a\x1b.patient.v1.CaseIdsResponseB@Z>github.com/secondopinion/platform/api/gen/patient/v1;patientv1b\x06proto3"
 
 var (
 	file_patient_v1_cases_proto_rawDescOnce sync.Once
@@ -254,16 +348,20 @@ func file_patient_v1_cases_proto_rawDescGZIP() []byte {
 	return file_patient_v1_cases_proto_rawDescData
 }
 
-var file_patient_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_patient_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_patient_v1_cases_proto_goTypes = []any{
-	(*GetCaseRequest)(nil), // 0: patient.v1.GetCaseRequest
-	(*CaseResponse)(nil),   // 1: patient.v1.CaseResponse
+	(*GetCaseRequest)(nil),  // 0: patient.v1.GetCaseRequest
+	(*CaseResponse)(nil),    // 1: patient.v1.CaseResponse
+	(*CaseIdsRequest)(nil),  // 2: patient.v1.CaseIdsRequest
+	(*CaseIdsResponse)(nil), // 3: patient.v1.CaseIdsResponse
 }
 var file_patient_v1_cases_proto_depIdxs = []int32{
 	0, // 0: patient.v1.CaseService.GetCase:input_type -> patient.v1.GetCaseRequest
-	1, // 1: patient.v1.CaseService.GetCase:output_type -> patient.v1.CaseResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
+	2, // 1: patient.v1.CaseService.CaseIds:input_type -> patient.v1.CaseIdsRequest
+	1, // 2: patient.v1.CaseService.GetCase:output_type -> patient.v1.CaseResponse
+	3, // 3: patient.v1.CaseService.CaseIds:output_type -> patient.v1.CaseIdsResponse
+	2, // [2:4] is the sub-list for method output_type
+	0, // [0:2] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -280,7 +378,7 @@ func file_patient_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_patient_v1_cases_proto_rawDesc), len(file_patient_v1_cases_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -45,6 +45,9 @@ const (
 	// AuthServiceIssueServiceTokenProcedure is the fully-qualified name of the AuthService's
 	// IssueServiceToken RPC.
 	AuthServiceIssueServiceTokenProcedure = "/auth.v1.AuthService/IssueServiceToken"
+	// AuthServiceCheckPasswordProcedure is the fully-qualified name of the AuthService's CheckPassword
+	// RPC.
+	AuthServiceCheckPasswordProcedure = "/auth.v1.AuthService/CheckPassword"
 )
 
 // AuthServiceClient is a client for the auth.v1.AuthService service.
@@ -56,6 +59,11 @@ type AuthServiceClient interface {
 	// with role "service" and the service's name as subject: the identity a
 	// service presents to its peers when it runs in its own process.
 	IssueServiceToken(context.Context, *connect.Request[v1.IssueServiceTokenRequest]) (*connect.Response[v1.IssueServiceTokenResponse], error)
+	// CheckPassword confirms a user's password before an irreversible act
+	// of theirs (the erasure of a patient). A wrong password counts as a
+	// failed login: it answers PERMISSION_DENIED, and locks the user out
+	// after as many failures as a login would.
+	CheckPassword(context.Context, *connect.Request[v1.CheckPasswordRequest]) (*connect.Response[v1.CheckPasswordResponse], error)
 }
 
 // NewAuthServiceClient constructs a client for the auth.v1.AuthService service. By default, it uses
@@ -87,6 +95,12 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("IssueServiceToken")),
 			connect.WithClientOptions(opts...),
 		),
+		checkPassword: connect.NewClient[v1.CheckPasswordRequest, v1.CheckPasswordResponse](
+			httpClient,
+			baseURL+AuthServiceCheckPasswordProcedure,
+			connect.WithSchema(authServiceMethods.ByName("CheckPassword")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -95,6 +109,7 @@ type authServiceClient struct {
 	createUser        *connect.Client[v1.CreateUserRequest, v1.CreateUserResponse]
 	deleteUser        *connect.Client[v1.DeleteUserRequest, v1.DeleteUserResponse]
 	issueServiceToken *connect.Client[v1.IssueServiceTokenRequest, v1.IssueServiceTokenResponse]
+	checkPassword     *connect.Client[v1.CheckPasswordRequest, v1.CheckPasswordResponse]
 }
 
 // CreateUser calls auth.v1.AuthService.CreateUser.
@@ -112,6 +127,11 @@ func (c *authServiceClient) IssueServiceToken(ctx context.Context, req *connect.
 	return c.issueServiceToken.CallUnary(ctx, req)
 }
 
+// CheckPassword calls auth.v1.AuthService.CheckPassword.
+func (c *authServiceClient) CheckPassword(ctx context.Context, req *connect.Request[v1.CheckPasswordRequest]) (*connect.Response[v1.CheckPasswordResponse], error) {
+	return c.checkPassword.CallUnary(ctx, req)
+}
+
 // AuthServiceHandler is an implementation of the auth.v1.AuthService service.
 type AuthServiceHandler interface {
 	CreateUser(context.Context, *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error)
@@ -121,6 +141,11 @@ type AuthServiceHandler interface {
 	// with role "service" and the service's name as subject: the identity a
 	// service presents to its peers when it runs in its own process.
 	IssueServiceToken(context.Context, *connect.Request[v1.IssueServiceTokenRequest]) (*connect.Response[v1.IssueServiceTokenResponse], error)
+	// CheckPassword confirms a user's password before an irreversible act
+	// of theirs (the erasure of a patient). A wrong password counts as a
+	// failed login: it answers PERMISSION_DENIED, and locks the user out
+	// after as many failures as a login would.
+	CheckPassword(context.Context, *connect.Request[v1.CheckPasswordRequest]) (*connect.Response[v1.CheckPasswordResponse], error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -148,6 +173,12 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("IssueServiceToken")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceCheckPasswordHandler := connect.NewUnaryHandler(
+		AuthServiceCheckPasswordProcedure,
+		svc.CheckPassword,
+		connect.WithSchema(authServiceMethods.ByName("CheckPassword")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/auth.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthServiceCreateUserProcedure:
@@ -156,6 +187,8 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceDeleteUserHandler.ServeHTTP(w, r)
 		case AuthServiceIssueServiceTokenProcedure:
 			authServiceIssueServiceTokenHandler.ServeHTTP(w, r)
+		case AuthServiceCheckPasswordProcedure:
+			authServiceCheckPasswordHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -175,4 +208,8 @@ func (UnimplementedAuthServiceHandler) DeleteUser(context.Context, *connect.Requ
 
 func (UnimplementedAuthServiceHandler) IssueServiceToken(context.Context, *connect.Request[v1.IssueServiceTokenRequest]) (*connect.Response[v1.IssueServiceTokenResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.IssueServiceToken is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) CheckPassword(context.Context, *connect.Request[v1.CheckPasswordRequest]) (*connect.Response[v1.CheckPasswordResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("auth.v1.AuthService.CheckPassword is not implemented"))
 }

@@ -40,11 +40,16 @@ const (
 const (
 	// CaseServiceGetCaseProcedure is the fully-qualified name of the CaseService's GetCase RPC.
 	CaseServiceGetCaseProcedure = "/patient.v1.CaseService/GetCase"
+	// CaseServiceCaseIdsProcedure is the fully-qualified name of the CaseService's CaseIds RPC.
+	CaseServiceCaseIdsProcedure = "/patient.v1.CaseService/CaseIds"
 )
 
 // CaseServiceClient is a client for the patient.v1.CaseService service.
 type CaseServiceClient interface {
 	GetCase(context.Context, *connect.Request[v1.GetCaseRequest]) (*connect.Response[v1.CaseResponse], error)
+	// CaseIds names every case of a patient, for patient-identity's export:
+	// the services that know cases but not patients export by case.
+	CaseIds(context.Context, *connect.Request[v1.CaseIdsRequest]) (*connect.Response[v1.CaseIdsResponse], error)
 }
 
 // NewCaseServiceClient constructs a client for the patient.v1.CaseService service. By default, it
@@ -64,12 +69,19 @@ func NewCaseServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(caseServiceMethods.ByName("GetCase")),
 			connect.WithClientOptions(opts...),
 		),
+		caseIds: connect.NewClient[v1.CaseIdsRequest, v1.CaseIdsResponse](
+			httpClient,
+			baseURL+CaseServiceCaseIdsProcedure,
+			connect.WithSchema(caseServiceMethods.ByName("CaseIds")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // caseServiceClient implements CaseServiceClient.
 type caseServiceClient struct {
 	getCase *connect.Client[v1.GetCaseRequest, v1.CaseResponse]
+	caseIds *connect.Client[v1.CaseIdsRequest, v1.CaseIdsResponse]
 }
 
 // GetCase calls patient.v1.CaseService.GetCase.
@@ -77,9 +89,17 @@ func (c *caseServiceClient) GetCase(ctx context.Context, req *connect.Request[v1
 	return c.getCase.CallUnary(ctx, req)
 }
 
+// CaseIds calls patient.v1.CaseService.CaseIds.
+func (c *caseServiceClient) CaseIds(ctx context.Context, req *connect.Request[v1.CaseIdsRequest]) (*connect.Response[v1.CaseIdsResponse], error) {
+	return c.caseIds.CallUnary(ctx, req)
+}
+
 // CaseServiceHandler is an implementation of the patient.v1.CaseService service.
 type CaseServiceHandler interface {
 	GetCase(context.Context, *connect.Request[v1.GetCaseRequest]) (*connect.Response[v1.CaseResponse], error)
+	// CaseIds names every case of a patient, for patient-identity's export:
+	// the services that know cases but not patients export by case.
+	CaseIds(context.Context, *connect.Request[v1.CaseIdsRequest]) (*connect.Response[v1.CaseIdsResponse], error)
 }
 
 // NewCaseServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -95,10 +115,18 @@ func NewCaseServiceHandler(svc CaseServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(caseServiceMethods.ByName("GetCase")),
 		connect.WithHandlerOptions(opts...),
 	)
+	caseServiceCaseIdsHandler := connect.NewUnaryHandler(
+		CaseServiceCaseIdsProcedure,
+		svc.CaseIds,
+		connect.WithSchema(caseServiceMethods.ByName("CaseIds")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/patient.v1.CaseService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case CaseServiceGetCaseProcedure:
 			caseServiceGetCaseHandler.ServeHTTP(w, r)
+		case CaseServiceCaseIdsProcedure:
+			caseServiceCaseIdsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -110,4 +138,8 @@ type UnimplementedCaseServiceHandler struct{}
 
 func (UnimplementedCaseServiceHandler) GetCase(context.Context, *connect.Request[v1.GetCaseRequest]) (*connect.Response[v1.CaseResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("patient.v1.CaseService.GetCase is not implemented"))
+}
+
+func (UnimplementedCaseServiceHandler) CaseIds(context.Context, *connect.Request[v1.CaseIdsRequest]) (*connect.Response[v1.CaseIdsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("patient.v1.CaseService.CaseIds is not implemented"))
 }
