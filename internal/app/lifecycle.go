@@ -335,16 +335,11 @@ func Migrate(ctx context.Context, cfg Config, names []string, log *slog.Logger) 
 	return nil
 }
 
-// migrate applies a service's migrations, then creates the table of the
-// Idempotency-Key records that the app keeps in every service's store
-// (see wrap). The app chooses that store, so the app creates its table,
-// in one place for serve and `secondopinion migrate`; it is there with
-// Redis too, so that a service can go without Redis later.
+// migrate applies a service's migrations, which include the table of
+// the Idempotency-Key records the app keeps in every service's store (see
+// wrap and service.WithOutbox).
 func migrate(ctx context.Context, t Target, db *sqldb.DB) error {
-	if err := t.Migrate(ctx, db); err != nil {
-		return err
-	}
-	return idempotency.Migrate(ctx, db)
+	return t.Migrate(ctx, db)
 }
 
 func (a *App) addService(ctx context.Context, t Target) error {

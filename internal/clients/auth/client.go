@@ -115,6 +115,29 @@ func (c *Client) Drop(ctx context.Context, id string) {
 	c.log.InfoContext(ctx, "login of an unstored registration deleted", "userId", id)
 }
 
+// CheckPassword confirms the password of patient id before their erasure;
+// addr is the end user's address, on which failures count too. A wrong
+// password is 403, too many failures 429, auth down or slow 503.
+func (c *Client) CheckPassword(ctx context.Context, id, password, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_, err := c.auth.CheckPassword(ctx, connect.NewRequest(&authv1.CheckPasswordRequest{
+		UserId: id, Password: password, ClientAddr: addr,
+	}))
+	if err == nil {
+		return nil
+	}
+	switch connect.CodeOf(err) {
+	case connect.CodePermissionDenied:
+		return fault.Forbidden("the password is wrong")
+	case connect.CodeResourceExhausted:
+		return &fault.Error{Kind: fault.KindTooMany, Title: "Too many attempts",
+			Detail: "too many failed attempts; try again later"}
+	default:
+		return rpc.PeerError(Target, "login", id, err)
+	}
+}
+
 // ServiceToken is the identity of service, exchanged for its secret at
 // AuthService; tokens are short-lived, rpc.WithIdentity renews them.
 func (c *Client) ServiceToken(service, secret string) rpc.TokenSource {

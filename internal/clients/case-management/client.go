@@ -68,3 +68,14 @@ func (c *Client) Case(ctx context.Context, id, purpose string) (Case, error) {
 func (c *Client) Ready(ctx context.Context) error {
 	return rpc.Serving(c.health, Target, patientv1connect.CaseServiceName)(ctx)
 }
+
+// CaseIDs names every case of patient id, oldest first.
+func (c *Client) CaseIDs(ctx context.Context, patientID string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := c.api.CaseIds(ctx, connect.NewRequest(&patientv1.CaseIdsRequest{CustomerId: patientID}))
+	if err != nil {
+		return nil, rpc.PeerError(Target, "patient", patientID, err)
+	}
+	return res.Msg.GetIds(), nil
+}

@@ -20,6 +20,7 @@ var codes = map[fault.Kind]connect.Code{
 	fault.KindConflict:        connect.CodeAlreadyExists,
 	fault.KindUnauthenticated: connect.CodeUnauthenticated,
 	fault.KindForbidden:       connect.CodePermissionDenied,
+	fault.KindTooMany:         connect.CodeResourceExhausted,
 	fault.KindUnavailable:     connect.CodeUnavailable,
 }
 

@@ -2,16 +2,19 @@ package service
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"net/http"
 
+	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/idempotency"
 	"github.com/secondopinion/platform/internal/kit/outbox"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 )
@@ -32,6 +35,7 @@ type Base struct {
 	consumer *outbox.Consumer // nil when the service consumes nothing
 	checks   map[string]httpapi.Check
 	jobs     []func(context.Context)
+	rpcs     rpcHealth // the internal gRPC services ServeRPC mounted
 }
 
 // NewBase builds the skeleton of service name over deps, consuming events
@@ -57,8 +61,24 @@ func NewBase(name string, deps Deps, handlers outbox.Handlers) (*Base, error) {
 // ServeRPC mounts an internal gRPC service's handler at path, and answers
 // gRPC health checks for it by its full name.
 func (b *Base) ServeRPC(name, path string, h http.Handler) {
+	if b.rpcs == nil {
+		b.rpcs = rpcHealth{}
+		b.Mux.Handle(grpchealth.NewHandler(b.rpcs))
+	}
+	b.rpcs[name] = true
 	b.Mux.Handle(path, h)
-	b.Mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(name)))
+}
+
+// rpcHealth answers gRPC health checks: serving for the process ("") and
+// for every service ServeRPC mounted. A service mounts them while it is
+// built, before anyone can ask.
+type rpcHealth map[string]bool
+
+func (h rpcHealth) Check(_ context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
+	if req.Service != "" && !h[req.Service] {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("unknown service %s", req.Service))
+	}
+	return &grpchealth.CheckResponse{Status: grpchealth.StatusServing}, nil
 }
 
 // Check adds a readiness check beyond the store and the bus, which the app
@@ -93,6 +113,18 @@ func (b *Base) Peer(target string) (Peer, error) {
 		return Peer{}, fmt.Errorf("%s: reach %s: %w", b.Name, target, err)
 	}
 	return p, nil
+}
+
+// ForgetRequests forgets the Idempotency-Key records of the service that
+// were made by one of ids or whose answer names one of them: in tx, when
+// they live in the service's store, or in Redis when the platform keeps
+// them there. An erasure calls it, so that no replayable answer outlives
+// the data it showed.
+func (b *Base) ForgetRequests(ctx context.Context, tx *sql.Tx, ids ...string) error {
+	if b.deps.Redis != nil {
+		return idempotency.NewRedis(b.deps.Redis).Forget(ctx, b.Name, ids...)
+	}
+	return idempotency.ForgetSQL(ctx, tx, b.DB.Engine, ids...)
 }
 
 // Record queues e in the audit trail through the service's outbox and

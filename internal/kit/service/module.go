@@ -9,6 +9,7 @@ import (
 
 	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/idempotency"
 	"github.com/secondopinion/platform/internal/kit/outbox"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 )
@@ -107,10 +108,18 @@ func (m Module) New(cfg any, deps Deps) (Service, error) {
 }
 
 // WithOutbox is the Migrate of a service with an outbox and an inbox (every
-// service that publishes or consumes): their tables, then its own.
+// service that publishes or consumes): their tables and the idempotency
+// records', then its own.
 func WithOutbox(own func(context.Context, *sqldb.DB) error) func(context.Context, *sqldb.DB) error {
 	return func(ctx context.Context, db *sqldb.DB) error {
 		if err := outbox.Migrate(ctx, db); err != nil {
+			return err
+		}
+		// The Idempotency-Key records the platform keeps in the store
+		// beside the changes they guard, which an erasure forgets
+		// (Base.ForgetRequests): there with Redis too, so a service can
+		// go without Redis later.
+		if err := idempotency.Migrate(ctx, db); err != nil {
 			return err
 		}
 		return own(ctx, db)

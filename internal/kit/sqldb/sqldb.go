@@ -104,9 +104,11 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	}
 	// _txlock=immediate takes the write lock at BEGIN, so concurrent
 	// read-then-write transactions queue on busy_timeout instead of failing
-	// with SQLITE_BUSY at their first write.
+	// with SQLITE_BUSY at their first write. secure_delete zeroes what a
+	// DELETE frees: an erased patient's data must not linger in free pages
+	// of the file (GDPR Art. 17; test/e2e TestRights reads the bytes).
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_txlock=immediate&_time_format=sqlite"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", o.Service, err)
@@ -276,6 +278,22 @@ type commitCheck struct {
 // to the reservation of its Idempotency-Key in the same transaction.
 func WithCommitCheck(ctx context.Context, db *DB, fn func(context.Context, *sql.Tx) error) context.Context {
 	return context.WithValue(ctx, commitCheckKey{}, commitCheck{db: db, fn: fn})
+}
+
+// LockKey holds a lock on key within tx until it ends, for writes that
+// must exclude each other although no row exists yet to lock (a patient's
+// first record, a consent given while they are being erased). On
+// PostgreSQL it is a transaction-scoped advisory lock of the service's
+// schema; SQLite needs none: its transactions take the write lock of the
+// whole database as they begin (_txlock=immediate).
+func (db *DB) LockKey(ctx context.Context, tx *sql.Tx, key string) error {
+	if db.Engine != Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext($1))`, key); err != nil {
+		return fmt.Errorf("lock %s: %w", key, err)
+	}
+	return nil
 }
 
 // Migrate applies the embedded migrations under dir in fsys (dir holds one

@@ -6,7 +6,7 @@
 // Serve runs the stand-in in memory, as in `all` mode, over the protocol
 // the client speaks, with the gRPC health service the client's readiness
 // check asks. It keeps the logins CreateUser makes and DeleteUser removes,
-// and refuses what auth refuses: a caller other than the one service
+// checks their passwords for CheckPassword, and refuses what auth refuses: a caller other than the one service
 // admitted, an email another login has (compared lower-cased), and
 // CommonPassword, with auth's "field: rule" message.
 package authtest
@@ -45,7 +45,7 @@ type Server struct {
 }
 
 // Serve serves a stand-in auth in memory and closes it when the test
-// ends. Like auth, it admits CreateUser and DeleteUser only from the
+// ends. Like auth, it admits CreateUser, DeleteUser and CheckPassword only from the
 // service identity caller, which v (the test's token verifier) must yield
 // for the bearer token the caller presents. Dial the returned server with
 // its Client and rpc.BaseURL; closing it early makes auth unreachable.
@@ -54,8 +54,9 @@ func Serve(t testing.TB, caller string, v authn.Verifier) (*Server, *rpc.InProce
 	s := &Server{users: map[string]Login{}}
 	mux := http.NewServeMux()
 	mux.Handle(authv1connect.NewAuthServiceHandler(handler{s: s}, rpc.Guard(rpc.Callers{
-		authv1connect.AuthServiceCreateUserProcedure: {caller},
-		authv1connect.AuthServiceDeleteUserProcedure: {caller},
+		authv1connect.AuthServiceCreateUserProcedure:    {caller},
+		authv1connect.AuthServiceDeleteUserProcedure:    {caller},
+		authv1connect.AuthServiceCheckPasswordProcedure: {caller},
 	})))
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(authv1connect.AuthServiceName)))
 	mem := rpc.NewInProcess(httpapi.Wrap(mux, httpapi.Options{Service: "auth", Verifier: v}))
@@ -118,4 +119,17 @@ func (h handler) DeleteUser(_ context.Context, req *connect.Request[authv1.Delet
 	}
 	delete(h.s.users, req.Msg.UserId)
 	return connect.NewResponse(&authv1.DeleteUserResponse{}), nil
+}
+
+func (h handler) CheckPassword(_ context.Context, req *connect.Request[authv1.CheckPasswordRequest]) (*connect.Response[authv1.CheckPasswordResponse], error) {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	u, ok := h.s.users[req.Msg.UserId]
+	switch {
+	case !ok:
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("user not found"))
+	case u.Password != req.Msg.Password:
+		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("the password is wrong"))
+	}
+	return connect.NewResponse(&authv1.CheckPasswordResponse{}), nil
 }
