@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"mime"
 	"os"
 	"path/filepath"
@@ -68,6 +70,42 @@ func (b Mailbox) Send(_ context.Context, m Message) error {
 	name := filepath.Join(b.Dir, now.Format("20060102T150405.000000000Z")+"-"+id+".eml")
 	if err := os.WriteFile(name, []byte(sb.String()), 0o600); err != nil {
 		return fmt.Errorf("mailbox: %w", err)
+	}
+	return nil
+}
+
+// Forget deletes the messages to a user who was erased, by their email
+// and phone: the folder keeps what in production would have left for the
+// user's inbox, and nothing of an erased user may stay in DATA_DIR.
+func (b Mailbox) Forget(email, phone string) error {
+	to := map[string]bool{strings.ToLower(email): email != ""}
+	if phone != "" {
+		to[strings.TrimPrefix(phone, "+")+"@sms.invalid"] = true
+	}
+	entries, err := os.ReadDir(b.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mailbox: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".eml") {
+			continue
+		}
+		name := filepath.Join(b.Dir, e.Name())
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("mailbox: %w", err)
+		}
+		head, _, _ := strings.Cut(string(raw), "\r\n\r\n")
+		for _, line := range strings.Split(head, "\r\n") {
+			if addr, ok := strings.CutPrefix(line, "To: "); ok && to[strings.ToLower(addr)] {
+				if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("mailbox: %w", err)
+				}
+			}
+		}
 	}
 	return nil
 }

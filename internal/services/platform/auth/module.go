@@ -9,13 +9,14 @@ import (
 // Name is the service's target name.
 const Name = "auth"
 
-// Module describes auth to the binary. It calls no other service and
-// consumes no events.
+// Module describes auth to the binary. It calls no other service; it
+// consumes patient.erased, which takes the patient's login with it.
 var Module = service.Module{
-	Name:    Name,
-	Domain:  service.Platform,
-	Summary: "users, credentials, logins, tokens, sessions, second factors and the JWKS",
-	Migrate: Migrate,
-	Routes:  func(api huma.API) { new(Service).routes(api) },
-	Build:   service.Builds(New),
+	Name:     Name,
+	Domain:   service.Platform,
+	Summary:  "users, credentials, logins, tokens, sessions, second factors and the JWKS",
+	Consumes: subscriptions.Types(),
+	Migrate:  Migrate,
+	Routes:   func(api huma.API) { new(Service).routes(api) },
+	Build:    service.Builds(New),
 }

@@ -14,7 +14,7 @@ import (
 
 func TestModule(t *testing.T) {
 	m := auth.Module
-	if m.Name != auth.Name || m.Domain != service.Platform || len(m.Requires) != 0 || len(m.Consumes) != 0 || !m.Implemented() {
+	if m.Name != auth.Name || m.Domain != service.Platform || len(m.Requires) != 0 || !slices.Equal(m.Consumes, []string{"patient.erased"}) || !m.Implemented() {
 		t.Fatalf("module %+v", m)
 	}
 	cfg, err := m.LoadConfig(env(map[string]string{"AUTH_BCRYPT_COST": "4"}))

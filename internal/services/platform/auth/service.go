@@ -38,7 +38,6 @@ import (
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/fault"
-	"github.com/secondopinion/platform/internal/kit/outbox"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/services/platform/auth/store"
@@ -134,8 +133,8 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
-	// auth consumes no events.
-	base, err := service.NewBase(Name, deps, outbox.Handlers{})
+	s := &Service{cfg: cfg}
+	base, err := service.NewBase(Name, deps, subscriptions.Bind(s))
 	if err != nil {
 		return nil, err
 	}
@@ -161,18 +160,10 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	}
 	topts := authn.TokenOptions{Issuer: cfg.Issuer, Audience: cfg.Audience, Now: cfg.Now}
 	st := store.New(deps.DB)
-	s := &Service{
-		Base:      base,
-		cfg:       cfg,
-		st:        st,
-		keys:      keys,
-		box:       box,
-		issuer:    authn.NewIssuer(keys, topts),
-		tokens:    authn.NewKeySetVerifier(set, authn.VerifierOptions{TokenOptions: topts}),
-		sessions:  storeSessions{st: st},
-		throttle:  NewMemoryThrottle(),
-		dummyHash: dummy,
-	}
+	s.Base, s.st, s.keys, s.box = base, st, keys, box
+	s.issuer = authn.NewIssuer(keys, topts)
+	s.tokens = authn.NewKeySetVerifier(set, authn.VerifierOptions{TokenOptions: topts})
+	s.sessions, s.throttle, s.dummyHash = storeSessions{st: st}, NewMemoryThrottle(), dummy
 	if cfg.Redis != nil {
 		s.sessions = NewRedisSessions(cfg.Redis, cfg.RedisPrefix)
 		s.throttle = NewRedisThrottle(cfg.Redis, cfg.RedisPrefix)

@@ -22,6 +22,7 @@ import (
 var rpcCallers = rpc.Callers{
 	authv1connect.AuthServiceCreateUserProcedure:        {"patient-identity", "professional-identity"},
 	authv1connect.AuthServiceDeleteUserProcedure:        {"patient-identity", "professional-identity"},
+	authv1connect.AuthServiceCheckPasswordProcedure:     {"patient-identity"},
 	authv1connect.AuthServiceIssueServiceTokenProcedure: {rpc.Anyone},
 }
 

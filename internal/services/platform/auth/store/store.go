@@ -136,6 +136,47 @@ func (s *Store) DeleteUser(ctx context.Context, id string, events ...bus.Event) 
 	})
 }
 
+// EraseUser deletes user id and everything of theirs within tx, and
+// returns the user as they were (zero when there was none: an erasure
+// carried out before) and the ids of their sessions, which may live
+// outside the store too.
+func (s *Store) EraseUser(ctx context.Context, tx *sql.Tx, id string) (User, []string, error) {
+	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	if p, ok := fault.As(err); ok && p.Kind == fault.KindNotFound {
+		return User{}, nil, nil
+	}
+	if err != nil {
+		return User{}, nil, fmt.Errorf("erase user %s: %w", id, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT session_id FROM refresh_tokens WHERE user_id = $1
+		UNION SELECT id FROM sessions WHERE user_id = $1`, id)
+	if err != nil {
+		return User{}, nil, fmt.Errorf("erase user %s: sessions: %w", id, err)
+	}
+	defer rows.Close()
+	var sessions []string
+	for rows.Next() {
+		var sid string
+		if err := rows.Scan(&sid); err != nil {
+			return User{}, nil, fmt.Errorf("erase user %s: sessions: %w", id, err)
+		}
+		sessions = append(sessions, sid)
+	}
+	if err := rows.Err(); err != nil {
+		return User{}, nil, fmt.Errorf("erase user %s: sessions: %w", id, err)
+	}
+	for _, table := range []string{"challenges", "recovery_codes", "refresh_tokens", "reset_tokens", "sessions", "users"} {
+		col := "user_id"
+		if table == "users" {
+			col = "id"
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+col+` = $1`, id); err != nil {
+			return User{}, nil, fmt.Errorf("erase user %s: %s: %w", id, table, err)
+		}
+	}
+	return u, sessions, nil
+}
+
 // RecordFailures keeps the account's failure count and lock with events
 // (user.locked when a lock begins); a zero lockedUntil clears the lock.
 func (s *Store) RecordFailures(ctx context.Context, id string, failures int, lockedUntil, now time.Time, events ...bus.Event) error {
