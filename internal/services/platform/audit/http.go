@@ -34,11 +34,14 @@ type AuditEntry struct {
 	SourceEventID string    `json:"sourceEventId"`
 	PrevHash      string    `json:"prevHash"`
 	Hash          string    `json:"hash"`
+	Pseudonymised []string  `json:"pseudonymised" doc:"the personal fields that hold the digest of their value, not the value: those that named an erased person, and the address and user agent they acted from"`
 }
 
 // AccessLogEntry is an entry as the patient whose data it concerns sees
 // it: who reached what, when and why — not where from, which is the
-// actor's.
+// actor's. The actor is named — a professional, an admin, a service —
+// unless it is another patient: their identity is theirs, not the
+// reader's.
 type AccessLogEntry struct {
 	At           time.Time `json:"at"`
 	Actor        string    `json:"actor"`
@@ -61,10 +64,10 @@ type AuditVerification struct {
 
 type (
 	listInput struct {
-		PatientID    string    `query:"patientId" doc:"the patient whose data was reached"`
-		Actor        string    `query:"actor" doc:"subject id of the actor, or the emitting service"`
+		PatientID    string    `query:"patientId" doc:"the patient whose data was reached: their id, or the pseudonym of an erased patient"`
+		Actor        string    `query:"actor" doc:"subject id of the actor, the emitting service, or the pseudonym of an erased patient"`
 		ResourceType string    `query:"resourceType"`
-		ResourceID   string    `query:"resourceId"`
+		ResourceID   string    `query:"resourceId" doc:"the resource's id, or the pseudonym of an erased patient"`
 		From         time.Time `query:"from" doc:"entries at or after this time"`
 		To           time.Time `query:"to" doc:"entries before this time"`
 		Cursor       string    `query:"cursor" doc:"opaque cursor from the previous page's nextCursor"`
@@ -124,7 +127,7 @@ func (s *Service) list(ctx context.Context, in *listInput) (*listOutput, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &listOutput{page.Of(es, next, func(e store.Entry) AuditEntry { return AuditEntry(e) })}, nil
+	return &listOutput{page.Of(es, next, toAuditEntry)}, nil
 }
 
 func (s *Service) accessLog(ctx context.Context, in *accessLogInput) (*accessLogOutput, error) {
@@ -147,10 +150,28 @@ func (s *Service) accessLog(ctx context.Context, in *accessLogInput) (*accessLog
 	if err != nil {
 		return nil, err
 	}
-	return &accessLogOutput{page.Of(es, next, toAccessLogEntry)}, nil
+	return &accessLogOutput{page.Of(es, next, func(e store.Entry) AccessLogEntry { return toAccessLogEntry(e, in.ID) })}, nil
 }
 
-func toAccessLogEntry(e store.Entry) AccessLogEntry {
-	return AccessLogEntry{At: e.At, Actor: e.Actor, ActorRole: e.ActorRole, Action: e.Action,
+func toAuditEntry(e store.Entry) AuditEntry {
+	masked := []string{}
+	for _, f := range store.Fields {
+		if e.Pseudonymised&f != 0 {
+			masked = append(masked, f.Name())
+		}
+	}
+	return AuditEntry{Seq: e.Seq, ID: e.ID, At: e.At, Actor: e.Actor, ActorRole: e.ActorRole, Action: e.Action,
+		ResourceType: e.ResourceType, ResourceID: e.ResourceID, PatientID: e.PatientID, Purpose: e.Purpose,
+		ClientAddr: e.ClientAddr, UserAgent: e.UserAgent, RequestID: e.RequestID, Outcome: e.Outcome,
+		SourceEventID: e.SourceEventID, PrevHash: e.PrevHash, Hash: e.Hash, Pseudonymised: masked}
+}
+
+// toAccessLogEntry is e as patient sees it.
+func toAccessLogEntry(e store.Entry, patient string) AccessLogEntry {
+	actor := e.Actor
+	if actor != patient && e.ActorRole == string(authn.RolePatient) {
+		actor = ""
+	}
+	return AccessLogEntry{At: e.At, Actor: actor, ActorRole: e.ActorRole, Action: e.Action,
 		ResourceType: e.ResourceType, ResourceID: e.ResourceID, Purpose: e.Purpose, Outcome: e.Outcome}
 }

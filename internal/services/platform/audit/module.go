@@ -9,7 +9,10 @@ import (
 // Name is the target's name, and its consumer group on the bus.
 const Name = "audit"
 
-// Module describes the audit trail to the binary.
+// Module describes the audit trail to the binary. It consumes every event
+// type (patient.erased and case.erased also pseudonymise the patient and
+// their cases), and serves
+// PatientDataService to patient-identity for a patient's export.
 var Module = service.Module{
 	Name:     Name,
 	Domain:   service.Platform,

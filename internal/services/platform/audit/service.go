@@ -5,14 +5,24 @@
 // and appends each exactly once to a SHA-256 hash chain (package store).
 // Admins list and verify the trail; a patient reads who reached their data.
 //
+// A patient's rights reach the trail too. Their export (GDPR Art. 20)
+// includes their access log, served to patient-identity over the internal
+// PatientDataService. Their erasure (Art. 17, patient.erased) keeps the
+// entries, which the trail owes, but replaces the patient in them by a
+// pseudonym — the digest of their id, and of the address and user agent
+// they acted from — in a way that keeps the chain verifying.
+//
 // Read it top-down: module.go (what the binary knows of it), events.go
 // (what it consumes and how each event becomes an entry), http.go (the
-// public API), store/ (the chain and its verification).
+// public API), rpc.go (the export), store/ (the chain, its verification
+// and erasure).
 package audit
 
 import (
 	"context"
 
+	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/services/platform/audit/store"
@@ -30,7 +40,8 @@ type Service struct {
 // Migrate creates or upgrades the service's tables, its outbox and inbox.
 var Migrate = service.WithOutbox(store.Migrate)
 
-// New builds the service over its migrated store and the bus.
+// New builds the service over its migrated store and the bus, serving
+// the public API and the internal PatientDataService.
 func New(_ Config, deps service.Deps) (*Service, error) {
 	s := &Service{store: store.New(deps.DB)}
 	var err error
@@ -38,6 +49,8 @@ func New(_ Config, deps service.Deps) (*Service, error) {
 		return nil, err
 	}
 	s.routes(s.API)
+	path, h := patientv1connect.NewPatientDataServiceHandler(&dataServer{s: s}, rpc.Guard(rpcCallers))
+	s.ServeRPC(patientv1connect.PatientDataServiceName, path, h)
 	return s, nil
 }
 

@@ -29,7 +29,9 @@ var (
 	patientA = authn.Principal{Subject: uuid.NewString(), Role: authn.RolePatient}
 	patientB = authn.Principal{Subject: uuid.NewString(), Role: authn.RolePatient}
 	pro      = authn.Principal{Subject: uuid.NewString(), Role: authn.RoleProfessional}
-	tokens   = testkit.Tokens{"admin": admin, "patient-a": patientA, "patient-b": patientB, "pro": pro}
+	tokens   = testkit.Tokens{"admin": admin, "patient-a": patientA, "patient-b": patientB, "pro": pro,
+		"service:patient-identity": {Subject: "patient-identity", Role: authn.RoleService},
+		"service:payouts":          {Subject: "payouts", Role: authn.RoleService}}
 )
 
 // checked is a bus that holds every event published through it to its
@@ -53,6 +55,12 @@ func (c *checked) Publish(ctx context.Context, events ...bus.Event) error {
 
 func newService(t *testing.T, db *sqldb.DB, tr bus.Transport) (*Service, http.Handler) {
 	t.Helper()
+	return newServiceLogging(t, db, tr, slog.New(slog.DiscardHandler))
+}
+
+// newServiceLogging is newService logging to log.
+func newServiceLogging(t *testing.T, db *sqldb.DB, tr bus.Transport, log *slog.Logger) (*Service, http.Handler) {
+	t.Helper()
 	if err := Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +72,7 @@ func newService(t *testing.T, db *sqldb.DB, tr bus.Transport) (*Service, http.Ha
 			t.Errorf("published an event its contract does not describe: %v", err)
 		}
 	})
-	s, err := New(Config{}, service.Deps{DB: db, Bus: b, Log: slog.New(slog.DiscardHandler)})
+	s, err := New(Config{}, service.Deps{DB: db, Bus: b, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

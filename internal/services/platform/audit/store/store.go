@@ -1,13 +1,19 @@
 // Package store keeps the audit trail: an append-only, hash-chained table
 // of entries in the audit service's own SQL store, with one set of queries
 // for SQLite and PostgreSQL. Appends are serialised on a single chain-head
-// row so the chain never forks; there is no code path that changes or
-// deletes an entry, and triggers refuse such statements. Verify recomputes
-// the chain and names the first entry that was tampered with.
+// row so the chain never forks. Verify recomputes the chain and names the
+// first entry that was tampered with.
+//
+// No entry is ever deleted, and the one change an entry may undergo is
+// the erasure of a person (Erase, erase.go): the fields that name them
+// are replaced by their digests, which the entry's hash covers instead of
+// the values (canonical form 2, chain.go), so the chain still verifies.
+// Triggers refuse every other UPDATE and every DELETE.
 package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
 	"fmt"
@@ -50,6 +56,9 @@ type Entry struct {
 	SourceEventID string // the event the entry came from: appended once
 	PrevHash      string
 	Hash          string
+	Form          int    // the canonical form of Hash: Form1 or Form2
+	Pseudonymised Field  // the personal fields holding their digest instead of their value
+	Salt          string // of the where-from digests; "" once they are pseudonymised
 }
 
 // maxField bounds each text field; longer values (a user agent, say) are
@@ -76,8 +85,11 @@ func (s *Store) lockHead() string {
 }
 
 // Append chains e within tx, which must be a transaction of this store,
-// and returns it with its seq, id and hashes. An entry whose source event
-// is already in the chain is not appended again: Append then returns false.
+// and returns it with its seq, id and hashes, in canonical form 2. The
+// fields that name an erased subject are pseudonymised as it is appended:
+// an event about the subject may still have been on its way when they
+// were erased. An entry whose source event is already in the chain is
+// not appended again: Append then returns false.
 func (s *Store) Append(ctx context.Context, tx *sql.Tx, e Entry) (Entry, bool, error) {
 	if e.SourceEventID == "" || e.Action == "" {
 		return Entry{}, false, fmt.Errorf("append audit entry: source event and action are required")
@@ -102,12 +114,18 @@ func (s *Store) Append(ctx context.Context, tx *sql.Tx, e Entry) (Entry, bool, e
 		return Entry{}, false, fmt.Errorf("append audit entry for event %s: %w", e.SourceEventID, err)
 	}
 	e = normalise(e)
-	e.Seq, e.ID, e.PrevHash = head+1, id.String(), prev
+	e.Seq, e.ID, e.PrevHash, e.Form, e.Pseudonymised, e.Salt = head+1, id.String(), prev, Form2, 0, rand.Text()
+	erased, err := s.erasedAmong(ctx, tx, e.Actor, e.ResourceID, e.PatientID)
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("append audit entry for event %s: %w", e.SourceEventID, err)
+	}
+	e = e.pseudonymise(erasedFields(e, erased))
 	e.Hash = e.ComputeHash()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_entries (`+columns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		e.Seq, e.ID, e.At, e.Actor, e.ActorRole, e.Action, e.ResourceType, e.ResourceID, e.PatientID, e.Purpose,
-		e.ClientAddr, e.UserAgent, e.RequestID, e.Outcome, e.SourceEventID, e.PrevHash, e.Hash); err != nil {
+		e.ClientAddr, e.UserAgent, e.RequestID, e.Outcome, e.SourceEventID, e.PrevHash, e.Hash,
+		e.Form, e.Pseudonymised, e.Salt); err != nil {
 		return Entry{}, false, fmt.Errorf("append audit entry for event %s: %w", e.SourceEventID, err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1`,
@@ -144,13 +162,13 @@ func clip(s string) string {
 }
 
 const columns = `seq, id, at, actor, actor_role, action, resource_type, resource_id, patient_id, purpose,
-	client_addr, user_agent, request_id, outcome, source_event_id, prev_hash, hash`
+	client_addr, user_agent, request_id, outcome, source_event_id, prev_hash, hash, form, pseudonymised, salt`
 
 func scanEntry(rows *sql.Rows) (Entry, error) {
 	var e Entry
 	err := rows.Scan(&e.Seq, &e.ID, &e.At, &e.Actor, &e.ActorRole, &e.Action, &e.ResourceType, &e.ResourceID,
 		&e.PatientID, &e.Purpose, &e.ClientAddr, &e.UserAgent, &e.RequestID, &e.Outcome, &e.SourceEventID,
-		&e.PrevHash, &e.Hash)
+		&e.PrevHash, &e.Hash, &e.Form, &e.Pseudonymised, &e.Salt)
 	e.At = e.At.UTC()
 	return e, err
 }
@@ -204,20 +222,8 @@ func (s *Store) List(ctx context.Context, f Filter, after page.Cursor, limit int
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	q += fmt.Sprintf(` ORDER BY seq DESC LIMIT %d`, limit+1)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	out, err := queryEntries(ctx, s.db, q, args...)
 	if err != nil {
-		return nil, "", fmt.Errorf("list audit entries: %w", err)
-	}
-	defer rows.Close()
-	var out []Entry
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list audit entries: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list audit entries: %w", err)
 	}
 	if len(out) <= limit {

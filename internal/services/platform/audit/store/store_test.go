@@ -343,30 +343,41 @@ func TestList(t *testing.T) {
 	})
 }
 
+// In both canonical forms, every field is covered: a value changed,
+// or moved to its neighbour, changes the hash.
 func TestHashCoversEveryField(t *testing.T) {
-	base := access(uuid.NewString(), 0)
-	base.Seq, base.ID, base.PrevHash = 7, uuid.NewString(), Genesis
-	h := base.ComputeHash()
-	edits := map[string]func(*Entry){
-		"seq": func(e *Entry) { e.Seq++ }, "id": func(e *Entry) { e.ID = uuid.NewString() },
-		"at": func(e *Entry) { e.At = e.At.Add(time.Microsecond) }, "actor": func(e *Entry) { e.Actor += "x" },
-		"actorRole": func(e *Entry) { e.ActorRole = "admin" }, "action": func(e *Entry) { e.Action = "case.list" },
-		"resourceType": func(e *Entry) { e.ResourceType = "patient" }, "resourceId": func(e *Entry) { e.ResourceID += "x" },
-		"patientId": func(e *Entry) { e.PatientID += "x" }, "purpose": func(e *Entry) { e.Purpose = "research" },
-		"clientAddr": func(e *Entry) { e.ClientAddr = "198.51.100.1" }, "userAgent": func(e *Entry) { e.UserAgent += "x" },
-		"requestId": func(e *Entry) { e.RequestID += "x" }, "outcome": func(e *Entry) { e.Outcome = "denied" },
-		"sourceEventId": func(e *Entry) { e.SourceEventID += "x" }, "prevHash": func(e *Entry) { e.PrevHash = h },
-		// Moving bytes between neighbouring fields must change the hash too.
-		"shift": func(e *Entry) { e.Purpose, e.ClientAddr = e.Purpose+e.ClientAddr[:1], e.ClientAddr[1:] },
-	}
-	for name, edit := range edits {
-		e := base
-		edit(&e)
-		if e.ComputeHash() == h {
-			t.Errorf("changing %s keeps the hash", name)
-		}
-	}
-	if base.ComputeHash() != h {
-		t.Fatal("the hash is not deterministic")
+	for _, form := range []int{Form1, Form2} {
+		t.Run(fmt.Sprintf("form %d", form), func(t *testing.T) {
+			base := access(uuid.NewString(), 0)
+			base.Seq, base.ID, base.PrevHash, base.Form, base.Salt = 7, uuid.NewString(), Genesis, form, "salt"
+			h := base.ComputeHash()
+			edits := map[string]func(*Entry){
+				"seq": func(e *Entry) { e.Seq++ }, "id": func(e *Entry) { e.ID = uuid.NewString() },
+				"at": func(e *Entry) { e.At = e.At.Add(time.Microsecond) }, "actor": func(e *Entry) { e.Actor += "x" },
+				"actorRole": func(e *Entry) { e.ActorRole = "admin" }, "action": func(e *Entry) { e.Action = "case.list" },
+				"resourceType": func(e *Entry) { e.ResourceType = "patient" }, "resourceId": func(e *Entry) { e.ResourceID += "x" },
+				"patientId": func(e *Entry) { e.PatientID += "x" }, "purpose": func(e *Entry) { e.Purpose = "research" },
+				"clientAddr": func(e *Entry) { e.ClientAddr = "198.51.100.1" }, "userAgent": func(e *Entry) { e.UserAgent += "x" },
+				"requestId": func(e *Entry) { e.RequestID += "x" }, "outcome": func(e *Entry) { e.Outcome = "denied" },
+				"sourceEventId": func(e *Entry) { e.SourceEventID += "x" }, "prevHash": func(e *Entry) { e.PrevHash = h },
+				// Moving bytes between neighbouring fields must change the hash too.
+				"shift": func(e *Entry) { e.Purpose, e.ClientAddr = e.Purpose+e.ClientAddr[:1], e.ClientAddr[1:] },
+				"form":  func(e *Entry) { e.Form = 3 - e.Form },
+			}
+			if form == Form2 {
+				// The salt is not hashed, but the where-from digests are of it.
+				edits["salt"] = func(e *Entry) { e.Salt += "x" }
+			}
+			for name, edit := range edits {
+				e := base
+				edit(&e)
+				if e.ComputeHash() == h {
+					t.Errorf("changing %s keeps the hash", name)
+				}
+			}
+			if base.ComputeHash() != h {
+				t.Fatal("the hash is not deterministic")
+			}
+		})
 	}
 }

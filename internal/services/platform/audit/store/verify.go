@@ -28,7 +28,10 @@ func (r *Report) broke(seq int64, format string, args ...any) {
 // a time, and reports the first entry that was changed (its hash no longer
 // matches its content), replaced (its prev_hash no longer matches the entry
 // before) or deleted (a gap in seq, or a tail missing behind the chain
-// head). Entries appended while it runs are left for the next run.
+// head). Entries appended while it runs are left for the next run. An
+// entry of form 2 whose personal fields an erasure replaced by their
+// digests verifies as it did: its hash covers the digests (ComputeHash).
+// Entries of form 1 verify as they were written.
 //
 // What it cannot see is a rewrite of every hash from the edit onwards
 // together with the chain head, by someone with write access to the whole
