@@ -82,7 +82,8 @@ func (s *Service) withdraw(ctx context.Context, who authn.Principal, purpose voc
 const attempts = 3
 
 // change applies decide to the caller's consent for purpose and appends
-// the change it makes, with its event, in one transaction.
+// the change it makes, with its event, in one transaction. An erased
+// patient's consent is missing (404), and nothing is recorded.
 func (s *Service) change(ctx context.Context, who authn.Principal, purpose vocab.ConsentPurpose,
 	decide func(domain.State, time.Time) (domain.Change, bool, error)) (domain.State, error) {
 	// Consent is given by the patient themself: not by an admin, not on
@@ -101,6 +102,9 @@ func (s *Service) change(ctx context.Context, who authn.Principal, purpose vocab
 		var out domain.State
 		var made *store.Change
 		err := s.DB.InTx(ctx, func(tx *sql.Tx) error {
+			if err := s.store.Admit(ctx, tx, who.Subject); err != nil {
+				return err
+			}
 			history, err := s.store.History(ctx, tx, who.Subject)
 			if err != nil {
 				return err
@@ -129,6 +133,11 @@ func (s *Service) change(ctx context.Context, who authn.Principal, purpose vocab
 		}
 		if errors.Is(err, store.ErrStale) {
 			return domain.State{}, fault.Conflict("Consent changed concurrently", "another change of this consent came first: try again")
+		}
+		if errors.Is(err, store.ErrErased) {
+			// Erased since the caller's token was issued: nothing of
+			// theirs is kept any more.
+			return domain.State{}, fault.NotFound("patient")
 		}
 		if err != nil {
 			return domain.State{}, fmt.Errorf("change %s consent: %w", purpose, err)

@@ -128,8 +128,9 @@ func (s *Service) routes(api huma.API) {
 	httpapi.Register(api, huma.Operation{OperationID: "grant-consent", Method: http.MethodPost,
 		Path: "/api/v1/consents", Summary: "Grant a consent (the patient themself)",
 		Description: "The version must be the purpose's current text: any other is 409 \"Consent text outdated\". " +
-			"Granting again what is granted changes nothing. Publishes consent.granted.",
-		Tags: tags, Errors: []int{http.StatusConflict}}, patient,
+			"Granting again what is granted changes nothing. Publishes consent.granted. " +
+			"An erased patient's consents are missing (404).",
+		Tags: tags, Errors: []int{http.StatusConflict, http.StatusNotFound}}, patient,
 		func(ctx context.Context, in *grantInput) (*consentOut, error) {
 			st, err := s.grant(ctx, authn.FromContext(ctx), in.Body.Purpose, in.Body.Version)
 			if err != nil {
@@ -140,7 +141,8 @@ func (s *Service) routes(api huma.API) {
 	httpapi.Register(api, huma.Operation{OperationID: "withdraw-consent", Method: http.MethodDelete,
 		Path: "/api/v1/consents/{purpose}", Summary: "Withdraw a consent (the patient themself)",
 		Description: "Withdrawing what is not granted changes nothing. Publishes consent.withdrawn. " +
-			"For SHARE_WITH_PROFESSIONALS the answer's notice says what becomes of the patient's cases.",
+			"For SHARE_WITH_PROFESSIONALS the answer's notice says what becomes of the patient's cases. " +
+			"An erased patient's consents are missing (404).",
 		Tags: tags}, patient,
 		func(ctx context.Context, in *withdrawInput) (*withdrawalOut, error) {
 			st, err := s.withdraw(ctx, authn.FromContext(ctx), in.Purpose)

@@ -10,13 +10,13 @@ import (
 const Name = "patient-consent"
 
 // Module describes patient-consent to the binary. It calls no other
-// service and consumes no events yet: patient.erased has no contract in
-// api/events so far.
+// service, and consumes patient.erased.
 var Module = service.Module{
-	Name:    Name,
-	Domain:  service.Patient,
-	Summary: "patients' consents per purpose, versioned by the consent text they agree to, with their history",
-	Migrate: Migrate,
-	Routes:  func(api huma.API) { new(Service).routes(api) },
-	Build:   service.Builds(New),
+	Name:     Name,
+	Domain:   service.Patient,
+	Summary:  "patients' consents per purpose, versioned by the consent text they agree to, with their history; their export and erasure",
+	Consumes: subscriptions.Types(),
+	Migrate:  Migrate,
+	Routes:   func(api huma.API) { new(Service).routes(api) },
+	Build:    service.Builds(New),
 }

@@ -1,14 +1,15 @@
 package patientconsent
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/secondopinion/platform/internal/kit/authz"
 )
 
 func TestModule(t *testing.T) {
-	if len(Module.Consumes) != 0 || len(Module.Requires) != 0 {
-		t.Errorf("consumes %v, requires %v; want neither", Module.Consumes, Module.Requires)
+	if !slices.Equal(Module.Consumes, []string{"patient.erased"}) || len(Module.Requires) != 0 {
+		t.Errorf("consumes %v, requires %v; want patient.erased and nothing", Module.Consumes, Module.Requires)
 	}
 	if !Module.Implemented() || Module.Name != "patient-consent" {
 		t.Errorf("module %+v", Module)

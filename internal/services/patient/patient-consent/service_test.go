@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	contracts "github.com/secondopinion/platform/api/events"
 	"github.com/secondopinion/platform/api/vocab"
@@ -21,6 +22,8 @@ import (
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/idempotency"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
@@ -65,7 +68,7 @@ func tokens(a, b string) testkit.Tokens {
 		"pro":   {Subject: "0190a0a0-0000-7000-8000-0000000000f0", Role: authn.RoleProfessional},
 		"admin": {Subject: adminID, Role: authn.RoleAdmin},
 	}
-	for _, name := range []string{"ai-orchestration", "case-assignment", "notification"} {
+	for _, name := range []string{"ai-orchestration", "case-assignment", "notification", "patient-identity"} {
 		tk["service:"+name] = authn.Principal{Subject: name, Role: authn.RoleService}
 	}
 	return tk
@@ -87,22 +90,37 @@ var start = time.Date(2027, 2, 1, 9, 0, 0, 0, time.UTC)
 
 func newHarness(t *testing.T, db *sqldb.DB) *harness {
 	t.Helper()
+	return newHarnessWith(t, db, nil)
+}
+
+// newHarnessWith is a harness whose Idempotency-Key records are in
+// Redis when rc is not nil, as the platform keeps them with REDIS_URL,
+// or else in the service's store, as it keeps them without.
+func newHarnessWith(t *testing.T, db *sqldb.DB, rc *redis.Client) *harness {
+	t.Helper()
 	if err := Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, db: db, bus: &recorder{}, logs: &testkit.Buffer{}, a: uuid.NewString(), b: uuid.NewString(), now: start}
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); h.now = h.now.Add(time.Second); return h.now }
-	svc, err := New(Config{Now: clock}, service.Deps{Region: "EU", DB: db, Bus: h.bus,
+	svc, err := New(Config{Now: clock}, service.Deps{Region: "EU", DB: db, Bus: h.bus, Redis: rc,
 		Log: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.svc = svc
 	t.Cleanup(h.checkContracts)
-	h.handler = httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens(h.a, h.b)})
+	// Idempotency-Key records where the platform keeps them, which an
+	// erasure forgets.
+	var idem idempotency.Store = idempotency.NewSQL(db)
+	if rc != nil {
+		idem = idempotency.NewRedis(rc)
+	}
+	h.handler = httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens(h.a, h.b), Idempotency: idem})
 	ln := testkit.Listen(t)
-	srv := &http.Server{Handler: h.handler, ReadHeaderTimeout: 5 * time.Second}
+	// REST and, as between services, gRPC over cleartext HTTP/2.
+	srv := &http.Server{Handler: h.handler, Protocols: rpc.Protocols(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	h.base = "http://" + ln.Addr().String()
@@ -142,6 +160,12 @@ type response struct {
 
 func (h *harness) do(token, method, path string, body any) response {
 	h.t.Helper()
+	return h.send(token, "", method, path, body)
+}
+
+// send is do with an Idempotency-Key, when key is not "".
+func (h *harness) send(token, key, method, path string, body any) response {
+	h.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -159,6 +183,9 @@ func (h *harness) do(token, method, path string, body any) response {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set(idempotency.Header, key)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -1,6 +1,8 @@
 // Package store keeps patient-consent's history of grants and withdrawals,
-// append-only, with one set of queries for SQLite and PostgreSQL. A row is
-// never updated or deleted: a consent's state is folded from its rows
+// append-only, and the ids of the patients erased, with one set of queries
+// for SQLite and PostgreSQL (but for PostgreSQL's lock of a patient). A
+// row is never updated, and deleted only with every other of its patient
+// when they are erased (Erase): a consent's state is folded from its rows
 // (domain.Fold), and a change is appended at the next revision, which the
 // key lets only one writer take.
 package store
