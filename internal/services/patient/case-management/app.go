@@ -60,6 +60,10 @@ func (s *Service) open(ctx context.Context, who authn.Principal, in domain.NewCa
 		AgeBand:    string(vocab.AgeBandOf(patient.DateOfBirth, now)),
 		CreatedAt:  now,
 	}, s.newNumber, createdEvents)
+	if errors.Is(err, store.ErrPatientErased) {
+		// Erased since patient-identity vouched for them.
+		return store.Case{}, noPatient()
+	}
 	if err != nil {
 		return store.Case{}, err
 	}
@@ -73,10 +77,13 @@ func (s *Service) open(ctx context.Context, who authn.Principal, in domain.NewCa
 func (s *Service) patient(ctx context.Context, id string) (patientidentity.Patient, error) {
 	p, err := s.patients.Patient(ctx, id)
 	if fault.Is(err, fault.KindNotFound) {
-		return p, fault.Invalid("customerId", "no patient has this id")
+		return p, noPatient()
 	}
 	return p, err
 }
+
+// noPatient refuses a customerId that names no patient, or an erased one.
+func noPatient() error { return fault.Invalid("customerId", "no patient has this id") }
 
 func (s *Service) get(ctx context.Context, who authn.Principal, id string) (store.Case, []store.Entry, error) {
 	c, err := s.readable(ctx, who, "case.read", id)

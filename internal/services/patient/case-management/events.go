@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/secondopinion/platform/api/events"
 	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/bus"
@@ -60,10 +62,11 @@ func changeEvents(c store.Case, ch store.Change) ([]bus.Event, error) {
 	return out, nil
 }
 
-// subscriptions are the events that move a case: one per row of the
-// domain's rule table (a test keeps the two equal). Each reads of its
-// payload what the machine needs.
+// subscriptions are patient.erased, and the events that move a case: one
+// per row of the domain's rule table (a test keeps the two equal). Each
+// reads of its payload what the machine needs.
 var subscriptions = outbox.Subscriptions[*Service]{
+	outbox.Handle(events.PatientErasedV1, (*Service).onPatientErased),
 	outbox.Handle(events.PaymentSucceededV1, on(func(p events.Payment) about { return about{caseID: p.CaseID} })),
 	outbox.Handle(events.PaymentRefundedV1, on(func(p events.Payment) about { return about{caseID: p.CaseID} })),
 	outbox.Handle(events.AnalysisStartedV1, on(func(p events.AnalysisProgress) about { return about{caseID: p.CaseID} })),
@@ -120,10 +123,7 @@ func (s *Service) onEvent(ctx context.Context, tx *sql.Tx, e bus.Event, a about)
 	}
 	c, err := s.store.Load(ctx, tx, id)
 	if fault.Is(err, fault.KindNotFound) {
-		// Retrying cannot make the case appear: every case exists before
-		// any event about it.
-		s.Log.WarnContext(ctx, "event for an unknown case", "eventId", e.ID, "type", e.Type)
-		return nil
+		return s.onMissing(ctx, tx, e, id)
 	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
@@ -146,5 +146,57 @@ func (s *Service) onEvent(ctx context.Context, tx *sql.Tx, e bus.Event, a about)
 	if _, err := s.apply(ctx, tx, c, ch); err != nil {
 		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
 	}
+	return nil
+}
+
+// onMissing acknowledges an event about a case that is not here: retrying
+// cannot make it appear. An erased case's events keep coming for a while
+// (an assignment's end, a refund), as expected; any other case never
+// existed, since every case exists before any event about it, and its
+// event tells of an inconsistency between services.
+func (s *Service) onMissing(ctx context.Context, tx *sql.Tx, e bus.Event, id string) error {
+	erased, err := s.store.Erased(ctx, tx, id)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
+	}
+	if erased {
+		s.Log.DebugContext(ctx, "event for an erased case ignored", "eventId", e.ID, "type", e.Type, "caseId", id)
+		return nil
+	}
+	s.Log.WarnContext(ctx, "event for an unknown case", "eventId", e.ID, "type", e.Type)
+	return nil
+}
+
+// onPatientErased carries out a patient's erasure (GDPR Art. 17) within
+// the inbox's transaction: their cases and timelines go, with their
+// case numbers; a case.erased per case tells the services that hold a
+// case without knowing its patient; the cached answers of their requests
+// (a case's title and question) are forgotten. patient-identity decided
+// the erasure, so it is never refused here: an assigned case is erased
+// too, and its case.erased tells the professional domain.
+func (s *Service) onPatientErased(ctx context.Context, tx *sql.Tx, e bus.Event, p events.PatientErased) error {
+	if _, err := uuid.Parse(p.PatientID); err != nil {
+		return fmt.Errorf("%s %s: the patient id is not a UUID", e.Type, e.ID)
+	}
+	at := s.now()
+	ids, err := s.store.Erase(ctx, tx, p.PatientID, at)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
+	}
+	evs := make([]bus.Event, 0, len(ids))
+	for _, id := range ids {
+		ev, err := events.CaseErasedV1.New(Name, id, events.CaseErased{CaseID: id, Timestamp: at})
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
+		}
+		evs = append(evs, ev)
+	}
+	if err := outbox.Add(ctx, tx, evs...); err != nil {
+		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
+	}
+	if err := s.ForgetRequests(ctx, tx, append([]string{p.PatientID}, ids...)...); err != nil {
+		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
+	}
+	s.Log.InfoContext(ctx, "patient's cases erased", "eventId", e.ID, "patientId", p.PatientID, "cases", len(ids))
 	return nil
 }

@@ -54,6 +54,14 @@ type CaseWithTimeline struct {
 	Timeline []TimelineEntry `json:"timeline"`
 }
 
+func toCaseWithTimeline(c store.Case, tl []store.Entry) CaseWithTimeline {
+	d := CaseWithTimeline{Case: toCase(c), Timeline: make([]TimelineEntry, 0, len(tl))}
+	for _, e := range tl {
+		d.Timeline = append(d.Timeline, TimelineEntry{vocab.CaseStatus(e.From), vocab.CaseStatus(e.To), e.Reason, e.EventID, e.Note, e.At})
+	}
+	return d
+}
+
 // NewCase is what a patient sends to open a case.
 type NewCase struct {
 	CustomerID string          `json:"customerId" format:"uuid" doc:"the patient the case is for"`
@@ -148,11 +156,7 @@ func (s *Service) routes(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			d := CaseWithTimeline{Case: toCase(c), Timeline: make([]TimelineEntry, 0, len(tl))}
-			for _, e := range tl {
-				d.Timeline = append(d.Timeline, TimelineEntry{vocab.CaseStatus(e.From), vocab.CaseStatus(e.To), e.Reason, e.EventID, e.Note, e.At})
-			}
-			return &timelineOutput{d}, nil
+			return &timelineOutput{toCaseWithTimeline(c, tl)}, nil
 		})
 	httpapi.Register(api, huma.Operation{OperationID: "list-cases", Method: http.MethodGet, Path: "/api/v1/cases",
 		Summary: "A patient's cases, newest first", Tags: tags}, own,

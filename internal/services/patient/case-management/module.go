@@ -15,7 +15,7 @@ const Name = "case-management"
 var Module = service.Module{
 	Name:     Name,
 	Domain:   service.Patient,
-	Summary:  "cases, their numbers, status lifecycle and timeline",
+	Summary:  "cases, their numbers, status lifecycle and timeline; their export and erasure",
 	Requires: []string{patientidentity.Target, medicalrecords.Target},
 	Consumes: subscriptions.Types(),
 	Migrate:  Migrate,

@@ -2,11 +2,14 @@
 // with their REGION-YEAR-XXXXXX numbers, runs each case through its status
 // lifecycle (the patient's submit and cancel, and the advances other
 // services' events bring), keeps the timeline, and publishes the case
-// events.
+// events. For GDPR it gives patient-identity its part of a patient's
+// export (Art. 20), and erases a patient's cases on patient.erased (Art.
+// 17), publishing case.erased for each and keeping only their ids.
 //
 // Read it top-down: module.go (what the binary knows of it), http.go (the
 // public API), app.go (the application rules over domain/ and store/),
-// events.go (what it publishes and consumes), rpc.go (CaseService).
+// events.go (what it publishes and consumes, the erasure among them),
+// rpc.go (CaseService, and PatientDataService for the export).
 package casemanagement
 
 import (
@@ -78,6 +81,8 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	s.routes(s.API)
 	path, h := patientv1connect.NewCaseServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers))
 	s.ServeRPC(patientv1connect.CaseServiceName, path, h)
+	path, h = patientv1connect.NewPatientDataServiceHandler(&dataServer{s: s}, rpc.Guard(dataCallers))
+	s.ServeRPC(patientv1connect.PatientDataServiceName, path, h)
 	return s, nil
 }
 

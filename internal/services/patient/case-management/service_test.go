@@ -29,6 +29,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/idempotency"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
@@ -102,7 +103,9 @@ type harness struct {
 	records *records
 	handler http.Handler // the wrapped service handler
 	base    string
+	logs    *testkit.Buffer
 	patient string
+	other   string // another patient patient-identity knows
 	token   string // the caller of do: the patient unless a test changes it
 }
 
@@ -148,10 +151,14 @@ func newHarness(t *testing.T, db *sqldb.DB, p Pipeline) *harness {
 	if err := Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, db: db, bus: &recorder{}, patient: uuid.NewString()}
+	// As the app does, for the Idempotency-Key records an erasure forgets.
+	if err := idempotency.Migrate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, db: db, bus: &recorder{}, logs: &testkit.Buffer{}, patient: uuid.NewString(), other: uuid.NewString()}
 	h.token = "patient:" + h.patient
 	mux := http.NewServeMux()
-	mux.Handle(patientv1connect.NewPatientServiceHandler(patients{known: map[string]bool{h.patient: true}}))
+	mux.Handle(patientv1connect.NewPatientServiceHandler(patients{known: map[string]bool{h.patient: true, h.other: true}}))
 	h.records = &records{missing: map[string][]string{}}
 	mux.Handle(patientv1connect.NewRecordsServiceHandler(h.records))
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(patientv1connect.PatientServiceName, patientv1connect.RecordsServiceName)))
@@ -159,7 +166,7 @@ func newHarness(t *testing.T, db *sqldb.DB, p Pipeline) *harness {
 	t.Cleanup(func() { h.peer.Close() })
 	svc, err := New(Config{Pipeline: p, Now: ticking()}, service.Deps{
 		Region: "EU",
-		Log:    slog.New(slog.DiscardHandler),
+		Log:    slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		DB:     db,
 		Bus:    h.bus,
 		Peer: func(target string) (service.Peer, error) {
@@ -179,7 +186,7 @@ func newHarness(t *testing.T, db *sqldb.DB, p Pipeline) *harness {
 		}
 	})
 	ln := testkit.Listen(t)
-	h.handler = httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens{}})
+	h.handler = httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens{}, Idempotency: idempotency.NewSQL(db)})
 	srv := &http.Server{Handler: h.handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
@@ -201,6 +208,12 @@ func (h *harness) do(method, path string, body any) response {
 // doAs calls as the holder of token; "" is anonymous.
 func (h *harness) doAs(token, method, path string, body any) response {
 	h.t.Helper()
+	return h.send(token, "", method, path, body)
+}
+
+// send is doAs with an Idempotency-Key, unless key is "".
+func (h *harness) send(token, key, method, path string, body any) response {
+	h.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -218,6 +231,9 @@ func (h *harness) doAs(token, method, path string, body any) response {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set(idempotency.Header, key)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -286,6 +302,10 @@ func TestService(t *testing.T) {
 			"access":            testAccess,
 			"assignee":          testAssignee,
 			"case service":      testCaseService,
+			"case ids":          testCaseIDs,
+			"erasure":           testErasure,
+			"erasure race":      testErasureRace,
+			"export":            testExport,
 		} {
 			t.Run(name, func(t *testing.T) { test(t, newHarness(t, db, Pipeline{})) })
 		}

@@ -2,7 +2,8 @@
 // store, with one set of queries for SQLite and PostgreSQL. Every status
 // change is a conditional update recorded in the timeline and written with
 // its events in one transaction, so no change is lost under concurrency and
-// none is published without being stored.
+// none is published without being stored. An erasure removes a patient's
+// cases and keeps nothing of them but their ids (erasure.go).
 package store
 
 import (
@@ -107,6 +108,11 @@ func (s *Store) Create(ctx context.Context, c Case, number func() (string, error
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 				c.ID, c.CaseNumber, c.CustomerID, c.Specialty, c.Urgency, c.Title, c.Question, c.Status, c.Language, c.AgeBand,
 				c.CreatedAt, c.UpdatedAt); err != nil {
+				return err
+			}
+			// After the insert, which waits for an erasure in progress
+			// (see Erase), so that this sees its tombstone.
+			if err := notErased(ctx, tx, c.CustomerID); err != nil {
 				return err
 			}
 			if err := addEntry(ctx, tx, c.ID, Entry{To: domain.Draft, Reason: domain.TriggerCreate, At: c.CreatedAt}); err != nil {
@@ -265,20 +271,8 @@ func (s *Store) List(ctx context.Context, customerID string, after page.Cursor, 
 		args = append(args, after.Time.UTC(), after.ID)
 	}
 	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT %d`, limit+1)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	out, err := queryCases(ctx, s.db, q, args...)
 	if err != nil {
-		return nil, "", fmt.Errorf("list cases: %w", err)
-	}
-	defer rows.Close()
-	var out []Case
-	for rows.Next() {
-		c, err := scanCase(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list cases: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list cases: %w", err)
 	}
 	if len(out) <= limit {
@@ -286,4 +280,60 @@ func (s *Store) List(ctx context.Context, customerID string, after page.Cursor, 
 	}
 	last := out[limit-1]
 	return out[:limit], page.Cursor{Time: last.CreatedAt, ID: last.ID}.Encode(), nil
+}
+
+// Cases returns every case of a customer, oldest first.
+func (s *Store) Cases(ctx context.Context, customerID string) ([]Case, error) {
+	out, err := queryCases(ctx, s.db, `SELECT `+caseColumns+` FROM cases WHERE customer_id = $1 ORDER BY created_at, id`, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("cases of customer %s: %w", customerID, err)
+	}
+	return out, nil
+}
+
+// querier runs queries on the store or within a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func queryCases(ctx context.Context, q querier, query string, args ...any) ([]Case, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// CaseIDs names every case of a customer, oldest first.
+func (s *Store) CaseIDs(ctx context.Context, customerID string) ([]string, error) {
+	return caseIDs(ctx, s.db, customerID)
+}
+
+func caseIDs(ctx context.Context, q querier, customerID string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id FROM cases WHERE customer_id = $1 ORDER BY created_at, id`, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("cases of customer %s: %w", customerID, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("cases of customer %s: %w", customerID, err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cases of customer %s: %w", customerID, err)
+	}
+	return out, nil
 }
