@@ -258,7 +258,7 @@ func (s *Service) accept(ctx context.Context, c domain.Case, u upload) (store.Do
 	id := uuid.Must(uuid.NewV7()).String()
 	d := store.Document{ID: id, CaseID: c.ID, PatientID: c.PatientID, Kind: u.kind, FileType: vocab.FileType(ft.Name),
 		MediaType: ft.MediaType, FileName: u.name, Size: u.size, SHA256: u.sum,
-		BlobKey: "patients/" + c.PatientID + "/documents/" + id, CreatedAt: s.cfg.Now().UTC()}
+		BlobKey: blobPrefix(c.PatientID) + "documents/" + id, CreatedAt: s.cfg.Now().UTC()}
 	err = s.bucket.Put(ctx, d.BlobKey, func(w io.Writer) error {
 		enc, err := crypt.NewWriter(w, key)
 		if err != nil {
@@ -287,6 +287,10 @@ func (s *Service) accept(ctx context.Context, c domain.Case, u upload) (store.Do
 		if derr := s.bucket.Delete(context.WithoutCancel(ctx), d.BlobKey); derr != nil {
 			s.Log.WarnContext(ctx, "record blob left behind", "documentId", d.ID, "err", derr)
 		}
+		if errors.Is(err, store.ErrErased) {
+			// Erased while the upload was under way.
+			return store.Document{}, false, fault.NotFound("case")
+		}
 		if errors.Is(err, store.ErrDuplicate) {
 			// The same content came in concurrently: one record.
 			prev, found, ferr := s.store.BySHA256(ctx, c.ID, u.sum)
@@ -302,7 +306,7 @@ func (s *Service) accept(ctx context.Context, c domain.Case, u upload) (store.Do
 }
 
 // dataKey is patient's data key, made and kept (wrapped) on their first
-// record.
+// record; an erased patient's case is missing.
 func (s *Service) dataKey(ctx context.Context, patient string) ([]byte, error) {
 	wrapped, found, err := s.store.Key(ctx, patient)
 	if err != nil {
@@ -316,10 +320,19 @@ func (s *Service) dataKey(ctx context.Context, patient string) ([]byte, error) {
 		if wrapped, err = s.keeper.Wrap(ctx, key); err != nil {
 			return nil, fault.Unavailable("the key keeper", err)
 		}
-		if wrapped, err = s.store.AddKey(ctx, patient, wrapped, s.cfg.Now()); err != nil {
+		wrapped, err = s.store.AddKey(ctx, patient, wrapped, s.cfg.Now())
+		if errors.Is(err, store.ErrErased) {
+			return nil, fault.NotFound("case")
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
+	return s.unwrap(ctx, patient, wrapped)
+}
+
+// unwrap is patient's data key from its wrapped form.
+func (s *Service) unwrap(ctx context.Context, patient string, wrapped []byte) ([]byte, error) {
 	key, err := s.keeper.Unwrap(ctx, wrapped)
 	if err != nil {
 		return nil, fault.Unavailable("the key keeper", fmt.Errorf("unwrap data key of patient %s: %w", patient, err))

@@ -10,10 +10,18 @@
 // per specialty tells what a case still lacks; case-management asks it
 // before a submission over the internal RecordsService.
 //
+// A patient's records leave with their export (GDPR Art. 20): over the
+// internal PatientDataService, patient-identity receives the list of
+// their records and each original, decrypted as it streams. On
+// patient.erased (Art. 17) their data key, records, blobs and unfinished
+// uploads are deleted, and the patient is remembered as erased (their id
+// only) so that an upload still under way is refused, not kept.
+//
 // Read it top-down: module.go (what the binary knows of it), service.go
 // (its settings), http.go (the public API), app.go (uploads and reads over
-// domain/, store/ and the blobs), events.go (what it publishes), rpc.go
-// (RecordsService).
+// domain/, store/ and the blobs), events.go (what it publishes and
+// consumes), erasure.go (a patient's erasure), export.go (their export),
+// rpc.go (RecordsService and PatientDataService).
 package medicalrecords
 
 import (
@@ -29,7 +37,6 @@ import (
 	casemanagement "github.com/secondopinion/platform/internal/clients/case-management"
 	"github.com/secondopinion/platform/internal/kit/blob"
 	"github.com/secondopinion/platform/internal/kit/crypt"
-	"github.com/secondopinion/platform/internal/kit/outbox"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/services/patient/medical-records/domain"
@@ -99,7 +106,7 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, limits: domain.Limits{FileBytes: cfg.MaxFile, CaseBytes: cfg.MaxCase}, store: store.New(deps.DB)}
 	var err error
-	if s.Base, err = service.NewBase(Name, deps, outbox.Handlers{}); err != nil {
+	if s.Base, err = service.NewBase(Name, deps, subscriptions.Bind(s)); err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
 	dir := filepath.Join(deps.DataDir, Name)
@@ -137,6 +144,8 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	s.routes(s.API)
 	path, h := patientv1connect.NewRecordsServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers))
 	s.ServeRPC(patientv1connect.RecordsServiceName, path, h)
+	path, h = patientv1connect.NewPatientDataServiceHandler(&dataServer{s: s}, rpc.Guard(rpcCallers))
+	s.ServeRPC(patientv1connect.PatientDataServiceName, path, h)
 	return s, nil
 }
 

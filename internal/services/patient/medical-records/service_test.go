@@ -37,6 +37,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/idempotency"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
@@ -59,6 +60,9 @@ var tokens = testkit.Tokens{
 	"pro":   {Subject: proID, Role: authn.RoleProfessional},
 	"pro2":  {Subject: otherPro, Role: authn.RoleProfessional},
 	"admin": {Subject: adminID, Role: authn.RoleAdmin},
+	// The services that call its internal APIs, and one that may not.
+	"service:patient-identity": {Subject: "patient-identity", Role: authn.RoleService},
+	"service:case-management":  {Subject: "case-management", Role: authn.RoleService},
 }
 
 // peers stand in for case-management and case-assignment: the cases they
@@ -105,7 +109,12 @@ type harness struct {
 
 func newHarness(t testing.TB, db *sqldb.DB, cfg Config) *harness {
 	t.Helper()
+	// The app keeps the Idempotency-Key records in the service's store
+	// (without Redis), which an erasure forgets.
 	if err := Migrate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	if err := idempotency.Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, db: db, dir: t.TempDir(), cfg: cfg,

@@ -177,6 +177,15 @@ func (s *Service) beginUpload(ctx context.Context, info handler.FileInfo) (handl
 	if err := domain.MayUpload(c); err != nil {
 		return nil, err
 	}
+	// An erased patient's upload would be refused when complete: it is
+	// not begun, so that no partial file of theirs waits for the sweep.
+	erased, err := s.store.Erased(ctx, c.PatientID)
+	if err != nil {
+		return nil, err
+	}
+	if erased {
+		return nil, fault.NotFound("case")
+	}
 	return handler.MetaData{metaCase: c.ID, metaKind: string(kind), metaFilename: fileName(info.MetaData[metaFilename]),
 		metaPatient: c.PatientID}, nil
 }
@@ -391,4 +400,48 @@ func (s *Service) expireUploads(ctx context.Context) {
 		s.dropUpload(ctx, id)
 		s.Log.InfoContext(ctx, "abandoned upload removed", "uploadId", id)
 	}
+}
+
+// dropUploadsOf removes patient's unfinished uploads, and says how many:
+// those whose information (id.info beside the data file id, as tusd's
+// filestore keeps them) names the patient, as beginUpload recorded. It
+// reads the information itself, for tusd refuses an upload whose data
+// file is gone, and its information would stay.
+func (s *Service) dropUploadsOf(ctx context.Context, patient string) (int, error) {
+	entries, err := os.ReadDir(s.tus.dir)
+	if err != nil {
+		return 0, fmt.Errorf("list uploads: %w", err)
+	}
+	n := 0
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".info")
+		if !ok {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(s.tus.dir, e.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // finished or expired meanwhile
+		}
+		if err != nil {
+			return n, fmt.Errorf("read upload %s: %w", id, err)
+		}
+		var info handler.FileInfo
+		if err := json.Unmarshal(raw, &info); err != nil {
+			// Being created at this instant, or broken: whoever's it is,
+			// it cannot be told, and another patient's is not ours to drop.
+			s.Log.WarnContext(ctx, "upload information unreadable", "uploadId", id, "err", err)
+			continue
+		}
+		if info.MetaData[metaPatient] != patient {
+			continue
+		}
+		// The data first: the information is how the upload is found.
+		for _, name := range []string{id, e.Name()} {
+			if err := os.Remove(filepath.Join(s.tus.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return n, fmt.Errorf("remove upload %s: %w", id, err)
+			}
+		}
+		n++
+	}
+	return n, nil
 }

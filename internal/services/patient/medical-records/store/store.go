@@ -1,6 +1,7 @@
 // Package store keeps medical-records' documents (what each record is,
-// whose, its hash and where its encrypted blob is) and the patients'
-// wrapped data keys, with one set of queries for SQLite and PostgreSQL.
+// whose, its hash and where its encrypted blob is), the patients' wrapped
+// data keys and the ids of the patients erased, with one set of queries
+// for SQLite and PostgreSQL (but for PostgreSQL's lock of a patient).
 // The contents themselves are blobs (kit/blob), never rows.
 package store
 
@@ -31,6 +32,9 @@ func Migrate(ctx context.Context, db *sqldb.DB) error {
 // content.
 var ErrDuplicate = errors.New("the case already holds this content")
 
+// ErrErased means the patient was erased: nothing of theirs is kept again.
+var ErrErased = errors.New("the patient was erased")
+
 // Document is one record of a case.
 type Document struct {
 	ID, CaseID, PatientID string
@@ -60,8 +64,11 @@ type Querier interface {
 const columns = `id, case_id, patient_id, kind, file_type, media_type, file_name, size, sha256, blob_key, created_at`
 
 // Add records d within tx, or returns ErrDuplicate when its case already
-// holds its content.
+// holds its content, ErrErased when its patient was erased.
 func (s *Store) Add(ctx context.Context, tx *sql.Tx, d Document) error {
+	if err := s.admit(ctx, tx, d.PatientID); err != nil {
+		return err
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO documents (`+columns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		d.ID, d.CaseID, d.PatientID, string(d.Kind), string(d.FileType), d.MediaType, d.FileName, d.Size, d.SHA256,
 		d.BlobKey, d.CreatedAt.UTC().Truncate(time.Microsecond))
@@ -172,15 +179,97 @@ func (s *Store) Key(ctx context.Context, patientID string) (wrapped []byte, foun
 
 // AddKey keeps wrapped as patient patientID's data key unless the patient
 // has one already (a concurrent first upload): the key kept is returned.
+// A patient erased gets none: ErrErased.
 func (s *Store) AddKey(ctx context.Context, patientID string, wrapped []byte, at time.Time) ([]byte, error) {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO patient_keys (patient_id, wrapped, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (patient_id) DO NOTHING`, patientID, wrapped, at.UTC().Truncate(time.Microsecond))
+	var kept []byte
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.admit(ctx, tx, patientID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO patient_keys (patient_id, wrapped, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (patient_id) DO NOTHING`, patientID, wrapped, at.UTC().Truncate(time.Microsecond)); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT wrapped FROM patient_keys WHERE patient_id = $1`, patientID).Scan(&kept)
+	})
+	if errors.Is(err, ErrErased) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("keep data key of patient %s: %w", patientID, err)
 	}
-	kept, found, err := s.Key(ctx, patientID)
-	if err == nil && !found {
-		err = fmt.Errorf("data key of patient %s vanished as it was kept", patientID)
+	return kept, nil
+}
+
+// Erase forgets patient patientID within tx: it records them as erased,
+// so that no key or document of theirs is added after it, and deletes
+// their data key, which leaves every blob of theirs unreadable, and their
+// documents, whose ids it returns. A second erasure finds nothing to
+// delete.
+func (s *Store) Erase(ctx context.Context, tx *sql.Tx, patientID string, at time.Time) ([]string, error) {
+	if err := s.db.LockKey(ctx, tx, "patient "+patientID); err != nil {
+		return nil, err
 	}
-	return kept, err
+	if _, err := tx.ExecContext(ctx, `INSERT INTO erased_patients (patient_id, erased_at) VALUES ($1, $2)
+		ON CONFLICT (patient_id) DO NOTHING`, patientID, at.UTC().Truncate(time.Microsecond)); err != nil {
+		return nil, fmt.Errorf("erase patient %s: %w", patientID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM patient_keys WHERE patient_id = $1`, patientID); err != nil {
+		return nil, fmt.Errorf("erase data key of patient %s: %w", patientID, err)
+	}
+	rows, err := tx.QueryContext(ctx, `DELETE FROM documents WHERE patient_id = $1 RETURNING id`, patientID)
+	if err != nil {
+		return nil, fmt.Errorf("erase documents of patient %s: %w", patientID, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("erase documents of patient %s: %w", patientID, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("erase documents of patient %s: %w", patientID, err)
+	}
+	return ids, nil
+}
+
+// Erased reports whether patient patientID was erased.
+func (s *Store) Erased(ctx context.Context, patientID string) (bool, error) {
+	return erased(ctx, s.db, patientID)
+}
+
+// rowQuerier is the store's database or a transaction.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func erased(ctx context.Context, q rowQuerier, patientID string) (bool, error) {
+	var found bool
+	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM erased_patients WHERE patient_id = $1)`, patientID).Scan(&found)
+	if err != nil {
+		return false, fmt.Errorf("erasure of patient %s: %w", patientID, err)
+	}
+	return found, nil
+}
+
+// admit readies tx to add patient patientID's key or a document of
+// theirs: it takes the patient's lock, then refuses with ErrErased a
+// patient erased. Erase takes the same lock, so an addition either
+// commits before the erasure reads what to delete, and goes with the
+// rest, or waits for it and sees the patient erased.
+func (s *Store) admit(ctx context.Context, tx *sql.Tx, patientID string) error {
+	if err := s.db.LockKey(ctx, tx, "patient "+patientID); err != nil {
+		return err
+	}
+	gone, err := erased(ctx, tx, patientID)
+	if err != nil {
+		return err
+	}
+	if gone {
+		return ErrErased
+	}
+	return nil
 }
