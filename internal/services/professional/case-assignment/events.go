@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/secondopinion/platform/api/events"
@@ -42,9 +43,9 @@ func escalatedEvents(at time.Time) func(store.Entry) ([]bus.Event, error) {
 }
 
 // subscriptions are the events the projections of professionals, of
-// patients' consent to share and of the pool are kept from. Each handler
-// runs in the inbox's transaction, so a redelivered event has no second
-// effect.
+// patients' consent to share and of the pool are kept from, and the
+// erasures that end them. Each handler runs in the inbox's transaction, so
+// a redelivered event has no second effect.
 var subscriptions = outbox.Subscriptions[*Service]{
 	outbox.Handle(events.ProfessionalRegisteredV1, (*Service).onRegistered),
 	outbox.Handle(events.ProfessionalUpdatedV1, (*Service).onUpdated),
@@ -57,6 +58,8 @@ var subscriptions = outbox.Subscriptions[*Service]{
 	outbox.Handle(events.OpinionSubmittedV1, (*Service).onSubmitted),
 	outbox.Handle(events.ConsentGrantedV1, onConsent(true)),
 	outbox.Handle(events.ConsentWithdrawnV1, onConsent(false)),
+	outbox.Handle(events.PatientErasedV1, (*Service).onPatientErased),
+	outbox.Handle(events.CaseErasedV1, (*Service).onCaseErased),
 }
 
 // or is id, else the event's aggregate id: every consumed event is keyed
@@ -152,4 +155,42 @@ func (s *Service) onSubmitted(ctx context.Context, tx *sql.Tx, e bus.Event, p ev
 		s.Log.WarnContext(ctx, "opinion submitted without an active assignment", "eventId", e.ID, "caseId", caseID)
 	}
 	return err
+}
+
+// onPatientErased drops an erased patient's consent to share and erases
+// each of their cases the pool holds now, rather than when its
+// case.erased comes: the two events come from different producers, in
+// either order, and the entries name the patient until then.
+func (s *Service) onPatientErased(ctx context.Context, tx *sql.Tx, e bus.Event, p events.PatientErased) error {
+	cases, err := s.store.ForgetPatient(ctx, tx, or(p.PatientID, e))
+	if err != nil {
+		return err
+	}
+	return s.erase(ctx, tx, at(p.Timestamp, e), cases...)
+}
+
+func (s *Service) onCaseErased(ctx context.Context, tx *sql.Tx, e bus.Event, p events.CaseErased) error {
+	return s.erase(ctx, tx, at(p.Timestamp, e), or(p.CaseID, e))
+}
+
+// erase erases cases (store.EraseCase) and forgets the cached answers
+// that name them or their assignments: a claim's answer carries the case
+// number.
+func (s *Service) erase(ctx context.Context, tx *sql.Tx, at time.Time, caseIDs ...string) error {
+	forget := slices.Clone(caseIDs)
+	for _, id := range caseIDs {
+		assignments, err := s.store.EraseCase(ctx, tx, id, at)
+		if err != nil {
+			return err
+		}
+		forget = append(forget, assignments...)
+	}
+	if len(forget) == 0 {
+		return nil
+	}
+	if err := s.ForgetRequests(ctx, tx, forget...); err != nil {
+		return err
+	}
+	s.Log.InfoContext(ctx, "cases erased", "caseIds", caseIDs)
+	return nil
 }

@@ -17,7 +17,9 @@ import (
 
 // AssignmentStatus is where an assignment stands: ACTIVE until the opinion
 // is submitted (DELIVERED), it is given back (RELEASED), its deadline
-// passes (EXPIRED) or its case is cancelled or completed (CLOSED).
+// passes (EXPIRED) or its case is cancelled, completed or erased (CLOSED).
+// An erased case's assignments keep their ids, status and times, without
+// the case number.
 type AssignmentStatus string
 
 func (AssignmentStatus) Values() []string {

@@ -9,7 +9,11 @@
 // entries from the events of professional-identity, credentialing,
 // patient-consent, case-management and medical-opinion, so a claim needs
 // no peer. It tells medical-opinion who holds a case over the internal
-// AssignmentService gRPC API.
+// AssignmentService gRPC API. When a patient is erased (patient.erased,
+// case.erased), their consent and their cases leave the pool for good;
+// the assignments stay as the professionals' record of their work, with
+// ids and times only. It serves no part of a patient's export: it holds
+// de-identified copies of cases and the professionals' own work.
 //
 // Read it top-down: module.go (what the binary knows of it), service.go
 // (its settings), http.go (the public API), app.go (claims, releases and

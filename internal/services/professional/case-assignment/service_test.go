@@ -17,6 +17,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/idempotency"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
@@ -111,7 +112,12 @@ func newHarness(t *testing.T, db *sqldb.DB, cfg Config) *harness {
 // verifier of their own.
 func build(t *testing.T, db *sqldb.DB, cfg Config) *harness {
 	t.Helper()
+	// The app keeps Idempotency-Key records in the service's store when
+	// there is no Redis; so do the tests, to see an erasure forget them.
 	if err := Migrate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	if err := idempotency.Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, db: db, bus: &recorder{}, clock: &clock{now: time.Date(2031, 5, 1, 8, 0, 0, 0, time.UTC)},
@@ -135,7 +141,8 @@ func build(t *testing.T, db *sqldb.DB, cfg Config) *harness {
 func (h *harness) serve(v authn.Verifier) {
 	t := h.t
 	ln := testkit.Listen(t)
-	srv := &http.Server{Handler: httpapi.Wrap(h.svc.Handler(), httpapi.Options{Service: Name, Verifier: v}),
+	srv := &http.Server{Handler: httpapi.Wrap(h.svc.Handler(), httpapi.Options{Service: Name, Verifier: v,
+		Idempotency: idempotency.NewSQL(h.db)}),
 		ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })

@@ -53,12 +53,13 @@ func questionEvent(c bus.Contract[events.OpinionQuestion], o store.Opinion, ques
 	return c.New(Name, o.CaseID, events.OpinionQuestion{CaseID: o.CaseID, OpinionID: o.ID, QuestionID: questionID, Timestamp: at})
 }
 
-// subscriptions are case-assignment's events: the projection of who may
-// write which case's opinion.
+// subscriptions are case-assignment's events, the projection of who may
+// write which case's opinion, and case-management's case.erased.
 var subscriptions = outbox.Subscriptions[*Service]{
 	outbox.Handle(events.CaseAssignedV1, (*Service).onAssigned),
 	outbox.Handle(events.AssignmentExpiredV1, (*Service).onEnded),
 	outbox.Handle(events.AssignmentReleasedV1, (*Service).onEnded),
+	outbox.Handle(events.CaseErasedV1, (*Service).onErased),
 }
 
 // usable reports whether an assignment event names its case, professional
@@ -101,5 +102,28 @@ func (s *Service) onEnded(ctx context.Context, tx *sql.Tx, e bus.Event, p events
 	if err := s.store.End(ctx, tx, a, s.now()); err != nil {
 		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
 	}
+	return nil
+}
+
+// onErased removes what the service holds of an erased case (store.Erase):
+// its opinions keep who wrote them and when, nothing they said, and the
+// cached answers that showed them or their follow-ups are forgotten. It
+// publishes nothing: the case is gone everywhere.
+func (s *Service) onErased(ctx context.Context, tx *sql.Tx, e bus.Event, p events.CaseErased) error {
+	caseID, at := p.CaseID, p.Timestamp
+	if caseID == "" {
+		caseID = e.AggregateID
+	}
+	if at.IsZero() {
+		at = e.Timestamp
+	}
+	removed, err := s.store.Erase(ctx, tx, caseID, at)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
+	}
+	if err := s.ForgetRequests(ctx, tx, append(removed, caseID)...); err != nil {
+		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
+	}
+	s.Log.InfoContext(ctx, "case erased", "caseId", caseID, "removed", len(removed))
 	return nil
 }

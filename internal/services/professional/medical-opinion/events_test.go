@@ -11,10 +11,11 @@ import (
 )
 
 // The service consumes case-assignment's assignment events, the
-// projection of who may write a case's opinion, and its module says so
-// along with the peers it calls.
+// projection of who may write a case's opinion, and case.erased, and its
+// module says so along with the peers it calls.
 func TestModule(t *testing.T) {
-	want := []string{contracts.AssignmentExpiredV1.Type, contracts.AssignmentReleasedV1.Type, contracts.CaseAssignedV1.Type}
+	want := []string{contracts.AssignmentExpiredV1.Type, contracts.AssignmentReleasedV1.Type, contracts.CaseAssignedV1.Type,
+		contracts.CaseErasedV1.Type}
 	if got := subscriptions.Types(); !slices.Equal(got, want) {
 		t.Errorf("subscribed to %v, want %v", got, want)
 	}

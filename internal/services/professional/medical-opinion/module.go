@@ -12,7 +12,9 @@ import (
 // Name is the service's target name.
 const Name = "medical-opinion"
 
-// Module describes medical-opinion to the binary.
+// Module describes medical-opinion to the binary. Beside its public API it
+// serves patient-identity its part of a patient's export over the internal
+// PatientDataService.
 var Module = service.Module{
 	Name:     Name,
 	Domain:   service.Professional,

@@ -7,19 +7,25 @@
 // events to know who may write which case's opinion until when, reading
 // through to case-assignment when a write finds no active assignment yet,
 // and asks case-management and professional-identity for the case and the
-// professionals.
+// professionals. For a patient's rights over their data, it serves its
+// part of their export (the opinions they read, with their reports) over
+// the internal PatientDataService gRPC API, and on case.erased keeps of
+// the case's opinions only who wrote them and when.
 //
 // Read it top-down: module.go (what the binary knows of it), http.go (the
 // public API), app.go (the application rules over domain/ and store/),
-// events.go (what it publishes and consumes), report.go (the PDF).
+// events.go (what it publishes and consumes, the erasure), report.go (the
+// PDF), export.go (PatientDataService).
 package medicalopinion
 
 import (
 	"time"
 
+	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
 	caseassignment "github.com/secondopinion/platform/internal/clients/case-assignment"
 	casemanagement "github.com/secondopinion/platform/internal/clients/case-management"
 	professionalidentity "github.com/secondopinion/platform/internal/clients/professional-identity"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/services/professional/medical-opinion/store"
 )
@@ -74,6 +80,8 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	s.Check(professionalidentity.Target, s.professionals.Ready)
 	s.Check(caseassignment.Target, s.assignments.Ready)
 	s.routes(s.API)
+	path, h := patientv1connect.NewPatientDataServiceHandler(&dataServer{s: s}, rpc.Guard(dataCallers))
+	s.ServeRPC(patientv1connect.PatientDataServiceName, path, h)
 	return s, nil
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
+	"github.com/secondopinion/platform/internal/kit/idempotency"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
@@ -122,7 +123,7 @@ func (r *recorder) Subscribe(context.Context, string, bus.Handler) (bus.Subscrip
 func (r *recorder) Ping(context.Context) error { return nil }
 func (r *recorder) Close() error               { return nil }
 
-// tokens: "patient:<id>", "pro:<id>" and "admin".
+// tokens: "patient:<id>", "pro:<id>", "service:<name>" and "admin".
 type tokens struct{}
 
 const adminID = "0190a0a0-0000-7000-8000-0000000000ad"
@@ -133,6 +134,9 @@ func (tokens) Verify(_ context.Context, token string) (authn.Principal, error) {
 	}
 	if id, ok := strings.CutPrefix(token, "pro:"); ok {
 		return authn.Principal{Subject: id, Role: authn.RoleProfessional}, nil
+	}
+	if name, ok := strings.CutPrefix(token, "service:"); ok {
+		return authn.Principal{Subject: name, Role: authn.RoleService}, nil
 	}
 	if token == "admin" {
 		return authn.Principal{Subject: adminID, Role: authn.RoleAdmin}, nil
@@ -169,7 +173,12 @@ type harness struct {
 
 func newHarness(t *testing.T, db *sqldb.DB) *harness {
 	t.Helper()
+	// The app keeps Idempotency-Key records in the service's store when
+	// there is no Redis; so do the tests, to see an erasure forget them.
 	if err := Migrate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	if err := idempotency.Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, db: db, clock: &clock{t: time.Date(2031, 5, 1, 8, 0, 0, 0, time.UTC)},
@@ -208,7 +217,8 @@ func newHarness(t *testing.T, db *sqldb.DB) *harness {
 	}
 	h.svc = svc
 	ln := testkit.Listen(t)
-	srv := &http.Server{Handler: httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens{}}), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: httpapi.Wrap(svc.Handler(), httpapi.Options{Service: Name, Verifier: tokens{},
+		Idempotency: idempotency.NewSQL(db)}), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	h.base = "http://" + ln.Addr().String()
@@ -290,6 +300,12 @@ type response struct {
 
 func (h *harness) do(token, method, path string, body any) response {
 	h.t.Helper()
+	return h.doKeyed(token, "", method, path, body)
+}
+
+// doKeyed is do with an Idempotency-Key, unless key is "".
+func (h *harness) doKeyed(token, key, method, path string, body any) response {
+	h.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -307,6 +323,9 @@ func (h *harness) do(token, method, path string, body any) response {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

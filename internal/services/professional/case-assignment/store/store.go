@@ -1,10 +1,11 @@
 // Package store keeps the claim pool in the service's own SQL store, with
 // one set of queries for SQLite and PostgreSQL: the projections of
 // professionals and of patients' consent to share, the pool entries with
-// their exclusions, and the assignments. Every decision between competing writers — the claim, a
-// release, an expiry, an escalation — is one conditional UPDATE whose
-// affected-row count says who won, written with its events in the same
-// transaction; nothing is decided on a value read earlier.
+// their exclusions, the assignments, and the ids of erased cases. Every
+// decision between competing writers — the claim, a release, an expiry,
+// an escalation — is one conditional UPDATE whose affected-row count says
+// who won, written with its events in the same transaction; nothing is
+// decided on a value read earlier.
 package store
 
 import (
@@ -51,7 +52,7 @@ const (
 	Delivered = "DELIVERED" // the opinion was submitted
 	Released  = "RELEASED"
 	Expired   = "EXPIRED"
-	Ended     = "CLOSED" // the case was cancelled or completed
+	Ended     = "CLOSED" // the case was cancelled, completed or erased
 )
 
 var (
@@ -122,7 +123,9 @@ func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 // malformed id names nothing.
 func isID(id string) bool { _, err := uuid.Parse(id); return err == nil }
 
+// queryer is the store's *sqldb.DB or a *sql.Tx.
 type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
@@ -296,10 +299,13 @@ func (s *Store) SetConsent(ctx context.Context, tx *sql.Tx, patientID string, ne
 // otherwise. A case already known keeps its state: it comes back to the
 // pool through this service's own expiry and release, in their
 // transactions, and a closed case never reopens; an OPEN one gets its
-// summary refreshed.
+// summary refreshed. An erased case is not entered again.
 func (s *Store) Enter(ctx context.Context, tx *sql.Tx, e Entry) error {
 	if !isID(e.CaseID) || !isID(e.PatientID) {
 		return fmt.Errorf("enter pool: case id %q or patient id %q is not a UUID", e.CaseID, e.PatientID)
+	}
+	if gone, err := erased(ctx, tx, e.CaseID); err != nil || gone {
+		return err
 	}
 	at := ts(e.OpenedAt)
 	_, err := tx.ExecContext(ctx, `INSERT INTO pool
@@ -318,10 +324,14 @@ func (s *Store) Enter(ctx context.Context, tx *sql.Tx, e Entry) error {
 
 // Close takes a cancelled or completed case out of the pool for good and
 // ends its ACTIVE assignment. A case not seen yet is recorded CLOSED, so
-// that a late entry event cannot open it.
+// that a late entry event cannot open it; an erased one is left as it is,
+// out of the pool and without its number.
 func (s *Store) Close(ctx context.Context, tx *sql.Tx, caseID, caseNumber string, at time.Time) error {
 	if !isID(caseID) {
 		return fmt.Errorf("close case: case id %q is not a UUID", caseID)
+	}
+	if gone, err := erased(ctx, tx, caseID); err != nil || gone {
+		return err
 	}
 	at = ts(at)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO pool
@@ -689,7 +699,7 @@ func IsBusy(err error) bool {
 	return false
 }
 
-func ids(ctx context.Context, db *sqldb.DB, q string, args ...any) ([]string, error) {
+func ids(ctx context.Context, db queryer, q string, args ...any) ([]string, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query ids: %w", err)
@@ -704,6 +714,71 @@ func ids(ctx context.Context, db *sqldb.DB, q string, args ...any) ([]string, er
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+// --- erasure ----------------------------------------------------------------
+
+// erased reports whether a case was erased.
+func erased(ctx context.Context, q queryer, caseID string) (bool, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM erased_cases WHERE case_id = $1`, caseID).Scan(&n); err != nil {
+		return false, fmt.Errorf("erasure of case %s: %w", caseID, err)
+	}
+	return n > 0, nil
+}
+
+// ForgetPatient drops an erased patient's consent to share, within tx,
+// and returns the cases of theirs the pool holds, for the caller to erase
+// (EraseCase) without waiting for their case.erased.
+func (s *Store) ForgetPatient(ctx context.Context, tx *sql.Tx, patientID string) ([]string, error) {
+	if !isID(patientID) {
+		return nil, fmt.Errorf("forget patient: patient id %q is not a UUID", patientID)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM consents WHERE patient_id = $1`, patientID); err != nil {
+		return nil, fmt.Errorf("forget consent of %s: %w", patientID, err)
+	}
+	cases, err := ids(ctx, tx, `SELECT case_id FROM pool WHERE patient_id = $1`, patientID)
+	if err != nil {
+		return nil, fmt.Errorf("cases of %s: %w", patientID, err)
+	}
+	return cases, nil
+}
+
+// EraseCase forgets a case of an erased patient within tx, whatever state
+// it is in: its pool entry and exclusions go; its ACTIVE assignment ends
+// CLOSED, as when a case is cancelled but with no event, since
+// case-management has no case left to act on; and its assignments lose
+// the case number, keeping ids, status and times — the professional's
+// record of their work. The case id is kept in erased_cases, so that no
+// later event about the case enters it again. It returns the ids of the
+// case's assignments.
+func (s *Store) EraseCase(ctx context.Context, tx *sql.Tx, caseID string, at time.Time) ([]string, error) {
+	if !isID(caseID) {
+		return nil, fmt.Errorf("erase case: case id %q is not a UUID", caseID)
+	}
+	at = ts(at)
+	// The entry goes before the assignments are touched: a claim racing
+	// the erasure holds the entry until it commits, so the assignment it
+	// made is there for the updates below.
+	for _, st := range []struct {
+		query string
+		args  []any
+	}{
+		{`INSERT INTO erased_cases (case_id, erased_at) VALUES ($1, $2) ON CONFLICT (case_id) DO NOTHING`, []any{caseID, at}},
+		{`DELETE FROM pool WHERE case_id = $1`, []any{caseID}},
+		{`DELETE FROM pool_exclusions WHERE case_id = $1`, []any{caseID}},
+		{`UPDATE assignments SET status = $2, ended_at = $3 WHERE case_id = $1 AND status = $4`, []any{caseID, Ended, at, Active}},
+		{`UPDATE assignments SET case_number = '' WHERE case_id = $1`, []any{caseID}},
+	} {
+		if _, err := tx.ExecContext(ctx, st.query, st.args...); err != nil {
+			return nil, fmt.Errorf("erase case %s: %w", caseID, err)
+		}
+	}
+	assignments, err := ids(ctx, tx, `SELECT id FROM assignments WHERE case_id = $1`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("erase case %s: %w", caseID, err)
+	}
+	return assignments, nil
 }
 
 // --- assignments ------------------------------------------------------------

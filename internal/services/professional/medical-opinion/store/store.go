@@ -2,7 +2,8 @@
 // projection of case assignments (who may write which case's opinion) in
 // the service's own SQL store, with one set of queries for SQLite and
 // PostgreSQL. Every change of an opinion is a conditional update on its
-// version, so two concurrent changes never both apply.
+// version, so two concurrent changes never both apply. The opinions of an
+// erased case leave it for erased_opinions, as who wrote them and when.
 package store
 
 import (
@@ -100,8 +101,12 @@ func valid(ids ...string) bool {
 // other, within tx. An assignment already known (a redelivery, one that
 // ended before its case.assigned arrived, or one read through from
 // case-assignment before its event) keeps its state and ends nothing, so
-// a late or replayed case.assigned cannot end a newer assignment.
+// a late or replayed case.assigned cannot end a newer assignment. One of
+// an erased case is not recorded: nobody writes its opinion again.
 func (s *Store) Assign(ctx context.Context, tx *sql.Tx, a domain.Assignment, at time.Time) error {
+	if gone, err := erased(ctx, tx, a.CaseID); err != nil || gone {
+		return err
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO opinion_assignments (assignment_id, case_id, professional_id, deadline)
 		VALUES ($1, $2, $3, $4) ON CONFLICT (assignment_id) DO NOTHING`,
 		a.ID, a.CaseID, a.ProfessionalID, utc(a.Deadline))
@@ -124,8 +129,11 @@ func (s *Store) Assign(ctx context.Context, tx *sql.Tx, a domain.Assignment, at 
 
 // End records that an assignment expired or was released, within tx. An
 // assignment not seen yet is kept as ended, so its late case.assigned
-// cannot make it active.
+// cannot make it active; one of an erased case is not kept at all.
 func (s *Store) End(ctx context.Context, tx *sql.Tx, a domain.Assignment, at time.Time) error {
+	if gone, err := erased(ctx, tx, a.CaseID); err != nil || gone {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO opinion_assignments (assignment_id, case_id, professional_id, ended_at)
 		VALUES ($1, $2, $3, $4)
 		ON CONFLICT (assignment_id) DO UPDATE SET ended_at = COALESCE(opinion_assignments.ended_at, excluded.ended_at)`,
@@ -136,15 +144,22 @@ func (s *Store) End(ctx context.Context, tx *sql.Tx, a domain.Assignment, at tim
 }
 
 // Active returns the active assignment of a case; without one, an
-// inactive zero Assignment.
+// inactive zero Assignment. Read in a transaction on PostgreSQL, the
+// assignment stays locked until the transaction ends, so that an erasure
+// of the case (Erase) waits for a write under it and then sees what it
+// wrote; SQLite's immediate transactions already run one at a time.
 func (s *Store) Active(ctx context.Context, q Querier, caseID string) (domain.Assignment, error) {
 	if !valid(caseID) {
 		return domain.Assignment{}, nil
 	}
+	lock := ""
+	if s.db.Engine == sqldb.Postgres {
+		lock = " FOR SHARE"
+	}
 	a := domain.Assignment{Active: true}
 	var deadline sql.NullTime
 	err := q.QueryRowContext(ctx, `SELECT assignment_id, case_id, professional_id, deadline FROM opinion_assignments
-		WHERE case_id = $1 AND ended_at IS NULL ORDER BY deadline DESC LIMIT 1`, caseID).
+		WHERE case_id = $1 AND ended_at IS NULL ORDER BY deadline DESC LIMIT 1`+lock, caseID).
 		Scan(&a.ID, &a.CaseID, &a.ProfessionalID, &deadline)
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.Assignment{}, nil
@@ -467,4 +482,70 @@ func (s *Store) Answer(ctx context.Context, tx *sql.Tx, q Question, answer strin
 	}
 	q.Answer, q.AnsweredAt = answer, at
 	return q, nil
+}
+
+// erased reports whether a case was erased.
+func erased(ctx context.Context, q Querier, caseID string) (bool, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM erased_cases WHERE case_id = $1`, caseID).Scan(&n); err != nil {
+		return false, fmt.Errorf("erasure of case %s: %w", caseID, err)
+	}
+	return n > 0, nil
+}
+
+// Erase removes what the store holds of an erased case, within tx: its
+// assignments leave the projection, its follow-up questions are deleted,
+// and each of its opinions moves to erased_opinions as who wrote and last
+// reviewed it, how far it got and when, without a word of it. The case is
+// remembered as erased (see Assign). It returns the ids of the opinions
+// and questions it removed.
+func (s *Store) Erase(ctx context.Context, tx *sql.Tx, caseID string, at time.Time) ([]string, error) {
+	if !valid(caseID) {
+		return nil, fmt.Errorf("erase case: case id %q is not a UUID", caseID)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO erased_cases (case_id, erased_at) VALUES ($1, $2)
+		ON CONFLICT (case_id) DO NOTHING`, caseID, utc(at)); err != nil {
+		return nil, fmt.Errorf("erase case %s: %w", caseID, err)
+	}
+	// The assignments go first: a first save of the opinion holds the
+	// active one (Active) until it commits, so the opinion it inserted is
+	// there for the statements below.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM opinion_assignments WHERE case_id = $1`, caseID); err != nil {
+		return nil, fmt.Errorf("erase assignments of case %s: %w", caseID, err)
+	}
+	questions, err := ids(ctx, tx, `DELETE FROM opinion_questions
+		WHERE opinion_id IN (SELECT id FROM opinions WHERE case_id = $1) RETURNING id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("erase questions of case %s: %w", caseID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO erased_opinions
+		(id, case_id, assignment_id, professional_id, reviewer_id, status, submitted_at, approved_at, created_at, updated_at)
+		SELECT id, case_id, assignment_id, professional_id, reviewer_id, status, submitted_at, approved_at, created_at, updated_at
+		FROM opinions WHERE case_id = $1
+		ON CONFLICT (id) DO NOTHING`, caseID); err != nil {
+		return nil, fmt.Errorf("keep the record of the opinions of case %s: %w", caseID, err)
+	}
+	opinions, err := ids(ctx, tx, `DELETE FROM opinions WHERE case_id = $1 RETURNING id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("erase opinions of case %s: %w", caseID, err)
+	}
+	return append(opinions, questions...), nil
+}
+
+// ids runs a query of ids.
+func ids(ctx context.Context, q Querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }
