@@ -70,7 +70,7 @@ func TestTargets(t *testing.T) {
 	}
 	for _, want := range [][]string{
 		{"NAME", "DOMAIN", "REQUIRES", "IMPLEMENTED"},
-		{"patient-identity", "patient", "auth", "yes"},
+		{"patient-identity", "patient", "auth,patient-consent,case-management,medical-records,medical-opinion,audit", "yes"},
 		{"auth", "platform", "-", "yes"},
 		{"case-management", "patient", "patient-identity,medical-records", "yes"},
 		{"medical-records", "patient", "case-management,case-assignment", "yes"},

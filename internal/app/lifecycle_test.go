@@ -188,7 +188,7 @@ func TestStartFailsClearly(t *testing.T) {
 			[]string{All}, "open auth store"},
 		{"missing peer", nil, []string{"case-management"},
 			"case-management requires patient-identity: run it in this process (--target=case-management,patient-identity) or set PATIENT_IDENTITY_SERVICE_URL"},
-		{"several services without the gateway", nil, []string{"patient-identity,auth"}, "add gateway to --target"},
+		{"several services without the gateway", nil, []string{"credentialing,auth"}, "add gateway to --target"},
 		{"unimplemented", nil, []string{"payments"}, `target "payments" is not implemented yet`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,7 +263,13 @@ func TestSeparateProcessesShareIdentity(t *testing.T) {
 	if err := checkPeers(testConfig(t, map[string]string{"AUTH_SERVICE_URL": authApp.base}), ts); err == nil || !strings.Contains(err.Error(), "SERVICE_SECRET") {
 		t.Fatalf("a service apart from auth without SERVICE_SECRET starts: %v", err)
 	}
-	identityApp := start(t, testConfig(t, map[string]string{"AUTH_SERVICE_URL": authApp.base, "SERVICE_SECRET": secret}), "patient-identity")
+	// Registration and reading a profile call no holder of a patient's
+	// data: their URLs lead nowhere.
+	env := map[string]string{"AUTH_SERVICE_URL": authApp.base, "SERVICE_SECRET": secret}
+	for _, holder := range []string{"PATIENT_CONSENT", "CASE_MANAGEMENT", "MEDICAL_RECORDS", "MEDICAL_OPINION", "AUDIT"} {
+		env[holder+"_SERVICE_URL"] = "http://127.0.0.1:1"
+	}
+	identityApp := start(t, testConfig(t, env), "patient-identity")
 
 	post := func(url, body string) (int, map[string]any) {
 		res, err := http.Post(url, "application/json", strings.NewReader(body))

@@ -53,6 +53,10 @@ type request struct {
 	// raw, for an operation that takes no JSON (uploads), is the body
 	// and the headers sent instead of body.
 	raw func(t *testing.T, f *fixtures) (http.Header, []byte)
+	// standIn marks a call that destroys the patient it reaches (an
+	// erasure): each call reaches a patient registered for it, who makes
+	// the call in patient A's place.
+	standIn bool
 }
 
 // ownedBy names the callers the call's data belongs to.
@@ -71,11 +75,15 @@ var (
 // requests is the matrix's table: every operation of the merged spec must
 // have an entry. Extend it with each new route.
 var requests = map[string]request{
-	"POST /api/v1/patients":                 {body: func(*fixtures) any { return registration() }},
-	"GET /api/v1/patients/me":               {},
-	"GET /api/v1/patients/{id}":             {ofA: true},
-	"PATCH /api/v1/patients/{id}":           {ofA: true, body: func(*fixtures) any { return map[string]any{"smsNotifications": false} }},
-	"GET /api/v1/patients/{id}/access-log":  {ofA: true},
+	"POST /api/v1/patients":                {body: func(*fixtures) any { return registration() }},
+	"GET /api/v1/patients/me":              {},
+	"GET /api/v1/patients/{id}":            {ofA: true},
+	"PATCH /api/v1/patients/{id}":          {ofA: true, body: func(*fixtures) any { return map[string]any{"smsNotifications": false} }},
+	"GET /api/v1/patients/{id}/access-log": {ofA: true},
+	"GET /api/v1/patients/{id}/export":     {ofA: true},
+	"DELETE /api/v1/patients/{id}": {ofA: true, standIn: true, body: func(*fixtures) any {
+		return map[string]string{"password": journey.Password}
+	}},
 	"POST /api/v1/cases":                    {ofA: true, body: func(f *fixtures) any { return newCase(f.a) }},
 	"GET /api/v1/cases":                     {ofA: true, query: func(f *fixtures) string { return "customerId=" + f.a }},
 	"GET /api/v1/cases/{id}":                {ofA: true},
@@ -399,6 +407,14 @@ func (f *fixtures) call(t *testing.T, c caller, key string, req request) (int, [
 	t.Helper()
 	method, path, _ := strings.Cut(key, " ")
 	values := f.scene(t, method, path)
+	token := f.token(c)
+	if req.standIn {
+		p := f.j.RegisterPatient(t)
+		values = map[string]string{"id": p.ID}
+		if c.name == "patient A" {
+			token = p.Token
+		}
+	}
 	concrete := path
 	for {
 		start := strings.Index(concrete, "{")
@@ -419,7 +435,6 @@ func (f *fixtures) call(t *testing.T, c caller, key string, req request) (int, [
 	if req.body != nil {
 		body = req.body(f)
 	}
-	token := f.token(c)
 	if req.ownSession && token != "" {
 		token = f.login(t, *f.accounts[c.name])
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
+	"github.com/secondopinion/platform/internal/kit/export"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/services/patient/patient-identity/store"
 )
@@ -63,8 +64,28 @@ type PatientProfileChanges struct {
 	Metadata           metadata       `json:"metadata,omitempty"`
 }
 
+// ErasureConfirmation is what a patient sends to erase themself: their
+// password. An admin sends none.
+type ErasureConfirmation struct {
+	// No length tags: huma would echo a refused password in its error.
+	Password string `json:"password,omitempty" writeOnly:"true" doc:"the patient's password; not needed from an admin"`
+}
+
+// Erasure is the answer to an erasure: the profile is gone, and every
+// other service removes or anonymises what it holds within moments.
+type Erasure struct {
+	ID       string    `json:"id" format:"uuid"`
+	ErasedAt time.Time `json:"erasedAt"`
+	Detail   string    `json:"detail"`
+}
+
 type (
 	registerInput struct{ Body PatientRegistration }
+	eraseInput    struct {
+		ID   string `path:"id" format:"uuid"`
+		Body *ErasureConfirmation
+	}
+	erasureOutput struct{ Body Erasure }
 	patientOutput struct {
 		Location string `header:"Location"`
 		Body     PatientProfile
@@ -112,6 +133,60 @@ func (s *Service) routes(api huma.API) {
 		OperationID: "update-patient", Method: http.MethodPatch, Path: "/api/v1/patients/{id}",
 		Summary: "Change a patient's profile (the patient, or an admin)", Tags: tags,
 	}, self, s.patchPatient)
+	httpapi.Register(api, huma.Operation{
+		OperationID: "erase-patient", Method: http.MethodDelete, Path: "/api/v1/patients/{id}",
+		Summary: "Erase a patient and their data (GDPR Art. 17): the patient with their password, or an admin", Tags: tags,
+		Description: "Deletes the profile and publishes patient.erased: every service then removes or anonymises what it " +
+			"holds of the patient (their login, cases, documents, consents; the audit trail keeps its entries under a " +
+			"pseudonym). What the law requires to be kept is listed in docs/retention.md. The erasure cannot be undone.",
+		DefaultStatus: http.StatusAccepted,
+	}, self, s.deletePatient)
+	httpapi.RegisterStream(api, huma.Operation{
+		OperationID: "export-patient", Method: http.MethodGet, Path: "/api/v1/patients/{id}/export",
+		Summary: "Export a patient's data (GDPR Art. 20): a ZIP from every service, streamed", Tags: tags,
+		Description: "Profile, consents, cases with their timelines, documents with the original files, opinions with " +
+			"their PDF reports and follow-ups, and the access log, as JSON plus files. The archive is streamed; a " +
+			"failure after the first byte cuts the connection, so an incomplete archive never looks whole.",
+		Parameters: []*huma.Param{{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: huma.TypeString, Format: "uuid"}}},
+		Responses: map[string]*huma.Response{"200": {Description: "the archive", Content: map[string]*huma.MediaType{
+			"application/zip": {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}}}}},
+	}, self, s.exportPatient)
+}
+
+func (s *Service) deletePatient(ctx context.Context, in *eraseInput) (*erasureOutput, error) {
+	password := ""
+	if in.Body != nil {
+		password = in.Body.Password
+	}
+	at, err := s.erase(ctx, authn.FromContext(ctx), in.ID, password)
+	if err != nil {
+		return nil, err
+	}
+	return &erasureOutput{Body: Erasure{ID: in.ID, ErasedAt: at,
+		Detail: "the profile is erased; the rest of the patient's data follows within moments"}}, nil
+}
+
+// exportIdle bounds the pause between two writes of an export: a slow
+// client is served as long as it keeps reading.
+const exportIdle = 30 * time.Second
+
+func (s *Service) exportPatient(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	parts, err := s.exportParts(ctx, authn.FromContext(ctx), id)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="secondopinion-export-`+now.Format("2006-01-02")+`.zip"`)
+	w.Header().Set("Cache-Control", "no-store")
+	if err := export.Zip(httpapi.Idle(w, r, exportIdle), now, exportReadme, parts); err != nil {
+		s.Log.ErrorContext(ctx, "patient export failed", "patientId", id, "err", err)
+		// Headers are gone: only a cut connection tells the client.
+		panic(http.ErrAbortHandler)
+	}
+	return nil
 }
 
 func (s *Service) postPatient(ctx context.Context, in *registerInput) (*patientOutput, error) {

@@ -2,17 +2,22 @@
 // patients (the plan's Customer) together with their login in the auth
 // service, keeps their profiles, serves them over public REST and the
 // internal PatientService gRPC API, and publishes patient.registered and
-// patient.updated. Passwords never rest here: auth owns them.
+// patient.updated. Passwords never rest here: auth owns them. It serves
+// the patient's rights over their data: the export, gathered from every
+// service that holds part of it, and the erasure, which it starts by
+// deleting the profile and publishing patient.erased.
 //
 // Read it top-down: module.go (what the binary knows of it), http.go (the
 // public API), app.go (the application rules over patient.go and store/),
-// patient.go (the rules of a profile), events.go (what it publishes),
-// rpc.go (PatientService).
+// rights.go (the export and the erasure), patient.go (the rules of a
+// profile), events.go (what it publishes), rpc.go (PatientService).
 package patientidentity
 
 import (
 	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
 	"github.com/secondopinion/platform/internal/clients/auth"
+	casemanagement "github.com/secondopinion/platform/internal/clients/case-management"
+	"github.com/secondopinion/platform/internal/clients/patientdata"
 	"github.com/secondopinion/platform/internal/kit/outbox"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
@@ -28,6 +33,10 @@ type Service struct {
 	*service.Base
 	store  *store.Store
 	logins *auth.Client
+	// cases names a patient's cases for the export; holders are the
+	// services whose parts it gathers, in the bundle's order.
+	cases   *casemanagement.Client
+	holders []*patientdata.Client
 }
 
 // Migrate creates or upgrades the service's tables, its outbox and inbox.
@@ -45,6 +54,17 @@ func New(_ Config, deps service.Deps) (*Service, error) {
 		return nil, err
 	}
 	s.logins = auth.New(peer, s.Log)
+	if peer, err = s.Peer(casemanagement.Target); err != nil {
+		return nil, err
+	}
+	s.cases = casemanagement.New(peer)
+	for _, target := range holders {
+		peer, err := s.Peer(target)
+		if err != nil {
+			return nil, err
+		}
+		s.holders = append(s.holders, patientdata.New(target, peer))
+	}
 	// Nobody can register without auth.
 	s.Check(auth.Target, s.logins.Ready)
 	s.routes(s.API)

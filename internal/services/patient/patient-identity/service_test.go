@@ -40,6 +40,8 @@ type fixture struct {
 	// `all` mode.
 	auth    *authtest.Server
 	authMem *rpc.InProcess
+	// The holders of a patient's data the export gathers from, by target.
+	holders map[string]*holder
 }
 
 // checked is the in-process bus holding every published event to its
@@ -66,6 +68,7 @@ func start(t *testing.T, db *sqldb.DB) fixture {
 	t.Helper()
 	ctx := context.Background()
 	auth, authMem := authtest.Serve(t, "patient-identity", tokens{})
+	holders := serveHolders(t)
 	if err := identity.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +83,15 @@ func start(t *testing.T, db *sqldb.DB) fixture {
 	svc, err := identity.New(identity.Config{}, service.Deps{DB: db, Bus: b, Log: slog.Default(),
 		Metrics: telemetry.NewMetrics(), Region: "EU",
 		Peer: func(target string) (service.Peer, error) {
+			mem := authMem
 			if target != "auth" {
-				return service.Peer{}, fmt.Errorf("unexpected peer %s", target)
+				h, ok := holders[target]
+				if !ok {
+					return service.Peer{}, fmt.Errorf("unexpected peer %s", target)
+				}
+				mem = h.mem
 			}
-			return service.Peer{HTTP: rpc.WithIdentity(authMem.Client(), as("service:"+identity.Name)), URL: rpc.BaseURL}, nil
+			return service.Peer{HTTP: rpc.WithIdentity(mem.Client(), as("service:"+identity.Name)), URL: rpc.BaseURL}, nil
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +102,7 @@ func start(t *testing.T, db *sqldb.DB) fixture {
 	srv.Listener = testkit.Listen(t)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return fixture{url: srv.URL, db: db, h: h, svc: svc, bus: b, auth: auth, authMem: authMem}
+	return fixture{url: srv.URL, db: db, h: h, svc: svc, bus: b, auth: auth, authMem: authMem, holders: holders}
 }
 
 // count is the number of rows in table of db.

@@ -118,6 +118,37 @@ func (s *Store) Update(ctx context.Context, id string, change func(Patient) (Pat
 	return out, nil
 }
 
+// Erase deletes patient id's profile with the events, in one transaction,
+// in which within runs too (forgetting what else the service keeps of
+// them). fault.NotFound when there is no such patient. Nothing of the
+// profile is kept; the patient.erased event among events carries the id
+// to every other service.
+func (s *Store) Erase(ctx context.Context, id string, within func(*sql.Tx) error, events ...bus.Event) error {
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM patients WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = fault.NotFound("patient")
+			}
+			return err
+		}
+		if err := within(tx); err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, events...)
+	})
+	if err != nil {
+		if _, ok := fault.As(err); ok {
+			return err
+		}
+		return fmt.Errorf("erase patient %s: %w", id, err)
+	}
+	return nil
+}
+
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
