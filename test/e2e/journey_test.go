@@ -50,9 +50,13 @@ func TestJourney(t *testing.T) {
 type platform struct {
 	base    string
 	j       journey.Platform // every exchange held to the published document
+	cfg     app.Config
 	dataDir string
 	events  *probe
 	logs    *testkit.Buffer
+	// stop shuts the platform down and waits for it; it runs once, at the
+	// latest when the test ends.
+	stop func()
 }
 
 // probe keeps every event a consumer group sees, without bound: a buffer
@@ -111,7 +115,7 @@ func boot(t *testing.T, env map[string]string) *platform {
 	}
 	// Every line any part logs — the app's and the middleware's, which
 	// goes to the default logger — is kept for the privacy check.
-	p := &platform{events: newProbe(), logs: &testkit.Buffer{}, dataDir: cfg.DataDir}
+	p := &platform{cfg: cfg, events: newProbe(), logs: &testkit.Buffer{}, dataDir: cfg.DataDir}
 	log := logging.New(p.logs, slog.LevelDebug)
 	prev := slog.Default()
 	slog.SetDefault(log)
@@ -137,13 +141,17 @@ func boot(t *testing.T, env map[string]string) *platform {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		probe.Close()
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	var once sync.Once
+	p.stop = func() {
+		once.Do(func() {
+			probe.Close()
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+		})
+	}
+	t.Cleanup(p.stop)
 	p.j = journey.Connect(t, p.base)
 	return p
 }

@@ -43,10 +43,13 @@ func opinionJourney(t *testing.T, p *platform, j journey.Platform) {
 
 	junior := j.RegisterProfessional(t)
 	senior := j.RegisterProfessional(t)
-	// Unverified, the professional sees nothing of the pool and cannot claim.
+	// Unverified, the professional sees nothing of the pool and cannot
+	// claim, even once the case is there (before, the claim is a 404 for
+	// anyone: ADR 9).
+	j.Credential(t, admin, senior, "SENIOR")
+	j.WaitAvailable(t, senior, c)
 	j.Do(t, junior.Token, http.MethodPost, "/api/v1/assignments/claim/"+c.ID, nil).Want(t, http.StatusForbidden)
 	j.Credential(t, admin, junior, "JUNIOR")
-	j.Credential(t, admin, senior, "SENIOR")
 
 	// Before the claim the pool shows a de-identified summary only.
 	j.WaitAvailable(t, junior, c)

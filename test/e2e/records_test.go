@@ -26,7 +26,7 @@ import (
 // PDF, a PNG and a DICOM study (resumed after an interruption, over tus),
 // the checklist before and after, the submission, the claim, and the
 // professional's downloads — the DICOM study de-identified, as dcmdump
-// reads it.
+// reads it — and the patient's export and erasure of it all.
 func TestRecords(t *testing.T) {
 	if _, err := exec.LookPath("dcmdump"); err != nil {
 		t.Fatal("dcmdump (Debian dcmtk) is needed to check the de-identified study: apt-get install dcmtk")
@@ -114,6 +114,14 @@ func recordsJourney(t *testing.T, p *platform) {
 		log := j.Do(t, patient.Token, "GET", "/api/v1/patients/"+patient.ID+"/access-log?limit=100", nil)
 		return strings.Contains(string(log.Body), "document.download") && strings.Contains(string(log.Body), pro.ID), string(log.Body)
 	})
+
+	// The patient exports everything (GDPR Art. 20), then erases it all
+	// (Art. 17): no store, blob or mail keeps a name, an address or a byte.
+	files, _ := p.export(t, patient.Token, patient.ID)
+	holdsOriginals(t, files, pdf, img.Bytes(), study)
+	p.erase(t, patient, []string{patient.Email, "Jane Doe MRI report.pdf", "photo.png", "head.dcm"}, c.ID, report, scan)
+	p.stop()
+	p.searchFiles(t, patient.ID, patient.Email, patient.Email, "Doe^Jane", "PID123", "% scanned page data")
 }
 
 // upload sends content as a record of case caseID and returns its id.
