@@ -71,6 +71,7 @@ var catalogue = []bus.Description{
 	OpinionQuestionAskedV1.Describe(), OpinionQuestionAnsweredV1.Describe(),
 
 	AnalysisStartedV1.Describe(), AnalysisCompletedV1.Describe(), CaseOrphanedV1.Describe(),
+	RequestCompletedV1.Describe(), RequestFailedV1.Describe(), BudgetExceededV1.Describe(),
 
 	PaymentSucceededV1.Describe(), PaymentRefundedV1.Describe(),
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/secondopinion/platform/internal/kit/service"
+	aiusage "github.com/secondopinion/platform/internal/services/ai/ai-usage"
 	casemanagement "github.com/secondopinion/platform/internal/services/patient/case-management"
 	medicalrecords "github.com/secondopinion/platform/internal/services/patient/medical-records"
 	patientconsent "github.com/secondopinion/platform/internal/services/patient/patient-consent"
@@ -48,7 +49,7 @@ func Catalogue() []service.Module {
 		{Name: "ai-orchestration", Domain: service.AI, Requires: []string{"document-analysis", "ai-providers", "medical-records", "patient-consent"}},
 		{Name: "document-analysis", Domain: service.AI, Requires: []string{"ai-providers"}},
 		{Name: "ai-providers", Domain: service.AI},
-		{Name: "ai-usage", Domain: service.AI},
+		aiusage.Module,
 
 		{Name: "pricing", Domain: service.Financial},
 		{Name: "payments", Domain: service.Financial, Requires: []string{"pricing", "case-management"}},

@@ -108,8 +108,11 @@ var requests = map[string]request{
 	// Part of the upload: the rest would make it a record.
 	"PATCH /api/v1/uploads/{id}":  {ofA: true, raw: tusHeaders([]byte("the first line of my notes\n"))},
 	"DELETE /api/v1/uploads/{id}": {ofA: true, raw: tusHeaders(nil)},
-	"GET /api/v1/audit":           {},
-	"GET /api/v1/audit/verify":    {},
+	"GET /api/v1/ai/usage":        {},
+	// No AI request was made for the scene's case.
+	"GET /api/v1/ai/usage/cases/{caseId}": {answer: http.StatusNotFound},
+	"GET /api/v1/audit":                   {},
+	"GET /api/v1/audit/verify":            {},
 
 	"GET /api/v1/consents/texts": {},
 	"GET /api/v1/consents":       {ofA: true, query: func(f *fixtures) string { return "patientId=" + f.a }},
@@ -198,6 +201,8 @@ func (f *fixtures) scene(t *testing.T, method, path string) map[string]string {
 		return nil
 	case strings.HasPrefix(path, "/api/v1/patients/"):
 		return map[string]string{"id": f.a}
+	case path == "/api/v1/ai/usage/cases/{caseId}":
+		return map[string]string{"caseId": j.OpenCase(t, f.patientA, false).ID}
 	case path == "/api/v1/consents/{purpose}":
 		return map[string]string{"purpose": "RESEARCH"}
 	case strings.HasPrefix(path, "/api/v1/professionals/"):

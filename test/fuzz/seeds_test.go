@@ -163,7 +163,7 @@ func fixture(method, path, param string) (string, error) {
 		return "{claimedCase}", nil
 	case strings.HasPrefix(path, "/api/v1/cases/{id}/opinion"):
 		return "{opinionCase}", nil
-	case strings.HasPrefix(path, "/api/v1/cases/"):
+	case strings.HasPrefix(path, "/api/v1/cases/"), path == "/api/v1/ai/usage/cases/{caseId}":
 		return "{case}", nil
 	case strings.HasPrefix(path, "/api/v1/records/"):
 		return "{record}", nil
