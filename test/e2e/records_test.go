@@ -69,7 +69,7 @@ func recordsJourney(t *testing.T, p *platform) {
 		t.Fatal(err)
 	}
 	p.upload(t, patient.Token, c.ID, "OTHER", "photo.png", img.Bytes())
-	study, err := os.ReadFile(filepath.Join("..", "..", "internal", "services", "patient", "medical-records", "dicom", "testdata", "one.explicit.dcm"))
+	study, err := os.ReadFile(filepath.Join("..", "..", "internal", "kit", "dicom", "testdata", "one.explicit.dcm"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,13 +36,13 @@ import (
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
+	"github.com/secondopinion/platform/internal/kit/dicom"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/idempotency"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
-	"github.com/secondopinion/platform/internal/services/patient/medical-records/dicom"
 )
 
 // The ids behind the harness's tokens.
@@ -61,8 +61,9 @@ var tokens = testkit.Tokens{
 	"pro2":  {Subject: otherPro, Role: authn.RoleProfessional},
 	"admin": {Subject: adminID, Role: authn.RoleAdmin},
 	// The services that call its internal APIs, and one that may not.
-	"service:patient-identity": {Subject: "patient-identity", Role: authn.RoleService},
-	"service:case-management":  {Subject: "case-management", Role: authn.RoleService},
+	"service:patient-identity":  {Subject: "patient-identity", Role: authn.RoleService},
+	"service:case-management":   {Subject: "case-management", Role: authn.RoleService},
+	"service:document-analysis": {Subject: "document-analysis", Role: authn.RoleService},
 }
 
 // peers stand in for case-management and case-assignment: the cases they
@@ -294,7 +295,7 @@ func pngFile(t *testing.T) []byte {
 }
 
 func dicomFile(t *testing.T) []byte {
-	b, err := os.ReadFile("dicom/testdata/one.explicit.dcm")
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "kit", "dicom", "testdata", "one.explicit.dcm"))
 	if err != nil {
 		t.Fatal(err)
 	}

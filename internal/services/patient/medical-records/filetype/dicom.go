@@ -9,7 +9,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/secondopinion/platform/internal/services/patient/medical-records/dicom"
+	"github.com/secondopinion/platform/internal/kit/dicom"
 )
 
 // walkKey keys the UIDs of a de-identified copy that nobody sees: Deidentify

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/secondopinion/platform/internal/kit/dicom"
 	"github.com/secondopinion/platform/internal/kit/fault"
-	"github.com/secondopinion/platform/internal/services/patient/medical-records/dicom"
 )
 
 // Type is an accepted kind of file.

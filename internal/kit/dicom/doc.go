@@ -1,21 +1,23 @@
-// Package dicom reads, de-identifies and writes DICOM Part 10 files for the
-// medical-records service, using the standard library only (no Go DICOM
-// library is available to us).
+// Package dicom reads, de-identifies and writes DICOM Part 10 files, using
+// the standard library only (no Go DICOM library is available to us). It is
+// platform code: it knows DICOM and nothing of cases, patients, records or
+// who may see what, and it imports no service.
 //
 // It owns three things and nothing else:
 //
 //   - Deidentify: a streaming copy of one Part 10 file with the DICOM PS3.15
-//     Annex E Basic Application Level Confidentiality Profile applied. This is
-//     what professionals and the AI pipeline's privacy gate get to see.
-//   - ReadMetadata: the few attributes the AI pipeline and the record listing
-//     need (modality, body part, descriptions, study date, SOP class, image
-//     size, frames), read without touching the pixel data.
+//     Annex E Basic Application Level Confidentiality Profile applied — what
+//     a caller hands to anyone who must not see the patient's identity.
+//   - ReadMetadata: a fixed, small set of descriptive attributes (modality,
+//     body part, descriptions, study date, SOP class and instance, study and
+//     series UIDs, image size, frames), read without touching the pixel data.
+//     It reads none of the patient's identifying attributes.
 //   - RemapUID: the keyed UID mapping that Deidentify applies, for callers that
-//     must translate an original UID (for example one cited by a finding) into
+//     must translate an original UID (for example one cited elsewhere) into
 //     the de-identified one.
 //
-// Storage, encryption, consent and who may see what belong to the service
-// around this package, not to it.
+// Storage, encryption, consent and who may see what belong to the services
+// that use this package, not to it.
 //
 // # Reading
 //

@@ -8,8 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// Metadata is what the AI pipeline and the record listing need to know of a
-// file without looking at its pixels. Strings are UTF-8, padding removed.
+// Metadata describes a file without looking at its pixels: what it is, what
+// it shows, and when. Strings are UTF-8, padding removed.
 type Metadata struct {
 	TransferSyntaxUID string
 	SOPClassUID       string
