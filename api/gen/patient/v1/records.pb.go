@@ -21,6 +21,336 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type DocumentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CaseId        string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"` // UUID
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DocumentsRequest) Reset() {
+	*x = DocumentsRequest{}
+	mi := &file_patient_v1_records_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DocumentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DocumentsRequest) ProtoMessage() {}
+
+func (x *DocumentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_patient_v1_records_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DocumentsRequest.ProtoReflect.Descriptor instead.
+func (*DocumentsRequest) Descriptor() ([]byte, []int) {
+	return file_patient_v1_records_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *DocumentsRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+type DocumentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Documents     []*RecordSummary       `protobuf:"bytes,1,rep,name=documents,proto3" json:"documents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DocumentsResponse) Reset() {
+	*x = DocumentsResponse{}
+	mi := &file_patient_v1_records_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DocumentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DocumentsResponse) ProtoMessage() {}
+
+func (x *DocumentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_patient_v1_records_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DocumentsResponse.ProtoReflect.Descriptor instead.
+func (*DocumentsResponse) Descriptor() ([]byte, []int) {
+	return file_patient_v1_records_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DocumentsResponse) GetDocuments() []*RecordSummary {
+	if x != nil {
+		return x.Documents
+	}
+	return nil
+}
+
+// RecordSummary is a record without its content or its file name (which
+// may name the patient).
+type RecordSummary struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`                                   // UUID
+	CaseId        string                 `protobuf:"bytes,2,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`             // UUID
+	PatientId     string                 `protobuf:"bytes,3,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`    // UUID
+	Kind          string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`                               // e.g. IMAGING_REPORT
+	FileType      string                 `protobuf:"bytes,5,opt,name=file_type,json=fileType,proto3" json:"file_type,omitempty"`       // e.g. PDF, as sniffed from the content
+	MediaType     string                 `protobuf:"bytes,6,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`    // e.g. application/pdf
+	Size          int64                  `protobuf:"varint,7,opt,name=size,proto3" json:"size,omitempty"`                              // bytes
+	Sha256        string                 `protobuf:"bytes,8,opt,name=sha256,proto3" json:"sha256,omitempty"`                           // hex
+	UploadedAt    string                 `protobuf:"bytes,9,opt,name=uploaded_at,json=uploadedAt,proto3" json:"uploaded_at,omitempty"` // RFC 3339
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordSummary) Reset() {
+	*x = RecordSummary{}
+	mi := &file_patient_v1_records_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordSummary) ProtoMessage() {}
+
+func (x *RecordSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_patient_v1_records_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordSummary.ProtoReflect.Descriptor instead.
+func (*RecordSummary) Descriptor() ([]byte, []int) {
+	return file_patient_v1_records_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RecordSummary) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RecordSummary) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *RecordSummary) GetPatientId() string {
+	if x != nil {
+		return x.PatientId
+	}
+	return ""
+}
+
+func (x *RecordSummary) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *RecordSummary) GetFileType() string {
+	if x != nil {
+		return x.FileType
+	}
+	return ""
+}
+
+func (x *RecordSummary) GetMediaType() string {
+	if x != nil {
+		return x.MediaType
+	}
+	return ""
+}
+
+func (x *RecordSummary) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *RecordSummary) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *RecordSummary) GetUploadedAt() string {
+	if x != nil {
+		return x.UploadedAt
+	}
+	return ""
+}
+
+type RecordRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DocumentId    string                 `protobuf:"bytes,1,opt,name=document_id,json=documentId,proto3" json:"document_id,omitempty"` // UUID
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordRequest) Reset() {
+	*x = RecordRequest{}
+	mi := &file_patient_v1_records_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordRequest) ProtoMessage() {}
+
+func (x *RecordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_patient_v1_records_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordRequest.ProtoReflect.Descriptor instead.
+func (*RecordRequest) Descriptor() ([]byte, []int) {
+	return file_patient_v1_records_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RecordRequest) GetDocumentId() string {
+	if x != nil {
+		return x.DocumentId
+	}
+	return ""
+}
+
+type ContentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DocumentId    string                 `protobuf:"bytes,1,opt,name=document_id,json=documentId,proto3" json:"document_id,omitempty"` // UUID
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContentRequest) Reset() {
+	*x = ContentRequest{}
+	mi := &file_patient_v1_records_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContentRequest) ProtoMessage() {}
+
+func (x *ContentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_patient_v1_records_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContentRequest.ProtoReflect.Descriptor instead.
+func (*ContentRequest) Descriptor() ([]byte, []int) {
+	return file_patient_v1_records_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ContentRequest) GetDocumentId() string {
+	if x != nil {
+		return x.DocumentId
+	}
+	return ""
+}
+
+type ContentChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"` // at most 256 KiB
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContentChunk) Reset() {
+	*x = ContentChunk{}
+	mi := &file_patient_v1_records_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContentChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContentChunk) ProtoMessage() {}
+
+func (x *ContentChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_patient_v1_records_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContentChunk.ProtoReflect.Descriptor instead.
+func (*ContentChunk) Descriptor() ([]byte, []int) {
+	return file_patient_v1_records_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ContentChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 type ChecklistRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CaseId        string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"` // UUID
@@ -31,7 +361,7 @@ type ChecklistRequest struct {
 
 func (x *ChecklistRequest) Reset() {
 	*x = ChecklistRequest{}
-	mi := &file_patient_v1_records_proto_msgTypes[0]
+	mi := &file_patient_v1_records_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -43,7 +373,7 @@ func (x *ChecklistRequest) String() string {
 func (*ChecklistRequest) ProtoMessage() {}
 
 func (x *ChecklistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_patient_v1_records_proto_msgTypes[0]
+	mi := &file_patient_v1_records_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -56,7 +386,7 @@ func (x *ChecklistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChecklistRequest.ProtoReflect.Descriptor instead.
 func (*ChecklistRequest) Descriptor() ([]byte, []int) {
-	return file_patient_v1_records_proto_rawDescGZIP(), []int{0}
+	return file_patient_v1_records_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ChecklistRequest) GetCaseId() string {
@@ -85,7 +415,7 @@ type ChecklistResponse struct {
 
 func (x *ChecklistResponse) Reset() {
 	*x = ChecklistResponse{}
-	mi := &file_patient_v1_records_proto_msgTypes[1]
+	mi := &file_patient_v1_records_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -97,7 +427,7 @@ func (x *ChecklistResponse) String() string {
 func (*ChecklistResponse) ProtoMessage() {}
 
 func (x *ChecklistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_patient_v1_records_proto_msgTypes[1]
+	mi := &file_patient_v1_records_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -110,7 +440,7 @@ func (x *ChecklistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChecklistResponse.ProtoReflect.Descriptor instead.
 func (*ChecklistResponse) Descriptor() ([]byte, []int) {
-	return file_patient_v1_records_proto_rawDescGZIP(), []int{1}
+	return file_patient_v1_records_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ChecklistResponse) GetRequired() []string {
@@ -132,15 +462,43 @@ var File_patient_v1_records_proto protoreflect.FileDescriptor
 const file_patient_v1_records_proto_rawDesc = "" +
 	"\n" +
 	"\x18patient/v1/records.proto\x12\n" +
-	"patient.v1\"I\n" +
+	"patient.v1\"+\n" +
+	"\x10DocumentsRequest\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\"L\n" +
+	"\x11DocumentsResponse\x127\n" +
+	"\tdocuments\x18\x01 \x03(\v2\x19.patient.v1.RecordSummaryR\tdocuments\"\xf4\x01\n" +
+	"\rRecordSummary\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\acase_id\x18\x02 \x01(\tR\x06caseId\x12\x1d\n" +
+	"\n" +
+	"patient_id\x18\x03 \x01(\tR\tpatientId\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x1b\n" +
+	"\tfile_type\x18\x05 \x01(\tR\bfileType\x12\x1d\n" +
+	"\n" +
+	"media_type\x18\x06 \x01(\tR\tmediaType\x12\x12\n" +
+	"\x04size\x18\a \x01(\x03R\x04size\x12\x16\n" +
+	"\x06sha256\x18\b \x01(\tR\x06sha256\x12\x1f\n" +
+	"\vuploaded_at\x18\t \x01(\tR\n" +
+	"uploadedAt\"0\n" +
+	"\rRecordRequest\x12\x1f\n" +
+	"\vdocument_id\x18\x01 \x01(\tR\n" +
+	"documentId\"1\n" +
+	"\x0eContentRequest\x12\x1f\n" +
+	"\vdocument_id\x18\x01 \x01(\tR\n" +
+	"documentId\"\"\n" +
+	"\fContentChunk\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"I\n" +
 	"\x10ChecklistRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1c\n" +
 	"\tspecialty\x18\x02 \x01(\tR\tspecialty\"I\n" +
 	"\x11ChecklistResponse\x12\x1a\n" +
 	"\brequired\x18\x01 \x03(\tR\brequired\x12\x18\n" +
-	"\amissing\x18\x02 \x03(\tR\amissing2Z\n" +
+	"\amissing\x18\x02 \x03(\tR\amissing2\xa7\x02\n" +
 	"\x0eRecordsService\x12H\n" +
-	"\tChecklist\x12\x1c.patient.v1.ChecklistRequest\x1a\x1d.patient.v1.ChecklistResponseB@Z>github.com/secondopinion/platform/api/gen/patient/v1;patientv1b\x06proto3"
+	"\tChecklist\x12\x1c.patient.v1.ChecklistRequest\x1a\x1d.patient.v1.ChecklistResponse\x12H\n" +
+	"\tDocuments\x12\x1c.patient.v1.DocumentsRequest\x1a\x1d.patient.v1.DocumentsResponse\x12>\n" +
+	"\x06Record\x12\x19.patient.v1.RecordRequest\x1a\x19.patient.v1.RecordSummary\x12A\n" +
+	"\aContent\x12\x1a.patient.v1.ContentRequest\x1a\x18.patient.v1.ContentChunk0\x01B@Z>github.com/secondopinion/platform/api/gen/patient/v1;patientv1b\x06proto3"
 
 var (
 	file_patient_v1_records_proto_rawDescOnce sync.Once
@@ -154,19 +512,32 @@ func file_patient_v1_records_proto_rawDescGZIP() []byte {
 	return file_patient_v1_records_proto_rawDescData
 }
 
-var file_patient_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_patient_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_patient_v1_records_proto_goTypes = []any{
-	(*ChecklistRequest)(nil),  // 0: patient.v1.ChecklistRequest
-	(*ChecklistResponse)(nil), // 1: patient.v1.ChecklistResponse
+	(*DocumentsRequest)(nil),  // 0: patient.v1.DocumentsRequest
+	(*DocumentsResponse)(nil), // 1: patient.v1.DocumentsResponse
+	(*RecordSummary)(nil),     // 2: patient.v1.RecordSummary
+	(*RecordRequest)(nil),     // 3: patient.v1.RecordRequest
+	(*ContentRequest)(nil),    // 4: patient.v1.ContentRequest
+	(*ContentChunk)(nil),      // 5: patient.v1.ContentChunk
+	(*ChecklistRequest)(nil),  // 6: patient.v1.ChecklistRequest
+	(*ChecklistResponse)(nil), // 7: patient.v1.ChecklistResponse
 }
 var file_patient_v1_records_proto_depIdxs = []int32{
-	0, // 0: patient.v1.RecordsService.Checklist:input_type -> patient.v1.ChecklistRequest
-	1, // 1: patient.v1.RecordsService.Checklist:output_type -> patient.v1.ChecklistResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	2, // 0: patient.v1.DocumentsResponse.documents:type_name -> patient.v1.RecordSummary
+	6, // 1: patient.v1.RecordsService.Checklist:input_type -> patient.v1.ChecklistRequest
+	0, // 2: patient.v1.RecordsService.Documents:input_type -> patient.v1.DocumentsRequest
+	3, // 3: patient.v1.RecordsService.Record:input_type -> patient.v1.RecordRequest
+	4, // 4: patient.v1.RecordsService.Content:input_type -> patient.v1.ContentRequest
+	7, // 5: patient.v1.RecordsService.Checklist:output_type -> patient.v1.ChecklistResponse
+	1, // 6: patient.v1.RecordsService.Documents:output_type -> patient.v1.DocumentsResponse
+	2, // 7: patient.v1.RecordsService.Record:output_type -> patient.v1.RecordSummary
+	5, // 8: patient.v1.RecordsService.Content:output_type -> patient.v1.ContentChunk
+	5, // [5:9] is the sub-list for method output_type
+	1, // [1:5] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_patient_v1_records_proto_init() }
@@ -180,7 +551,7 @@ func file_patient_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_patient_v1_records_proto_rawDesc), len(file_patient_v1_records_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/secondopinion/platform/api/vocab"
-	"github.com/secondopinion/platform/internal/kit/crypt"
 	"github.com/secondopinion/platform/internal/kit/export"
 	"github.com/secondopinion/platform/internal/services/patient/medical-records/store"
 )
@@ -50,17 +49,9 @@ func (s *Service) exportRecords(ctx context.Context, patient string, w *export.W
 	if len(docs) == 0 {
 		return nil
 	}
-	// The key is read, never made: records without one could not be read.
-	wrapped, found, err := s.store.Key(ctx, patient)
+	key, err := s.readKey(ctx, patient)
 	if err != nil {
-		return err
-	}
-	if !found {
-		return fmt.Errorf("export patient %s: %d records but no data key", patient, len(docs))
-	}
-	key, err := s.unwrap(ctx, patient, wrapped)
-	if err != nil {
-		return err
+		return fmt.Errorf("export patient %s: %w", patient, err)
 	}
 	for _, d := range docs {
 		if err := s.exportOriginal(ctx, w, key, d); err != nil {
@@ -72,13 +63,9 @@ func (s *Service) exportRecords(ctx context.Context, patient string, w *export.W
 
 // exportOriginal streams record d's original, decrypted with key.
 func (s *Service) exportOriginal(ctx context.Context, w *export.Writer, key []byte, d store.Document) error {
-	size, err := s.bucket.Size(ctx, d.BlobKey)
+	plain, err := s.original(ctx, key, d)
 	if err != nil {
-		return fmt.Errorf("export record %s: %w", d.ID, err)
-	}
-	plain, err := crypt.NewReader(key, size, s.fetch(ctx, d.BlobKey), 0, -1)
-	if err != nil {
-		return fmt.Errorf("export record %s: %w", d.ID, err)
+		return fmt.Errorf("export: %w", err)
 	}
 	defer plain.Close()
 	if err := w.Copy(bundlePath(d), plain); err != nil {

@@ -36,6 +36,13 @@ const (
 	// RecordsServiceChecklistProcedure is the fully-qualified name of the RecordsService's Checklist
 	// RPC.
 	RecordsServiceChecklistProcedure = "/patient.v1.RecordsService/Checklist"
+	// RecordsServiceDocumentsProcedure is the fully-qualified name of the RecordsService's Documents
+	// RPC.
+	RecordsServiceDocumentsProcedure = "/patient.v1.RecordsService/Documents"
+	// RecordsServiceRecordProcedure is the fully-qualified name of the RecordsService's Record RPC.
+	RecordsServiceRecordProcedure = "/patient.v1.RecordsService/Record"
+	// RecordsServiceContentProcedure is the fully-qualified name of the RecordsService's Content RPC.
+	RecordsServiceContentProcedure = "/patient.v1.RecordsService/Content"
 )
 
 // RecordsServiceClient is a client for the patient.v1.RecordsService service.
@@ -43,6 +50,14 @@ type RecordsServiceClient interface {
 	// Checklist tells which kinds of record a case of its specialty needs
 	// and which of them it lacks, for case-management's submission.
 	Checklist(context.Context, *connect.Request[v1.ChecklistRequest]) (*connect.Response[v1.ChecklistResponse], error)
+	// Documents lists a case's records, oldest first, for the AI domain's
+	// analysis of a submitted case.
+	Documents(context.Context, *connect.Request[v1.DocumentsRequest]) (*connect.Response[v1.DocumentsResponse], error)
+	// Record describes one record, for document-analysis.
+	Record(context.Context, *connect.Request[v1.RecordRequest]) (*connect.Response[v1.RecordSummary], error)
+	// Content streams a record's original as uploaded, decrypted, for
+	// document-analysis; each read is in the audit trail.
+	Content(context.Context, *connect.Request[v1.ContentRequest]) (*connect.ServerStreamForClient[v1.ContentChunk], error)
 }
 
 // NewRecordsServiceClient constructs a client for the patient.v1.RecordsService service. By
@@ -62,12 +77,33 @@ func NewRecordsServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(recordsServiceMethods.ByName("Checklist")),
 			connect.WithClientOptions(opts...),
 		),
+		documents: connect.NewClient[v1.DocumentsRequest, v1.DocumentsResponse](
+			httpClient,
+			baseURL+RecordsServiceDocumentsProcedure,
+			connect.WithSchema(recordsServiceMethods.ByName("Documents")),
+			connect.WithClientOptions(opts...),
+		),
+		record: connect.NewClient[v1.RecordRequest, v1.RecordSummary](
+			httpClient,
+			baseURL+RecordsServiceRecordProcedure,
+			connect.WithSchema(recordsServiceMethods.ByName("Record")),
+			connect.WithClientOptions(opts...),
+		),
+		content: connect.NewClient[v1.ContentRequest, v1.ContentChunk](
+			httpClient,
+			baseURL+RecordsServiceContentProcedure,
+			connect.WithSchema(recordsServiceMethods.ByName("Content")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // recordsServiceClient implements RecordsServiceClient.
 type recordsServiceClient struct {
 	checklist *connect.Client[v1.ChecklistRequest, v1.ChecklistResponse]
+	documents *connect.Client[v1.DocumentsRequest, v1.DocumentsResponse]
+	record    *connect.Client[v1.RecordRequest, v1.RecordSummary]
+	content   *connect.Client[v1.ContentRequest, v1.ContentChunk]
 }
 
 // Checklist calls patient.v1.RecordsService.Checklist.
@@ -75,11 +111,34 @@ func (c *recordsServiceClient) Checklist(ctx context.Context, req *connect.Reque
 	return c.checklist.CallUnary(ctx, req)
 }
 
+// Documents calls patient.v1.RecordsService.Documents.
+func (c *recordsServiceClient) Documents(ctx context.Context, req *connect.Request[v1.DocumentsRequest]) (*connect.Response[v1.DocumentsResponse], error) {
+	return c.documents.CallUnary(ctx, req)
+}
+
+// Record calls patient.v1.RecordsService.Record.
+func (c *recordsServiceClient) Record(ctx context.Context, req *connect.Request[v1.RecordRequest]) (*connect.Response[v1.RecordSummary], error) {
+	return c.record.CallUnary(ctx, req)
+}
+
+// Content calls patient.v1.RecordsService.Content.
+func (c *recordsServiceClient) Content(ctx context.Context, req *connect.Request[v1.ContentRequest]) (*connect.ServerStreamForClient[v1.ContentChunk], error) {
+	return c.content.CallServerStream(ctx, req)
+}
+
 // RecordsServiceHandler is an implementation of the patient.v1.RecordsService service.
 type RecordsServiceHandler interface {
 	// Checklist tells which kinds of record a case of its specialty needs
 	// and which of them it lacks, for case-management's submission.
 	Checklist(context.Context, *connect.Request[v1.ChecklistRequest]) (*connect.Response[v1.ChecklistResponse], error)
+	// Documents lists a case's records, oldest first, for the AI domain's
+	// analysis of a submitted case.
+	Documents(context.Context, *connect.Request[v1.DocumentsRequest]) (*connect.Response[v1.DocumentsResponse], error)
+	// Record describes one record, for document-analysis.
+	Record(context.Context, *connect.Request[v1.RecordRequest]) (*connect.Response[v1.RecordSummary], error)
+	// Content streams a record's original as uploaded, decrypted, for
+	// document-analysis; each read is in the audit trail.
+	Content(context.Context, *connect.Request[v1.ContentRequest], *connect.ServerStream[v1.ContentChunk]) error
 }
 
 // NewRecordsServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -95,10 +154,34 @@ func NewRecordsServiceHandler(svc RecordsServiceHandler, opts ...connect.Handler
 		connect.WithSchema(recordsServiceMethods.ByName("Checklist")),
 		connect.WithHandlerOptions(opts...),
 	)
+	recordsServiceDocumentsHandler := connect.NewUnaryHandler(
+		RecordsServiceDocumentsProcedure,
+		svc.Documents,
+		connect.WithSchema(recordsServiceMethods.ByName("Documents")),
+		connect.WithHandlerOptions(opts...),
+	)
+	recordsServiceRecordHandler := connect.NewUnaryHandler(
+		RecordsServiceRecordProcedure,
+		svc.Record,
+		connect.WithSchema(recordsServiceMethods.ByName("Record")),
+		connect.WithHandlerOptions(opts...),
+	)
+	recordsServiceContentHandler := connect.NewServerStreamHandler(
+		RecordsServiceContentProcedure,
+		svc.Content,
+		connect.WithSchema(recordsServiceMethods.ByName("Content")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/patient.v1.RecordsService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case RecordsServiceChecklistProcedure:
 			recordsServiceChecklistHandler.ServeHTTP(w, r)
+		case RecordsServiceDocumentsProcedure:
+			recordsServiceDocumentsHandler.ServeHTTP(w, r)
+		case RecordsServiceRecordProcedure:
+			recordsServiceRecordHandler.ServeHTTP(w, r)
+		case RecordsServiceContentProcedure:
+			recordsServiceContentHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -110,4 +193,16 @@ type UnimplementedRecordsServiceHandler struct{}
 
 func (UnimplementedRecordsServiceHandler) Checklist(context.Context, *connect.Request[v1.ChecklistRequest]) (*connect.Response[v1.ChecklistResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("patient.v1.RecordsService.Checklist is not implemented"))
+}
+
+func (UnimplementedRecordsServiceHandler) Documents(context.Context, *connect.Request[v1.DocumentsRequest]) (*connect.Response[v1.DocumentsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("patient.v1.RecordsService.Documents is not implemented"))
+}
+
+func (UnimplementedRecordsServiceHandler) Record(context.Context, *connect.Request[v1.RecordRequest]) (*connect.Response[v1.RecordSummary], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("patient.v1.RecordsService.Record is not implemented"))
+}
+
+func (UnimplementedRecordsServiceHandler) Content(context.Context, *connect.Request[v1.ContentRequest], *connect.ServerStream[v1.ContentChunk]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("patient.v1.RecordsService.Content is not implemented"))
 }
