@@ -11,6 +11,11 @@
 #   5. medical-records uploads (64 MiB over HTTP multipart) on SQLite and
 #      PostgreSQL vs a plain file copy on the same disk, and the peak RSS
 #      growth of a 1 GiB upload.
+#   6. document-analysis NLP: precision and recall of the rules on the
+#      labelled corpus (TestCorpusEvaluation, its tables as Markdown through
+#      NLP_EVAL_REPORT) and their throughput (BenchmarkAnalyze).
+# bench/run.sh nlp runs part 6 alone and prints its section of RESULTS.md
+# (and the lines of its commands) instead of rewriting the file.
 # Needs PostgreSQL at TEST_DATABASE_URL and NATS at TEST_NATS_URL (defaults
 # below); installs nginx and wrk with apt-get when they are missing.
 set -euo pipefail
@@ -18,8 +23,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=bench/out
 BIN=$OUT/secondopinion
+ONLY=${1:-}
+case $ONLY in
+'' | nlp) ;;
+*)
+	echo "usage: bench/run.sh [nlp]" >&2
+	exit 2
+	;;
+esac
 mkdir -p "$OUT"
-rm -f "$OUT"/*.txt "$OUT"/*.json "$OUT"/*.log "$OUT"/nginx.conf
+if [ -z "$ONLY" ]; then
+	rm -f "$OUT"/*.txt "$OUT"/*.json "$OUT"/*.log "$OUT"/nginx.conf
+fi
 
 : "${TEST_DATABASE_URL:=postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
 : "${TEST_NATS_URL:=nats://127.0.0.1:4222}"
@@ -27,6 +42,7 @@ export TEST_DATABASE_URL TEST_NATS_URL
 
 WRK_ARGS=(-t2 -c32 -d10s --latency)
 BENCHTIME=2s
+BENCHCOUNT=1
 PGBENCH_SECONDS=10
 # Fixed ports below the ephemeral range, checked free before use.
 # Other services the gateway requires get ports from P_PEERS upward.
@@ -49,7 +65,7 @@ stop_servers() {
 
 cleanup() {
 	stop_servers
-	psql "$TEST_DATABASE_URL" -qc 'SET client_min_messages = warning' \
+	[ -n "$ONLY" ] || psql "$TEST_DATABASE_URL" -qc 'SET client_min_messages = warning' \
 		-c "DROP SCHEMA IF EXISTS $SCRATCH_SCHEMA CASCADE" >/dev/null 2>&1 || true
 	rm -rf "$TMP"
 }
@@ -133,11 +149,170 @@ gotest() {
 		return 0
 	fi
 	log "go test -bench '$re' $*"
-	if ! record go test -run '^$' -bench "$re" -benchtime "$BENCHTIME" -count 1 "$@" >"$OUT/$name.txt" 2>&1; then
+	if ! record go test -run '^$' -bench "$re" -benchtime "$BENCHTIME" -count "$BENCHCOUNT" "$@" >"$OUT/$name.txt" 2>&1; then
 		echo "go test for $name failed: see $OUT/$name.txt" >&2
 		tail -n 20 "$OUT/$name.txt" >&2
 	fi
 }
+
+# ---------------------------------------------------------------- part 6
+# Defined here, ahead of the other parts, so that bench/run.sh nlp can run
+# it alone; a whole run calls nlp_measure after part 5.
+NLP_PKG=./internal/services/ai/document-analysis/nlp
+NLP_EVAL_OK=no
+
+# nlp_measure runs the corpus evaluation, which writes its tables as
+# Markdown to NLP_EVAL_REPORT (opened from the package's directory, where
+# go test runs the test, hence an absolute path; -count 1 keeps go test
+# from answering from its cache without running the test), then
+# BenchmarkAnalyze three times.
+nlp_measure() {
+	NLP_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	NLP_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+	rm -f "$OUT/nlp-eval.md"
+	log "go test -run TestCorpusEvaluation $NLP_PKG (tables into $OUT/nlp-eval.md)"
+	COMMANDS+=("NLP_EVAL_REPORT=\$PWD/$OUT/nlp-eval.md $(quoted go test -count 1 -run '^TestCorpusEvaluation$' -v "$NLP_PKG")")
+	if NLP_EVAL_REPORT="$PWD/$OUT/nlp-eval.md" go test -count 1 -run '^TestCorpusEvaluation$' -v "$NLP_PKG" >"$OUT/nlp-eval.txt" 2>&1; then
+		NLP_EVAL_OK=yes
+	else
+		echo "TestCorpusEvaluation failed: see $OUT/nlp-eval.txt" >&2
+		tail -n 20 "$OUT/nlp-eval.txt" >&2
+	fi
+	BENCHCOUNT=3 gotest nlp '^BenchmarkAnalyze$' "$NLP_PKG"
+}
+
+# metric_range file regexp unit format [divisor]: the lowest and highest
+# value of unit (divided by divisor) over the results whose name matches (as
+# rate_of names results), printed with format as "low–high", or once when
+# they agree; n/a if none.
+metric_range() {
+	[ -r "$1" ] || {
+		echo n/a
+		return
+	}
+	awk -v re="$2" -v unit="$3" -v fmt="$4" -v div="${5:-1}" '
+		/^pkg: / { n = split($2, p, "/"); pkg = p[n] }
+		/^Benchmark/ {
+			name = $1; sub(/-[0-9]+$/, "", name)
+			if ((pkg "/" name) !~ re) next
+			for (i = 3; i < NF; i++) if ($(i + 1) == unit) {
+				v = $i / div
+				if (count == 0 || v < lo) lo = v
+				if (count == 0 || v > hi) hi = v
+				count++
+			}
+		}
+		END {
+			if (count == 0) { print "n/a"; exit }
+			a = sprintf(fmt, lo); b = sprintf(fmt, hi)
+			print (a == b) ? a : a "–" b
+		}' "$1"
+}
+
+# report_facts sets what the lines about the run name. Asked before
+# RESULTS.md is rewritten, which would count as a change; files git does
+# not track yet count as changes too.
+report_facts() {
+	COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	if [ -n "$(git status --porcelain -- . ':!bench/RESULTS.md' 2>/dev/null)" ]; then
+		COMMIT+=" (with uncommitted changes)"
+	fi
+	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+}
+
+# nlp_tables: the evaluation's Markdown, or why there is none.
+nlp_tables() {
+	if [ "$NLP_EVAL_OK" != yes ]; then
+		echo "**TestCorpusEvaluation failed in this run**: see $OUT/nlp-eval.txt."
+		echo
+	fi
+	if [ -s "$OUT/nlp-eval.md" ]; then
+		cat "$OUT/nlp-eval.md"
+	else
+		echo "(No tables: the test wrote none.)"
+	fi
+}
+
+# nlp_section prints section 6 of RESULTS.md from nlp_measure's outputs.
+nlp_section() {
+	local runs
+	runs=$(grep -c '^BenchmarkAnalyze' "$OUT/nlp.txt" 2>/dev/null || true)
+	: "${runs:=0}"
+	cat <<EOF
+## 6. document-analysis NLP: precision and recall on the labelled corpus
+
+\`go test\` on $NLP_DATE at commit $COMMIT, $cpu, $(nproc) cores, Go $(go env GOVERSION), load average $NLP_LOAD as it began.
+\`internal/services/ai/document-analysis/nlp\` (the rule-based language
+processing: sections, entities, negation/uncertainty/history/family
+context, ICD-10 concepts, key findings, summary) against the labelled
+synthetic corpus in its \`testdata/\` (no real patient data; format in
+\`testdata/README.md\`): made-up cardiology, oncology and haematology,
+neurology, endocrinology, pulmonology and radiology reports, discharge
+summaries and lab reports. \`dev/\` is what the rules were tuned on;
+\`heldout/\` was written after the rules were frozen and measured once,
+blind, before its misses were looked at (that run's figures follow this
+run's tables).
+
+An entity counts as found when a predicted entity of the same type overlaps
+the labelled span (one-to-one, largest overlap first); "strict" asks for the
+exact span. Context flags are scored end to end over conditions, medications
+and procedures: a labelled flag on a missed entity is a miss, a flag on an
+entity nobody labelled is an error. Code, flag and medication-attribute
+accuracies are over matched entities that carry a label for them. The
+tables are this run's, written by the test itself: the whole corpus against
+the floors the test enforces, then the held-out subset alone, which is no
+longer blind (the rules were fixed after its first run showed their
+misses). \`NLP_EVAL_VERBOSE=1\` on the test's command (under Commands)
+prints every error.
+
+**Honest reading.** The same person wrote the rules, the dictionaries and
+the corpus, so the tuned figures (dev, all) are close to 1 by construction.
+The blind held-out run is the better estimate of behaviour on new text, and
+real records (OCR noise, abbreviations, tables, other writers) will score
+lower still.
+
+$(nlp_tables)
+
+**Held-out, first and blind run**, measured once on 2026-12-03 at commit
+7d6a893 (the package then uncommitted) and kept as written then: no later
+run can repeat it. Its labels were corrected afterwards where the annotator
+had missed words the guidelines cover, which is most of the ANATOMY
+"errors" here; the fixes it led to were dictionary gaps (haemorrhage,
+urosepsis, coeliac disease), the scope of "hold"/"stop", "? " before a
+word, "is very likely" and "not suspected".
+
+| figure | gold | precision | recall |
+|---|---|---|---|
+| CONDITION | 149 | 0.921 | 0.866 |
+| MEDICATION | 47 | 0.957 | 0.936 |
+| PROCEDURE | 40 | 0.917 | 0.825 |
+| LAB | 28 | 0.963 | 0.929 |
+| VITAL | 10 | 1.000 | 1.000 |
+| ANATOMY | 37 | 0.694 | 0.919 |
+| negation | 45 | 0.889 | 0.889 |
+| uncertainty | 13 | 0.500 | 0.231 |
+| historical | 7 | 0.800 | 0.571 |
+| family | 4 | 1.000 | 0.750 |
+
+ICD-10 code accuracy 0.991 (116), lab/vital flag accuracy 1.000 (24),
+medication attribute accuracy 0.990 (96).
+
+**Throughput.** \`BenchmarkAnalyze\` analyses the whole corpus per op, in
+one goroutine, over $runs runs of \`-benchtime $BENCHTIME\`: $(metric_range "$OUT/nlp.txt" 'BenchmarkAnalyze$' docs/s '%.0f') docs/s and
+$(metric_range "$OUT/nlp.txt" 'BenchmarkAnalyze$' MB/s '%.1f') MB/s of page text (lowest–highest run), with about
+$(metric_range "$OUT/nlp.txt" 'BenchmarkAnalyze$' B/op '%.1f' 1e6) MB and $(metric_range "$OUT/nlp.txt" 'BenchmarkAnalyze$' allocs/op '%.1f' 1e3) thousand allocations per corpus pass, on
+$(nproc) cores shared with other work.
+EOF
+}
+
+if [ "$ONLY" = nlp ]; then
+	nlp_measure
+	report_facts
+	nlp_section
+	log "its commands, for the Commands list of RESULTS.md:"
+	printf '%s\n' "${COMMANDS[@]}" >&2
+	exit 0
+fi
 
 # ---------------------------------------------------------------- tools
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ] || ! command -v wrk >/dev/null; then
@@ -364,14 +539,14 @@ BENCHTIME=$UPLOAD_OPS gotest upload 'Upload$|FileCopy' "${UPLOAD_PKGS[@]}"
 BENCHTIME=1x gotest upload1gib 'Upload1GiB' "${UPLOAD_PKGS[@]}"
 UPLOAD_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
+# ---------------------------------------------------------------- part 6
+nlp_measure
+
 # ---------------------------------------------------------------- report
 log "writing bench/RESULTS.md"
-# Asked before RESULTS.md is rewritten, which would count as a change.
-COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git diff --quiet HEAD -- . ':!bench/RESULTS.md' 2>/dev/null || COMMIT+=" (with uncommitted changes)"
+report_facts
 pg_version=$(psql "$TEST_DATABASE_URL" -Atc 'SHOW server_version')
 mem_gib=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 
 part1_rows() {
 	local name label
@@ -616,6 +791,8 @@ reaches a fraction of the copy's rate at best. Peak RSS growth is what
 the upload holds at once: streamed end to end, that is buffers, whatever
 the file's size; a figure near the file's size would mean something holds
 it whole.
+
+$(nlp_section)
 
 ## Commands
 
