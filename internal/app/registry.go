@@ -13,6 +13,7 @@ import (
 
 	"github.com/secondopinion/platform/internal/kit/service"
 	aiusage "github.com/secondopinion/platform/internal/services/ai/ai-usage"
+	documentanalysis "github.com/secondopinion/platform/internal/services/ai/document-analysis"
 	casemanagement "github.com/secondopinion/platform/internal/services/patient/case-management"
 	medicalrecords "github.com/secondopinion/platform/internal/services/patient/medical-records"
 	patientconsent "github.com/secondopinion/platform/internal/services/patient/patient-consent"
@@ -47,7 +48,7 @@ func Catalogue() []service.Module {
 		medicalopinion.Module,
 
 		{Name: "ai-orchestration", Domain: service.AI, Requires: []string{"document-analysis", "ai-providers", "medical-records", "patient-consent"}},
-		{Name: "document-analysis", Domain: service.AI, Requires: []string{"ai-providers"}},
+		documentanalysis.Module,
 		{Name: "ai-providers", Domain: service.AI},
 		aiusage.Module,
 

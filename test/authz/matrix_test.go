@@ -106,9 +106,12 @@ var requests = map[string]request{
 	}},
 	"HEAD /api/v1/uploads/{id}": {ofA: true, raw: tusHeaders(nil)},
 	// Part of the upload: the rest would make it a record.
-	"PATCH /api/v1/uploads/{id}":  {ofA: true, raw: tusHeaders([]byte("the first line of my notes\n"))},
-	"DELETE /api/v1/uploads/{id}": {ofA: true, raw: tusHeaders(nil)},
-	"GET /api/v1/ai/usage":        {},
+	"PATCH /api/v1/uploads/{id}":     {ofA: true, raw: tusHeaders([]byte("the first line of my notes\n"))},
+	"DELETE /api/v1/uploads/{id}":    {ofA: true, raw: tusHeaders(nil)},
+	"POST /api/v1/documents/analyze": {body: func(f *fixtures) any { return map[string]string{"documentId": f.record} }},
+	// A record of A's case, claimed by the professional, analysed.
+	"GET /api/v1/documents/analysis/{documentId}": {owners: theProfessional},
+	"GET /api/v1/ai/usage":                        {},
 	// No AI request was made for the scene's case.
 	"GET /api/v1/ai/usage/cases/{caseId}": {answer: http.StatusNotFound},
 	"GET /api/v1/audit":                   {},
@@ -201,6 +204,17 @@ func (f *fixtures) scene(t *testing.T, method, path string) map[string]string {
 		return nil
 	case strings.HasPrefix(path, "/api/v1/patients/"):
 		return map[string]string{"id": f.a}
+	case path == "/api/v1/documents/analysis/{documentId}":
+		c := j.OpenCase(t, f.patientA, false)
+		h, body := multipartPDF(t)
+		id := f.uploadRecord(t, c.ID, h, body)
+		j.Do(t, f.patientA.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", map[string]bool{"confirmIncomplete": true}).
+			Want(t, http.StatusOK)
+		j.WaitAvailable(t, pro, c)
+		j.Claim(t, pro, c)
+		j.Do(t, f.accounts["admin"].token, http.MethodPost, "/api/v1/documents/analyze", map[string]string{"documentId": id}).
+			Want(t, http.StatusOK)
+		return map[string]string{"documentId": id}
 	case path == "/api/v1/ai/usage/cases/{caseId}":
 		return map[string]string{"caseId": j.OpenCase(t, f.patientA, false).ID}
 	case path == "/api/v1/consents/{purpose}":
@@ -470,6 +484,8 @@ type fixtures struct {
 	j        journey.Platform
 	patientA journey.Account
 	pro      journey.Account
+	// record is a record of a draft case of patient A's.
+	record string
 }
 
 // account is a caller's login and the access token it got.
@@ -519,6 +535,9 @@ func boot(t *testing.T, env map[string]string) *fixtures {
 		"admin": {Email: adminEmail, Password: adminPassword, Token: adminToken}} {
 		f.accounts[name] = &account{email: acc.Email, password: acc.Password, token: acc.Token}
 	}
+	draft := f.j.OpenCase(t, f.patientA, false)
+	h, body := multipartPDF(t)
+	f.record = f.uploadRecord(t, draft.ID, h, body)
 	// Patient B has a case of their own, so refusals are not for want of one.
 	if status, body := f.do(t, f.accounts["patient B"].token, http.MethodPost, "/api/v1/cases", newCase(f.b)); status != http.StatusCreated {
 		t.Fatalf("B's case: %d %s", status, body)

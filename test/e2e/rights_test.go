@@ -77,12 +77,20 @@ func rightsJourney(t *testing.T, p *platform) {
 	c := journey.Case{ID: journey.Str(t, m, "id"), Number: journey.Str(t, m, "caseNumber")}
 	pdf := []byte("%PDF-1.4\n% " + h.marker + "\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")
 	record := p.upload(t, h.Token, c.ID, "IMAGING_REPORT", h.fileName, pdf)
+	notes := p.upload(t, h.Token, c.ID, "OTHER", "notes.txt", []byte("Seen for "+h.marker+". No evidence of malignancy.\n"))
 	j.Do(t, h.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", nil).Want(t, http.StatusOK)
 	admin := j.Login(t, adminEmail, adminPassword)
 	pro := j.RegisterProfessional(t)
 	j.Credential(t, admin, pro, "SENIOR")
 	j.Claim(t, pro, c)
 	p.download(t, pro.Token, record)
+	// The records' analysis, which the professional reads and she does not.
+	j.Do(t, admin, http.MethodPost, "/api/v1/documents/analyze", map[string]string{"documentId": notes}).Want(t, http.StatusOK)
+	if a := j.Do(t, pro.Token, http.MethodGet, "/api/v1/documents/analysis/"+notes, nil); a.Status != http.StatusOK ||
+		!strings.Contains(string(a.Body), `"text":"malignancy"`) || !strings.Contains(string(a.Body), `"negated":true`) {
+		t.Errorf("the professional's read of the analysis: %d %s", a.Status, a.Body)
+	}
+	j.Do(t, h.Token, http.MethodGet, "/api/v1/documents/analysis/"+notes, nil).Want(t, http.StatusForbidden)
 	if _, status := j.WriteOpinion(t, pro, c); status != "APPROVED" {
 		t.Fatalf("the senior's opinion is %s", status)
 	}
@@ -98,7 +106,7 @@ func rightsJourney(t *testing.T, p *platform) {
 	if !p.holdsFileOf(t, h.ID) {
 		t.Fatal("no file under DATA_DIR is named by her id: the search after her erasure would prove nothing")
 	}
-	p.erase(t, h.Account, h.personal(), c.ID, record)
+	p.erase(t, h.Account, h.personal(), c.ID, record, notes)
 	journey.Eventually(t, "her login, case, record and opinion gone", func() (bool, string) {
 		var left []string
 		if r := j.Do(t, "", http.MethodPost, "/api/v1/auth/login", map[string]string{"email": h.Email, "password": h.Password}); r.Status != http.StatusUnauthorized {

@@ -165,7 +165,7 @@ func fixture(method, path, param string) (string, error) {
 		return "{opinionCase}", nil
 	case strings.HasPrefix(path, "/api/v1/cases/"), path == "/api/v1/ai/usage/cases/{caseId}":
 		return "{case}", nil
-	case strings.HasPrefix(path, "/api/v1/records/"):
+	case strings.HasPrefix(path, "/api/v1/records/"), path == "/api/v1/documents/analysis/{documentId}":
 		return "{record}", nil
 	case strings.HasPrefix(path, "/api/v1/uploads/"):
 		return "{upload}", nil

@@ -14,9 +14,10 @@ import (
 
 // rpcCallers is who may call the internal AssignmentService: medical-opinion,
 // which must know who holds a case before case.assigned reaches it, and
-// medical-records, which lets only that professional read the records.
+// medical-records and document-analysis, which let only that professional
+// read the records and their analyses.
 var rpcCallers = rpc.Callers{
-	professionalv1connect.AssignmentServiceGetActiveAssignmentProcedure: {"medical-opinion", "medical-records"},
+	professionalv1connect.AssignmentServiceGetActiveAssignmentProcedure: {"medical-opinion", "medical-records", "document-analysis"},
 }
 
 // rpcServer is the internal AssignmentService over the service's store.
