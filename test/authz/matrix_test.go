@@ -111,6 +111,7 @@ var requests = map[string]request{
 	"POST /api/v1/documents/analyze": {body: func(f *fixtures) any { return map[string]string{"documentId": f.record} }},
 	// A record of A's case, claimed by the professional, analysed.
 	"GET /api/v1/documents/analysis/{documentId}": {owners: theProfessional},
+	"GET /api/v1/ai/providers":                    {},
 	"GET /api/v1/ai/usage":                        {},
 	// No AI request was made for the scene's case.
 	"GET /api/v1/ai/usage/cases/{caseId}": {answer: http.StatusNotFound},
@@ -206,7 +207,7 @@ func (f *fixtures) scene(t *testing.T, method, path string) map[string]string {
 		return map[string]string{"id": f.a}
 	case path == "/api/v1/documents/analysis/{documentId}":
 		c := j.OpenCase(t, f.patientA, false)
-		h, body := multipartPDF(t)
+		h, body := multipartText(t)
 		id := f.uploadRecord(t, c.ID, h, body)
 		j.Do(t, f.patientA.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", map[string]bool{"confirmIncomplete": true}).
 			Want(t, http.StatusOK)
@@ -536,7 +537,7 @@ func boot(t *testing.T, env map[string]string) *fixtures {
 		f.accounts[name] = &account{email: acc.Email, password: acc.Password, token: acc.Token}
 	}
 	draft := f.j.OpenCase(t, f.patientA, false)
-	h, body := multipartPDF(t)
+	h, body := multipartText(t)
 	f.record = f.uploadRecord(t, draft.ID, h, body)
 	// Patient B has a case of their own, so refusals are not for want of one.
 	if status, body := f.do(t, f.accounts["patient B"].token, http.MethodPost, "/api/v1/cases", newCase(f.b)); status != http.StatusCreated {
