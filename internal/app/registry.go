@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/secondopinion/platform/internal/kit/service"
+	aiproviders "github.com/secondopinion/platform/internal/services/ai/ai-providers"
 	aiusage "github.com/secondopinion/platform/internal/services/ai/ai-usage"
 	documentanalysis "github.com/secondopinion/platform/internal/services/ai/document-analysis"
 	casemanagement "github.com/secondopinion/platform/internal/services/patient/case-management"
@@ -49,7 +50,7 @@ func Catalogue() []service.Module {
 
 		{Name: "ai-orchestration", Domain: service.AI, Requires: []string{"document-analysis", "ai-providers", "medical-records", "patient-consent"}},
 		documentanalysis.Module,
-		{Name: "ai-providers", Domain: service.AI},
+		aiproviders.Module,
 		aiusage.Module,
 
 		{Name: "pricing", Domain: service.Financial},
