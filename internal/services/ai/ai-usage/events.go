@@ -40,11 +40,14 @@ func (s *Service) onRequest(ctx context.Context, tx *sql.Tx, e bus.Event, p even
 		OutputTokens: p.OutputTokens, LatencyMs: p.LatencyMs, At: at}
 	r.Cost, r.Priced = s.cfg.prices.Cost(p.Provider, p.Model, p.InputTokens, p.OutputTokens)
 	added, err := s.store.Record(ctx, tx, r)
-	if err != nil || !added || r.Cost == 0 {
+	if err != nil || !added {
 		return err
 	}
 	if !r.Priced {
 		s.Log.WarnContext(ctx, "AI request of a model without a price", "provider", p.Provider, "model", p.Model)
+	}
+	if r.Cost == 0 {
+		return nil
 	}
 	month := store.Month(at)
 	for _, scope := range s.cfg.budgets.Scopes(p.Provider) {

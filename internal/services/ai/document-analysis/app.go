@@ -73,15 +73,16 @@ func (s *Service) analyze(ctx context.Context, id string) (DocumentAnalysis, str
 	return a, rec.PatientID, nil
 }
 
-// extractText spools record rec's original to a private temporary file,
-// which extraction reads at random, and extracts its text.
+// extractText spools record rec's original to a file of the private
+// spool folder, which extraction reads at random, and extracts its text;
+// the file is gone when it returns.
 func (s *Service) extractText(ctx context.Context, rec medicalrecords.Record) (extract.Text, error) {
 	content, err := s.records.Content(ctx, rec.ID)
 	if err != nil {
 		return extract.Text{}, err
 	}
 	defer content.Close()
-	f, err := os.CreateTemp("", "analysis-*")
+	f, err := os.CreateTemp(s.spool, "record-*")
 	if err != nil {
 		return extract.Text{}, fmt.Errorf("spool record %s: %w", rec.ID, err)
 	}

@@ -17,6 +17,7 @@ package documentanalysis
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	caseassignment "github.com/secondopinion/platform/internal/clients/case-assignment"
@@ -39,7 +40,9 @@ type Service struct {
 	records     *medicalrecords.Client
 	assignments *caseassignment.Client
 	extractor   *extract.Extractor
-	dataDir     string
+	// spool holds each record's original while it is read, unencrypted:
+	// a private folder, emptied at start in case a crash left one there.
+	spool string
 }
 
 // Migrate creates or upgrades the service's tables, its outbox and inbox.
@@ -47,7 +50,14 @@ var Migrate = service.WithOutbox(store.Migrate)
 
 // New builds the service over a migrated store.
 func New(cfg Config, deps service.Deps) (*Service, error) {
-	s := &Service{store: store.New(deps.DB), dataDir: deps.DataDir}
+	dir := filepath.Join(deps.DataDir, Name)
+	s := &Service{store: store.New(deps.DB), spool: filepath.Join(dir, "spool")}
+	if err := os.RemoveAll(s.spool); err != nil {
+		return nil, fmt.Errorf("%s: empty the spool folder: %w", Name, err)
+	}
+	if err := os.MkdirAll(s.spool, 0o700); err != nil {
+		return nil, fmt.Errorf("%s: spool folder: %w", Name, err)
+	}
 	var err error
 	if s.Base, err = service.NewBase(Name, deps, subscriptions.Bind(s)); err != nil {
 		return nil, err
@@ -64,7 +74,7 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	// PDFium compiles once per process; its compiled code is kept under
 	// DATA_DIR so that a restart does not pay for it again.
 	s.extractor = extract.New(extract.Options{Tesseract: cfg.Tesseract, OCRLanguages: cfg.OCRLanguages,
-		CompileCacheDir: filepath.Join(deps.DataDir, "cache", "pdfium")})
+		CompileCacheDir: filepath.Join(dir, "pdfium")})
 	if !s.extractor.OCRAvailable() {
 		s.Log.Warn("tesseract is not installed: images and scanned pages are analysed as OCR_UNAVAILABLE", "tesseract", cfg.Tesseract)
 	}

@@ -121,11 +121,12 @@ func (r records) Content(ctx context.Context, req *connect.Request[patientv1.Con
 }
 
 type harness struct {
-	t     *testing.T
-	db    *sqldb.DB
-	svc   *documentanalysis.Service
-	peers *peers
-	base  string
+	t       *testing.T
+	dataDir string
+	db      *sqldb.DB
+	svc     *documentanalysis.Service
+	peers   *peers
+	base    string
 }
 
 func newHarness(t *testing.T, db *sqldb.DB) *harness {
@@ -139,8 +140,18 @@ func newHarness(t *testing.T, db *sqldb.DB) *harness {
 	mux.Handle(professionalv1connect.NewAssignmentServiceHandler(assignments{p: p}))
 	mem := rpc.NewInProcess(mux)
 	t.Cleanup(func() { mem.Close() })
+	dataDir := t.TempDir()
+	// A crash left a record's plaintext in the spool: it does not survive
+	// the start.
+	leftover := filepath.Join(dataDir, documentanalysis.Name, "spool", "record-crashed")
+	if err := os.MkdirAll(filepath.Dir(leftover), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(leftover, []byte(report), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	svc, err := documentanalysis.New(documentanalysis.Config{Tesseract: "tesseract", OCRLanguages: "eng"}, service.Deps{
-		Region: "EU", DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler), DB: db, Bus: inproc.New(),
+		Region: "EU", DataDir: dataDir, Log: slog.New(slog.DiscardHandler), DB: db, Bus: inproc.New(),
 		Peer: func(string) (service.Peer, error) { return service.Peer{HTTP: mem.Client(), URL: rpc.BaseURL}, nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +161,7 @@ func newHarness(t *testing.T, db *sqldb.DB) *harness {
 		ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
-	return &harness{t: t, db: db, svc: svc, peers: p, base: "http://" + ln.Addr().String()}
+	return &harness{t: t, dataDir: dataDir, db: db, svc: svc, peers: p, base: "http://" + ln.Addr().String()}
 }
 
 func (h *harness) add(caseID, fileType string, content []byte) string {
@@ -320,6 +331,11 @@ func TestFileTypes(t *testing.T) {
 	}
 	if code, _, _ := h.do("pro", http.MethodPost, "/api/v1/documents/analyze", `{"documentId":"`+dcm+`"}`); code != http.StatusForbidden {
 		t.Errorf("analysis by a professional: %d, want 403", code)
+	}
+
+	// No original stays in the spool: not the crashed one, not these.
+	if left, err := os.ReadDir(filepath.Join(h.dataDir, documentanalysis.Name, "spool")); err != nil || len(left) != 0 {
+		t.Errorf("the spool holds %v (%v)", left, err)
 	}
 
 	// An erased case's analyses go with it.
