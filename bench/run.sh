@@ -14,10 +14,14 @@
 #   6. document-analysis NLP: precision and recall of the rules on the
 #      labelled corpus (TestCorpusEvaluation, its tables as Markdown through
 #      NLP_EVAL_REPORT) and their throughput (BenchmarkAnalyze).
-# bench/run.sh nlp runs part 6 alone and prints its section of RESULTS.md
-# (and the lines of its commands) instead of rewriting the file.
+#   7. document-analysis extraction: pages/s and MiB/s per document type
+#      (BenchmarkExtract), and pdftotext on the same PDFs.
+# bench/run.sh nlp runs part 6 alone, bench/run.sh extract part 7, and
+# prints its section of RESULTS.md (and the lines of its commands) instead
+# of rewriting the file.
 # Needs PostgreSQL at TEST_DATABASE_URL and NATS at TEST_NATS_URL (defaults
-# below); installs nginx and wrk with apt-get when they are missing.
+# below); installs nginx and wrk, and poppler-utils (pdftotext) for part 7,
+# with apt-get when they are missing.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -25,9 +29,9 @@ OUT=bench/out
 BIN=$OUT/secondopinion
 ONLY=${1:-}
 case $ONLY in
-'' | nlp) ;;
+'' | nlp | extract) ;;
 *)
-	echo "usage: bench/run.sh [nlp]" >&2
+	echo "usage: bench/run.sh [nlp|extract]" >&2
 	exit 2
 	;;
 esac
@@ -305,6 +309,287 @@ $(nproc) cores shared with other work.
 EOF
 }
 
+# ---------------------------------------------------------------- part 7
+# Defined here too, so that bench/run.sh extract runs it alone; a whole run
+# calls extract_measure after part 6.
+EXTRACT_PKG=./internal/services/ai/document-analysis/extract
+EXTRACT_DOCS=$OUT/extract
+EXTRACT_COUNT=3
+# pdftotext runs per round, a round per PDF lasting about a second or more.
+PEER_ROUNDS=3
+declare -A PEER_RUNS=([report.pdf]=50 [report200.pdf]=5)
+
+# extract_measure runs BenchmarkExtract, which also writes the documents it
+# extracts to $EXTRACT_DOCS (through EXTRACT_BENCH_OUT, an absolute path
+# since go test runs in the package's directory), then times pdftotext on
+# the same PDFs: PEER_ROUNDS rounds of PEER_RUNS runs each, one after the
+# other, text to /dev/null. Each round is one line of
+# $OUT/extract-pdftotext.txt: file, pages, bytes, runs, seconds.
+extract_measure() {
+	local f path pages bytes runs round t0 t1
+	EXTRACT_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	EXTRACT_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+	PEER_LOAD=
+	PEER_VERSION=
+	PEER_WORDS=
+	if ! command -v pdftotext >/dev/null || ! command -v pdfinfo >/dev/null; then
+		log "pdftotext or pdfinfo is missing: running apt-get install -y poppler-utils"
+		apt-get install -y poppler-utils >&2 || log "installing poppler-utils failed: part 7 has no peer in this run"
+	fi
+	rm -rf "$EXTRACT_DOCS"
+	rm -f "$OUT/extract.txt" "$OUT/extract-pdftotext.txt"
+	log "go test -bench '^BenchmarkExtract\$' $EXTRACT_PKG (documents into $EXTRACT_DOCS)"
+	COMMANDS+=("EXTRACT_BENCH_OUT=\$PWD/$EXTRACT_DOCS $(quoted go test -run '^$' -bench '^BenchmarkExtract$' -benchtime "$BENCHTIME" -count "$EXTRACT_COUNT" "$EXTRACT_PKG")")
+	if ! EXTRACT_BENCH_OUT="$PWD/$EXTRACT_DOCS" go test -run '^$' -bench '^BenchmarkExtract$' -benchtime "$BENCHTIME" \
+		-count "$EXTRACT_COUNT" "$EXTRACT_PKG" >"$OUT/extract.txt" 2>&1; then
+		echo "go test for extract failed: see $OUT/extract.txt" >&2
+		tail -n 20 "$OUT/extract.txt" >&2
+	fi
+	if ! command -v pdftotext >/dev/null; then
+		return 0
+	fi
+	PEER_VERSION=$(pdftotext -v 2>&1 | awk 'NR == 1 { print $NF }')
+	PEER_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+	# The words pdftotext reads from report.pdf, against report.txt's (the
+	# words written into the PDF, which BenchmarkExtract checks Extract
+	# returns exactly).
+	if [ -r "$EXTRACT_DOCS/report.pdf" ] && [ -r "$EXTRACT_DOCS/report.txt" ]; then
+		COMMANDS+=("$(quoted pdftotext "$EXTRACT_DOCS/report.pdf" "$OUT/extract-pdftotext-report.txt")   # its words compared with report.txt's")
+		pdftotext "$EXTRACT_DOCS/report.pdf" "$OUT/extract-pdftotext-report.txt"
+		if cmp -s <(tr -s '[:space:]' '\n' <"$OUT/extract-pdftotext-report.txt" | grep .) \
+			<(tr -s '[:space:]' '\n' <"$EXTRACT_DOCS/report.txt" | grep .); then
+			PEER_WORDS=same
+		else
+			PEER_WORDS=different
+		fi
+	fi
+	for f in report.pdf report200.pdf; do
+		path=$EXTRACT_DOCS/$f
+		[ -r "$path" ] || continue
+		pages=$(pdfinfo "$path" 2>/dev/null | awk '/^Pages:/ { print $2 }')
+		bytes=$(stat -c %s "$path")
+		runs=${PEER_RUNS[$f]}
+		log "pdftotext $path /dev/null: $PEER_ROUNDS rounds of $runs runs"
+		COMMANDS+=("for i in \$(seq $runs); do pdftotext $path /dev/null; done   # $PEER_ROUNDS rounds, each timed with date +%s.%N")
+		pdftotext "$path" /dev/null # warm-up: the file and pdftotext in the page cache
+		for round in $(seq "$PEER_ROUNDS"); do
+			t0=$(date +%s.%N)
+			for _ in $(seq "$runs"); do pdftotext "$path" /dev/null; done
+			t1=$(date +%s.%N)
+			echo "$f $pages $bytes $runs $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')" >>"$OUT/extract-pdftotext.txt"
+		done
+	done
+}
+
+# extract_range file regexp unit [divisor]: metric_range with as many
+# decimals as three significant digits need (for figures from 0.1 to 10^6).
+extract_range() {
+	local lo_hi
+	lo_hi=$(metric_range "$1" "$2" "$3" '%.6g' "${4:-1}")
+	awk -v s="$lo_hi" 'function f(v) { return sprintf(v >= 100 ? "%.0f" : v >= 10 ? "%.1f" : v >= 1 ? "%.2f" : "%.3f", v) }
+		BEGIN {
+			if (s == "n/a") { print s; exit }
+			n = split(s, p, "–"); a = f(p[1]); b = f(p[n])
+			print (a == b) ? a : a "–" b
+		}'
+}
+
+# peer_rate file unit: pdftotext's lowest–highest rate over the rounds on
+# file, unit pages/s or MiB/s; with "best" as third argument the highest alone.
+peer_rate() {
+	[ -r "$OUT/extract-pdftotext.txt" ] || {
+		echo n/a
+		return
+	}
+	awk -v f="$1" -v unit="$2" -v best="${3:-}" '
+		function g(v) { return sprintf(v >= 100 ? "%.0f" : v >= 10 ? "%.1f" : v >= 1 ? "%.2f" : "%.3f", v) }
+		$1 == f && $5 > 0 {
+			v = (unit == "pages/s" ? $2 : $3 / 1048576) * $4 / $5
+			if (count == 0 || v < lo) lo = v
+			if (count == 0 || v > hi) hi = v
+			count++
+		}
+		END {
+			if (count == 0) print (best ? "" : "n/a")
+			else if (best) print hi
+			else print (g(lo) == g(hi)) ? g(lo) : g(lo) "–" g(hi)
+		}' "$OUT/extract-pdftotext.txt"
+}
+
+# extract_rows: one row of table 7a per sub-benchmark.
+extract_rows() {
+	local name label file size pages
+	for name in pdf pdf200 docx text dicom png-ocr; do
+		case $name in
+		pdf) label="PDF, text layer" file=report.pdf ;;
+		pdf200) label="PDF, text layer" file=report200.pdf ;;
+		docx) label="DOCX" file=report.docx ;;
+		text) label="plain text" file=report.txt ;;
+		dicom) label="DICOM (one.explicit.dcm)" file=internal/kit/dicom/testdata/one.explicit.dcm ;;
+		png-ocr) label="PNG, 300 DPI, OCR" file=page1.png ;;
+		esac
+		[ "$name" = dicom ] || file=$EXTRACT_DOCS/$file
+		size=$(stat -c %s "$file" 2>/dev/null || true)
+		case $name in
+		pdf | docx | text) pages=20 ;;
+		pdf200) pages=200 ;;
+		dicom) pages="none" ;;
+		png-ocr) pages=1 ;;
+		esac
+		if ! grep -q "^BenchmarkExtract/$name-[0-9]" "$OUT/extract.txt" 2>/dev/null; then
+			if [ "$name" = png-ocr ] && ! command -v tesseract >/dev/null; then
+				printf '| %s | `%s` | | %s | skipped: tesseract is not installed | | | |\n' "$label" "$name" "$pages"
+			else
+				printf '| %s | `%s` | | %s | no result: see %s | | | |\n' "$label" "$name" "$pages" "$OUT/extract.txt"
+			fi
+			continue
+		fi
+		printf '| %s | `%s` | %s | %s | %s | %s | %s | %s |\n' "$label" "$name" \
+			"$(awk -v b="$size" 'BEGIN { if (b == "") print "?"; else if (b >= 1048576) printf "%.1f MiB", b / 1048576; else printf "%.1f KiB", b / 1024 }')" \
+			"$pages" \
+			"$([ "$pages" = none ] && echo "–" || extract_range "$OUT/extract.txt" "BenchmarkExtract/$name\$" pages/s)" \
+			"$(extract_range "$OUT/extract.txt" "BenchmarkExtract/$name\$" MiB/s)" \
+			"$(extract_range "$OUT/extract.txt" "BenchmarkExtract/$name\$" ns/op 1e6)" \
+			"$(extract_range "$OUT/extract.txt" "BenchmarkExtract/$name\$" B/op 1048576)"
+	done
+}
+
+# extract_peer_rows: table 7b, Extract on each PDF next to pdftotext.
+extract_peer_rows() {
+	local name file pages ours peer
+	for name in pdf pdf200; do
+		case $name in
+		pdf) file=report.pdf pages=20 ;;
+		pdf200) file=report200.pdf pages=200 ;;
+		esac
+		ours=$(metric_range "$OUT/extract.txt" "BenchmarkExtract/$name\$" pages/s '%.6g')
+		peer=$(peer_rate "$file" pages/s best)
+		printf '| `%s` | %s | %s | %s | %s | %s | %s |\n' "$file" "$pages" \
+			"$(extract_range "$OUT/extract.txt" "BenchmarkExtract/$name\$" pages/s)" \
+			"$(peer_rate "$file" pages/s)" \
+			"$(extract_range "$OUT/extract.txt" "BenchmarkExtract/$name\$" MiB/s)" \
+			"$(peer_rate "$file" MiB/s)" \
+			"$(ratio "${ours##*–}" "$peer")"
+	done
+}
+
+# cost_split ms20 ms200: "F ms per document and P ms per page", the fixed
+# and per-page cost that fit the time of the 20- and 200-page PDFs.
+cost_split() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "" || b == "") { print "n/a"; exit }
+		p = (b - a) / 180; f = a - 20 * p
+		if (f < 1) printf "under 1 ms per document (the fit gives %.1f) and %.2f ms per page\n", f, p
+		else printf "%.1f ms per document and %.2f ms per page\n", f, p
+	}'
+}
+
+# extract_costs: the fixed and per-page costs of Extract and pdftotext,
+# from the best run of each on each PDF.
+extract_costs() {
+	local ours20 ours200 peer20 peer200
+	ours20=$(metric_range "$OUT/extract.txt" 'BenchmarkExtract/pdf$' ns/op '%.6g' 1e6)
+	ours200=$(metric_range "$OUT/extract.txt" 'BenchmarkExtract/pdf200$' ns/op '%.6g' 1e6)
+	[ "$ours20" = n/a ] && ours20=
+	[ "$ours200" = n/a ] && ours200=
+	echo "Fitting the best runs on 20 and 200 pages to a fixed cost per document"
+	echo "and one per page (a rough fit of two points): Extract takes about $(cost_split "${ours20%%–*}" "${ours200%%–*}"),"
+	if [ -r "$OUT/extract-pdftotext.txt" ]; then
+		peer20=$(awk '$1 == "report.pdf" && $4 > 0 { v = 1000 * $5 / $4; if (m == "" || v < m) m = v } END { print m }' "$OUT/extract-pdftotext.txt")
+		peer200=$(awk '$1 == "report200.pdf" && $4 > 0 { v = 1000 * $5 / $4; if (m == "" || v < m) m = v } END { print m }' "$OUT/extract-pdftotext.txt")
+		echo "pdftotext about $(cost_split "$peer20" "$peer200")."
+	else
+		echo "pdftotext n/a (not run)."
+	fi
+}
+
+# extract_peer_note: what the peer's absence or words mean.
+extract_peer_note() {
+	if [ -z "$PEER_VERSION" ]; then
+		echo "**pdftotext is not installed** (\`apt-get install poppler-utils\` failed or"
+		echo "is not allowed here): this run has no peer, so its column is n/a."
+		return
+	fi
+	case $PEER_WORDS in
+	same) echo "pdftotext read the same $(tr -s '[:space:]' '\n' <"$EXTRACT_DOCS/report.txt" | grep -c .) words from \`report.pdf\` as were written into it (\`report.txt\`), as Extract does (the benchmark checks it), so both do the same work." ;;
+	different) echo "**pdftotext's words from \`report.pdf\` differ from those written into it** (\`report.txt\`; its output is $OUT/extract-pdftotext-report.txt), while Extract returns them exactly (the benchmark checks it)." ;;
+	*) echo "(The words pdftotext reads were not compared: the benchmark wrote no documents.)" ;;
+	esac
+}
+
+# extract_section prints section 7 of RESULTS.md from extract_measure's
+# outputs.
+extract_section() {
+	cat <<EOF
+## 7. document-analysis extraction vs pdftotext
+
+\`go test -bench\` on $EXTRACT_DATE at commit $COMMIT, $cpu, $(nproc) cores, Go $(go env GOVERSION), load average $EXTRACT_LOAD as it began; pdftotext ${PEER_VERSION:-(not installed)} right after it, load average ${PEER_LOAD:-n/a} as it began.
+\`BenchmarkExtract\` (\`internal/services/ai/document-analysis/extract\`,
+bench_test.go) calls \`Extractor.Extract\` on one document per op, in one
+goroutine, $EXTRACT_COUNT runs of \`-benchtime $BENCHTIME\` (a run of the slow
+documents is one or two ops). The documents are made by the benchmark, the
+same bytes in every run, and written to $EXTRACT_DOCS/: a made-up clinical
+report (ASCII, 50 lines of 10-point Helvetica on each A4 page, about 4 KB
+of text a page) as a PDF with a text layer (go-pdf/fpdf, compressed, no
+embedded fonts or images) of 20 and of 200 pages, as a DOCX and as a plain
+text file (20 pages, a page break or form feed between pages); page 1 of
+the PDF rendered at 300 DPI as a grey PNG (2480×3507) through tesseract;
+and kit/dicom's test file, whose attributes are read without pixels (no
+pages). Before the timer starts, each extracts once and is checked: OK,
+the right number of pages, the very words written (PDF, DOCX, text) or at
+least 90% of them (OCR). PDFium's compilation and tesseract's start-up
+data are thus outside the timed loop; each PDF still gets a fresh PDFium
+instance, as in service. MiB/s is the document's bytes (MiB = 2^20 B).
+
+**7a. Extract per document type** (lowest–highest of the runs):
+
+| document | sub-benchmark | size | pages | pages/s | MiB/s | ms per document | MiB allocated per document |
+|---|---|---|---|---|---|---|---|
+$(extract_rows)
+
+**7b. PDF text layer: Extract vs pdftotext on the same files.** The peer
+is \`pdftotext FILE /dev/null\` (poppler-utils, its default reading order),
+$PEER_ROUNDS rounds of ${PEER_RUNS[report.pdf]} runs on \`report.pdf\` and of ${PEER_RUNS[report200.pdf]} on \`report200.pdf\`, each round
+timed with \`date +%s.%N\` after a first run to warm the page cache; pages
+from \`pdfinfo\`. Extract/pdftotext divides the best run of each.
+
+| PDF | pages | Extract pages/s | pdftotext pages/s | Extract MiB/s | pdftotext MiB/s | Extract/pdftotext |
+|---|---|---|---|---|---|---|
+$(extract_peer_rows)
+
+$(extract_peer_note)
+$(extract_costs)
+
+pdftotext is native C++ and each run is a new process, so its figures
+include starting it (exec, dynamic linking, poppler's set-up: most of its
+fixed cost), which the 200-page file spreads thin. Extract runs in the
+benchmark's process but reads the PDF with PDFium compiled to WebAssembly
+and run by wazero, in a sandboxed instance per document (its own memory,
+no file system, killed at the deadline) that a hostile upload cannot
+escape; that instance is cheap (the fixed cost above), while every page
+pays for PDFium's code running as WebAssembly and for the calls into it
+(wazero's context watch on each call, the page text copied out). The
+pages here hold enough letters that no page is checked for a scan's image.
+The two are different engines, so the ratio is not WebAssembly's overhead
+alone: PDFium natively was not measured. Go's allocations per PDF (last
+column of 7a) are mostly the instance's WebAssembly memory and wazero's
+per-call bookkeeping, in a heap profile. A scanned page costs OCR's rate
+instead (the PNG row), whatever its file type. DOCX, text and DICOM are
+read in Go without PDFium, so their rates have no peer here. Both tools
+share the $(nproc) cores with whatever else runs on this machine (the load
+averages above).
+EOF
+}
+
+if [ "$ONLY" = extract ]; then
+	extract_measure
+	report_facts
+	extract_section
+	log "its commands, for the Commands list of RESULTS.md:"
+	printf '%s\n' "${COMMANDS[@]}" >&2
+	exit 0
+fi
+
 if [ "$ONLY" = nlp ]; then
 	nlp_measure
 	report_facts
@@ -541,6 +826,9 @@ UPLOAD_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # ---------------------------------------------------------------- part 6
 nlp_measure
+
+# ---------------------------------------------------------------- part 7
+extract_measure
 
 # ---------------------------------------------------------------- report
 log "writing bench/RESULTS.md"
@@ -793,6 +1081,8 @@ the file's size; a figure near the file's size would mean something holds
 it whole.
 
 $(nlp_section)
+
+$(extract_section)
 
 ## Commands
 
