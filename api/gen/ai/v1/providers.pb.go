@@ -30,11 +30,11 @@ type SynthesizeRequest struct {
 	Language  string                 `protobuf:"bytes,5,opt,name=language,proto3" json:"language,omitempty"`                    // ISO 639-1 of the summary; "" for the default
 	Documents []*Document            `protobuf:"bytes,6,rep,name=documents,proto3" json:"documents,omitempty"`
 	Patient   *PatientContext        `protobuf:"bytes,7,opt,name=patient,proto3" json:"patient,omitempty"`
-	// ai_processing_consent is the patient's AI_PROCESSING consent, as the
-	// caller checked it: false, and no provider is called.
-	AiProcessingConsent bool `protobuf:"varint,8,opt,name=ai_processing_consent,json=aiProcessingConsent,proto3" json:"ai_processing_consent,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// patient_id is the case's patient (UUID), whose AI_PROCESSING consent
+	// the service checks before any provider is called; never sent to one.
+	PatientId     string `protobuf:"bytes,9,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SynthesizeRequest) Reset() {
@@ -116,11 +116,11 @@ func (x *SynthesizeRequest) GetPatient() *PatientContext {
 	return nil
 }
 
-func (x *SynthesizeRequest) GetAiProcessingConsent() bool {
+func (x *SynthesizeRequest) GetPatientId() string {
 	if x != nil {
-		return x.AiProcessingConsent
+		return x.PatientId
 	}
-	return false
+	return ""
 }
 
 type Document struct {
@@ -655,7 +655,7 @@ var File_ai_v1_providers_proto protoreflect.FileDescriptor
 
 const file_ai_v1_providers_proto_rawDesc = "" +
 	"\n" +
-	"\x15ai/v1/providers.proto\x12\x05ai.v1\"\xb6\x02\n" +
+	"\x15ai/v1/providers.proto\x12\x05ai.v1\"\xa7\x02\n" +
 	"\x11SynthesizeRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x17\n" +
@@ -664,8 +664,9 @@ const file_ai_v1_providers_proto_rawDesc = "" +
 	"\tspecialty\x18\x04 \x01(\tR\tspecialty\x12\x1a\n" +
 	"\blanguage\x18\x05 \x01(\tR\blanguage\x12-\n" +
 	"\tdocuments\x18\x06 \x03(\v2\x0f.ai.v1.DocumentR\tdocuments\x12/\n" +
-	"\apatient\x18\a \x01(\v2\x15.ai.v1.PatientContextR\apatient\x122\n" +
-	"\x15ai_processing_consent\x18\b \x01(\bR\x13aiProcessingConsent\"\\\n" +
+	"\apatient\x18\a \x01(\v2\x15.ai.v1.PatientContextR\apatient\x12\x1d\n" +
+	"\n" +
+	"patient_id\x18\t \x01(\tR\tpatientIdJ\x04\b\b\x10\t\"\\\n" +
 	"\bDocument\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12*\n" +

@@ -19,7 +19,7 @@ import (
 )
 
 // rpcCallers is who may ask for a synthesis: ai-orchestration, which
-// checked the patient's consent and gathers the documents' passages.
+// gathers the documents' passages.
 var rpcCallers = rpc.Callers{
 	aiv1connect.ProviderServiceSynthesizeProcedure: {"ai-orchestration"},
 }
@@ -34,6 +34,17 @@ func (r *rpcServer) Synthesize(ctx context.Context, req *connect.Request[aiv1.Sy
 	if err != nil {
 		return nil, rpc.Error(ctx, err)
 	}
+	patient := req.Msg.GetPatientId()
+	if _, err := uuid.Parse(patient); err != nil {
+		return nil, rpc.Error(ctx, fault.Invalid("patient_id", "must be a UUID"))
+	}
+	// The consent is asked here, not taken from the caller: the service
+	// that sends the data out is the one that must honour it.
+	consent, err := r.s.consents.Check(ctx, patient, vocab.ConsentAIProcessing)
+	if err != nil {
+		return nil, rpc.Error(ctx, err)
+	}
+	in.Consent.AIProcessing = consent.Granted
 	res, err := r.s.synthesize(ctx, in)
 	if err != nil {
 		return nil, rpc.Error(ctx, domain.Fault(err))
@@ -69,8 +80,7 @@ func (s *Service) synthesize(ctx context.Context, req domain.SynthesisRequest) (
 // fromProto reads a request; Validate (in the router) checks the rest.
 func fromProto(m *aiv1.SynthesizeRequest) (domain.SynthesisRequest, error) {
 	req := domain.SynthesisRequest{RequestID: m.GetRequestId(), CaseID: m.GetCaseId(), CaseType: m.GetCaseType(),
-		Specialty: vocab.Specialty(m.GetSpecialty()), Language: vocab.Language(m.GetLanguage()),
-		Consent: domain.Consent{AIProcessing: m.GetAiProcessingConsent()}}
+		Specialty: vocab.Specialty(m.GetSpecialty()), Language: vocab.Language(m.GetLanguage())}
 	for _, d := range m.GetDocuments() {
 		doc := domain.Document{ID: d.GetId(), Title: d.GetTitle()}
 		for _, p := range d.GetPassages() {

@@ -2,7 +2,8 @@
 // synthesis (ProviderService.Synthesize, for ai-orchestration) through
 // the router of router/ — routing by case type and specialty, failover,
 // a circuit breaker per provider — behind the privacy gate of domain/
-// (nothing without AI_PROCESSING consent, only allowed providers,
+// (nothing without the patient's AI_PROCESSING consent, which it asks
+// patient-consent for, only allowed providers,
 // identifiers removed before any external one). Every attempt is
 // published as ai.request.completed or ai.request.failed for ai-usage;
 // once ai.budget.exceeded says a monthly budget is spent, requests go to
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/secondopinion/platform/api/gen/ai/v1/aiv1connect"
+	patientconsent "github.com/secondopinion/platform/internal/clients/patient-consent"
 	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
@@ -55,8 +57,9 @@ type Config struct {
 // Service is a running ai-providers target.
 type Service struct {
 	*service.Base
-	cfg   Config
-	store *store.Store
+	cfg      Config
+	store    *store.Store
+	consents *patientconsent.Client
 	// router serves requests; local serves them while a budget is spent.
 	router, local *router.Router
 	// models names each provider's model, for the usage events.
@@ -108,6 +111,13 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	if s.Base, err = service.NewBase(Name, deps, subscriptions.Bind(s)); err != nil {
 		return nil, err
 	}
+	peer, err := s.Peer(patientconsent.Target)
+	if err != nil {
+		return nil, err
+	}
+	s.consents = patientconsent.New(peer)
+	// Without the consent service no synthesis can be admitted.
+	s.Check(patientconsent.Target, s.consents.Ready)
 	s.routes(s.API)
 	path, h := aiv1connect.NewProviderServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers))
 	s.ServeRPC(aiv1connect.ProviderServiceName, path, h)

@@ -3,19 +3,24 @@ package aiproviders_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/secondopinion/platform/api/events"
 	aiv1 "github.com/secondopinion/platform/api/gen/ai/v1"
 	"github.com/secondopinion/platform/api/gen/ai/v1/aiv1connect"
+	patientv1 "github.com/secondopinion/platform/api/gen/patient/v1"
+	"github.com/secondopinion/platform/api/gen/patient/v1/patientv1connect"
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/rpc"
@@ -38,12 +43,44 @@ var tokens = testkit.Tokens{
 }
 
 type harness struct {
-	t    *testing.T
-	db   *sqldb.DB
-	svc  *aiproviders.Service
-	fake *providertest.Server
-	base string
-	mem  *rpc.InProcess
+	t        *testing.T
+	db       *sqldb.DB
+	svc      *aiproviders.Service
+	fake     *providertest.Server
+	base     string
+	mem      *rpc.InProcess
+	consents *consents
+}
+
+// patient is the identifier-laden record's patient.
+const patient = "0190a4b2-0000-7000-8000-00000000fa7e"
+
+// consents stands in for patient-consent: which patients consented to
+// AI_PROCESSING.
+type consents struct {
+	patientv1connect.UnimplementedConsentServiceHandler
+	mu      sync.Mutex
+	granted map[string]bool
+}
+
+func (c *consents) Check(_ context.Context, req *connect.Request[patientv1.CheckConsentRequest]) (*connect.Response[patientv1.CheckConsentResponse], error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if req.Msg.Purpose != "AI_PROCESSING" {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("unexpected purpose"))
+	}
+	ok := c.granted[req.Msg.PatientId]
+	res := &patientv1.CheckConsentResponse{Granted: ok, CurrentVersion: "2026-01"}
+	if ok {
+		res.Version = "2026-01"
+	}
+	return connect.NewResponse(res), nil
+}
+
+func (c *consents) set(patient string, granted bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.granted[patient] = granted
 }
 
 // start runs the service with the local provider and an OpenAI-compatible
@@ -54,9 +91,17 @@ func start(t *testing.T, db *sqldb.DB) *harness {
 		t.Fatal(err)
 	}
 	fake := providertest.New(t, providertest.OpenAI)
+	cs := &consents{granted: map[string]bool{patient: true}}
+	mux := http.NewServeMux()
+	mux.Handle(patientv1connect.NewConsentServiceHandler(cs))
+	consentMem := rpc.NewInProcess(mux)
+	t.Cleanup(func() { consentMem.Close() })
 	svc, err := aiproviders.New(aiproviders.Config{Routes: "ONCOLOGY=openai,local", DefaultChain: "local", Allowed: "openai",
 		OpenAIURL: fake.URL, OpenAIKey: "sk-test", OpenAIModel: "gpt-4o-mini", Now: func() time.Time { return now }},
-		service.Deps{Region: "EU", Log: slog.New(slog.DiscardHandler), DB: db, Bus: inproc.New(), Metrics: telemetry.NewMetrics()})
+		service.Deps{Region: "EU", Log: slog.New(slog.DiscardHandler), DB: db, Bus: inproc.New(), Metrics: telemetry.NewMetrics(),
+			Peer: func(string) (service.Peer, error) {
+				return service.Peer{HTTP: consentMem.Client(), URL: rpc.BaseURL}, nil
+			}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +112,7 @@ func start(t *testing.T, db *sqldb.DB) *harness {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
-	return &harness{t: t, db: db, svc: svc, fake: fake, base: "http://" + ln.Addr().String(), mem: mem}
+	return &harness{t: t, db: db, svc: svc, fake: fake, base: "http://" + ln.Addr().String(), mem: mem, consents: cs}
 }
 
 func (h *harness) client(token string) aiv1connect.ProviderServiceClient {
@@ -78,10 +123,10 @@ func (h *harness) client(token string) aiv1connect.ProviderServiceClient {
 }
 
 // request is the identifier-laden record as ai-orchestration sends it.
-func request(specialty string, consent bool) (*aiv1.SynthesizeRequest, []string) {
+func request(specialty string) (*aiv1.SynthesizeRequest, []string) {
 	req, secrets := providertest.IdentifierLaden()
 	m := &aiv1.SynthesizeRequest{RequestId: req.RequestID, CaseId: req.CaseID, CaseType: req.CaseType, Specialty: specialty,
-		Language: string(req.Language), AiProcessingConsent: consent}
+		Language: string(req.Language), PatientId: patient}
 	for _, d := range req.Documents {
 		doc := &aiv1.Document{Id: d.ID, Title: d.Title}
 		for _, p := range d.Passages {
@@ -128,7 +173,7 @@ func TestSynthesis(t *testing.T) {
 	testkit.ForEachEngine(t, aiproviders.Name, func(t *testing.T, db *sqldb.DB) {
 		h := start(t, db)
 		ctx := context.Background()
-		req, secrets := request("ONCOLOGY", true)
+		req, secrets := request("ONCOLOGY")
 		res, err := h.client("service:ai-orchestration").Synthesize(ctx, connect.NewRequest(req))
 		if err != nil {
 			t.Fatal(err)
@@ -160,7 +205,7 @@ func TestSynthesis(t *testing.T) {
 		}
 		// Another specialty's chain is local alone.
 		if res, err := h.client("service:ai-orchestration").Synthesize(ctx, connect.NewRequest(func() *aiv1.SynthesizeRequest {
-			r, _ := request("CARDIOLOGY", true)
+			r, _ := request("CARDIOLOGY")
 			return r
 		}())); err != nil || res.Msg.Provider != "local" {
 			t.Fatalf("the default chain: %+v %v", res, err)
@@ -218,11 +263,21 @@ func (h *harness) get(token string, into any) int {
 func TestGates(t *testing.T) {
 	h := start(t, testkit.OpenDB(t, sqldb.SQLite, aiproviders.Name))
 	ctx := context.Background()
-	req, _ := request("ONCOLOGY", false)
+	req, _ := request("ONCOLOGY")
+	h.consents.set(patient, false)
 	if _, err := h.client("service:ai-orchestration").Synthesize(ctx, connect.NewRequest(req)); connect.CodeOf(err) != connect.CodePermissionDenied {
 		t.Errorf("without consent: %v, want PermissionDenied", err)
 	}
-	req.AiProcessingConsent = true
+	h.consents.set(patient, true)
+	other := proto.Clone(req).(*aiv1.SynthesizeRequest)
+	other.PatientId = "0190a4b2-0000-7000-8000-0000000000b0" // never consented
+	if _, err := h.client("service:ai-orchestration").Synthesize(ctx, connect.NewRequest(other)); connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Errorf("a patient who never consented: %v, want PermissionDenied", err)
+	}
+	other.PatientId = "nobody"
+	if _, err := h.client("service:ai-orchestration").Synthesize(ctx, connect.NewRequest(other)); connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Errorf("a malformed patient id: %v, want InvalidArgument", err)
+	}
 	if _, err := h.client("service:document-analysis").Synthesize(ctx, connect.NewRequest(req)); connect.CodeOf(err) != connect.CodePermissionDenied {
 		t.Errorf("as document-analysis: %v, want PermissionDenied", err)
 	}
@@ -255,7 +310,7 @@ func TestGates(t *testing.T) {
 	if err := h.svc.Consume(ctx, spent); err != nil {
 		t.Fatal(err)
 	}
-	req, _ = request("ONCOLOGY", true)
+	req, _ = request("ONCOLOGY")
 	res, err := h.client("service:ai-orchestration").Synthesize(ctx, connect.NewRequest(req))
 	if err != nil || res.Msg.Provider != "local" || len(h.fake.Requests()) != 0 {
 		t.Errorf("with the budget spent: %+v %v, %d requests to openai", res, err, len(h.fake.Requests()))
@@ -278,7 +333,10 @@ func TestConfig(t *testing.T) {
 			t.Errorf("%+v started", cfg)
 		}
 	}
-	if _, err := aiproviders.New(aiproviders.Config{}, service.Deps{Log: slog.New(slog.DiscardHandler), DB: db, Bus: inproc.New()}); err != nil {
+	peer := func(string) (service.Peer, error) {
+		return service.Peer{HTTP: http.DefaultClient, URL: "http://127.0.0.1:1"}, nil
+	}
+	if _, err := aiproviders.New(aiproviders.Config{}, service.Deps{Log: slog.New(slog.DiscardHandler), DB: db, Bus: inproc.New(), Peer: peer}); err != nil {
 		t.Errorf("the embedded default: %v", err)
 	}
 }

@@ -16,13 +16,13 @@ import (
 )
 
 // rpcCallers is who may call the internal APIs: the ConsentService the
-// services that will have to honour a consent — AI processing
-// (ai-orchestration), sharing records with professionals
-// (case-management, case-assignment, medical-records), none of which
-// calls it yet; the PatientDataService patient-identity alone, which has
-// checked and audited the patient's request for their export.
+// services that honour a consent — AI processing (ai-providers, before
+// any provider is called; ai-orchestration), sharing records with
+// professionals (case-management, case-assignment, medical-records); the
+// PatientDataService patient-identity alone, which has checked and
+// audited the patient's request for their export.
 var rpcCallers = rpc.Callers{
-	patientv1connect.ConsentServiceCheckProcedure:      {"ai-orchestration", "case-management", "case-assignment", "medical-records"},
+	patientv1connect.ConsentServiceCheckProcedure:      {"ai-providers", "ai-orchestration", "case-management", "case-assignment", "medical-records"},
 	patientv1connect.PatientDataServiceExportProcedure: {"patient-identity"},
 }
 
