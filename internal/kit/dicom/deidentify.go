@@ -549,3 +549,11 @@ func dummyValue(vr string, n int) []byte {
 	}
 	return make([]byte, m)
 }
+
+// Kept reports whether Deidentify keeps attribute (group, element) as it
+// is: what a reader of de-identified data may be shown of a file. The
+// descriptions and dates a scanner writes are not: they may name the
+// patient.
+func Kept(group, element uint16) bool {
+	return actionFor(tag(uint32(group)<<16|uint32(element))) == actRetain
+}

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 
@@ -9,21 +10,18 @@ import (
 	"github.com/secondopinion/platform/internal/kit/fault"
 )
 
-// dicomText reads a DICOM Part 10 file's descriptive attributes, in this
+// dicomText reads a DICOM Part 10 file's descriptive attributes that
+// de-identification keeps (PS3.15 Basic Profile, dicom.Kept), in this
 // order, each only when present and not empty: Modality (0008,0060), Body
-// Part Examined (0018,0015), Study Description (0008,1030), Series
-// Description (0008,103E), Study Date (0008,0020), SOP Class UID
-// (0008,0016), Rows (0028,0010), Columns (0028,0011), and Number of Frames
-// (0028,0008) when above 1.
+// Part Examined (0018,0015), SOP Class UID (0008,0016), Rows (0028,0010),
+// Columns (0028,0011), and Number of Frames (0028,0008) when above 1.
 //
 // Never read: the patient's attributes (name, ID, birth date, sex, age,
-// address …), the people and places of the study (physicians, operators,
-// institution, station), accession numbers, and the instance, series and
-// study UIDs — the document's id already names the file. The descriptions
-// are free text written at the scanner and may still name someone: the
-// privacy gate before an external provider must treat them as text to
-// redact. Pixel data is not read: text burned into the image is not
-// extracted.
+// address …), the people and places of the study, accession numbers, UIDs,
+// and the study's and series' descriptions and dates, free text and dates
+// written at the scanner that the profile removes because they may name or
+// date the patient. Pixel data is not read: text burned into the image is
+// not extracted.
 func dicomText(r io.Reader) (Text, error) {
 	md, err := dicom.ReadMetadata(r)
 	if err != nil {
@@ -43,9 +41,11 @@ func dicomText(r io.Reader) (Text, error) {
 		}
 	}
 	var tags []Tag
-	add := func(tag, keyword, value string) {
-		if value != "" {
-			tags = append(tags, Tag{Tag: tag, Keyword: keyword, Value: value})
+	// Only what de-identification keeps (dicom.Kept): the analysis is
+	// shown to the professional, who receives the study de-identified.
+	add := func(group, element uint16, keyword, value string) {
+		if value != "" && dicom.Kept(group, element) {
+			tags = append(tags, Tag{Tag: fmt.Sprintf("(%04X,%04X)", group, element), Keyword: keyword, Value: value})
 		}
 	}
 	count := func(n int) string {
@@ -54,16 +54,13 @@ func dicomText(r io.Reader) (Text, error) {
 		}
 		return strconv.Itoa(n)
 	}
-	add("(0008,0060)", "Modality", md.Modality)
-	add("(0018,0015)", "BodyPartExamined", md.BodyPartExamined)
-	add("(0008,1030)", "StudyDescription", md.StudyDescription)
-	add("(0008,103E)", "SeriesDescription", md.SeriesDescription)
-	add("(0008,0020)", "StudyDate", md.StudyDate)
-	add("(0008,0016)", "SOPClassUID", md.SOPClassUID)
-	add("(0028,0010)", "Rows", count(md.Rows))
-	add("(0028,0011)", "Columns", count(md.Columns))
+	add(0x0008, 0x0060, "Modality", md.Modality)
+	add(0x0018, 0x0015, "BodyPartExamined", md.BodyPartExamined)
+	add(0x0008, 0x0016, "SOPClassUID", md.SOPClassUID)
+	add(0x0028, 0x0010, "Rows", count(md.Rows))
+	add(0x0028, 0x0011, "Columns", count(md.Columns))
 	if md.NumberOfFrames > 1 {
-		add("(0028,0008)", "NumberOfFrames", count(md.NumberOfFrames))
+		add(0x0028, 0x0008, "NumberOfFrames", count(md.NumberOfFrames))
 	}
 	return Text{Status: StatusOK, Tags: tags}, nil
 }

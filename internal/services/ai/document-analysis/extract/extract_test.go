@@ -95,8 +95,8 @@ func TestExtract(t *testing.T) {
 	dicomTags := []Tag{
 		{"(0008,0060)", "Modality", "OT"},
 		{"(0018,0015)", "BodyPartExamined", "CHEST"},
-		{"(0008,1030)", "StudyDescription", "CT CHEST Jane"},
-		{"(0008,0020)", "StudyDate", "20240102"},
+		// Not the study's description ("CT CHEST Jane") nor its date:
+		// de-identification removes them.
 		{"(0008,0016)", "SOPClassUID", "1.2.840.10008.5.1.4.1.1.7"},
 		{"(0028,0010)", "Rows", "48"},
 		{"(0028,0011)", "Columns", "64"},
