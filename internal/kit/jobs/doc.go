@@ -64,19 +64,19 @@
 // (busy_timeout, WAL, _txlock=immediate, ...). InsertTx needs no handle: it
 // writes with the service's transaction. River's documentation asks for
 // SetMaxOpenConns(1) because, on a handle without busy_timeout, its
-// concurrent goroutines fail with SQLITE_BUSY — measured here: a handle
+// concurrent goroutines fail with SQLITE_BUSY — measured when this package
+// was written (the measurement is in the history of handle_test.go): a handle
 // of four connections with only journal_mode(WAL) failed the client's
 // start with SQLITE_BUSY. With sqldb's pragmas every measured setting
 // worked: eight goroutines inserting jobs in service transactions for 3 s
 // (about 8,000–10,000 jobs) while ten workers each wrote to the store gave
 // no SQLITE_BUSY, no failed transaction and the same throughput (about
 // 3,000 inserts/s, 400–450 completions/s) with river on the service's
-// handle of 16 connections, on its own of 1, or of 4
-// (TestMeasureSQLiteHandles). The handle of its own, of one connection,
-// is the configuration river tests, and keeps river's goroutines (its
+// handle of 16 connections, on its own of 1, or of 4. The handle of its
+// own, of one connection (sqldb.DB.Sibling, with the store's settings), is
+// the configuration river tests, and keeps river's goroutines (its
 // notification poll every 50 ms, the elector, the completer, maintenance)
-// off the service's pool, at the price of repeating sqldb's pragmas,
-// which TestOwnSQLiteHandleMatchesTheStore checks. River's notifications
+// off the service's pool; TestOwnSQLiteHandleMatchesTheStore checks it. River's notifications
 // on SQLite are a table it polls, so a committed job starts within about
 // 50 ms.
 package jobs

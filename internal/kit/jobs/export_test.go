@@ -8,10 +8,6 @@ import "database/sql"
 // replica that lost every election.
 func WithoutLeaderElection(o Options) Options { o.leaderElectionDisabled = true; return o }
 
-// WithSQLiteConns sizes the client's own SQLite handle; -1 shares the
-// service's handle instead.
-func WithSQLiteConns(o Options, n int) Options { o.sqliteConns = n; return o }
-
 // OwnHandle is the handle a client opened on the store's SQLite file.
 func OwnHandle(c *Client) *sql.DB { return c.own }
 

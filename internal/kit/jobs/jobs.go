@@ -75,10 +75,6 @@ type Options struct {
 	// testOnly is river's TestOnly: the leader's maintenance services start
 	// at once instead of after a random pause of up to a second each.
 	testOnly bool
-	// sqliteConns is the size of the client's own SQLite handle (default
-	// 1); -1 shares the service's handle. Only the measurement in
-	// handle_test.go changes it.
-	sqliteConns int
 }
 
 // Client inserts jobs into a service's store and, when started, works them.
@@ -112,11 +108,7 @@ func New(ctx context.Context, db *sqldb.DB, o Options) (*Client, error) {
 	var drv riverdriver.Driver[*sql.Tx]
 	switch db.Engine {
 	case sqldb.SQLite:
-		if o.sqliteConns < 0 {
-			drv = riversqlite.New(db.DB)
-			break
-		}
-		own, err := ownHandle(ctx, db, max(o.sqliteConns, 1))
+		own, err := db.Sibling(ctx, 1)
 		if err != nil {
 			return nil, fmt.Errorf("jobs %s: %w", db.Service, err)
 		}

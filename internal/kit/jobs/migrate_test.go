@@ -56,9 +56,9 @@ func TestConcurrentMigrationsOnPostgres(t *testing.T) {
 	wg.Wait()
 }
 
-// TestOwnSQLiteHandleMatchesTheStore guards the pragmas ownHandle repeats
-// from sqldb: the client's handle on the file must wait for the write lock
-// as the service's does, or river's start fails with SQLITE_BUSY.
+// TestOwnSQLiteHandleMatchesTheStore: the client's own handle on the file
+// (sqldb.DB.Sibling) must wait for the write lock as the service's does,
+// or river's start fails with SQLITE_BUSY.
 func TestOwnSQLiteHandleMatchesTheStore(t *testing.T) {
 	t.Parallel()
 	db := migrated(t, testkit.OpenDB(t, sqldb.SQLite, service))

@@ -48,6 +48,8 @@ type DB struct {
 	Schema  string // PostgreSQL schema holding the service's tables
 	// callTimeout bounds a call whose context has no deadline; zero: none.
 	callTimeout time.Duration
+	// path is the SQLite file, "" on PostgreSQL.
+	path string
 }
 
 // Options says where a service's store lives.
@@ -102,24 +104,48 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	if err := privateFiles(path); err != nil {
 		return nil, fmt.Errorf("open %s store: %w", o.Service, err)
 	}
-	// _txlock=immediate takes the write lock at BEGIN, so concurrent
-	// read-then-write transactions queue on busy_timeout instead of failing
-	// with SQLITE_BUSY at their first write. secure_delete zeroes what a
-	// DELETE frees: an erased patient's data must not linger in free pages
-	// of the file (GDPR Art. 17; test/e2e TestRights reads the bytes).
+	db, err := openSQLiteFile(ctx, path, o.MaxConns)
+	if err != nil {
+		return nil, fmt.Errorf("open %s store %s: %w", o.Service, path, err)
+	}
+	return &DB{DB: db, Engine: SQLite, Service: o.Service, path: path}, nil
+}
+
+// openSQLiteFile opens a handle of conns connections on the SQLite file at
+// path. _txlock=immediate takes the write lock at BEGIN, so concurrent
+// read-then-write transactions queue on busy_timeout instead of failing
+// with SQLITE_BUSY at their first write. secure_delete zeroes what a
+// DELETE frees: an erased patient's data must not linger in free pages of
+// the file (GDPR Art. 17; test/e2e TestRights reads the bytes).
+func openSQLiteFile(ctx context.Context, path string, conns int) (*sql.DB, error) {
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_txlock=immediate&_time_format=sqlite"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open %s store: %w", o.Service, err)
+		return nil, err
 	}
-	db.SetMaxOpenConns(o.MaxConns)
-	db.SetMaxIdleConns(o.MaxConns)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open %s store %s: %w", o.Service, path, err)
+		return nil, err
 	}
-	return &DB{DB: db, Engine: SQLite, Service: o.Service}, nil
+	return db, nil
+}
+
+// Sibling opens another handle of conns connections on the store's SQLite
+// file, with the store's settings, for a component that must keep its
+// connections off the service's pool (kit/jobs' river client). The caller
+// closes it. On PostgreSQL there is none: share the pool.
+func (db *DB) Sibling(ctx context.Context, conns int) (*sql.DB, error) {
+	if db.Engine != SQLite || db.path == "" {
+		return nil, fmt.Errorf("%s store: a sibling handle is for SQLite files", db.Service)
+	}
+	h, err := openSQLiteFile(ctx, db.path, conns)
+	if err != nil {
+		return nil, fmt.Errorf("%s store: open a sibling handle: %w", db.Service, err)
+	}
+	return h, nil
 }
 
 func openPostgres(ctx context.Context, o Options) (*DB, error) {
