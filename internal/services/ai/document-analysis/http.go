@@ -56,7 +56,7 @@ type (
 func (s *Service) routes(api huma.API) {
 	tags := []string{"Document analysis"}
 	httpapi.Register(api, huma.Operation{OperationID: "analyze-document", Method: http.MethodPost, Path: "/api/v1/documents/analyze",
-		Summary: "Analyse a record now, replacing its analysis (admins)", Tags: tags,
+		Summary: "Analyse a record now, replacing its analysis (admins)", Tags: tags, Errors: []int{http.StatusNotFound},
 		Description: "Submitted cases' records are analysed by the AI pipeline; this runs one again, e.g. after an " +
 			"upgrade of the engine. A record that cannot be read is analysed as FAILED with the reason."},
 		authz.Roles(authn.RoleAdmin), func(ctx context.Context, in *analyzeInput) (*analysisOutput, error) {

@@ -6,12 +6,14 @@
 // of nlp/ (cited entities, negation and uncertainty, ICD-10 concepts, key
 // findings, an extractive summary), and keeps the result, which the
 // professional assigned to the case and admins read. Every entity and
-// finding cites its page and character span.
+// finding cites its page and character span. ai-orchestration has records
+// analysed through the internal AnalysisService, which answers their key
+// findings and summary.
 //
 // Read it top-down: module.go (what the binary knows of it), http.go (the
-// public API), app.go (analysing and reading), events.go (what it
-// consumes), extract/ (text from each file type), nlp/ (the analysis),
-// store/ (the results).
+// public API), rpc.go (the internal API), app.go (analysing and reading),
+// events.go (what it consumes), extract/ (text from each file type), nlp/
+// (the analysis), store/ (the results).
 package documentanalysis
 
 import (
@@ -20,8 +22,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/secondopinion/platform/api/gen/ai/v1/aiv1connect"
 	caseassignment "github.com/secondopinion/platform/internal/clients/case-assignment"
 	medicalrecords "github.com/secondopinion/platform/internal/clients/medical-records"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/services/ai/document-analysis/extract"
 	"github.com/secondopinion/platform/internal/services/ai/document-analysis/store"
@@ -31,6 +35,7 @@ import (
 type Config struct {
 	Tesseract    string `env:"TESSERACT" default:"tesseract" doc:"the tesseract OCR program; without it, images and scanned pages are OCR_UNAVAILABLE"`
 	OCRLanguages string `env:"OCR_LANGUAGES" default:"eng" doc:"tesseract's languages, e.g. eng+deu"`
+	PDFCache     string `env:"PDF_ENGINE_CACHE" doc:"a folder for the PDF engine's compiled code, which processes of one build may share; default DATA_DIR/document-analysis/pdfium"`
 }
 
 // Service is a running document-analysis target.
@@ -73,8 +78,11 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	s.assignments = caseassignment.New(peer)
 	// PDFium compiles once per process; its compiled code is kept under
 	// DATA_DIR so that a restart does not pay for it again.
+	if cfg.PDFCache == "" {
+		cfg.PDFCache = filepath.Join(dir, "pdfium")
+	}
 	s.extractor = extract.New(extract.Options{Tesseract: cfg.Tesseract, OCRLanguages: cfg.OCRLanguages,
-		CompileCacheDir: filepath.Join(dir, "pdfium")})
+		CompileCacheDir: cfg.PDFCache})
 	if !s.extractor.OCRAvailable() {
 		s.Log.Warn("tesseract is not installed: images and scanned pages are analysed as OCR_UNAVAILABLE", "tesseract", cfg.Tesseract)
 	}
@@ -87,5 +95,7 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 		}
 	})
 	s.routes(s.API)
+	path, h := aiv1connect.NewAnalysisServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers))
+	s.ServeRPC(aiv1connect.AnalysisServiceName, path, unhurried(h))
 	return s, nil
 }

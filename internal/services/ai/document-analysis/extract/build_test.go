@@ -13,11 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/go-pdf/fpdf"
 	"github.com/klippa-app/go-pdfium/requests"
+
+	"github.com/secondopinion/platform/internal/kit/testkit"
 )
 
 // The test files are made here, from text we know, so every expectation can
@@ -36,21 +37,7 @@ func newExtractor(t testing.TB, opts Options) *Extractor {
 	return e
 }
 
-var cacheDir struct {
-	sync.Once
-	dir string
-}
-
-func compileCacheDir(t testing.TB) string {
-	cacheDir.Do(func() {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			base = os.TempDir()
-		}
-		cacheDir.dir = filepath.Join(base, "secondopinion", "extract-test-wazero")
-	})
-	return cacheDir.dir
-}
+func compileCacheDir(testing.TB) string { return testkit.PDFEngineCache() }
 
 // requireTesseract fails the test when tesseract is missing: CI installs
 // it (.ci/run), and an OCR test that skipped would pass for nothing.

@@ -215,6 +215,17 @@ func (e *Extractor) OCRAvailable() bool { return e.tesseract != "" }
 // Close releases PDFium. The Extractor must not be used afterwards.
 func (e *Extractor) Close() error { return e.pdf.close() }
 
+// Warm compiles the PDF engine now (into Options.CompileCacheDir, when
+// set) instead of at the first PDF: a process that shares that folder
+// with others then finds it compiled.
+func (e *Extractor) Warm(ctx context.Context) error {
+	inst, err := e.pdf.instance(ctx)
+	if err != nil {
+		return engineFailure(err)
+	}
+	return inst.Close()
+}
+
 // Extract reads the text of one document of type ft, size bytes long, from r.
 // Each file type is read as its package documentation says. A document over
 // a limit, broken, or not of a type we read is an error (a *fault.Error);
