@@ -19,6 +19,10 @@ type Rule struct {
 	To   Status
 	// ReviewOnly rules apply only to events with ReviewRequired.
 	ReviewOnly bool
+	// AI rules apply only when the pipeline has the AI step: without it a
+	// case passed the AI's statuses at submission, and a late or stray
+	// event of the AI must not pull it back.
+	AI bool
 }
 
 // Rules maps each consumed event type to its transition. A service that
@@ -36,16 +40,16 @@ type Rule struct {
 var Rules = map[string]Rule{
 	// payment.succeeded continues past SUBMITTED per the pipeline.
 	"payment.succeeded":   {From: []Status{AwaitingPayment}, To: Submitted},
-	"ai.analysis.started": {From: []Status{Submitted}, To: AIProcessing},
+	"ai.analysis.started": {From: []Status{Submitted}, To: AIProcessing, AI: true},
 	// ai.analysis.completed may overtake its started event, and rescues a
 	// case that manual triage got analysed after all.
-	"ai.analysis.completed": {From: []Status{Submitted, AIProcessing, Orphaned}, To: AwaitingAssignment},
+	"ai.analysis.completed": {From: []Status{Submitted, AIProcessing, Orphaned}, To: AwaitingAssignment, AI: true},
 	"case.assigned":         {From: []Status{AwaitingAssignment}, To: Assigned},
 	"assignment.expired":    {From: []Status{Assigned}, To: AwaitingAssignment},
 	"assignment.released":   {From: []Status{Assigned}, To: AwaitingAssignment},
 	"opinion.submitted":     {From: []Status{Assigned}, To: UnderReview, ReviewOnly: true},
 	"opinion.approved":      {From: []Status{Assigned, UnderReview}, To: Completed},
-	"case.orphaned":         {To: Orphaned},
+	"case.orphaned":         {From: []Status{Submitted, AIProcessing}, To: Orphaned, AI: true},
 	"payment.refunded":      {To: Cancelled},
 }
 
@@ -56,7 +60,7 @@ func EventTypes() []string { return slices.Sorted(maps.Keys(Rules)) }
 // take, none when it is ignored, or a refusal.
 func (p Pipeline) On(from Status, e Event) ([]Step, error) {
 	r, ok := Rules[e.Type]
-	if !ok || (r.ReviewOnly && !e.ReviewRequired) || from == r.To || !from.Open() {
+	if !ok || (r.ReviewOnly && !e.ReviewRequired) || from == r.To || !from.Open() || (r.AI && !p.AI) {
 		return nil, nil
 	}
 	if r.From == nil || slices.Contains(r.From, from) {

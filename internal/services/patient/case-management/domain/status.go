@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/secondopinion/platform/internal/kit/fault"
 )
@@ -42,6 +43,42 @@ func (s Status) Open() bool { return s != Completed && s != Cancelled }
 type Pipeline struct {
 	Payment bool // the patient pays before the case is submitted
 	AI      bool // the AI pre-analyses the case before it enters the pool
+}
+
+// The optional steps by the names configuration gives them.
+const (
+	StepPayment = "payment"
+	StepAI      = "ai"
+)
+
+// UnmarshalText reads a comma-separated list of optional steps
+// ("payment,ai"; empty for none).
+func (p *Pipeline) UnmarshalText(b []byte) error {
+	*p = Pipeline{}
+	for f := range strings.SplitSeq(string(b), ",") {
+		switch strings.ToLower(strings.TrimSpace(f)) {
+		case "":
+		case StepPayment:
+			p.Payment = true
+		case StepAI:
+			p.AI = true
+		default:
+			return fmt.Errorf("unknown step %q (steps: %s, %s)", strings.TrimSpace(f), StepPayment, StepAI)
+		}
+	}
+	return nil
+}
+
+// String lists the pipeline's optional steps as UnmarshalText reads them.
+func (p Pipeline) String() string {
+	var steps []string
+	if p.Payment {
+		steps = append(steps, StepPayment)
+	}
+	if p.AI {
+		steps = append(steps, StepAI)
+	}
+	return strings.Join(steps, ",")
 }
 
 // Step is one status change.

@@ -130,8 +130,16 @@ func TestEvents(t *testing.T) {
 			row(ign, ign, ign, ign, ign, ign, ign, ign, ign, ign)},
 		{"opinion.approved", Pipeline{}, Event{Type: "opinion.approved"},
 			row(ref, ref, ref, ref, ref, to(Completed), to(Completed), ign, ign, ign)},
-		{"case.orphaned", Pipeline{}, Event{Type: "case.orphaned"},
-			row(to(Orphaned), to(Orphaned), to(Orphaned), to(Orphaned), to(Orphaned), to(Orphaned), to(Orphaned), ign, ign, ign)},
+		{"case.orphaned", Pipeline{AI: true}, Event{Type: "case.orphaned"},
+			row(ign, ign, to(Orphaned), to(Orphaned), ign, ign, ign, ign, ign, ign)},
+		// Without the AI step a case passed the AI's statuses at
+		// submission: a stray event of the AI changes nothing.
+		{"ai.analysis.started/no ai", Pipeline{}, Event{Type: "ai.analysis.started"},
+			row(ign, ign, ign, ign, ign, ign, ign, ign, ign, ign)},
+		{"ai.analysis.completed/no ai", Pipeline{Payment: true}, Event{Type: "ai.analysis.completed"},
+			row(ign, ign, ign, ign, ign, ign, ign, ign, ign, ign)},
+		{"case.orphaned/no ai", Pipeline{}, Event{Type: "case.orphaned"},
+			row(ign, ign, ign, ign, ign, ign, ign, ign, ign, ign)},
 		{"payment.refunded", Pipeline{}, Event{Type: "payment.refunded"},
 			row(to(Cancelled), to(Cancelled), to(Cancelled), to(Cancelled), to(Cancelled), to(Cancelled), to(Cancelled), ign, ign, to(Cancelled))},
 		{"unknown", Pipeline{}, Event{Type: "patient.updated"},
@@ -166,5 +174,27 @@ func TestAssigneeMayRead(t *testing.T) {
 		if AssigneeMayRead(s) != may[s] {
 			t.Errorf("%s: the assignee may read: %v, want %v", s, !may[s], may[s])
 		}
+	}
+}
+
+func TestPipelineFromConfiguration(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want Pipeline
+	}{
+		{"", Pipeline{}}, {"ai", Pipeline{AI: true}}, {" payment , AI ", Pipeline{Payment: true, AI: true}}, {"payment", Pipeline{Payment: true}},
+	} {
+		var p Pipeline
+		if err := p.UnmarshalText([]byte(c.in)); err != nil || p != c.want {
+			t.Errorf("%q: %+v, %v", c.in, p, err)
+		}
+		var back Pipeline
+		if err := back.UnmarshalText([]byte(p.String())); err != nil || back != p {
+			t.Errorf("%q does not read back: %+v", p.String(), back)
+		}
+	}
+	var p Pipeline
+	if err := p.UnmarshalText([]byte("ai,review")); err == nil {
+		t.Error("an unknown step was accepted")
 	}
 }
