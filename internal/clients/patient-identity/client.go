@@ -27,6 +27,11 @@ const timeout = 5 * time.Second
 type Patient struct {
 	ID          string
 	DateOfBirth time.Time
+	// The identifiers below are for services that must remove them from
+	// text before it leaves the platform (ai-orchestration's privacy
+	// gate); never log them.
+	FirstName, MiddleName, LastName string
+	Email, Phone                    string
 }
 
 // Client reaches PatientService.
@@ -54,7 +59,9 @@ func (c *Client) Patient(ctx context.Context, id string) (Patient, error) {
 	if err != nil {
 		return Patient{}, fmt.Errorf("patient %s from %s: date of birth: %w", id, Target, err)
 	}
-	return Patient{ID: res.Msg.GetId(), DateOfBirth: dob}, nil
+	m := res.Msg
+	return Patient{ID: m.GetId(), DateOfBirth: dob, FirstName: m.GetFirstName(), MiddleName: m.GetMiddleName(),
+		LastName: m.GetLastName(), Email: m.GetEmail(), Phone: m.GetPhone()}, nil
 }
 
 // Ready checks that PatientService is serving.

@@ -29,7 +29,7 @@ import (
 var rpcCallers = rpc.Callers{
 	patientv1connect.RecordsServiceChecklistProcedure:  {"case-management"},
 	patientv1connect.RecordsServiceDocumentsProcedure:  {"ai-orchestration", "document-analysis"},
-	patientv1connect.RecordsServiceRecordProcedure:     {"document-analysis"},
+	patientv1connect.RecordsServiceRecordProcedure:     {"document-analysis", "ai-orchestration"},
 	patientv1connect.RecordsServiceContentProcedure:    {"document-analysis"},
 	patientv1connect.PatientDataServiceExportProcedure: {"patient-identity"},
 }

@@ -17,7 +17,7 @@ import (
 // medical-records and document-analysis, which let only that professional
 // read the records and their analyses.
 var rpcCallers = rpc.Callers{
-	professionalv1connect.AssignmentServiceGetActiveAssignmentProcedure: {"medical-opinion", "medical-records", "document-analysis"},
+	professionalv1connect.AssignmentServiceGetActiveAssignmentProcedure: {"medical-opinion", "medical-records", "document-analysis", "ai-orchestration"},
 }
 
 // rpcServer is the internal AssignmentService over the service's store.
