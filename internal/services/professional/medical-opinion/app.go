@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -54,7 +55,10 @@ func retry(change func() error) error {
 }
 
 // save writes the author's draft of a case's opinion, creating it on the
-// first save.
+// first save. A save that changes the review of the AI pre-analysis (the
+// decisions that let AI output reach the patient) is in the audit trail,
+// queued in the save's transaction so that no such change goes
+// unrecorded.
 func (s *Service) save(ctx context.Context, who authn.Principal, caseID string, in domain.Content) (view, error) {
 	in, err := in.Validate()
 	if err != nil {
@@ -64,30 +68,66 @@ func (s *Service) save(ctx context.Context, who authn.Principal, caseID string, 
 		return view{}, err
 	}
 	var saved store.Opinion
+	var reviewed bool
 	err = retry(func() error {
+		patientID, err := s.reviewPatient(ctx, who, caseID, in.AIFindings)
+		if err != nil {
+			return err
+		}
 		return s.DB.InTx(ctx, func(tx *sql.Tx) error {
 			a, o, found, err := s.own(ctx, tx, who, caseID)
 			if err != nil {
 				return err
 			}
-			if !found {
+			if reviewed = !slices.Equal(o.AIFindings, in.AIFindings); reviewed && patientID == "" {
+				return fmt.Errorf("AI review of case %s saved meanwhile: %w", caseID, store.ErrStale)
+			}
+			if found {
+				if err := o.Status.Edit(); err != nil {
+					return err
+				}
+				o.Content = in
+				saved, err = s.store.Update(ctx, tx, o, s.now())
+			} else {
 				saved, err = s.store.Insert(ctx, tx, store.Opinion{ID: uuid.NewString(), CaseID: caseID, AssignmentID: a.ID,
 					ProfessionalID: who.Subject, Status: domain.Draft, Content: in, CreatedAt: s.now()})
+			}
+			if err != nil || !reviewed {
 				return err
 			}
-			if err := o.Status.Edit(); err != nil {
+			e, err := kitaudit.Recorded.New(Name, saved.ID, auditEntry(ctx, who, "opinion.ai_review.recorded", saved.ID, patientID, kitaudit.Allowed))
+			if err != nil {
 				return err
 			}
-			o.Content = in
-			saved, err = s.store.Update(ctx, tx, o, s.now())
-			return err
+			return outbox.Add(ctx, tx, e)
 		})
 	})
 	if err != nil {
 		return view{}, fmt.Errorf("save opinion of case %s: %w", caseID, err)
 	}
-	s.Log.InfoContext(ctx, "opinion saved", "opinionId", saved.ID, "caseId", caseID, "actor", who.Subject)
+	if reviewed {
+		s.Relay.Notify()
+	}
+	s.Log.InfoContext(ctx, "opinion saved", "opinionId", saved.ID, "caseId", caseID, "actor", who.Subject, "aiReviewChanged", reviewed)
 	return view{Opinion: saved}, nil
+}
+
+// reviewPatient names the patient of a case whose draft may change its
+// review of the AI pre-analysis, for the change's audit entry: when the
+// new draft or the stored one has findings. Only case-management knows
+// the patient, and the save's transaction must not wait on it, so it is
+// asked first; "" when no change is possible, or when who may not write
+// the case's opinion (refused, and costing case-management no call).
+func (s *Service) reviewPatient(ctx context.Context, who authn.Principal, caseID string, findings []domain.Finding) (string, error) {
+	_, o, _, err := s.own(ctx, s.store.DB(), who, caseID)
+	if err != nil || len(findings) == 0 && len(o.AIFindings) == 0 {
+		return "", err
+	}
+	c, err := s.cases.Case(ctx, caseID, "opinion.ai_review")
+	if err != nil {
+		return "", err
+	}
+	return c.CustomerID, nil
 }
 
 // own returns who's assignment of a case and the opinion written under
@@ -533,8 +573,14 @@ func (s *Service) refuse(ctx context.Context, who authn.Principal, action, id, p
 // wakes the relay; its error is the 503 that keeps the access from being
 // served unrecorded.
 func (s *Service) audit(ctx context.Context, who authn.Principal, action, id, patientID, outcome string) error {
+	return s.Record(ctx, auditEntry(ctx, who, action, id, patientID, outcome))
+}
+
+// auditEntry is the trail's entry for who's action on opinion id of
+// patientID.
+func auditEntry(ctx context.Context, who authn.Principal, action, id, patientID, outcome string) kitaudit.Entry {
 	e := kitaudit.FromContext(ctx)
 	e.Action, e.ResourceType, e.ResourceID, e.PatientID = action, "opinion", id, patientID
 	e.Purpose, e.Outcome = authz.Purpose(who), outcome
-	return s.Record(ctx, e)
+	return e
 }

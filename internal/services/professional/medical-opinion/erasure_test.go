@@ -31,6 +31,8 @@ func erasableDraft() map[string]any {
 		"confidence":      "MEDIUM",
 		"answer":          "Answer zqxj.",
 		"references":      []string{"Reference zqxj"},
+		"aiFindings": []map[string]any{{"findingId": "f-1", "label": "Finding zqxj", "decision": "EDITED", "text": "Edited zqxj",
+			"citation": map[string]any{"documentId": citedRecord, "page": 1, "start": 0, "end": 10}}},
 	}
 }
 

@@ -37,8 +37,9 @@ type exportedOpinion struct {
 // Export streams opinions.json, the opinion of each of the patient's
 // cases as the patient reads it, and each one's PDF report at
 // reports/<caseNumber>.pdf. The patient reads only an approved opinion,
-// without the review's internals: drafts and opinions in review are not
-// theirs to see, and are not exported.
+// without the review's internals and, of the AI pre-analysis, with only
+// the findings the professional kept: drafts and opinions in review are
+// not theirs to see, and are not exported.
 func (d *dataServer) Export(ctx context.Context, req *connect.Request[patientv1.ExportRequest], stream *connect.ServerStream[patientv1.ExportChunk]) error {
 	reports, err := d.s.exportable(ctx, authn.FromContext(ctx), req.Msg.PatientId, req.Msg.CaseIds)
 	if err != nil {

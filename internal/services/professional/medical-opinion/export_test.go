@@ -68,7 +68,7 @@ func TestExport(t *testing.T) {
 		approved := h.newFixture("JUNIOR")
 		patient := approved.patient
 		path := "/api/v1/cases/" + approved.caseID + "/opinion"
-		d := draft()
+		d := reviewed()
 		d["summary"] = "Exported summary."
 		id := h.want(h.do("pro:"+approved.author, "PUT", path, d), 200, "draft").body["id"].(string)
 		h.want(h.do("pro:"+approved.author, "POST", path+"/submit", nil), 200, "submit")
@@ -117,12 +117,12 @@ func TestExport(t *testing.T) {
 			t.Errorf("exported opinion\n%s\nis not what the patient reads\n%s", got, want)
 		}
 		raw := string(files["opinions.json"])
-		for _, want := range []string{"Exported summary.", "Exported question?", "Exported addendum.", "I20.9"} {
+		for _, want := range []string{"Exported summary.", "Exported question?", "Exported addendum.", "I20.9", acceptedLabel, editedText} {
 			if !strings.Contains(raw, want) {
 				t.Errorf("opinions.json lacks %q", want)
 			}
 		}
-		for _, hidden := range []string{"Internal comment.", approved.reviewer, "Unseen"} {
+		for _, hidden := range []string{"Internal comment.", approved.reviewer, "Unseen", rejectedLabel, editedLabel} {
 			if strings.Contains(raw, hidden) {
 				t.Errorf("opinions.json shows %q", hidden)
 			}
@@ -132,10 +132,13 @@ func TestExport(t *testing.T) {
 			t.Fatalf("report: %.20q", pdf)
 		}
 		text := pdfText(t, pdf)
-		for _, want := range []string{approved.number, question, "Exported summary.", "Exported addendum.", "Ada Lovelace"} {
+		for _, want := range []string{approved.number, question, "Exported summary.", "Exported addendum.", "Ada Lovelace", editedText} {
 			if !strings.Contains(text, want) {
 				t.Errorf("report lacks %q", want)
 			}
+		}
+		if strings.Contains(text, rejectedLabel) {
+			t.Error("the exported report shows a rejected finding")
 		}
 
 		// Every exported opinion is in the patient's access log, read by

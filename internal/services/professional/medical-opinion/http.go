@@ -16,23 +16,52 @@ import (
 	"github.com/secondopinion/platform/internal/services/professional/medical-opinion/store"
 )
 
-// OpinionStatus, OpinionConfidence and ReviewDecision are the service's
-// own vocabularies. Each publishes the domain's list as a named enum
-// (httpapi.Enum), so the document and the rules cannot drift.
+// OpinionStatus, OpinionConfidence, ReviewDecision and
+// OpinionFindingDecision are the service's own vocabularies. Each
+// publishes the domain's list as a named enum (httpapi.Enum), so the
+// document and the rules cannot drift.
 type (
-	OpinionStatus     string
-	OpinionConfidence string
-	ReviewDecision    string
+	OpinionStatus          string
+	OpinionConfidence      string
+	ReviewDecision         string
+	OpinionFindingDecision string
 )
 
-func (OpinionStatus) Values() []string     { return convert[string](domain.Statuses) }
-func (OpinionConfidence) Values() []string { return domain.Confidences }
-func (ReviewDecision) Values() []string    { return domain.Decisions }
+func (OpinionStatus) Values() []string          { return convert[string](domain.Statuses) }
+func (OpinionConfidence) Values() []string      { return domain.Confidences }
+func (ReviewDecision) Values() []string         { return domain.Decisions }
+func (OpinionFindingDecision) Values() []string { return domain.FindingDecisions }
 
 // OpinionDiagnosis is one diagnosis of an opinion.
 type OpinionDiagnosis struct {
 	Code        string `json:"code" example:"I25.10" doc:"ICD-10: a letter, two digits, optionally a dot and 1-4 letters or digits"`
 	Description string `json:"description" doc:"1 to 500 characters"`
+}
+
+// OpinionCitation is where the AI pre-analysis read a finding: a span of
+// the extracted text of one page of one of the case's records.
+type OpinionCitation struct {
+	DocumentID string `json:"documentId" format:"uuid" doc:"the record"`
+	Page       int    `json:"page" doc:"the page, from 1"`
+	Start      int    `json:"start" doc:"the span's first byte in the page's text, from 0"`
+	End        int    `json:"end" doc:"the byte after the span's last, after start"`
+}
+
+// OpinionAIFinding is the author's decision on one finding of the case's
+// AI pre-analysis, with the finding as the pre-analysis gave it.
+type OpinionAIFinding struct {
+	FindingID string                 `json:"findingId" example:"finding-1" doc:"the pre-analysis's id of the finding: 1 to 100 letters, digits or . _ : -, once per opinion"`
+	Label     string                 `json:"label" doc:"the finding in the AI's words, 1 to 500 characters"`
+	Decision  OpinionFindingDecision `json:"decision" doc:"ACCEPTED as the AI put it, EDITED into the author's words, or REJECTED"`
+	Text      string                 `json:"text,omitempty" doc:"the author's wording, up to 1000 characters: required when EDITED, refused otherwise"`
+	Citation  OpinionCitation        `json:"citation"`
+}
+
+// OpinionReviewedFinding is a finding of the AI pre-analysis that the
+// author reviewed and kept, as the patient reads it.
+type OpinionReviewedFinding struct {
+	Text     string          `json:"text" doc:"the AI's label of an ACCEPTED finding, the author's wording of an EDITED one"`
+	Citation OpinionCitation `json:"citation"`
 }
 
 // FollowUp is a patient's follow-up question on an approved opinion, with
@@ -46,25 +75,28 @@ type FollowUp struct {
 }
 
 // Opinion is an opinion as its author, a reviewer, an admin and (once
-// approved, without the review's internals) the case's patient read it.
+// approved, without the review's internals and of the AI pre-analysis
+// only what the author kept) the case's patient read it.
 type Opinion struct {
-	ID              string             `json:"id" format:"uuid"`
-	CaseID          string             `json:"caseId" format:"uuid"`
-	ProfessionalID  string             `json:"professionalId" format:"uuid"`
-	Status          OpinionStatus      `json:"status"`
-	Summary         string             `json:"summary"`
-	Diagnoses       []OpinionDiagnosis `json:"diagnoses"`
-	Recommendations []string           `json:"recommendations"`
-	Confidence      OpinionConfidence  `json:"confidence,omitempty"`
-	Answer          string             `json:"answer"`
-	References      []string           `json:"references"`
-	ReviewComments  string             `json:"reviewComments,omitempty" doc:"the reviewer's comments; not shown to the patient"`
-	ReviewerID      string             `json:"reviewerId,omitempty" format:"uuid" doc:"not shown to the patient"`
-	SubmittedAt     *time.Time         `json:"submittedAt,omitempty"`
-	ApprovedAt      *time.Time         `json:"approvedAt,omitempty"`
-	CreatedAt       time.Time          `json:"createdAt"`
-	UpdatedAt       time.Time          `json:"updatedAt"`
-	FollowUps       []FollowUp         `json:"followUps" doc:"the patient's follow-up questions with the author's answers"`
+	ID               string                   `json:"id" format:"uuid"`
+	CaseID           string                   `json:"caseId" format:"uuid"`
+	ProfessionalID   string                   `json:"professionalId" format:"uuid"`
+	Status           OpinionStatus            `json:"status"`
+	Summary          string                   `json:"summary"`
+	Diagnoses        []OpinionDiagnosis       `json:"diagnoses"`
+	Recommendations  []string                 `json:"recommendations"`
+	Confidence       OpinionConfidence        `json:"confidence,omitempty"`
+	Answer           string                   `json:"answer"`
+	References       []string                 `json:"references"`
+	AIFindings       []OpinionAIFinding       `json:"aiFindings,omitzero" doc:"the author's decision on each finding of the AI pre-analysis; not shown to the patient"`
+	ReviewedFindings []OpinionReviewedFinding `json:"reviewedFindings" doc:"the findings of the AI pre-analysis the author reviewed and kept, in order: what the patient reads of the pre-analysis, never a REJECTED finding"`
+	ReviewComments   string                   `json:"reviewComments,omitempty" doc:"the reviewer's comments; not shown to the patient"`
+	ReviewerID       string                   `json:"reviewerId,omitempty" format:"uuid" doc:"not shown to the patient"`
+	SubmittedAt      *time.Time               `json:"submittedAt,omitempty"`
+	ApprovedAt       *time.Time               `json:"approvedAt,omitempty"`
+	CreatedAt        time.Time                `json:"createdAt"`
+	UpdatedAt        time.Time                `json:"updatedAt"`
+	FollowUps        []FollowUp               `json:"followUps" doc:"the patient's follow-up questions with the author's answers"`
 }
 
 // OpinionDraft is what the assigned professional saves: the whole draft,
@@ -76,6 +108,7 @@ type OpinionDraft struct {
 	Confidence      OpinionConfidence  `json:"confidence,omitempty"`
 	Answer          string             `json:"answer,omitempty" doc:"the answer to the patient's question, up to 10000 characters"`
 	References      []string           `json:"references,omitempty" doc:"up to 20, each up to 500 characters"`
+	AIFindings      []OpinionAIFinding `json:"aiFindings,omitempty" doc:"the decision on each finding of the case's AI pre-analysis, up to 200; the patient reads the ACCEPTED and EDITED ones once the opinion is approved"`
 }
 
 // OpinionReview is a reviewer's decision on a submitted opinion.
@@ -121,7 +154,7 @@ func toOpinion(v view) Opinion {
 		Summary: o.Summary, Diagnoses: make([]OpinionDiagnosis, 0, len(o.Diagnoses)), Recommendations: o.Recommendations,
 		Confidence: OpinionConfidence(o.Confidence), Answer: o.Answer, References: o.References,
 		SubmittedAt: timePtr(o.SubmittedAt), ApprovedAt: timePtr(o.ApprovedAt), CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
-		FollowUps: make([]FollowUp, 0, len(v.Questions))}
+		ReviewedFindings: []OpinionReviewedFinding{}, FollowUps: make([]FollowUp, 0, len(v.Questions))}
 	for _, d := range o.Diagnoses {
 		b.Diagnoses = append(b.Diagnoses, OpinionDiagnosis(d))
 	}
@@ -131,8 +164,15 @@ func toOpinion(v view) Opinion {
 	if b.References == nil {
 		b.References = []string{}
 	}
+	for _, f := range domain.Reviewed(o.AIFindings) {
+		b.ReviewedFindings = append(b.ReviewedFindings, OpinionReviewedFinding{f.Text, OpinionCitation(f.Citation)})
+	}
 	if !v.forPatient {
 		b.ReviewComments, b.ReviewerID = o.ReviewComments, o.ReviewerID
+		b.AIFindings = make([]OpinionAIFinding, 0, len(o.AIFindings))
+		for _, f := range o.AIFindings {
+			b.AIFindings = append(b.AIFindings, OpinionAIFinding{f.ID, f.Label, OpinionFindingDecision(f.Decision), f.Text, OpinionCitation(f.Citation)})
+		}
 	}
 	for _, q := range v.Questions {
 		b.FollowUps = append(b.FollowUps, toFollowUp(q))
@@ -145,6 +185,10 @@ func (d OpinionDraft) content() domain.Content {
 		Answer: d.Answer, References: d.References}
 	for _, dg := range d.Diagnoses {
 		c.Diagnoses = append(c.Diagnoses, domain.Diagnosis(dg))
+	}
+	for _, f := range d.AIFindings {
+		c.AIFindings = append(c.AIFindings, domain.Finding{ID: f.FindingID, Label: f.Label, Decision: string(f.Decision), Text: f.Text,
+			Citation: domain.Citation(f.Citation)})
 	}
 	return c
 }
@@ -202,6 +246,7 @@ func (s *Service) routes(api huma.API) {
 	httpapi.Enum[OpinionStatus](api)
 	httpapi.Enum[OpinionConfidence](api)
 	httpapi.Enum[ReviewDecision](api)
+	httpapi.Enum[OpinionFindingDecision](api)
 	tags := []string{"Opinions"}
 	pro := authz.Roles(authn.RoleProfessional)
 	reader := authz.Roles(authn.RolePatient, authn.RoleProfessional, authn.RoleAdmin).Owned()

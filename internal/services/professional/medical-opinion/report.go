@@ -17,7 +17,8 @@ const disclaimer = "This second opinion is based solely on the information and r
 	"discuss it with them before making decisions about diagnosis or treatment. In an emergency, contact your local emergency services."
 
 // renderReport renders an opinion's report as a PDF: the case number, the
-// patient's question, the opinion with its follow-ups, the author, the
+// patient's question, the opinion with the findings of the AI
+// pre-analysis the professional kept and its follow-ups, the author, the
 // approval date and the disclaimer.
 func renderReport(r reportData) ([]byte, error) {
 	pdf := fpdf.New("P", "mm", "A4", "")
@@ -87,6 +88,22 @@ func renderReport(r reportData) ([]byte, error) {
 	if len(r.References) > 0 {
 		section("References")
 		items(r.References)
+	}
+	// Whoever downloads it, the report is the patient's document: of the
+	// AI pre-analysis it shows what the patient reads, the findings the
+	// professional kept.
+	if kept := domain.Reviewed(r.AIFindings); len(kept) > 0 {
+		section("Findings reviewed from the AI pre-analysis")
+		pdf.SetFont("Helvetica", "I", 9)
+		text("An AI pre-analysis of your records proposed findings; the professional reviewed each one. " +
+			"These are the findings they kept, in their words where they reworded them; those they rejected are not shown.")
+		pdf.SetFont("Helvetica", "", 11)
+		for _, f := range kept {
+			text("- " + f.Text)
+			pdf.SetFont("Helvetica", "", 9)
+			text(fmt.Sprintf("  Source: record %s, page %d", f.Citation.DocumentID, f.Citation.Page))
+			pdf.SetFont("Helvetica", "", 11)
+		}
 	}
 	if len(r.Questions) > 0 {
 		section("Follow-up questions")

@@ -1,12 +1,14 @@
 // Package medicalopinion is the medical-opinion service: the structured
 // opinion the assigned professional writes on a case (summary, ICD-10
 // diagnoses, recommendations, confidence, the answer to the patient's
-// question), the peer review of JUNIOR professionals' opinions, the
-// patient's reading of the approved opinion and its PDF report, and
-// follow-up questions. It keeps its own projection of case-assignment's
-// events to know who may write which case's opinion until when, reading
-// through to case-assignment when a write finds no active assignment yet,
-// and asks case-management and professional-identity for the case and the
+// question, and their decision on each finding of the case's AI
+// pre-analysis, of which the patient reads only the findings kept), the
+// peer review of JUNIOR professionals' opinions, the patient's reading of
+// the approved opinion and its PDF report, and follow-up questions. It
+// keeps its own projection of case-assignment's events to know who may
+// write which case's opinion until when, reading through to
+// case-assignment when a write finds no active assignment yet, and asks
+// case-management and professional-identity for the case and the
 // professionals. For a patient's rights over their data, it serves its
 // part of their export (the opinions they read, with their reports) over
 // the internal PatientDataService gRPC API, and on case.erased keeps of

@@ -436,6 +436,7 @@ func TestService(t *testing.T) {
 			"access":                  testAccess,
 			"review queue":            testQueue,
 			"read-through":            testReadThrough,
+			"AI review":               testAIReview,
 		} {
 			t.Run(name, func(t *testing.T) {
 				h.t = t

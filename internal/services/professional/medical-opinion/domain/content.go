@@ -40,6 +40,7 @@ type Content struct {
 	Confidence      string // "" while undecided in a draft
 	Answer          string // to the patient's question
 	References      []string
+	AIFindings      []Finding // the professional's review of the AI pre-analysis
 }
 
 // Validate returns c trimmed, with codes in upper case, or the first field
@@ -78,6 +79,9 @@ func (c Content) Validate() (Content, error) {
 		return c, err
 	}
 	if c.References, err = list("references", c.References, MaxReferences, MaxReference); err != nil {
+		return c, err
+	}
+	if c.AIFindings, err = validFindings(c.AIFindings); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -1,5 +1,5 @@
-// Package store keeps medical opinions, their follow-up questions and the
-// projection of case assignments (who may write which case's opinion) in
+// Package store keeps medical opinions (with their author's review of the
+// AI pre-analysis), their follow-up questions and the projection of case assignments (who may write which case's opinion) in
 // the service's own SQL store, with one set of queries for SQLite and
 // PostgreSQL. Every change of an opinion is a conditional update on its
 // version, so two concurrent changes never both apply. The opinions of an
@@ -172,23 +172,23 @@ func (s *Store) Active(ctx context.Context, q Querier, caseID string) (domain.As
 }
 
 const opinionColumns = `id, case_id, assignment_id, professional_id, status, specialty, summary, diagnoses, recommendations,
-	confidence, answer, refs, review_comments, reviewer_id, version, submitted_at, approved_at, created_at, updated_at`
+	confidence, answer, refs, review_comments, reviewer_id, version, submitted_at, approved_at, created_at, updated_at, ai_findings`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanOpinion(r scanner) (Opinion, error) {
 	var o Opinion
-	var diagnoses, recommendations, refs string
+	var diagnoses, recommendations, refs, findings string
 	var submitted, approved sql.NullTime
 	if err := r.Scan(&o.ID, &o.CaseID, &o.AssignmentID, &o.ProfessionalID, &o.Status, &o.Specialty, &o.Summary, &diagnoses,
 		&recommendations, &o.Confidence, &o.Answer, &refs, &o.ReviewComments, &o.ReviewerID, &o.Version,
-		&submitted, &approved, &o.CreatedAt, &o.UpdatedAt); err != nil {
+		&submitted, &approved, &o.CreatedAt, &o.UpdatedAt, &findings); err != nil {
 		return Opinion{}, err
 	}
 	for _, f := range []struct {
 		raw string
 		to  any
-	}{{diagnoses, &o.Diagnoses}, {recommendations, &o.Recommendations}, {refs, &o.References}} {
+	}{{diagnoses, &o.Diagnoses}, {recommendations, &o.Recommendations}, {refs, &o.References}, {findings, &o.AIFindings}} {
 		if err := json.Unmarshal([]byte(f.raw), f.to); err != nil {
 			return Opinion{}, fmt.Errorf("opinion %s: %w", o.ID, err)
 		}
@@ -256,14 +256,14 @@ func (s *Store) Approved(ctx context.Context, caseID string) (Opinion, error) {
 	return one(ctx, s.db, `case_id = $1 AND status = $2 ORDER BY approved_at DESC, id DESC LIMIT 1`, caseID, domain.Approved)
 }
 
-func lists(o Opinion) (diagnoses, recommendations, refs string, err error) {
-	var b [3][]byte
-	for i, v := range []any{nonNil(o.Diagnoses), nonNil(o.Recommendations), nonNil(o.References)} {
+func lists(o Opinion) (diagnoses, recommendations, refs, findings string, err error) {
+	var b [4][]byte
+	for i, v := range []any{nonNil(o.Diagnoses), nonNil(o.Recommendations), nonNil(o.References), nonNil(o.AIFindings)} {
 		if b[i], err = json.Marshal(v); err != nil {
-			return "", "", "", fmt.Errorf("opinion %s: %w", o.ID, err)
+			return "", "", "", "", fmt.Errorf("opinion %s: %w", o.ID, err)
 		}
 	}
-	return string(b[0]), string(b[1]), string(b[2]), nil
+	return string(b[0]), string(b[1]), string(b[2]), string(b[3]), nil
 }
 
 // nonNil stores an empty list as [], never null.
@@ -280,14 +280,14 @@ func nonNil[T any](s []T) []T {
 func (s *Store) Insert(ctx context.Context, tx *sql.Tx, o Opinion) (Opinion, error) {
 	o.Version = 1
 	o.CreatedAt, o.UpdatedAt = utc(o.CreatedAt), utc(o.CreatedAt)
-	d, r, refs, err := lists(o)
+	d, r, refs, findings, err := lists(o)
 	if err != nil {
 		return Opinion{}, err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO opinions (`+opinionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		o.ID, o.CaseID, o.AssignmentID, o.ProfessionalID, o.Status, o.Specialty, o.Summary, d, r, o.Confidence, o.Answer, refs,
-		o.ReviewComments, o.ReviewerID, o.Version, nullTime(o.SubmittedAt), nullTime(o.ApprovedAt), o.CreatedAt, o.UpdatedAt)
+		o.ReviewComments, o.ReviewerID, o.Version, nullTime(o.SubmittedAt), nullTime(o.ApprovedAt), o.CreatedAt, o.UpdatedAt, findings)
 	if sqldb.IsUniqueViolation(err) {
 		return Opinion{}, fmt.Errorf("insert opinion for assignment %s: %w", o.AssignmentID, ErrStale)
 	}
@@ -301,16 +301,17 @@ func (s *Store) Insert(ctx context.Context, tx *sql.Tx, o Opinion) (Opinion, err
 // is still at o.Version, and returns it at the next version with
 // UpdatedAt at. Otherwise it returns ErrStale.
 func (s *Store) Update(ctx context.Context, tx *sql.Tx, o Opinion, at time.Time) (Opinion, error) {
-	d, r, refs, err := lists(o)
+	d, r, refs, findings, err := lists(o)
 	if err != nil {
 		return Opinion{}, err
 	}
 	at = utc(at)
 	res, err := tx.ExecContext(ctx, `UPDATE opinions SET status = $1, summary = $2, diagnoses = $3, recommendations = $4,
 		confidence = $5, answer = $6, refs = $7, review_comments = $8, reviewer_id = $9, submitted_at = $10,
-		approved_at = $11, updated_at = $12, specialty = $13, version = version + 1 WHERE id = $14 AND version = $15`,
+		approved_at = $11, updated_at = $12, specialty = $13, ai_findings = $14, version = version + 1
+		WHERE id = $15 AND version = $16`,
 		o.Status, o.Summary, d, r, o.Confidence, o.Answer, refs, o.ReviewComments, o.ReviewerID,
-		nullTime(o.SubmittedAt), nullTime(o.ApprovedAt), at, o.Specialty, o.ID, o.Version)
+		nullTime(o.SubmittedAt), nullTime(o.ApprovedAt), at, o.Specialty, findings, o.ID, o.Version)
 	if err != nil {
 		return Opinion{}, fmt.Errorf("update opinion %s: %w", o.ID, err)
 	}

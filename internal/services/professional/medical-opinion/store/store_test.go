@@ -99,9 +99,17 @@ func testAssignments(t *testing.T, s *Store) {
 func newOpinion(caseID, pro string, at time.Time) Opinion {
 	return Opinion{ID: uuid.NewString(), CaseID: caseID, AssignmentID: uuid.NewString(), ProfessionalID: pro,
 		Status: domain.Draft, Content: domain.Content{Summary: "Stable", Diagnoses: []domain.Diagnosis{{Code: "I20.9", Description: "Angina"}},
-			Recommendations: []string{"Rest"}, Confidence: "HIGH", Answer: "No", References: []string{"ESC 2024"}},
+			Recommendations: []string{"Rest"}, Confidence: "HIGH", Answer: "No", References: []string{"ESC 2024"},
+			AIFindings: []domain.Finding{
+				{ID: "f-1", Label: "EF 55%", Decision: domain.FindingAccepted, Citation: domain.Citation{DocumentID: doc, Page: 1, Start: 0, End: 6}},
+				{ID: "f:2", Label: "Stenosis", Decision: domain.FindingEdited, Text: "Mild stenosis", Citation: domain.Citation{DocumentID: doc, Page: 3, Start: 120, End: 180}},
+				{ID: "f.3", Label: "Nodule", Decision: domain.FindingRejected, Citation: domain.Citation{DocumentID: doc, Page: 2, Start: 7, End: 9}},
+			}},
 		CreatedAt: at}
 }
+
+// doc is the record the findings of newOpinion cite.
+const doc = "0190f5a8-7b1c-7d2e-9f00-1234567890ab"
 
 func testOpinions(t *testing.T, s *Store) {
 	ctx := context.Background()
@@ -119,7 +127,7 @@ func testOpinions(t *testing.T, s *Store) {
 	// Empty lists read back as empty, not nil-vs-null surprises.
 	empty := Opinion{ID: uuid.NewString(), CaseID: uuid.NewString(), AssignmentID: uuid.NewString(), ProfessionalID: pro, Status: domain.Draft, CreatedAt: now}
 	must(t, inTx(t, s, func(tx *sql.Tx) error { _, err := s.Insert(ctx, tx, empty); return err }))
-	if got, err := s.Get(ctx, s.DB(), empty.ID); err != nil || got.Diagnoses == nil || len(got.References) != 0 {
+	if got, err := s.Get(ctx, s.DB(), empty.ID); err != nil || got.Diagnoses == nil || len(got.References) != 0 || got.AIFindings == nil {
 		t.Fatalf("empty lists: %+v %v", got, err)
 	}
 
@@ -133,6 +141,10 @@ func testOpinions(t *testing.T, s *Store) {
 	// Updates are conditional on the version.
 	next := o
 	next.Status, next.SubmittedAt, next.ApprovedAt = domain.Approved, now.Add(time.Hour), now.Add(time.Hour)
+	// The AI review changes with the rest of the content: reordered, one
+	// finding dropped, another decided anew.
+	next.AIFindings = []domain.Finding{o.AIFindings[2], o.AIFindings[1]}
+	next.AIFindings[0].Decision, next.AIFindings[0].Text = domain.FindingEdited, "A small nodule"
 	var updated Opinion
 	must(t, inTx(t, s, func(tx *sql.Tx) error { updated, err = s.Update(ctx, tx, next, now.Add(time.Hour)); return err }))
 	if updated.Version != 2 {
