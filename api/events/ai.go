@@ -18,9 +18,14 @@ const (
 // AnalysisProgress is ai.analysis.started and ai.analysis.completed: the
 // pre-analysis of a case's documents began or is ready.
 type AnalysisProgress struct {
-	CaseID       string    `json:"caseId" format:"uuid"`
-	ProcessingID string    `json:"processingId" format:"uuid"`
-	Timestamp    time.Time `json:"timestamp"`
+	CaseID       string `json:"caseId" format:"uuid"`
+	ProcessingID string `json:"processingId" format:"uuid"`
+	// Outcome tells, on ai.analysis.completed, whether the case has a
+	// pre-analysis or goes on without one (SKIPPED: no AI_PROCESSING
+	// consent, or an admin sent it on from triage). Either way it enters
+	// the pool.
+	Outcome   string    `json:"outcome,omitempty" enum:"COMPLETED,SKIPPED" doc:"on ai.analysis.completed only"`
+	Timestamp time.Time `json:"timestamp"`
 }
 
 // CaseOrphaned is case.orphaned: automatic processing gave up on a case,

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/secondopinion/platform/internal/kit/service"
+	aiorchestration "github.com/secondopinion/platform/internal/services/ai/ai-orchestration"
 	aiproviders "github.com/secondopinion/platform/internal/services/ai/ai-providers"
 	aiusage "github.com/secondopinion/platform/internal/services/ai/ai-usage"
 	documentanalysis "github.com/secondopinion/platform/internal/services/ai/document-analysis"
@@ -48,7 +49,7 @@ func Catalogue() []service.Module {
 		caseassignment.Module,
 		medicalopinion.Module,
 
-		{Name: "ai-orchestration", Domain: service.AI, Requires: []string{"document-analysis", "ai-providers", "medical-records", "patient-consent"}},
+		aiorchestration.Module,
 		documentanalysis.Module,
 		aiproviders.Module,
 		aiusage.Module,

@@ -115,8 +115,23 @@ var requests = map[string]request{
 	"GET /api/v1/ai/usage":                        {},
 	// No AI request was made for the scene's case.
 	"GET /api/v1/ai/usage/cases/{caseId}": {answer: http.StatusNotFound},
-	"GET /api/v1/audit":                   {},
-	"GET /api/v1/audit/verify":            {},
+	// ai-orchestration. A record of a draft case of A's, queued for
+	// analysis again.
+	"POST /api/v1/ai/process-document": {body: func(f *fixtures) any { return map[string]string{"documentId": f.record} }},
+	// The processing of A's case, pre-analysed and claimed by the
+	// professional: its patient and its assignee follow it.
+	"GET /api/v1/ai/status/{processingId}": {ofA: true, owners: aAndAssignee},
+	// The same case's pre-analysis: its assignee reads it, its patient
+	// never (only what the professional reviewed, in the opinion).
+	"GET /api/v1/cases/{caseId}/analysis": {owners: theProfessional},
+	"GET /api/v1/ai/triage":               {},
+	// A case of A's the AI gave up on (see failingProvider): retried, or
+	// sent on.
+	"POST /api/v1/ai/triage/{caseId}/retry":   {},
+	"POST /api/v1/ai/triage/{caseId}/send-on": {},
+
+	"GET /api/v1/audit":        {},
+	"GET /api/v1/audit/verify": {},
 
 	"GET /api/v1/consents/texts": {},
 	"GET /api/v1/consents":       {ofA: true, query: func(f *fixtures) string { return "patientId=" + f.a }},
@@ -206,16 +221,19 @@ func (f *fixtures) scene(t *testing.T, method, path string) map[string]string {
 	case strings.HasPrefix(path, "/api/v1/patients/"):
 		return map[string]string{"id": f.a}
 	case path == "/api/v1/documents/analysis/{documentId}":
-		c := j.OpenCase(t, f.patientA, false)
-		h, body := multipartText(t)
-		id := f.uploadRecord(t, c.ID, h, body)
-		j.Do(t, f.patientA.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", map[string]bool{"confirmIncomplete": true}).
-			Want(t, http.StatusOK)
-		j.WaitAvailable(t, pro, c)
-		j.Claim(t, pro, c)
+		_, id, _ := f.claimedWithRecord(t)
 		j.Do(t, f.accounts["admin"].token, http.MethodPost, "/api/v1/documents/analyze", map[string]string{"documentId": id}).
 			Want(t, http.StatusOK)
 		return map[string]string{"documentId": id}
+	case path == "/api/v1/ai/status/{processingId}":
+		c, _, _ := f.claimedWithRecord(t)
+		return map[string]string{"processingId": f.preAnalysed(t, c)}
+	case path == "/api/v1/cases/{caseId}/analysis":
+		c, _, _ := f.claimedWithRecord(t)
+		f.preAnalysed(t, c)
+		return map[string]string{"caseId": c.ID}
+	case strings.HasPrefix(path, "/api/v1/ai/triage/"):
+		return map[string]string{"caseId": f.orphanedCase(t)}
 	case path == "/api/v1/ai/usage/cases/{caseId}":
 		return map[string]string{"caseId": j.OpenCase(t, f.patientA, false).ID}
 	case path == "/api/v1/consents/{purpose}":
@@ -307,7 +325,9 @@ func TestMatrix(t *testing.T) {
 			if e == sqldb.Postgres {
 				env["DATABASE_URL"] = testkit.FreshDatabase(t, testkit.Env(t, "TEST_DATABASE_URL"))
 			}
-			matrix(t, boot(t, env))
+			f := boot(t, env)
+			matrix(t, f)
+			t.Run("a professional the case is not assigned to", func(t *testing.T) { unassigned(t, f) })
 		})
 	}
 }
@@ -502,6 +522,7 @@ func (f *fixtures) token(c caller) string {
 func boot(t *testing.T, env map[string]string) *fixtures {
 	t.Helper()
 	env["AUTH_BCRYPT_COST"] = "4"
+	failingProvider(t, env)
 	cfg, err := app.LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)

@@ -111,7 +111,8 @@ func boot(f *testing.F, e sqldb.Engine) *platform {
 // resources makes the real resources of the corpus' placeholders: a
 // patient with a case in each state, a verified SENIOR neurologist who
 // claimed some of them and wrote an approved opinion, a follow-up
-// question on it, and a licence waiting for an admin.
+// question on it, a licence waiting for an admin, and the AI processing
+// of the claimed case.
 func (p *platform) resources(f *testing.F) {
 	j := journey.Connect(f, p.base)
 	admin := j.Login(f, adminEmail, journey.Password)
@@ -127,10 +128,14 @@ func (p *platform) resources(f *testing.F) {
 	opinion := j.Approved(f, pro, answered)
 	q := j.Do(f, patient.Token, http.MethodPost, "/api/v1/cases/"+answered.ID+"/opinion/questions",
 		map[string]string{"question": "May I drive?"}).Want(f, http.StatusCreated)
+	// The claimed case's AI pre-analysis, which its patient, its
+	// professional and admins follow.
+	analysis := j.Do(f, admin, http.MethodGet, "/api/v1/cases/"+claimed.ID+"/analysis", nil).Want(f, http.StatusOK)
 	p.values = map[string]string{
 		"patient": patient.ID, "pro": pro.ID, "case": draft.ID, "caseNumber": draft.Number,
 		"poolCase": pool.ID, "claimedCase": claimed.ID, "assignment": assignment,
 		"opinionCase": answered.ID, "opinion": opinion, "question": journey.Str(f, q, "id"),
+		"processing": journey.Str(f, analysis, "processingId"),
 		"credential": j.SubmitLicence(f, pro), "password": journey.Password,
 		"record": p.record(f, patient.Token, draft.ID), "upload": p.upload(f, patient.Token, draft.ID),
 	}

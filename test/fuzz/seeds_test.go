@@ -159,8 +159,14 @@ func fixture(method, path, param string) (string, error) {
 		return "{caseNumber}", nil
 	case path == "/api/v1/consents/{purpose}":
 		return "RESEARCH", nil
-	case path == "/api/v1/cases/{id}/opinion" && method == "PUT", path == "/api/v1/cases/{id}/opinion/submit":
+	case path == "/api/v1/cases/{id}/opinion" && method == "PUT", path == "/api/v1/cases/{id}/opinion/submit",
+		path == "/api/v1/cases/{caseId}/analysis":
 		return "{claimedCase}", nil
+	case path == "/api/v1/ai/status/{processingId}":
+		return "{processing}", nil
+	case strings.HasPrefix(path, "/api/v1/ai/triage/"):
+		// Past the AI, in the pool: not in triage (409).
+		return "{poolCase}", nil
 	case strings.HasPrefix(path, "/api/v1/cases/{id}/opinion"):
 		return "{opinionCase}", nil
 	case strings.HasPrefix(path, "/api/v1/cases/"), path == "/api/v1/ai/usage/cases/{caseId}":
