@@ -150,7 +150,7 @@ func newHarness(t *testing.T, db *sqldb.DB) *harness {
 	if err := os.WriteFile(leftover, []byte(report), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := documentanalysis.New(documentanalysis.Config{Tesseract: "tesseract", OCRLanguages: "eng"}, service.Deps{
+	svc, err := documentanalysis.New(documentanalysis.Config{Tesseract: "tesseract", OCRLanguages: "eng", PDFCache: testkit.PDFEngineCache()}, service.Deps{
 		Region: "EU", DataDir: dataDir, Log: slog.New(slog.DiscardHandler), DB: db, Bus: inproc.New(),
 		Peer: func(string) (service.Peer, error) { return service.Peer{HTTP: mem.Client(), URL: rpc.BaseURL}, nil }})
 	if err != nil {
