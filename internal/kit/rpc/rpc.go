@@ -129,3 +129,15 @@ func Serving(c *grpchealth.Client, peer, service string) func(context.Context) e
 		return nil
 	}
 }
+
+// Unhurried lets h answer for up to d, past the server's write timeout
+// (HTTP_WRITE_TIMEOUT, meant for the REST API), for a call whose work
+// takes minutes: analysing a scanned record, a language model's answer.
+// The caller's own deadline still bounds it. A connection without
+// deadlines (in process) has none to move.
+func Unhurried(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
+		h.ServeHTTP(w, r)
+	})
+}

@@ -66,6 +66,10 @@ type Service struct {
 	models map[string]string
 }
 
+// synthesisDeadline is how long a Synthesize call may take to answer:
+// ai-orchestration's longest attempt (AI_ATTEMPT_TIMEOUT's default).
+const synthesisDeadline = 15 * time.Minute
+
 // Migrate creates or upgrades the service's tables, its outbox and inbox.
 var Migrate = service.WithOutbox(store.Migrate)
 
@@ -120,7 +124,9 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	s.Check(patientconsent.Target, s.consents.Ready)
 	s.routes(s.API)
 	path, h := aiv1connect.NewProviderServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers))
-	s.ServeRPC(aiv1connect.ProviderServiceName, path, h)
+	// A synthesis may fail over through the chain, each provider given
+	// minutes; ai-orchestration's attempt deadline bounds it.
+	s.ServeRPC(aiv1connect.ProviderServiceName, path, rpc.Unhurried(h, synthesisDeadline))
 	return s, nil
 }
 

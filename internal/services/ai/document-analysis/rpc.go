@@ -2,7 +2,6 @@ package documentanalysis
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"connectrpc.com/connect"
@@ -24,19 +23,8 @@ var rpcCallers = rpc.Callers{
 }
 
 // analyzeDeadline is how long an Analyze call may take to answer: as long
-// as its client waits, for a large scanned PDF through OCR. The server's
-// HTTP_WRITE_TIMEOUT (60 s by default), meant for the REST API, would
-// otherwise reset the call before.
+// as its client waits, for a large scanned PDF through OCR.
 const analyzeDeadline = 5 * time.Minute
-
-// unhurried lets h answer until analyzeDeadline. A connection without
-// deadlines (in process) has none to move.
-func unhurried(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(analyzeDeadline))
-		h.ServeHTTP(w, r)
-	})
-}
 
 // rpcServer is the internal AnalysisService.
 type rpcServer struct {

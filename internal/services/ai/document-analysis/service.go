@@ -96,6 +96,6 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	})
 	s.routes(s.API)
 	path, h := aiv1connect.NewAnalysisServiceHandler(&rpcServer{s: s}, rpc.Guard(rpcCallers))
-	s.ServeRPC(aiv1connect.AnalysisServiceName, path, unhurried(h))
+	s.ServeRPC(aiv1connect.AnalysisServiceName, path, rpc.Unhurried(h, analyzeDeadline))
 	return s, nil
 }
