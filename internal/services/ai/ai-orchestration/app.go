@@ -169,10 +169,7 @@ func (s *Service) sendOn(ctx context.Context, who authn.Principal, caseID string
 		if cur.Status != domain.Orphaned {
 			return domain.ErrNotOrphaned
 		}
-		if err := s.skip(ctx, tx, cur, domain.ReasonSentOn); err != nil {
-			return err
-		}
-		next, err = s.store.Lock(ctx, tx, cur.ID)
+		next, err = s.skip(ctx, tx, cur, domain.ReasonSentOn)
 		return err
 	})
 	if err = triageFault(err); err != nil {

@@ -66,7 +66,7 @@ func (s *Service) onConsentWithdrawn(ctx context.Context, tx *sql.Tx, e bus.Even
 		return err
 	}
 	for _, proc := range open {
-		if err := s.skip(ctx, tx, proc, domain.ReasonConsentWithdrawn); err != nil {
+		if _, err := s.skip(ctx, tx, proc, domain.ReasonConsentWithdrawn); err != nil {
 			return err
 		}
 	}
@@ -101,20 +101,21 @@ func (s *Service) onDocumentDeleted(ctx context.Context, tx *sql.Tx, e bus.Event
 }
 
 // skip sends proc's case on without AI for reason, in tx: its
-// ai.analysis.completed says SKIPPED, and the case enters the pool.
-func (s *Service) skip(ctx context.Context, tx *sql.Tx, proc domain.Processing, reason string) error {
+// ai.analysis.completed says SKIPPED, and the case enters the pool. It
+// returns the processing as it now stands.
+func (s *Service) skip(ctx context.Context, tx *sql.Tx, proc domain.Processing, reason string) (domain.Processing, error) {
 	next, changed := proc.Skip(s.now(), reason)
 	if !changed {
-		return nil
+		return next, nil
 	}
 	if err := s.store.Update(ctx, tx, next, nil); err != nil {
-		return err
+		return next, err
 	}
 	s.Log.InfoContext(ctx, "AI pre-analysis skipped", "processingId", next.ID, "caseId", next.CaseID, "reason", reason)
 	if next.Kind != domain.KindCase {
-		return nil
+		return next, nil
 	}
-	return s.publish(ctx, tx, events.AnalysisCompletedV1, next.CaseID, events.AnalysisProgress{CaseID: next.CaseID,
+	return next, s.publish(ctx, tx, events.AnalysisCompletedV1, next.CaseID, events.AnalysisProgress{CaseID: next.CaseID,
 		ProcessingID: next.ID, Outcome: string(domain.Skipped), Timestamp: next.UpdatedAt})
 }
 

@@ -162,13 +162,14 @@ func (p *peers) synthesisRequests() []*aiv1.SynthesizeRequest {
 }
 
 type harness struct {
-	t     *testing.T
-	db    *sqldb.DB
-	svc   *aiorchestration.Service
-	peers *peers
-	http  *http.Client
-	base  string
-	stop  func()
+	t       *testing.T
+	metrics *telemetry.Metrics
+	db      *sqldb.DB
+	svc     *aiorchestration.Service
+	peers   *peers
+	http    *http.Client
+	base    string
+	stop    func()
 }
 
 // fast is a configuration whose retries and sweeps run in milliseconds.
@@ -195,8 +196,9 @@ func start(t *testing.T, db *sqldb.DB, ps *peers, cfg aiorchestration.Config) *h
 	mux.Handle(professionalv1connect.NewAssignmentServiceHandler(ps))
 	mem := rpc.NewInProcess(mux)
 	t.Cleanup(func() { mem.Close() })
+	metrics := telemetry.NewMetrics()
 	svc, err := aiorchestration.New(cfg, service.Deps{Region: "EU", Log: slog.New(slog.DiscardHandler), DB: db, Bus: inproc.New(),
-		Metrics: telemetry.NewMetrics(), Peer: func(string) (service.Peer, error) {
+		Metrics: metrics, Peer: func(string) (service.Peer, error) {
 			return service.Peer{HTTP: mem.Client(), URL: rpc.BaseURL}, nil
 		}})
 	if err != nil {
@@ -220,7 +222,7 @@ func start(t *testing.T, db *sqldb.DB, ps *peers, cfg aiorchestration.Config) *h
 	h := httpapi.Wrap(svc.Handler(), httpapi.Options{Service: aiorchestration.Name, Verifier: tokens})
 	api := rpc.NewInProcess(h)
 	t.Cleanup(func() { api.Close() })
-	return &harness{t: t, db: db, svc: svc, peers: ps, http: api.Client(), base: rpc.BaseURL, stop: stop}
+	return &harness{t: t, metrics: metrics, db: db, svc: svc, peers: ps, http: api.Client(), base: rpc.BaseURL, stop: stop}
 }
 
 func newPeers() *peers {
@@ -255,4 +257,23 @@ func deliverTo[P any](t *testing.T, svc *aiorchestration.Service, c bus.Contract
 
 func (h *harness) deliver(c bus.Contract[events.CaseSubmitted], aggregate string, p events.CaseSubmitted) {
 	deliverTo(h.t, h.svc, c, aggregate, p)
+}
+
+// completions is how many case processings case_processing_duration_seconds
+// has observed.
+func (h *harness) completions() uint64 {
+	h.t.Helper()
+	families, err := h.metrics.Registry.Gather()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var n uint64
+	for _, f := range families {
+		if f.GetName() == "case_processing_duration_seconds" {
+			for _, m := range f.GetMetric() {
+				n += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return n
 }

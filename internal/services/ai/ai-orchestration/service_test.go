@@ -124,6 +124,9 @@ func testCompletes(t *testing.T, h *harness) {
 	if len(done) != 1 || outcome(t, done[0]) != "COMPLETED" {
 		t.Fatalf("ai.analysis.completed: %+v", done)
 	}
+	if n := h.completions(); n != 1 {
+		t.Fatalf("case_processing_duration_seconds observed %d processings, want 1", n)
+	}
 	if a.Attempts != 1 || len(a.Documents) != 2 || a.Synthesis == nil || a.CompletedAt == nil {
 		t.Fatalf("analysis: %+v", a)
 	}
@@ -239,6 +242,7 @@ func testOrphanAndRetry(t *testing.T, h *harness) {
 // AI.
 func testWithdrawal(t *testing.T, h *harness) {
 	const shy = "0190a4b2-0000-7000-8000-00000000fa80"
+	before := h.completions()
 	asked, release := make(chan struct{}), make(chan struct{})
 	h.peers.set(func(p *peers) {
 		p.consent[shy] = true
@@ -269,6 +273,9 @@ func testWithdrawal(t *testing.T, h *harness) {
 	}
 	if done := h.published(events.AnalysisCompletedV1.Type, id); len(done) != 1 || outcome(t, done[0]) != "SKIPPED" {
 		t.Fatalf("ai.analysis.completed: %+v", done)
+	}
+	if n, want := h.completions(), before; n != want {
+		t.Fatalf("a dropped answer was measured as a completion: %d, want %d", n, want)
 	}
 }
 

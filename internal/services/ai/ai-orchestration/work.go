@@ -93,13 +93,15 @@ func (s *Service) work(ctx context.Context, job *river.Job[processArgs]) error {
 	}
 	switch {
 	case errors.Is(err, errNoConsent):
-		return s.settle(ctx, proc, func(tx *sql.Tx, cur domain.Processing) error {
-			return s.skip(ctx, tx, cur, domain.ReasonNoConsent)
+		_, err := s.settle(ctx, proc, func(tx *sql.Tx, cur domain.Processing) error {
+			_, err := s.skip(ctx, tx, cur, domain.ReasonNoConsent)
+			return err
 		})
+		return err
 	case err != nil:
 		return s.failed(ctx, proc, err)
 	}
-	err = s.settle(ctx, proc, func(tx *sql.Tx, cur domain.Processing) error {
+	completed, err := s.settle(ctx, proc, func(tx *sql.Tx, cur domain.Processing) error {
 		next := cur.Complete(s.now())
 		if err := s.store.Update(ctx, tx, next, result); err != nil {
 			return err
@@ -110,7 +112,7 @@ func (s *Service) work(ctx context.Context, job *river.Job[processArgs]) error {
 		return s.publish(ctx, tx, events.AnalysisCompletedV1, next.CaseID, events.AnalysisProgress{CaseID: next.CaseID,
 			ProcessingID: next.ID, Outcome: string(domain.Completed), Timestamp: next.CompletedAt})
 	})
-	if err == nil && s.metrics != nil && proc.Kind == domain.KindCase {
+	if completed && s.metrics != nil && proc.Kind == domain.KindCase {
 		s.metrics.CaseDuration.WithLabelValues(caseType(proc.Specialty), Name).Observe(s.now().Sub(proc.CreatedAt).Seconds())
 	}
 	s.Log.InfoContext(ctx, "AI attempt done", "processingId", proc.ID, "caseId", proc.CaseID, "attempt", proc.Attempts,
@@ -152,10 +154,10 @@ func (s *Service) claim(ctx context.Context, id string) (proc domain.Processing,
 }
 
 // settle records an attempt's outcome with fn, in one transaction, if
-// the processing is still that attempt's: one skipped or erased
+// the processing is still that attempt's (applied): one skipped or erased
 // meanwhile keeps its state, and the attempt's result is dropped.
-func (s *Service) settle(ctx context.Context, proc domain.Processing, fn func(*sql.Tx, domain.Processing) error) error {
-	err := s.store.DB().InTx(ctx, func(tx *sql.Tx) error {
+func (s *Service) settle(ctx context.Context, proc domain.Processing, fn func(*sql.Tx, domain.Processing) error) (applied bool, err error) {
+	err = s.store.DB().InTx(ctx, func(tx *sql.Tx) error {
 		cur, err := s.store.Lock(ctx, tx, proc.ID)
 		if err != nil {
 			return err
@@ -163,15 +165,17 @@ func (s *Service) settle(ctx context.Context, proc domain.Processing, fn func(*s
 		if cur.Status != domain.Running || cur.Attempts != proc.Attempts {
 			return nil
 		}
+		applied = true
 		return fn(tx, cur)
 	})
 	if fault.Is(err, fault.KindNotFound) {
-		return nil
+		return false, nil
 	}
-	if err == nil {
-		s.Relay.Notify()
+	if err != nil {
+		return false, err
 	}
-	return err
+	s.Relay.Notify()
+	return applied, nil
 }
 
 // failed records a failed attempt: the job snoozes until the next one is
@@ -183,7 +187,7 @@ func (s *Service) failed(ctx context.Context, proc domain.Processing, cause erro
 		"reason", code, "err", cause)
 	var wait time.Duration
 	retry := false
-	err := s.settle(ctx, proc, func(tx *sql.Tx, cur domain.Processing) error {
+	_, err := s.settle(ctx, proc, func(tx *sql.Tx, cur domain.Processing) error {
 		now := s.now()
 		next, again := cur.Fail(now, code, s.cfg.Policy())
 		if err := s.store.Update(ctx, tx, next, nil); err != nil {
@@ -217,7 +221,7 @@ func (s *Service) failed(ctx context.Context, proc domain.Processing, cause erro
 func (s *Service) release(proc domain.Processing) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := s.settle(ctx, proc, func(tx *sql.Tx, cur domain.Processing) error {
+	_, err := s.settle(ctx, proc, func(tx *sql.Tx, cur domain.Processing) error {
 		return s.store.Update(ctx, tx, cur.Release(s.now()), nil)
 	})
 	if err != nil {
