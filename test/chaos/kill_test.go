@@ -56,10 +56,14 @@ func TestKillUnderJourneyLoad(t *testing.T) {
 }
 
 // platformEnv is the environment of a platform process with its own data
-// folder and a first admin.
+// folder and a first admin. A submitted case passes the AI: an attempt
+// the kill interrupts is held by its lease (AI_ATTEMPT_TIMEOUT, 15 min by
+// default) until the sweep finds it stuck, so the lease here is seconds,
+// for the ledger to find every case in the pool within its wait.
 func platformEnv(t *testing.T) map[string]string {
 	return map[string]string{"DATA_DIR": t.TempDir(), "AUTH_BCRYPT_COST": "4", "METRICS_LISTEN": "off",
-		"ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": adminPassword}
+		"ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": adminPassword,
+		"AI_ATTEMPT_TIMEOUT": "5s", "AI_STUCK_AFTER": "1s", "AI_SWEEP_INTERVAL": "500ms", "AI_JOB_POLL": "200ms"}
 }
 
 // prepare signs up the load's patients and a credentialed professional
