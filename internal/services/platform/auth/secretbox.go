@@ -7,9 +7,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/secondopinion/platform/internal/kit/crypt"
 )
 
 // SecretKey is AUTH_SECRET_KEY: 32 bytes in base64url, its padding
@@ -100,54 +101,6 @@ func loadSecretKey(cfg Config, dataDir string) ([]byte, error) {
 	if dataDir == "" {
 		return nil, errors.New("a secret key or a data directory for the key file is required")
 	}
-	return loadSecretKeyFile(filepath.Join(dataDir, SecretKeyFile))
+	return crypt.KeyFile(filepath.Join(dataDir, SecretKeyFile), 32)
 }
 
-// loadSecretKeyFile reads the key file, or makes it (mode 0600) when it
-// does not exist. The new file is linked into place, which fails if another
-// process made one first: then that one is read, so all share one key.
-func loadSecretKeyFile(path string) ([]byte, error) {
-	if key, err := readSecretKeyFile(path); !errors.Is(err, os.ErrNotExist) {
-		return key, err
-	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("secret key: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("secret key file: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".secret-key-*")
-	if err != nil {
-		return nil, fmt.Errorf("secret key file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	err = tmp.Chmod(0o600)
-	if err == nil {
-		_, err = tmp.WriteString(base64.RawURLEncoding.EncodeToString(key) + "\n")
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("secret key file: %w", err)
-	}
-	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
-		return readSecretKeyFile(path)
-	} else if err != nil {
-		return nil, fmt.Errorf("secret key file: %w", err)
-	}
-	return key, nil
-}
-
-func readSecretKeyFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("secret key file: %w", err)
-	}
-	key, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(key) != 32 {
-		return nil, fmt.Errorf("secret key file %s: not 32 bytes in base64url", path)
-	}
-	return key, nil
-}
