@@ -73,7 +73,8 @@ var catalogue = []bus.Description{
 	AnalysisStartedV1.Describe(), AnalysisCompletedV1.Describe(), CaseOrphanedV1.Describe(),
 	RequestCompletedV1.Describe(), RequestFailedV1.Describe(), BudgetExceededV1.Describe(),
 
-	PaymentSucceededV1.Describe(), PaymentRefundedV1.Describe(),
+	PaymentSucceededV1.Describe(), PaymentFailedV1.Describe(), PaymentRefundedV1.Describe(), InvoiceIssuedV1.Describe(),
+	PayoutBatchCreatedV1.Describe(), PayoutPaidV1.Describe(),
 
 	CodeRequestedV1.Describe(), UserLockedV1.Describe(), RecoveryCodeUsedV1.Describe(), TwoFactorChangedV1.Describe(),
 	AuditRecordedV1.Describe(),

@@ -31,6 +31,7 @@ const (
 	KindHeadersTooLarge              // the request's headers are over the size limit
 	KindRequestTimeout               // the request did not arrive in time
 	KindUnsupported                  // the content is of a type the operation does not take
+	KindPaymentRequired              // a payment was declined: another means of payment may succeed
 )
 
 // Error is a classified error. Title and Detail are shown to callers, so

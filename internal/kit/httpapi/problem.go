@@ -34,6 +34,7 @@ var statuses = map[fault.Kind]int{
 	fault.KindHeadersTooLarge:  http.StatusRequestHeaderFieldsTooLarge,
 	fault.KindRequestTimeout:   http.StatusRequestTimeout,
 	fault.KindUnsupported:      http.StatusUnsupportedMediaType,
+	fault.KindPaymentRequired:  http.StatusPaymentRequired,
 }
 
 // StatusOf is the HTTP status of any error: a fault's by its kind,

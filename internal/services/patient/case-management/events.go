@@ -68,7 +68,7 @@ func changeEvents(c store.Case, ch store.Change) ([]bus.Event, error) {
 var subscriptions = outbox.Subscriptions[*Service]{
 	outbox.Handle(events.PatientErasedV1, (*Service).onPatientErased),
 	outbox.Handle(events.PaymentSucceededV1, on(func(p events.Payment) about { return about{caseID: p.CaseID} })),
-	outbox.Handle(events.PaymentRefundedV1, on(func(p events.Payment) about { return about{caseID: p.CaseID} })),
+	outbox.Handle(events.PaymentRefundedV1, (*Service).onRefund),
 	outbox.Handle(events.AnalysisStartedV1, on(func(p events.AnalysisProgress) about { return about{caseID: p.CaseID} })),
 	outbox.Handle(events.AnalysisCompletedV1, on(func(p events.AnalysisProgress) about { return about{caseID: p.CaseID} })),
 	outbox.Handle(events.CaseOrphanedV1, on(func(p events.CaseOrphaned) about { return about{caseID: p.CaseID} })),
@@ -99,6 +99,17 @@ func on[P any](read func(P) about) func(*Service, context.Context, *sql.Tx, bus.
 	return func(s *Service, ctx context.Context, tx *sql.Tx, e bus.Event, p P) error {
 		return s.onEvent(ctx, tx, e, read(p))
 	}
+}
+
+// onRefund cancels the case of a payment refunded in full. A partial
+// refund is a gesture that leaves the case going on; so is the refund of
+// an orphaned case, which the patient gets back at once while the case
+// waits in the admins' triage, where it may still be rescued.
+func (s *Service) onRefund(ctx context.Context, tx *sql.Tx, e bus.Event, p events.PaymentRefunded) error {
+	if !p.Full || p.Reason == "CASE_ORPHANED" {
+		return nil
+	}
+	return s.onEvent(ctx, tx, e, about{caseID: p.CaseID})
 }
 
 // assignee is the professional a change leaves the case with: the one

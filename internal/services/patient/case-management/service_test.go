@@ -310,6 +310,7 @@ func TestService(t *testing.T) {
 			t.Run(name, func(t *testing.T) { test(t, newHarness(t, db, Pipeline{})) })
 		}
 		t.Run("full pipeline", func(t *testing.T) { testFullPipeline(t, newHarness(t, db, Pipeline{Payment: true, AI: true})) })
+		t.Run("refunds", func(t *testing.T) { testRefunds(t, newHarness(t, db, Pipeline{Payment: true, AI: true})) })
 	})
 }
 
@@ -649,6 +650,38 @@ func testPeerDown(t *testing.T, h *harness) {
 
 // testFullPipeline walks a case through payment and AI to completion, each
 // step brought by the event of the service that owns it.
+// testRefunds: a partial refund leaves a paid case going on, and so does
+// the refund of an orphaned case; a full one cancels it.
+func testRefunds(t *testing.T, h *harness) {
+	id := h.newCase()["id"].(string)
+	if res := h.do("POST", "/api/v1/cases/"+id+"/submit", nil); res.body["status"] != "AWAITING_PAYMENT" {
+		t.Fatalf("submit: %d %v", res.status, res.body)
+	}
+	for _, step := range []struct {
+		event string
+		full  bool
+		want  string
+	}{
+		{"payment.succeeded", false, "SUBMITTED"},
+		{"payment.refunded", false, "SUBMITTED"},
+		{"case.orphaned", false, "ORPHANED"},
+		{"payment.refunded", true, "ORPHANED"}, // reason CASE_ORPHANED: it waits in triage
+		{"payment.refunded", true, "CANCELLED"},
+	} {
+		reason := "ADMIN"
+		if step.want == "ORPHANED" {
+			reason = "CASE_ORPHANED"
+		}
+		e := event(t, step.event, id, map[string]any{"full": step.full, "refundId": uuid.NewString(), "reason": reason})
+		if err := h.svc.Consume(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+		if st := h.do("GET", "/api/v1/cases/"+id, nil).body["status"]; st != step.want {
+			t.Fatalf("after %s (full %t): %v, want %s", step.event, step.full, st, step.want)
+		}
+	}
+}
+
 func testFullPipeline(t *testing.T, h *harness) {
 	id := h.newCase()["id"].(string)
 	if res := h.do("POST", "/api/v1/cases/"+id+"/submit", nil); res.body["status"] != "AWAITING_PAYMENT" {
