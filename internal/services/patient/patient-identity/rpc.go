@@ -20,7 +20,7 @@ import (
 // are not offered: patients register and change their profile over REST,
 // as themselves, and no service writes profiles for them.
 var rpcCallers = rpc.Callers{
-	patientv1connect.PatientServiceGetPatientProcedure: {"case-management", "notification", "ai-orchestration"},
+	patientv1connect.PatientServiceGetPatientProcedure: {"case-management", "notification", "ai-orchestration", "invoicing"},
 }
 
 // rpcServer is the internal PatientService.
