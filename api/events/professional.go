@@ -119,12 +119,17 @@ type OpinionChangesRequested struct {
 	Timestamp      time.Time `json:"timestamp"`
 }
 
-// OpinionApproved is opinion.approved: the patient may read it.
+// OpinionApproved is opinion.approved: the patient may read it. It says
+// what payouts accrues earnings by: the author's level when the opinion
+// was submitted, and the peer reviewer who approved it (a JUNIOR's
+// opinion; none when it was approved at once).
 type OpinionApproved struct {
-	CaseID         string    `json:"caseId" format:"uuid"`
-	OpinionID      string    `json:"opinionId" format:"uuid"`
-	ProfessionalID string    `json:"professionalId" format:"uuid"`
-	Timestamp      time.Time `json:"timestamp"`
+	CaseID         string      `json:"caseId" format:"uuid"`
+	OpinionID      string      `json:"opinionId" format:"uuid"`
+	ProfessionalID string      `json:"professionalId" format:"uuid"`
+	AuthorLevel    vocab.Level `json:"authorLevel"`
+	ReviewerID     string      `json:"reviewerId,omitempty" format:"uuid" doc:"the peer reviewer who approved it; absent when approved at once"`
+	Timestamp      time.Time   `json:"timestamp"`
 }
 
 // OpinionQuestion is opinion.question_asked and opinion.question_answered:

@@ -235,7 +235,7 @@ func (s *Service) submit(ctx context.Context, who authn.Principal, caseID string
 			if out, err = s.store.Update(ctx, tx, o, s.now()); err != nil {
 				return err
 			}
-			evs, err := submittedEvents(out, reviewRequired)
+			evs, err := submittedEvents(out, vocab.Level(author.Level), reviewRequired)
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/secondopinion/platform/api/events"
+	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/outbox"
 	"github.com/secondopinion/platform/internal/services/professional/medical-opinion/domain"
@@ -22,13 +23,15 @@ import (
 
 // submittedEvents are the events of a submitted opinion: opinion.submitted,
 // then opinion.approved when no review is required.
-func submittedEvents(o store.Opinion, reviewRequired bool) ([]bus.Event, error) {
+func submittedEvents(o store.Opinion, authorLevel vocab.Level, reviewRequired bool) ([]bus.Event, error) {
 	submitted, err := events.OpinionSubmittedV1.New(Name, o.CaseID, events.OpinionSubmitted{CaseID: o.CaseID, OpinionID: o.ID,
 		ProfessionalID: o.ProfessionalID, ReviewRequired: reviewRequired, Timestamp: o.UpdatedAt})
 	if err != nil || o.Status != domain.Approved {
 		return []bus.Event{submitted}, err
 	}
-	approved, err := approvedEvent(o)
+	// Approved at once: no peer reviewed it, whoever may have asked for
+	// changes before the author's level rose.
+	approved, err := approvedEvent(o, authorLevel, "")
 	return []bus.Event{submitted, approved}, err
 }
 
@@ -36,15 +39,20 @@ func submittedEvents(o store.Opinion, reviewRequired bool) ([]bus.Event, error) 
 // opinion.changes_requested when the reviewer sent it back.
 func reviewedEvent(o store.Opinion) (bus.Event, error) {
 	if o.Status == domain.Approved {
-		return approvedEvent(o)
+		// Only an opinion submitted for review is reviewed, and only an
+		// author below SENIOR is (domain.ReviewRequired): a JUNIOR, as
+		// when it was submitted, whatever the level is by now.
+		return approvedEvent(o, vocab.Junior, o.ReviewerID)
 	}
 	return events.OpinionChangesRequestedV1.New(Name, o.CaseID, events.OpinionChangesRequested{CaseID: o.CaseID, OpinionID: o.ID,
 		ProfessionalID: o.ProfessionalID, ReviewerID: o.ReviewerID, Timestamp: o.UpdatedAt})
 }
 
-func approvedEvent(o store.Opinion) (bus.Event, error) {
+// approvedEvent is opinion.approved, with what payouts accrues earnings
+// by: the author's level and the approving reviewer ("" for none).
+func approvedEvent(o store.Opinion, authorLevel vocab.Level, reviewerID string) (bus.Event, error) {
 	return events.OpinionApprovedV1.New(Name, o.CaseID, events.OpinionApproved{CaseID: o.CaseID, OpinionID: o.ID,
-		ProfessionalID: o.ProfessionalID, Timestamp: o.UpdatedAt})
+		ProfessionalID: o.ProfessionalID, AuthorLevel: authorLevel, ReviewerID: reviewerID, Timestamp: o.UpdatedAt})
 }
 
 // questionEvent is opinion.question_asked or opinion.question_answered

@@ -48,6 +48,10 @@ func testSeniorFlow(t *testing.T, h *harness) {
 	if p := payload(t, evs[0]); p["reviewRequired"] != false || p["opinionId"] != id || p["professionalId"] != f.author || p["caseId"] != f.caseID {
 		t.Errorf("submitted payload: %v", p)
 	}
+	// payouts accrues the author's earning by level: no reviewer's fee.
+	if p := payload(t, evs[1]); p["authorLevel"] != "SENIOR" || p["reviewerId"] != nil || p["opinionId"] != id {
+		t.Errorf("approved payload: %v", p)
+	}
 	h.want(h.do(author, "PUT", path, draft()), 409, "edit an approved opinion")
 	h.want(h.do(author, "POST", path+"/submit", nil), 409, "submit twice")
 
@@ -125,8 +129,13 @@ func testJuniorReview(t *testing.T, h *harness) {
 	if res.body["status"] != "APPROVED" || res.body["approvedAt"] == nil {
 		t.Errorf("approved: %v", res.body)
 	}
-	if types(h.outbox(f.caseID)) != "opinion.submitted opinion.changes_requested opinion.submitted opinion.approved" {
-		t.Errorf("events: %s", types(h.outbox(f.caseID)))
+	evs = h.outbox(f.caseID)
+	if types(evs) != "opinion.submitted opinion.changes_requested opinion.submitted opinion.approved" {
+		t.Fatalf("events: %s", types(evs))
+	}
+	// payouts pays the JUNIOR author's rate, and the approving reviewer a fee.
+	if p := payload(t, evs[3]); p["authorLevel"] != "JUNIOR" || p["reviewerId"] != f.reviewer || p["professionalId"] != f.author {
+		t.Errorf("approved payload: %v", p)
 	}
 	h.want(h.do("pro:"+f.reviewer, "POST", reviewPath, map[string]any{"decision": "APPROVE"}), 409, "approve twice")
 	res = h.want(h.do(patient, "GET", path, nil), 200, "patient reads")
