@@ -24,9 +24,11 @@ func renderReport(r reportData) ([]byte, error) {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetTitle("Second opinion "+r.CaseNumber, true)
 	pdf.SetCreator("Second Opinion medical-opinion", true)
-	// A fixed creation date makes the same opinion render the same bytes.
+	// A fixed creation date, and the fonts written in a sorted order
+	// rather than a map's, make the same opinion render the same bytes.
 	pdf.SetCreationDate(r.UpdatedAt)
 	pdf.SetModificationDate(r.UpdatedAt)
+	pdf.SetCatalogSort(true)
 	// The core fonts speak cp1252: translate UTF-8 text into it.
 	tr := pdf.UnicodeTranslatorFromDescriptor("")
 	pdf.SetFooterFunc(func() {
