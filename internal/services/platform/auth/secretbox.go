@@ -103,4 +103,3 @@ func loadSecretKey(cfg Config, dataDir string) ([]byte, error) {
 	}
 	return crypt.KeyFile(filepath.Join(dataDir, SecretKeyFile), 32)
 }
-
