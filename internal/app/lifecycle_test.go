@@ -189,7 +189,7 @@ func TestStartFailsClearly(t *testing.T) {
 		{"missing peer", nil, []string{"case-management"},
 			"case-management requires patient-identity: run it in this process (--target=case-management,patient-identity) or set PATIENT_IDENTITY_SERVICE_URL"},
 		{"several services without the gateway", nil, []string{"credentialing,auth"}, "add gateway to --target"},
-		{"unimplemented", nil, []string{"payments"}, `target "payments" is not implemented yet`},
+		{"unimplemented", nil, []string{"search"}, `target "search" is not implemented yet`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(t.Context(), testConfig(t, tc.env), tc.targets, Options{Listener: testkit.Listen(t), Log: quiet})

@@ -16,6 +16,10 @@ import (
 	aiproviders "github.com/secondopinion/platform/internal/services/ai/ai-providers"
 	aiusage "github.com/secondopinion/platform/internal/services/ai/ai-usage"
 	documentanalysis "github.com/secondopinion/platform/internal/services/ai/document-analysis"
+	"github.com/secondopinion/platform/internal/services/financial/invoicing"
+	"github.com/secondopinion/platform/internal/services/financial/payments"
+	"github.com/secondopinion/platform/internal/services/financial/payouts"
+	"github.com/secondopinion/platform/internal/services/financial/pricing"
 	casemanagement "github.com/secondopinion/platform/internal/services/patient/case-management"
 	medicalrecords "github.com/secondopinion/platform/internal/services/patient/medical-records"
 	patientconsent "github.com/secondopinion/platform/internal/services/patient/patient-consent"
@@ -54,10 +58,10 @@ func Catalogue() []service.Module {
 		aiproviders.Module,
 		aiusage.Module,
 
-		{Name: "pricing", Domain: service.Financial},
-		{Name: "payments", Domain: service.Financial, Requires: []string{"pricing", "case-management"}},
-		{Name: "invoicing", Domain: service.Financial},
-		{Name: "payouts", Domain: service.Financial},
+		pricing.Module,
+		payments.Module,
+		invoicing.Module,
+		payouts.Module,
 
 		auth.Module,
 		{Name: "notification", Domain: service.Platform, Requires: []string{"patient-identity"}},

@@ -57,7 +57,7 @@ func TestResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := names(ts); !slices.Equal(got, []string{"patient-identity", "case-management", "medical-records", "patient-consent",
-		"professional-identity", "credentialing", "case-assignment", "medical-opinion", "ai-orchestration", "document-analysis", "ai-providers", "ai-usage", "auth", "audit", "gateway"}) {
+		"professional-identity", "credentialing", "case-assignment", "medical-opinion", "ai-orchestration", "document-analysis", "ai-providers", "ai-usage", "pricing", "payments", "invoicing", "payouts", "auth", "audit", "gateway"}) {
 		t.Fatalf("all = %v", got)
 	}
 	ts, err = Resolve([]string{"case-management, patient-identity", "case-management"})
@@ -67,8 +67,8 @@ func TestResolve(t *testing.T) {
 }
 
 func TestResolveErrors(t *testing.T) {
-	_, err := Resolve([]string{"payments"})
-	if err == nil || err.Error() != `target "payments" is not implemented yet (implemented: patient-identity, case-management, medical-records, patient-consent, professional-identity, credentialing, case-assignment, medical-opinion, ai-orchestration, document-analysis, ai-providers, ai-usage, auth, audit, gateway)` {
+	_, err := Resolve([]string{"search"})
+	if err == nil || err.Error() != `target "search" is not implemented yet (implemented: patient-identity, case-management, medical-records, patient-consent, professional-identity, credentialing, case-assignment, medical-opinion, ai-orchestration, document-analysis, ai-providers, ai-usage, pricing, payments, invoicing, payouts, auth, audit, gateway)` {
 		t.Fatalf("unimplemented: %v", err)
 	}
 	_, err = Resolve([]string{"patient-identity,billing"})
@@ -92,7 +92,7 @@ func TestByDependency(t *testing.T) {
 	// visited first is built last, and the others are handed it as a peer
 	// before it exists (App.inProcess finds its handler per request).
 	if !slices.Equal(got, []string{"auth", "patient-consent", "case-assignment", "medical-records", "case-management",
-		"professional-identity", "medical-opinion", "audit", "patient-identity", "credentialing", "document-analysis", "ai-providers", "ai-orchestration", "ai-usage", "gateway"}) {
+		"professional-identity", "medical-opinion", "audit", "patient-identity", "credentialing", "document-analysis", "ai-providers", "ai-orchestration", "ai-usage", "pricing", "payments", "invoicing", "payouts", "gateway"}) {
 		t.Fatalf("order = %v", got)
 	}
 }

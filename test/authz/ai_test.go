@@ -41,8 +41,7 @@ func (f *fixtures) claimedWithRecord(t *testing.T) (c journey.Case, record, assi
 	c = f.j.OpenCase(t, f.patientA, false)
 	h, body := multipartText(t)
 	record = f.uploadRecord(t, c.ID, h, body)
-	f.j.Do(t, f.patientA.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", map[string]bool{"confirmIncomplete": true}).
-		Want(t, http.StatusOK)
+	f.j.Submit(t, f.patientA, c, map[string]bool{"confirmIncomplete": true})
 	return c, record, f.j.Claim(t, f.pro, c) // once the pre-analysis sent it to the pool
 }
 
@@ -75,8 +74,7 @@ func (f *fixtures) orphanedCase(t *testing.T) string {
 	}
 	h, body := multipartText(t)
 	f.uploadRecord(t, c.ID, h, body)
-	f.j.Do(t, f.patientA.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", map[string]bool{"confirmIncomplete": true}).
-		Want(t, http.StatusOK)
+	f.j.Submit(t, f.patientA, journey.Case{ID: c.ID}, map[string]bool{"confirmIncomplete": true})
 	journey.Eventually(t, "case "+c.ID+" in the AI triage", func() (bool, string) {
 		r := f.j.Do(t, f.accounts["admin"].token, http.MethodGet, "/api/v1/ai/triage", nil)
 		return r.Status == http.StatusOK && strings.Contains(string(r.Body), c.ID), string(r.Body)

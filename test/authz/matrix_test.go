@@ -74,7 +74,7 @@ var (
 
 // requests is the matrix's table: every operation of the merged spec must
 // have an entry. Extend it with each new route.
-var requests = map[string]request{
+var requests = merged(moneyRequests, map[string]request{
 	"POST /api/v1/patients":                {body: func(*fixtures) any { return registration() }},
 	"GET /api/v1/patients/me":              {},
 	"GET /api/v1/patients/{id}":            {ofA: true},
@@ -206,6 +206,15 @@ var requests = map[string]request{
 	"POST /api/v1/opinions/{id}/questions/{questionId}/answer": {owners: theProfessional, body: func(*fixtures) any {
 		return map[string]string{"answer": "Yes, once the attacks are under control."}
 	}},
+})
+
+// merged is the union of tables, which name distinct operations.
+func merged(tables ...map[string]request) map[string]request {
+	out := map[string]request{}
+	for _, t := range tables {
+		maps.Copy(out, t)
+	}
+	return out
 }
 
 // scene makes the data one call of an operation reaches, fresh for each
@@ -218,6 +227,11 @@ func (f *fixtures) scene(t *testing.T, method, path string) map[string]string {
 	switch {
 	case !strings.Contains(path, "{"):
 		return nil
+	}
+	if values, ok := f.moneyScene(t, path); ok {
+		return values
+	}
+	switch {
 	case strings.HasPrefix(path, "/api/v1/patients/"):
 		return map[string]string{"id": f.a}
 	case path == "/api/v1/documents/analysis/{documentId}":
@@ -505,8 +519,14 @@ type fixtures struct {
 	j        journey.Platform
 	patientA journey.Account
 	pro      journey.Account
-	// record is a record of a draft case of patient A's.
-	record string
+	// record is a record of draft, a draft case of patient A's.
+	record, draft string
+	// lastPaid is the case f.pay paid for last. The scenes that only
+	// read (or that admit only admins) share a payment, an invoice and a
+	// payout batch, made at the first: every paid case goes through the
+	// AI, which the triage scenes wait on.
+	lastPaid              journey.Case
+	paid, invoiced, batch string
 }
 
 // account is a caller's login and the access token it got.
@@ -559,7 +579,10 @@ func boot(t *testing.T, env map[string]string) *fixtures {
 	}
 	draft := f.j.OpenCase(t, f.patientA, false)
 	h, body := multipartText(t)
-	f.record = f.uploadRecord(t, draft.ID, h, body)
+	f.record, f.draft = f.uploadRecord(t, draft.ID, h, body), draft.ID
+	// Where the professional is paid, for the payout batch's SEPA file.
+	f.j.Do(t, f.pro.Token, http.MethodPut, "/api/v1/professionals/"+f.pro.ID+"/payout-account",
+		map[string]string{"holder": "Grace Neurologist", "iban": "DE89370400440532013000"}).Want(t, http.StatusOK)
 	// Patient B has a case of their own, so refusals are not for want of one.
 	if status, body := f.do(t, f.accounts["patient B"].token, http.MethodPost, "/api/v1/cases", newCase(f.b)); status != http.StatusCreated {
 		t.Fatalf("B's case: %d %s", status, body)

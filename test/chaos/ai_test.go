@@ -69,8 +69,7 @@ func TestAIAnalysisSurvivesAKill(t *testing.T) {
 			patient := j.RegisterPatientConsenting(t, "AI_PROCESSING", "SHARE_WITH_PROFESSIONALS")
 			c := j.OpenCase(t, patient, false)
 			doc := uploadRecord(t, proc.base, patient.Token, c.ID, "IMAGING_REPORT", "chest-xray.txt", report)
-			j.Do(t, patient.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", map[string]bool{"confirmIncomplete": true}).
-				Want(t, http.StatusOK)
+			j.Submit(t, patient, c, map[string]bool{"confirmIncomplete": true})
 
 			// Mid-analysis: the synthesis request has reached the
 			// provider, which holds it open.

@@ -63,7 +63,7 @@ func caseWithReport(t *testing.T, p *platform, patient journey.Account) journey.
 	t.Helper()
 	c := p.j.OpenCase(t, patient, false)
 	p.upload(t, patient.Token, c.ID, "IMAGING_REPORT", "report.txt", []byte(pageText(reportLines...)+"\n"))
-	p.j.Do(t, patient.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", nil).Want(t, http.StatusOK)
+	p.j.Submit(t, patient, c, nil)
 	return c
 }
 

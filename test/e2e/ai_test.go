@@ -169,7 +169,7 @@ func aiJourney(t *testing.T, p *platform, letterPNG []byte) {
 	report := p.upload(t, patient.Token, c.ID, "IMAGING_REPORT", "chest report.pdf", reportPDF(t, reportLines...))
 	letter := p.upload(t, patient.Token, c.ID, "OTHER", "clinic letter.png", letterPNG)
 	scan := p.upload(t, patient.Token, c.ID, "IMAGING", "head.dcm", study)
-	j.Do(t, patient.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", nil).Want(t, http.StatusOK)
+	j.Submit(t, patient, c, nil)
 
 	// ai.analysis.started names the processing; the patient follows it at
 	// /api/v1/ai/status (the case's status says AI_PROCESSING meanwhile).

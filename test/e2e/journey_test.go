@@ -215,7 +215,15 @@ func patientJourney(t *testing.T, p *platform) {
 	}
 
 	// Without the records its checklist names (TestRecords walks those).
-	p.call(t, "POST", "/api/v1/cases/"+caseID+"/submit", ada, map[string]bool{"confirmIncomplete": true}).want(t, http.StatusOK)
+	res = p.call(t, "POST", "/api/v1/cases/"+caseID+"/submit", ada, map[string]bool{"confirmIncomplete": true})
+	res.want(t, http.StatusOK)
+	if s := res.str(t, "status"); s != "AWAITING_PAYMENT" {
+		t.Fatalf("a submitted case is %s before it is paid", s)
+	}
+	// She pays with the sandbox's card that succeeds (TestMoney walks the
+	// declines, 3-D Secure, invoices, refunds and payouts).
+	p.j.Pay(t, journey.Account{ID: patientID, Token: strings.TrimPrefix(ada, "Bearer ")}, journey.Case{ID: caseID, Number: number},
+		"pm_card_visa").Want(t, http.StatusCreated)
 	p.call(t, "GET", "/api/v1/cases/"+caseID, ada, nil).want(t, http.StatusOK)
 	// The AI pre-analysis moves it on to the pool (a case without records,
 	// of a patient without the AI consent: sent on without one).

@@ -77,7 +77,7 @@ func recordsJourney(t *testing.T, p *platform) {
 	if got := missing(); got != "[]" {
 		t.Fatalf("the case still misses %s", got)
 	}
-	j.Do(t, patient.Token, "POST", "/api/v1/cases/"+c.ID+"/submit", nil).Want(t, http.StatusOK)
+	j.Submit(t, patient, c, nil)
 
 	admin := j.Login(t, adminEmail, adminPassword)
 	pro := j.RegisterProfessional(t)
@@ -121,7 +121,7 @@ func recordsJourney(t *testing.T, p *platform) {
 	holdsOriginals(t, files, pdf, img.Bytes(), study)
 	p.erase(t, patient, []string{patient.Email, "Jane Doe MRI report.pdf", "photo.png", "head.dcm"}, c.ID, report, scan)
 	p.stop()
-	p.searchFiles(t, patient.ID, patient.Email, patient.Email, "Doe^Jane", "PID123", "% scanned page data")
+	p.searchFiles(t, patient.ID, patient.Email, nil, patient.Email, "Doe^Jane", "PID123", "% scanned page data")
 }
 
 // upload sends content as a record of case caseID and returns its id.

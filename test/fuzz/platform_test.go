@@ -131,7 +131,35 @@ func (p *platform) resources(f *testing.F) {
 	// The claimed case's AI pre-analysis, which its patient, its
 	// professional and admins follow.
 	analysis := j.Do(f, admin, http.MethodGet, "/api/v1/cases/"+claimed.ID+"/analysis", nil).Want(f, http.StatusOK)
+	// A payment of the patient's, its invoice, and the payout batch of
+	// the approved opinion's earning.
+	paid := j.OpenCase(f, patient, false)
+	j.Do(f, patient.Token, http.MethodPost, "/api/v1/cases/"+paid.ID+"/submit", map[string]bool{"confirmIncomplete": true}).
+		Want(f, http.StatusOK)
+	payment := journey.Str(f, j.Pay(f, patient, paid, "pm_card_visa").Want(f, http.StatusCreated), "id")
+	var invoice string
+	journey.Eventually(f, "the payment's invoice", func() (bool, string) {
+		r := j.Do(f, patient.Token, http.MethodGet, "/api/v1/invoices?caseId="+paid.ID, nil)
+		var page struct{ Items []struct{ ID string } }
+		if r.Status != http.StatusOK || json.Unmarshal(r.Body, &page) != nil || len(page.Items) == 0 {
+			return false, string(r.Body)
+		}
+		invoice = page.Items[0].ID
+		return true, ""
+	})
+	now := time.Now().UTC()
+	var batch string
+	journey.Eventually(f, "the opinion's earning in a payout batch", func() (bool, string) {
+		r := j.Do(f, admin, http.MethodPost, "/api/v1/payouts", map[string]string{
+			"periodStart": now.Format(time.DateOnly), "periodEnd": now.Format(time.DateOnly)})
+		if r.Status != http.StatusCreated {
+			return false, string(r.Body)
+		}
+		batch = journey.Str(f, r.Want(f, http.StatusCreated), "id")
+		return true, ""
+	})
 	p.values = map[string]string{
+		"payment": payment, "invoice": invoice, "batch": batch, "month": now.Format("2006-01"),
 		"patient": patient.ID, "pro": pro.ID, "case": draft.ID, "caseNumber": draft.Number,
 		"poolCase": pool.ID, "claimedCase": claimed.ID, "assignment": assignment,
 		"opinionCase": answered.ID, "opinion": opinion, "question": journey.Str(f, q, "id"),

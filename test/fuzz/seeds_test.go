@@ -145,6 +145,22 @@ func fixture(method, path, param string) (string, error) {
 	switch {
 	case param == "questionId":
 		return "{question}", nil
+	case param == "month":
+		return "{month}", nil
+	case param == "region":
+		return "EU", nil
+	case param == "specialty":
+		return "NEUROLOGY", nil
+	case param == "urgency":
+		return "STANDARD", nil
+	case param == "provider":
+		return "sandbox", nil
+	case strings.HasPrefix(path, "/api/v1/payments/"):
+		return "{payment}", nil
+	case strings.HasPrefix(path, "/api/v1/invoices/"):
+		return "{invoice}", nil
+	case strings.HasPrefix(path, "/api/v1/payouts/"):
+		return "{batch}", nil
 	case strings.HasPrefix(path, "/api/v1/patients/"):
 		return "{patient}", nil
 	case strings.HasPrefix(path, "/api/v1/professionals/"), path == "/api/v1/assignments/available/{professionalId}":

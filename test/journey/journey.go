@@ -35,6 +35,12 @@ type Response struct {
 // not nil, is sent as JSON.
 func (p Platform) Do(t testing.TB, token, method, path string, body any) Response {
 	t.Helper()
+	return p.DoWith(t, token, method, path, body, nil)
+}
+
+// DoWith is Do with extra request headers, such as an Idempotency-Key.
+func (p Platform) DoWith(t testing.TB, token, method, path string, body any, header http.Header) Response {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -46,6 +52,9 @@ func (p Platform) Do(t testing.TB, token, method, path string, body any) Respons
 	req, err := http.NewRequestWithContext(t.Context(), method, p.Base+path, rd)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -195,10 +204,30 @@ func (p Platform) OpenCase(t testing.TB, patient Account, submit bool) Case {
 	if submit {
 		// Without the records NEUROLOGY's checklist names: the records
 		// journey (test/e2e TestRecords) uploads them.
-		p.Do(t, patient.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", map[string]bool{"confirmIncomplete": true}).
-			Want(t, http.StatusOK)
+		p.Submit(t, patient, c, map[string]bool{"confirmIncomplete": true})
 	}
 	return c
+}
+
+// Submit submits c with body and, when the platform asks for payment
+// first, pays for it.
+func (p Platform) Submit(t testing.TB, patient Account, c Case, body any) {
+	t.Helper()
+	m := p.Do(t, patient.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", body).Want(t, http.StatusOK)
+	if m["status"] == "AWAITING_PAYMENT" {
+		p.Pay(t, patient, c, "pm_card_visa").Want(t, http.StatusCreated)
+	}
+}
+
+// Pay gets a quote for c and pays it with the sandbox's payment method
+// pm (Stripe's test methods: pm_card_visa succeeds).
+func (p Platform) Pay(t testing.TB, patient Account, c Case, pm string) Response {
+	t.Helper()
+	q := p.Do(t, patient.Token, http.MethodPost, "/api/v1/pricing/quotes", map[string]string{"caseId": c.ID}).
+		Want(t, http.StatusCreated)
+	return p.DoWith(t, patient.Token, http.MethodPost, "/api/v1/payments",
+		map[string]string{"caseId": c.ID, "quoteToken": Str(t, q, "token"), "paymentMethod": pm},
+		http.Header{"Idempotency-Key": {uuid.NewString()}})
 }
 
 // RegisterProfessional onboards a NEUROLOGY professional speaking English

@@ -34,7 +34,7 @@ type Pipeline = domain.Pipeline
 type Config struct {
 	// Pipeline's zero value has neither payment nor AI: a submitted case
 	// goes straight to the pool.
-	Pipeline Pipeline `env:"CASE_STEPS,empty" default:"ai" doc:"the optional steps of a case before the pool: payment, ai (comma-separated; empty for none). With ai, ai-orchestration must run: it moves submitted cases on"`
+	Pipeline Pipeline `env:"CASE_STEPS,empty" default:"payment,ai" doc:"the optional steps of a case before the pool: payment, ai (comma-separated; empty for none). With payment, payments must run: a paid case is submitted; with ai, ai-orchestration must run: it moves submitted cases on"`
 	// Now is the clock (case number years, timestamps); nil is time.Now.
 	Now func() time.Time
 }
