@@ -20,8 +20,8 @@ const (
 // floats; Amount = NetAmount - DiscountAmount + TaxAmount.
 type Payment struct {
 	PaymentID      string          `json:"paymentId" format:"uuid"`
-	CaseID         string          `json:"caseId" format:"uuid"`
-	CustomerID     string          `json:"customerId" format:"uuid"`
+	CaseID         string          `json:"caseId,omitempty" format:"uuid" doc:"absent once the patient is erased"`
+	CustomerID     string          `json:"customerId,omitempty" format:"uuid" doc:"absent once the patient is erased"`
 	QuoteID        string          `json:"quoteId" format:"uuid"`
 	Region         vocab.Region    `json:"region" example:"EU"`
 	Specialty      vocab.Specialty `json:"specialty"`
@@ -40,8 +40,8 @@ type Payment struct {
 // succeed. Code is the provider's decline code; never a card detail.
 type PaymentFailed struct {
 	PaymentID  string    `json:"paymentId" format:"uuid"`
-	CaseID     string    `json:"caseId" format:"uuid"`
-	CustomerID string    `json:"customerId" format:"uuid"`
+	CaseID     string    `json:"caseId,omitempty" format:"uuid" doc:"absent once the patient is erased"`
+	CustomerID string    `json:"customerId,omitempty" format:"uuid" doc:"absent once the patient is erased"`
 	Amount     int64     `json:"amount" minimum:"0"`
 	Currency   string    `json:"currency" example:"EUR" pattern:"^[A-Z]{3}$"`
 	Code       string    `json:"code" example:"card_declined"`
@@ -56,8 +56,8 @@ type PaymentFailed struct {
 type PaymentRefunded struct {
 	PaymentID  string    `json:"paymentId" format:"uuid"`
 	RefundID   string    `json:"refundId" format:"uuid"`
-	CaseID     string    `json:"caseId" format:"uuid"`
-	CustomerID string    `json:"customerId" format:"uuid"`
+	CaseID     string    `json:"caseId,omitempty" format:"uuid" doc:"absent once the patient is erased"`
+	CustomerID string    `json:"customerId,omitempty" format:"uuid" doc:"absent once the patient is erased"`
 	Amount     int64     `json:"amount" minimum:"0" doc:"minor units refunded"`
 	Currency   string    `json:"currency" example:"EUR" pattern:"^[A-Z]{3}$"`
 	Full       bool      `json:"full" doc:"whether the payment is now refunded in full"`
@@ -71,9 +71,9 @@ type InvoiceIssued struct {
 	InvoiceID  string    `json:"invoiceId" format:"uuid"`
 	Number     string    `json:"number" example:"INV-EU-2026-000001"`
 	Kind       string    `json:"kind" enum:"INVOICE,CREDIT_NOTE"`
-	CaseID     string    `json:"caseId" format:"uuid"`
+	CaseID     string    `json:"caseId,omitempty" format:"uuid" doc:"absent once the patient is erased"`
 	PaymentID  string    `json:"paymentId" format:"uuid"`
-	CustomerID string    `json:"customerId" format:"uuid"`
+	CustomerID string    `json:"customerId,omitempty" format:"uuid" doc:"absent once the patient is erased"`
 	Total      int64     `json:"total" doc:"minor units, tax included; negative for a credit note"`
 	Currency   string    `json:"currency" example:"EUR" pattern:"^[A-Z]{3}$"`
 	Timestamp  time.Time `json:"timestamp"`
