@@ -158,13 +158,13 @@ func conservation(t *testing.T, j journey.Platform, admin string) {
 	})
 }
 
-// sums adds up field a and field b of the SUCCEEDED or refunded payments
-// listed at path.
+// sums adds up field a and field b of the payments listed at path that
+// took money: SUCCEEDED, or refunded since.
 func sums(t *testing.T, j journey.Platform, token, path, a, b string) (int64, int64) {
 	t.Helper()
 	var sa, sb int64
 	for _, it := range items(t, j, token, path) {
-		if it["status"] == "FAILED" || it["status"] == "REQUIRES_ACTION" {
+		if st := it["status"]; st != "SUCCEEDED" && st != "REFUNDED" && st != "PARTIALLY_REFUNDED" {
 			continue
 		}
 		sa += int64(it[a].(float64))

@@ -24,7 +24,7 @@ type Payment struct {
 	ID             string        `json:"id" format:"uuid"`
 	CaseID         string        `json:"caseId,omitempty" format:"uuid" doc:"absent once the case is erased: the payment is kept, unlinked"`
 	QuoteID        string        `json:"quoteId" format:"uuid"`
-	Status         domain.Status `json:"status" enum:"PROCESSING,REQUIRES_ACTION,SUCCEEDED,FAILED,PARTIALLY_REFUNDED,REFUNDED"`
+	Status         domain.Status `json:"status" enum:"PROCESSING,REQUIRES_ACTION,SUCCEEDED,FAILED,CANCELED,PARTIALLY_REFUNDED,REFUNDED" doc:"CANCELED: abandoned at its 3-D Secure step for a new attempt of the case"`
 	Amount         int64         `json:"amount" doc:"minor units of currency, e.g. cents"`
 	Currency       string        `json:"currency" example:"EUR"`
 	Provider       string        `json:"provider" example:"sandbox"`
@@ -106,7 +106,8 @@ func (s *Service) routes(api huma.API) {
 	httpapi.Register(api, huma.Operation{OperationID: "create-payment", Method: http.MethodPost, Path: "/api/v1/payments",
 		Summary: "Pay for one's case awaiting payment with a quote and a payment method (Idempotency-Key required)",
 		Description: "Charges the quote's total through the provider. 201 with the payment: SUCCEEDED, or " +
-			"REQUIRES_ACTION with the 3-D Secure step to complete and confirm. A decline is recorded and answered 402 " +
+			"REQUIRES_ACTION with the 3-D Secure step to complete and confirm. A payment of the case left at its 3-D Secure " +
+			"step is cancelled (CANCELED) for the new attempt; if it succeeded meanwhile, 409 (already paid). A decline is recorded and answered 402 " +
 			"with its code as the detail (card_declined, insufficient_funds); another attempt with a new key may succeed.",
 		Tags: tags, DefaultStatus: http.StatusCreated, Errors: []int{http.StatusBadRequest, http.StatusPaymentRequired, http.StatusConflict}},
 		authz.Roles(authn.RolePatient).Owned(), func(ctx context.Context, in *payInput) (*paymentOutput, error) {

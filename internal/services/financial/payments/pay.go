@@ -59,10 +59,13 @@ func (s *Service) pay(ctx context.Context, who authn.Principal, in PaymentReques
 	if err != nil {
 		return store.Payment{}, err
 	}
-	if found && !resumable(open, who.Subject, in.PaymentMethod, name) {
+	// An attempt left at its 3-D Secure step (the window closed, the bank
+	// never answered) gives way to this one: it is cancelled below.
+	abandoned := found && abandonable(open)
+	if found && !abandoned && !resumable(open, who.Subject, in.PaymentMethod, name) {
 		return store.Payment{}, openConflict(open)
 	}
-	if !found && c.Status != awaitingPayment {
+	if (!found || abandoned) && c.Status != awaitingPayment {
 		return store.Payment{}, fault.Conflict("Case not awaiting payment", "the case is "+c.Status+": only a case awaiting payment can be paid for")
 	}
 	q, err := s.quotes.Redeem(ctx, in.QuoteToken, in.CaseID, who.Subject)
@@ -76,6 +79,11 @@ func (s *Service) pay(ctx context.Context, who authn.Principal, in PaymentReques
 	}
 	if q.CaseID != in.CaseID || q.Total <= 0 || !currencyCode.MatchString(q.Currency) {
 		return store.Payment{}, fault.Invalid("quoteToken", "the quote is not one for this case")
+	}
+	if abandoned {
+		if err := s.abandon(ctx, open); err != nil {
+			return store.Payment{}, err
+		}
 	}
 	now := s.now()
 	p := store.Payment{ID: uuid.Must(uuid.NewV7()).String(), CaseID: in.CaseID, PatientID: who.Subject, QuoteID: q.ID,
@@ -113,6 +121,47 @@ func (s *Service) pay(ctx context.Context, who authn.Principal, in PaymentReques
 // the provider charges once whoever sends it.
 func resumable(open store.Payment, patient, method, provider string) bool {
 	return open.Status == domain.Processing && open.PatientID == patient && open.PaymentMethod == method && open.Provider == provider
+}
+
+// abandonable: open waits for a 3-D Secure step, which a new attempt of
+// its case abandons.
+func abandonable(open store.Payment) bool {
+	return open.Status == domain.RequiresAction && open.IntentID != ""
+}
+
+// abandon cancels payment p, left at its 3-D Secure step, at the provider
+// and records it CANCELED, freeing its case for a new attempt. A provider
+// that refuses because the charge succeeded meanwhile (the step was
+// completed after all) has p completed instead — published once, as any
+// completion — and the case is answered as paid: it is never charged
+// twice.
+func (s *Service) abandon(ctx context.Context, p store.Payment) error {
+	prov, err := s.provider(p.Provider)
+	if err != nil {
+		return err
+	}
+	in, err := prov.Cancel(ctx, p.IntentID, domain.CancelKey(p.ID))
+	if err != nil {
+		if provider.KindOf(err) != provider.Invalid {
+			s.Log.WarnContext(ctx, "payment provider unavailable", "payment", p.ID, "provider", p.Provider, "err", err)
+			return fault.Unavailable("the payment provider", err)
+		}
+		// Refused: the intent moved on. Whatever it is now is recorded.
+		if in, err = prov.Get(ctx, p.IntentID); err != nil {
+			return fault.Unavailable("the payment provider", err)
+		}
+	}
+	got, err := s.apply(ctx, p.ID, in)
+	if err != nil {
+		return err
+	}
+	if got.Status.Open() {
+		if got.Status.Paid() {
+			s.Log.InfoContext(ctx, "an abandoned 3-D Secure payment had succeeded", "payment", p.ID)
+		}
+		return openConflict(got)
+	}
+	return nil
 }
 
 func openConflict(p store.Payment) error {
@@ -210,6 +259,18 @@ func (s *Service) advance(ctx context.Context, tx *sql.Tx, id string, in provide
 		}
 		return false, nil
 	}
+	if cur.Status == domain.Canceled && cur.CaseID != "" {
+		// Succeeded after we cancelled it: only if the case has no other
+		// payment since — otherwise a person must refund one (the
+		// reconciliation shows the difference).
+		if other, found, err := s.store.Open(ctx, tx, cur.CaseID); err != nil {
+			return false, err
+		} else if found && other.ID != cur.ID {
+			s.Log.ErrorContext(ctx, "a canceled payment succeeded at the provider, and its case has another payment",
+				"payment", id, "other", other.ID, "intent", in.ID)
+			return false, nil
+		}
+	}
 	if in.Amount != 0 && (in.Amount != cur.Amount || in.Currency != cur.Currency) {
 		s.Log.ErrorContext(ctx, "the provider's charge differs from the payment", "payment", id, "intent", in.ID)
 	}
@@ -272,6 +333,10 @@ func (s *Service) confirm(ctx context.Context, who authn.Principal, id string) (
 	switch {
 	case p.Status == domain.Processing:
 		return store.Payment{}, openConflict(p)
+	case p.Status == domain.Canceled:
+		// Abandoned for a new attempt: its intent is cancelled too.
+		return store.Payment{}, fault.Conflict("Payment canceled",
+			"payment "+p.ID+" was canceled when the case was paid for anew: it cannot be confirmed")
 	case p.Status != domain.RequiresAction:
 		// Confirmed already (a retry), or failed: the payment as it is.
 		return p, nil

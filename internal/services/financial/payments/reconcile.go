@@ -15,7 +15,7 @@ import (
 
 // Side is one side's account of a payment.
 type Side struct {
-	Status         string `json:"status" doc:"ours: the payment's status; the provider's: its charge's outcome (pending, requires_action, succeeded, failed, missing)"`
+	Status         string `json:"status" doc:"ours: the payment's status; the provider's: its charge's outcome (pending, requires_action, succeeded, failed, canceled, missing)"`
 	Amount         int64  `json:"amount"`
 	RefundedAmount int64  `json:"refundedAmount"`
 	Currency       string `json:"currency,omitempty"`
@@ -50,6 +50,8 @@ func expected(st domain.Status) domain.Charge {
 		return domain.ChargeRequiresAction
 	case domain.Failed:
 		return domain.ChargeFailed
+	case domain.Canceled:
+		return domain.ChargeCanceled
 	}
 	return domain.ChargeSucceeded
 }
@@ -57,7 +59,9 @@ func expected(st domain.Status) domain.Charge {
 // Reconcile drives on what was left half done (Recover), then compares
 // the payments of the last PAYMENTS_RECONCILE_WINDOW with the providers'
 // intents, and records the differences for admins. It corrects nothing
-// beyond recovery: a difference is for a person to look at.
+// beyond recovery and a charge the provider reports succeeded (which
+// completes its payment, as the webhook does): a difference is for a
+// person to look at.
 func (s *Service) Reconcile(ctx context.Context) (Reconciliation, error) {
 	recovered, rerr := s.Recover(ctx)
 	if rerr != nil {
@@ -107,6 +111,19 @@ func (s *Service) Reconcile(ctx context.Context) (Reconciliation, error) {
 			}
 			if ok {
 				matched[in.ID] = true
+			}
+			if ok && in.Status == domain.ChargeSucceeded {
+				// A charge that succeeded behind our back (a 3-D Secure
+				// step completed without its confirmation reaching us,
+				// or after we cancelled it) is money taken: the payment
+				// completes, as the webhook would have completed it.
+				if _, moves := domain.Advance(p.Status, in.Status); moves {
+					if got, err := s.apply(ctx, p.ID, in); err != nil {
+						s.Log.WarnContext(ctx, "reconciliation could not complete a payment", "payment", p.ID, "err", err)
+					} else {
+						p = got
+					}
+				}
 			}
 			rep.Differences = append(rep.Differences, compare(p, in, ok)...)
 		}

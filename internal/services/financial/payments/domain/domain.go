@@ -19,27 +19,33 @@ const (
 	Processing Status = "PROCESSING"
 	// RequiresAction: the provider asks for a 3-D Secure step, which the
 	// client completes and then confirms.
-	RequiresAction    Status = "REQUIRES_ACTION"
-	Succeeded         Status = "SUCCEEDED"
-	Failed            Status = "FAILED"
+	RequiresAction Status = "REQUIRES_ACTION"
+	Succeeded      Status = "SUCCEEDED"
+	Failed         Status = "FAILED"
+	// Canceled: an attempt abandoned at its 3-D Secure step, cancelled at
+	// the provider for a new attempt. Final, like Failed: it frees the
+	// case — unless the provider reports the charge succeeded after all
+	// (Advance).
+	Canceled          Status = "CANCELED"
 	PartiallyRefunded Status = "PARTIALLY_REFUNDED"
 	Refunded          Status = "REFUNDED"
 )
 
 // Statuses are every status, in lifecycle order.
-var Statuses = []Status{Processing, RequiresAction, Succeeded, Failed, PartiallyRefunded, Refunded}
+var Statuses = []Status{Processing, RequiresAction, Succeeded, Failed, Canceled, PartiallyRefunded, Refunded}
 
 // rank orders the lifecycle: a payment moves only to a higher rank.
-// Succeeded and Failed are both final outcomes of the charge; refunds come
-// after a success only.
-var rank = map[Status]int{Processing: 0, RequiresAction: 1, Succeeded: 2, Failed: 2, PartiallyRefunded: 3, Refunded: 4}
+// Succeeded, Failed and Canceled are the final outcomes of the charge;
+// refunds come after a success only.
+var rank = map[Status]int{Processing: 0, RequiresAction: 1, Succeeded: 2, Failed: 2, Canceled: 2, PartiallyRefunded: 3, Refunded: 4}
 
 // Valid reports whether s is a status.
 func (s Status) Valid() bool { _, ok := rank[s]; return ok }
 
 // Open reports whether the payment still holds its case: one open payment
-// per case at most (a failed one frees the case for another attempt).
-func (s Status) Open() bool { return s.Valid() && s != Failed }
+// per case at most (a failed or canceled one frees the case for another
+// attempt).
+func (s Status) Open() bool { return s.Valid() && s != Failed && s != Canceled }
 
 // Paid reports whether the charge succeeded (refunded or not).
 func (s Status) Paid() bool { return s == Succeeded || s == PartiallyRefunded || s == Refunded }
@@ -51,7 +57,8 @@ const (
 	ChargePending        Charge = "pending"         // processing at the provider
 	ChargeRequiresAction Charge = "requires_action" // 3-D Secure
 	ChargeSucceeded      Charge = "succeeded"
-	ChargeFailed         Charge = "failed" // declined, or cancelled
+	ChargeFailed         Charge = "failed" // declined
+	ChargeCanceled       Charge = "canceled"
 )
 
 // Advance is the status a payment in from moves to when the provider
@@ -60,6 +67,9 @@ const (
 // Anything that would go backwards (a late "processing" after
 // "succeeded", a "requires_action" replayed after the confirmation) or
 // sideways (a "failed" for a payment that succeeded) changes nothing.
+// Canceled is final but for one move: a charge the provider reports
+// succeeded is money taken, whatever we asked for, and the payment is
+// recorded as it is (Succeeded).
 func Advance(from Status, c Charge) (Status, bool) {
 	var to Status
 	switch c {
@@ -71,7 +81,15 @@ func Advance(from Status, c Charge) (Status, bool) {
 		to = Succeeded
 	case ChargeFailed:
 		to = Failed
+	case ChargeCanceled:
+		to = Canceled
 	default:
+		return from, false
+	}
+	if from == Canceled {
+		if to == Succeeded {
+			return Succeeded, true
+		}
 		return from, false
 	}
 	if !from.Valid() || rank[to] <= rank[from] {
@@ -166,6 +184,9 @@ func IntentKey(paymentID string) string { return "payment-" + paymentID }
 
 // ConfirmKey is the idempotency key of the confirmation of payment id.
 func ConfirmKey(paymentID string) string { return "confirm-" + paymentID }
+
+// CancelKey is the idempotency key of the cancellation of payment id.
+func CancelKey(paymentID string) string { return "cancel-" + paymentID }
 
 // RefundKey is the idempotency key of the provider call of refund id.
 func RefundKey(refundID string) string { return "refund-" + refundID }

@@ -28,6 +28,16 @@ func TestAdvanceOnlyMovesForward(t *testing.T) {
 		{domain.Failed, domain.ChargeSucceeded, domain.Failed, false},
 		{domain.Refunded, domain.ChargeSucceeded, domain.Refunded, false},
 		{domain.PartiallyRefunded, domain.ChargeFailed, domain.PartiallyRefunded, false},
+		{domain.RequiresAction, domain.ChargeCanceled, domain.Canceled, true},
+		{domain.Processing, domain.ChargeCanceled, domain.Canceled, true},
+		{domain.Canceled, domain.ChargeCanceled, domain.Canceled, false},
+		{domain.Canceled, domain.ChargeFailed, domain.Canceled, false},
+		{domain.Canceled, domain.ChargeRequiresAction, domain.Canceled, false},
+		{domain.Canceled, domain.ChargePending, domain.Canceled, false},
+		{domain.Canceled, domain.ChargeSucceeded, domain.Succeeded, true},
+		{domain.Succeeded, domain.ChargeCanceled, domain.Succeeded, false},
+		{domain.Failed, domain.ChargeCanceled, domain.Failed, false},
+		{domain.Refunded, domain.ChargeCanceled, domain.Refunded, false},
 		{domain.Processing, domain.Charge("weird"), domain.Processing, false},
 		{domain.Status("BOGUS"), domain.ChargeSucceeded, domain.Status("BOGUS"), false},
 	} {
@@ -108,7 +118,7 @@ func TestFailureCode(t *testing.T) {
 		t.Error("keys of different calls collide")
 	}
 	for _, s := range domain.Statuses {
-		if s.Open() != (s != domain.Failed) {
+		if s.Open() != (s != domain.Failed && s != domain.Canceled) {
 			t.Errorf("%s open %v", s, s.Open())
 		}
 	}

@@ -77,6 +77,11 @@ type Provider interface {
 	CreateIntent(ctx context.Context, p CreateParams) (Intent, error)
 	// Confirm completes an intent whose next action the client took.
 	Confirm(ctx context.Context, intentID, idempotencyKey string) (Intent, error)
+	// Cancel abandons an intent that has not succeeded (one waiting for
+	// its 3-D Secure step): it ends ChargeCanceled. An intent that
+	// succeeded is not cancelled: that is an Invalid error
+	// (payment_intent_unexpected_state), and Get tells what it is.
+	Cancel(ctx context.Context, intentID, idempotencyKey string) (Intent, error)
 	// Refund gives amount of the intent's charge back.
 	Refund(ctx context.Context, intentID string, amount int64, idempotencyKey, refundID string) (Refund, error)
 	Get(ctx context.Context, intentID string) (Intent, error)

@@ -133,13 +133,13 @@ func (s *Store) Lock(ctx context.Context, tx *sql.Tx, id string) (Payment, error
 	return s.one(ctx, tx, `id = $1`+lock, id)
 }
 
-// Open is the open payment of a case (not FAILED), if any. The payments
+// Open is the open payment of a case (not FAILED nor CANCELED), if any. The payments
 // of erased cases, unlinked, are no case's.
 func (s *Store) Open(ctx context.Context, q Querier, caseID string) (Payment, bool, error) {
 	if caseID == "" {
 		return Payment{}, false, nil
 	}
-	p, err := s.one(ctx, q, `case_id = $1 AND case_id <> '' AND status <> 'FAILED'`, caseID)
+	p, err := s.one(ctx, q, `case_id = $1 AND case_id <> '' AND status NOT IN ('FAILED', 'CANCELED')`, caseID)
 	if fault.Is(err, fault.KindNotFound) {
 		return Payment{}, false, nil
 	}

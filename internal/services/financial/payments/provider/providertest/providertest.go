@@ -1,10 +1,12 @@
 // Package providertest is the contract every payment provider keeps, run
 // against each: Stripe's test payment methods, idempotency keys that
-// never charge or refund twice, 3-D Secure completed by Confirm, refunds
+// never charge or refund twice, 3-D Secure completed by Confirm or
+// abandoned by Cancel, refunds
 // never beyond the charge, listing for reconciliation.
 package providertest
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -70,6 +72,42 @@ func Run(t *testing.T, p provider.Provider, charges func() int) {
 		if err != nil || done.Status != domain.ChargeSucceeded || done.ID != tds.ID {
 			t.Fatalf("confirm: %+v %v", done, err)
 		}
+	}
+
+	// Cancel abandons an intent at its 3-D Secure step; the same
+	// cancellation again answers the same; a cancelled intent is not
+	// completed by Confirm, and one that succeeded cannot be cancelled.
+	abandoned, err := create("pm_card_threeDSecure2Required", uuid.NewString())
+	if err != nil || abandoned.Status != domain.ChargeRequiresAction {
+		t.Fatalf("3-D Secure to abandon: %+v %v", abandoned, err)
+	}
+	cancelKey := "cancel-" + abandoned.ID
+	for range 2 {
+		got, err := p.Cancel(ctx, abandoned.ID, cancelKey)
+		if err != nil || got.Status != domain.ChargeCanceled || got.ID != abandoned.ID || got.NextAction != nil {
+			t.Fatalf("cancel: %+v %v", got, err)
+		}
+	}
+	if got, err := p.Get(ctx, abandoned.ID); err != nil || got.Status != domain.ChargeCanceled {
+		t.Errorf("get of a cancelled intent: %+v %v", got, err)
+	}
+	// Confirming it never completes it: refused, or answered cancelled.
+	if got, err := p.Confirm(ctx, abandoned.ID, "confirm-"+abandoned.ID); (err == nil && got.Status != domain.ChargeCanceled) ||
+		(err != nil && provider.KindOf(err) != provider.Invalid) {
+		t.Errorf("confirm of a cancelled intent: %+v %v", got, err)
+	}
+	for _, id := range []string{in.ID, tds.ID} {
+		_, err := p.Cancel(ctx, id, "cancel-"+id)
+		var pe *provider.Error
+		if !errors.As(err, &pe) || pe.Kind != provider.Invalid || pe.Code != "payment_intent_unexpected_state" {
+			t.Errorf("cancel of a succeeded intent: %v", err)
+		}
+		if got, err := p.Get(ctx, id); err != nil || got.Status != domain.ChargeSucceeded {
+			t.Errorf("a succeeded intent after a refused cancel: %+v %v", got, err)
+		}
+	}
+	if _, err := p.Cancel(ctx, "pi_missing", "cancel-missing"); provider.KindOf(err) != provider.NotFound {
+		t.Errorf("cancel of no intent: %v", err)
 	}
 
 	refundKey := uuid.NewString()

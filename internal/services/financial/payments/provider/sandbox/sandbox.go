@@ -6,7 +6,7 @@
 //	pm_card_visa                              succeeds
 //	pm_card_chargeDeclined                    fails: card_declined
 //	pm_card_chargeDeclinedInsufficientFunds   fails: insufficient_funds
-//	pm_card_threeDSecure2Required             asks for 3-D Secure; Confirm completes it
+//	pm_card_threeDSecure2Required             asks for 3-D Secure; Confirm completes it, Cancel abandons it
 //
 // Any other payment method is an invalid request, as an unknown one is at
 // Stripe. Idempotency keys work as Stripe's: the same key returns the same
@@ -131,8 +131,26 @@ func (s *Sandbox) Confirm(ctx context.Context, intentID, _ string) (provider.Int
 	if err != nil {
 		return provider.Intent{}, err
 	}
-	if in.Status == domain.ChargeFailed {
-		return provider.Intent{}, invalid("payment_intent_unexpected_state", "", "the payment intent failed and cannot be confirmed")
+	if in.Status == domain.ChargeFailed || in.Status == domain.ChargeCanceled {
+		return provider.Intent{}, invalid("payment_intent_unexpected_state", "", "the payment intent is %s and cannot be confirmed", in.Status)
+	}
+	return in, nil
+}
+
+// Cancel abandons an intent that did not succeed, as Stripe does; one
+// cancelled already is answered as it is (the same cancellation sent
+// again), one that succeeded is refused.
+func (s *Sandbox) Cancel(ctx context.Context, intentID, _ string) (provider.Intent, error) {
+	if _, err := s.db.ExecContext(ctx, `UPDATE sandbox_intents SET status = $2, client_secret = ''
+		WHERE id = $1 AND status <> $3 AND status <> $2`, intentID, string(domain.ChargeCanceled), string(domain.ChargeSucceeded)); err != nil {
+		return provider.Intent{}, unavailable(err)
+	}
+	in, err := s.Get(ctx, intentID)
+	if err != nil {
+		return provider.Intent{}, err
+	}
+	if in.Status != domain.ChargeCanceled {
+		return provider.Intent{}, invalid("payment_intent_unexpected_state", "", "the payment intent is %s and cannot be canceled", in.Status)
 	}
 	return in, nil
 }

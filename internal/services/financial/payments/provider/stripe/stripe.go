@@ -83,6 +83,19 @@ func (s *Stripe) Confirm(ctx context.Context, intentID, key string) (provider.In
 	return intent(pi), nil
 }
 
+func (s *Stripe) Cancel(ctx context.Context, intentID, key string) (provider.Intent, error) {
+	// POST /v1/payment_intents/{id}/cancel; Stripe refuses an intent that
+	// succeeded (payment_intent_unexpected_state, 400: Invalid).
+	params := &stripego.PaymentIntentCancelParams{CancellationReason: stripego.String("abandoned")}
+	params.SetIdempotencyKey(key)
+	params.AddExpand("latest_charge")
+	pi, err := s.c.V1PaymentIntents.Cancel(ctx, intentID, params)
+	if err != nil {
+		return provider.Intent{}, classify(err)
+	}
+	return intent(pi), nil
+}
+
 func (s *Stripe) Refund(ctx context.Context, intentID string, amount int64, key, refundID string) (provider.Refund, error) {
 	params := &stripego.RefundCreateParams{PaymentIntent: stripego.String(intentID), Amount: stripego.Int64(amount)}
 	params.AddMetadata("refund_id", refundID)
@@ -143,7 +156,7 @@ func intent(pi *stripego.PaymentIntent) provider.Intent {
 			}
 		}
 	case stripego.PaymentIntentStatusCanceled:
-		in.Status, in.FailureCode = domain.ChargeFailed, "canceled"
+		in.Status = domain.ChargeCanceled
 	case stripego.PaymentIntentStatusRequiresPaymentMethod:
 		// A confirmed intent back at requires_payment_method was declined.
 		in.Status = domain.ChargeFailed

@@ -1,6 +1,6 @@
 // Package stripefake is a local server speaking the part of Stripe's API
 // that payments uses, for tests: form-encoded PaymentIntents (create with
-// confirm, confirm, retrieve, list) and refunds, Idempotency-Key replay,
+// confirm, confirm, cancel, retrieve, list) and refunds, Idempotency-Key replay,
 // Stripe's error objects with decline codes, and Stripe's test payment
 // methods. It also signs webhook events as Stripe does. It is never part
 // of the binary.
@@ -178,6 +178,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.get(w, parts[1])
 	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "payment_intents" && parts[2] == "confirm":
 		s.confirm(w, parts[1])
+	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "payment_intents" && parts[2] == "cancel":
+		s.cancel(w, r, parts[1])
 	case r.Method == http.MethodPost && path == "refunds":
 		s.refund(w, r)
 	default:
@@ -263,6 +265,32 @@ func (s *Server) confirm(w http.ResponseWriter, id string) {
 	default:
 		writeErr(w, http.StatusBadRequest, "invalid_request_error", "payment_intent_unexpected_state", "", "",
 			"This PaymentIntent's status is "+pi["status"].(string)+" and cannot be confirmed.", pi)
+		return
+	}
+	writeJSON(w, http.StatusOK, pi)
+}
+
+// cancel is POST /v1/payment_intents/{id}/cancel: Stripe cancels an
+// intent in requires_payment_method, requires_capture,
+// requires_confirmation, requires_action or processing, and refuses any
+// other (succeeded, canceled) with payment_intent_unexpected_state.
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request, id string) {
+	pi, ok := s.intents[id]
+	if !ok {
+		writeErr(w, http.StatusNotFound, "invalid_request_error", "resource_missing", "", "id", "No such payment_intent: '"+id+"'", nil)
+		return
+	}
+	switch pi["status"] {
+	case "requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing":
+		pi["status"] = "canceled"
+		pi["canceled_at"] = s.now().Unix()
+		pi["cancellation_reason"] = r.PostForm.Get("cancellation_reason")
+		delete(pi, "next_action")
+	default:
+		writeErr(w, http.StatusBadRequest, "invalid_request_error", "payment_intent_unexpected_state", "", "",
+			"You cannot cancel this PaymentIntent because it has a status of "+pi["status"].(string)+". Only a PaymentIntent "+
+				"with one of the following statuses may be canceled: requires_payment_method, requires_capture, "+
+				"requires_confirmation, requires_action, processing.", pi)
 		return
 	}
 	writeJSON(w, http.StatusOK, pi)
