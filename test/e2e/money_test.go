@@ -30,8 +30,8 @@ func TestMoney(t *testing.T) {
 			}
 			p := boot(t, env)
 			admin := p.j.Login(t, adminEmail, adminPassword)
-			paidJourney(t, p.j, admin)
-			conservation(t, p.j, admin)
+			pro := paidJourney(t, p.j, admin)
+			conservation(t, p.j, admin, pro)
 		})
 	}
 }
@@ -41,7 +41,8 @@ var (
 	creditNumber  = regexp.MustCompile(`^CN-EU-20\d\d-\d{6}$`)
 )
 
-func paidJourney(t *testing.T, j journey.Platform, admin string) {
+// paidJourney returns the SENIOR professional who wrote its opinion.
+func paidJourney(t *testing.T, j journey.Platform, admin string) journey.Account {
 	pro := j.RegisterProfessional(t)
 	j.Credential(t, admin, pro, "SENIOR")
 	patient := j.RegisterPatient(t)
@@ -113,17 +114,20 @@ func paidJourney(t *testing.T, j journey.Platform, admin string) {
 	if m := j.Do(t, admin, http.MethodPost, "/api/v1/payouts/"+batchID+"/paid", nil).Want(t, http.StatusOK); m["status"] != "PAID" {
 		t.Fatalf("marked paid: %v", m)
 	}
+	return pro
 }
 
-// conservation runs cases through random payments, declines, refunds and
-// cancellations, then checks that the successful payments less the
-// refunds equal the invoices less the credit notes.
-func conservation(t *testing.T, j journey.Platform, admin string) {
+// conservation runs cases through random payments, declines, refunds,
+// cancellations and approved opinions by pro, then checks that the
+// successful payments less the refunds equal the invoices less the credit
+// notes, and that every approved opinion has exactly one earning.
+func conservation(t *testing.T, j journey.Platform, admin string, pro journey.Account) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	rnd := rand.New(rand.NewPCG(uint64(seed), 0))
 	patient := j.RegisterPatient(t)
 	const cases = 6
+	opinions := map[string]bool{j.Approved(t, pro, paidCase(t, j, patient)): true}
 	for range cases {
 		c := j.OpenCase(t, patient, false)
 		j.Do(t, patient.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/submit", map[string]bool{"confirmIncomplete": true}).
@@ -136,7 +140,7 @@ func conservation(t *testing.T, j journey.Platform, admin string) {
 		}
 		paid := j.Pay(t, patient, c, "pm_card_visa").Want(t, http.StatusCreated)
 		id := journey.Str(t, paid, "id")
-		switch rnd.IntN(4) {
+		switch rnd.IntN(5) {
 		case 0: // cancelled before assignment: refunded by itself
 			j.Do(t, patient.Token, http.MethodPost, "/api/v1/cases/"+c.ID+"/cancel", nil).Want(t, http.StatusOK)
 		case 1: // a goodwill gesture, then the rest
@@ -148,6 +152,8 @@ func conservation(t *testing.T, j journey.Platform, admin string) {
 		case 2: // refunded by an admin in full
 			j.Do(t, admin, http.MethodPost, "/api/v1/payments/"+id+"/refund", map[string]any{"reason": "duplicate"}).
 				Want(t, http.StatusOK)
+		case 3: // answered
+			opinions[j.Approved(t, pro, c)] = true
 		}
 	}
 	journey.Eventually(t, "payments and invoices agree", func() (bool, string) {
@@ -156,6 +162,28 @@ func conservation(t *testing.T, j journey.Platform, admin string) {
 		return paid-refunded == invoiced-credited && paid > 0,
 			fmt.Sprintf("paid %d − refunded %d ≠ invoiced %d − credited %d", paid, refunded, invoiced, credited)
 	})
+	// The journey's opinion earned once too.
+	journey.Eventually(t, "one earning per approved opinion", func() (bool, string) {
+		earned := map[string]int{}
+		for _, e := range items(t, j, admin, "/api/v1/professionals/"+pro.ID+"/earnings") {
+			earned[e["opinionId"].(string)]++
+		}
+		for id := range opinions {
+			if earned[id] != 1 {
+				return false, fmt.Sprintf("opinion %s has %d earnings: %v", id, earned[id], earned)
+			}
+		}
+		return len(earned) == len(opinions)+1, fmt.Sprintf("%d opinions approved here and one in the journey, earnings for %d",
+			len(opinions), len(earned))
+	})
+}
+
+// paidCase is a new case of patient's, paid for.
+func paidCase(t *testing.T, j journey.Platform, patient journey.Account) journey.Case {
+	t.Helper()
+	c := j.OpenCase(t, patient, false)
+	j.Submit(t, patient, c, map[string]bool{"confirmIncomplete": true})
+	return c
 }
 
 // sums adds up field a and field b of the payments listed at path that
