@@ -180,7 +180,7 @@ func (s *Service) routes(api huma.API) {
 		})
 	httpapi.Register(api, huma.Operation{OperationID: "receive-payment-webhook", Method: http.MethodPost,
 		Path: "/api/v1/webhooks/{provider}", Summary: "A payment provider's event, signed (Stripe-Signature)",
-		Description: "Unauthenticated: the signature is the credential. Each event is handled once; replays and " +
+		Description: "Unauthenticated: the signature is the credential. An event changes a payment at most once: replays and " +
 			"reordered events are safe.", Tags: tags,
 		// The body is read raw, as signed: Stripe's event object, which
 		// only the signature validates.

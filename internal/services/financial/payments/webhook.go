@@ -62,10 +62,9 @@ func (s *Service) webhook(ctx context.Context, name string, payload []byte, sign
 	}
 	var refund bool
 	err = s.DB.InTx(ctx, func(tx *sql.Tx) error {
-		first, err := s.store.SeenEvent(ctx, tx, name, ev.ID, string(ev.Type), s.now())
-		if err != nil || !first {
-			return err
-		}
+		// A redelivered or reordered event changes nothing by itself: a
+		// payment only moves forward, and refunds are reconciled with
+		// the charge's total.
 		switch {
 		case intent != nil:
 			p, ok, err := s.ofIntent(ctx, tx, name, intent.ID, intent.Metadata)

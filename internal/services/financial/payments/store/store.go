@@ -349,14 +349,6 @@ func (s *Store) MarkClosed(ctx context.Context, tx *sql.Tx, id string, closed do
 	return nil
 }
 
-// SeenEvent records webhook event id of provider; false when it was
-// handled before.
-func (s *Store) SeenEvent(ctx context.Context, tx *sql.Tx, provider, id, typ string, at time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (provider, event_id, type, received_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (provider, event_id) DO NOTHING`, provider, id, typ, at.UTC())
-	return affected(res, err, "record webhook event")
-}
-
 // ForgetCase carries out the erasure of case id: the payments of the
 // case are kept — money is under legal retention (bookkeeping, tax) — but
 // unlinked from the case and its patient, whose ids are emptied, and what
