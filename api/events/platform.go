@@ -6,6 +6,7 @@ import (
 	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/audit"
 	"github.com/secondopinion/platform/internal/kit/bus"
+	"github.com/secondopinion/platform/internal/kit/outbox"
 )
 
 // Auth produces the events of logins and second factors.
@@ -54,6 +55,10 @@ var (
 	// AuditRecordedV1 is every service's record of an access to health
 	// data, which the audit service chains (kit/audit emits it).
 	AuditRecordedV1 = audit.Recorded
+
+	// DeadLetteredV1 is every consumer's notice of an event it gave up
+	// on (kit/outbox emits it).
+	DeadLetteredV1 = outbox.DeadLettered
 )
 
 var catalogue = []bus.Description{
@@ -67,6 +72,7 @@ var catalogue = []bus.Description{
 	CredentialSubmittedV1.Describe(), CredentialVerifiedV1.Describe(), CredentialRejectedV1.Describe(),
 	ProfessionalVerifiedV1.Describe(), ProfessionalSuspendedV1.Describe(), ProfessionalLevelChangedV1.Describe(),
 	CaseAssignedV1.Describe(), AssignmentExpiredV1.Describe(), AssignmentReleasedV1.Describe(), AssignmentEscalatedV1.Describe(),
+	CaseOfferedV1.Describe(), DeadlineApproachingV1.Describe(),
 	OpinionSubmittedV1.Describe(), OpinionChangesRequestedV1.Describe(), OpinionApprovedV1.Describe(),
 	OpinionQuestionAskedV1.Describe(), OpinionQuestionAnsweredV1.Describe(),
 
@@ -77,5 +83,5 @@ var catalogue = []bus.Description{
 	PayoutBatchCreatedV1.Describe(), PayoutPaidV1.Describe(),
 
 	CodeRequestedV1.Describe(), UserLockedV1.Describe(), RecoveryCodeUsedV1.Describe(), TwoFactorChangedV1.Describe(),
-	AuditRecordedV1.Describe(),
+	AuditRecordedV1.Describe(), DeadLetteredV1.Describe(),
 }

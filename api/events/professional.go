@@ -100,6 +100,31 @@ type AssignmentEscalated struct {
 	Timestamp    time.Time `json:"timestamp"`
 }
 
+// CaseOffered is assignment.case_offered: a case entered the pool (its
+// consent gate passed) and these verified professionals match it. It is
+// how the professionals are told; the pool itself stays the source of
+// what they may claim.
+type CaseOffered struct {
+	CaseID          string          `json:"caseId" format:"uuid"`
+	CaseNumber      string          `json:"caseNumber"`
+	Specialty       vocab.Specialty `json:"specialty"`
+	Urgency         vocab.Urgency   `json:"urgency"`
+	ProfessionalIDs []string        `json:"professionalIds"`
+	Timestamp       time.Time       `json:"timestamp"`
+}
+
+// DeadlineApproaching is assignment.deadline_approaching: a claimed case
+// has used Percent (75, then 90) of the time until its deadline without a
+// submitted opinion. Each threshold is told once per assignment.
+type DeadlineApproaching struct {
+	CaseID         string    `json:"caseId" format:"uuid"`
+	ProfessionalID string    `json:"professionalId" format:"uuid"`
+	AssignmentID   string    `json:"assignmentId" format:"uuid"`
+	Percent        int       `json:"percent" enum:"75,90"`
+	Deadline       time.Time `json:"deadline"`
+	Timestamp      time.Time `json:"timestamp"`
+}
+
 // OpinionSubmitted is opinion.submitted; ReviewRequired says a peer review
 // (of a JUNIOR's opinion) comes before approval.
 type OpinionSubmitted struct {
@@ -168,6 +193,10 @@ var (
 		Summary: "A professional gave a case back: it is back in the pool."}
 	AssignmentEscalatedV1 = bus.Contract[AssignmentEscalated]{Type: "assignment.escalated", Version: 1, Producer: CaseAssignment,
 		Summary: "A case waited unclaimed longer than ASSIGNMENT_ESCALATE_AFTER."}
+	CaseOfferedV1 = bus.Contract[CaseOffered]{Type: "assignment.case_offered", Version: 1, Producer: CaseAssignment,
+		Summary: "A case entered the pool; the payload names the professionals it matches."}
+	DeadlineApproachingV1 = bus.Contract[DeadlineApproaching]{Type: "assignment.deadline_approaching", Version: 1, Producer: CaseAssignment,
+		Summary: "A claimed case used 75 % or 90 % of its time to deadline without a submitted opinion."}
 
 	OpinionSubmittedV1 = bus.Contract[OpinionSubmitted]{Type: "opinion.submitted", Version: 1, Producer: MedicalOpinion,
 		Summary: "A professional submitted an opinion."}

@@ -46,14 +46,14 @@ type ConsumerOptions struct {
 	// Fallback handles every event type that has no handler of its own;
 	// nil ignores them. A consumer of all events (the audit trail) uses it.
 	Fallback HandlerFunc
+	// Journal records every handled event in the journal, for a read
+	// model's rebuild (Handlers.Journaled).
+	Journal bool
 }
 
 // handler is the handler of an event type, the fallback, or nil.
 func (c *Consumer) handler(typ string) HandlerFunc {
-	if h, ok := c.handlers[typ]; ok {
-		return h
-	}
-	return c.o.Fallback
+	return Handlers{ByType: c.handlers, Fallback: c.o.Fallback}.handler(typ)
 }
 
 // Consumer handles events idempotently for one consumer group of a
@@ -134,6 +134,11 @@ func (c *Consumer) Handle(ctx context.Context, e bus.Event) error {
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
+		if c.o.Journal {
+			if err := record(ctx, tx, e, now); err != nil {
+				return err
+			}
+		}
 		herr = c.call(ctx, h, tx, e)
 		return herr
 	})
@@ -177,10 +182,19 @@ func (c *Consumer) park(ctx context.Context, e bus.Event, cause error) error {
 	}
 	status, next := c.afterFailure(1)
 	now := c.now()
-	if _, err := c.db.ExecContext(ctx,
-		`INSERT INTO inbox (consumer, event_id, event_type, status, attempts, next_attempt_at, last_error, envelope, received_at, updated_at)
-		 VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $8) ON CONFLICT (consumer, event_id) DO NOTHING`,
-		c.name, e.ID, e.Type, status, next, errorText(cause), string(env), now); err != nil {
+	if err := c.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`INSERT INTO inbox (consumer, event_id, event_type, status, attempts, next_attempt_at, last_error, envelope, received_at, updated_at)
+			 VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $8) ON CONFLICT (consumer, event_id) DO NOTHING`,
+			c.name, e.ID, e.Type, status, next, errorText(cause), string(env), now)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 || status != "dead" {
+			return err
+		}
+		return c.tellDead(ctx, tx, e.ID, e.Type, 1)
+	}); err != nil {
 		return fmt.Errorf("consumer %s: park event %s: %w (handling: %w)", c.name, e.ID, err, cause)
 	}
 	return nil
@@ -308,6 +322,7 @@ func (c *Consumer) claim(ctx context.Context) ([]string, error) {
 // finds nothing to do.
 func (c *Consumer) retry(ctx context.Context, id string) error {
 	var attempts int
+	var typ string
 	var herr error
 	err := c.db.InTx(ctx, func(tx *sql.Tx) error {
 		var env string
@@ -326,9 +341,15 @@ func (c *Consumer) retry(ctx context.Context, id string) error {
 			herr = fmt.Errorf("bad envelope: %w", err)
 			return herr
 		}
+		typ = e.Type
 		h := c.handler(e.Type)
 		if h == nil {
 			return nil // the handler was removed since: nothing to do any more
+		}
+		if c.o.Journal {
+			if err := record(ctx, tx, e, c.now()); err != nil {
+				return err
+			}
 		}
 		herr = c.call(ctx, h, tx, e)
 		return herr
@@ -339,10 +360,18 @@ func (c *Consumer) retry(ctx context.Context, id string) error {
 		return err
 	}
 	status, next := c.afterFailure(attempts)
-	if _, err := c.db.ExecContext(ctx,
-		`UPDATE inbox SET status = $3, attempts = $4, next_attempt_at = $5, last_error = $6, updated_at = $7
-		 WHERE consumer = $1 AND event_id = $2 AND status = 'retry'`,
-		c.name, id, status, attempts, next, errorText(herr), c.now()); err != nil {
+	if err := c.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE inbox SET status = $3, attempts = $4, next_attempt_at = $5, last_error = $6, updated_at = $7
+			 WHERE consumer = $1 AND event_id = $2 AND status = 'retry'`,
+			c.name, id, status, attempts, next, errorText(herr), c.now()); err != nil {
+			return err
+		}
+		if status == "dead" {
+			return c.tellDead(ctx, tx, id, typ, attempts)
+		}
+		return nil
+	}); err != nil {
 		return fmt.Errorf("consumer %s: record failed retry %s: %w", c.name, id, err)
 	}
 	if status == "dead" {

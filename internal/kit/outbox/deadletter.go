@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/fault"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 )
@@ -26,6 +27,38 @@ type DeadLetter struct {
 	LastError string          `json:"lastError"`
 	FailedAt  time.Time       `json:"failedAt"`
 	Envelope  json.RawMessage `json:"envelope"`
+}
+
+// DeadLetterNotice is the payload of event.dead_lettered: which consumer
+// gave up on which event, so that admins are told (the notification
+// service). It names the event, never its payload or the error, which
+// may hold data the bus must not carry.
+type DeadLetterNotice struct {
+	Consumer  string    `json:"consumer"`
+	EventID   string    `json:"eventId" format:"uuid"`
+	EventType string    `json:"eventType"`
+	Attempts  int       `json:"attempts"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// DeadLettered is the contract of the event every consumer emits when it
+// parks an event as dead.
+var DeadLettered = bus.Contract[DeadLetterNotice]{Type: "event.dead_lettered", Version: 1, Producer: bus.AnyProducer,
+	Summary: "A consumer gave up on an event after its retries: an admin inspects and replays it."}
+
+// tellDead adds, within tx, the notice of the event a consumer just gave
+// up on. A notice that itself dies is not told again, or a broken
+// consumer of notices would feed itself.
+func (c *Consumer) tellDead(ctx context.Context, tx *sql.Tx, eventID, eventType string, attempts int) error {
+	if eventType == DeadLettered.Type {
+		return nil
+	}
+	e, err := DeadLettered.New(c.db.Service, eventID, DeadLetterNotice{
+		Consumer: c.name, EventID: eventID, EventType: eventType, Attempts: attempts, Timestamp: c.now()})
+	if err != nil {
+		return err
+	}
+	return Add(ctx, tx, e)
 }
 
 // deadCursor is the position after the last dead letter of a page.

@@ -59,6 +59,16 @@ func (ss Subscriptions[S]) Types() []string {
 type Handlers struct {
 	ByType   map[string]HandlerFunc
 	Fallback HandlerFunc
+	// Journal records each handled event in the journal (Journaled).
+	Journal bool
+}
+
+// handler is the handler of an event type, the fallback, or nil.
+func (h Handlers) handler(typ string) HandlerFunc {
+	if f, ok := h.ByType[typ]; ok {
+		return f
+	}
+	return h.Fallback
 }
 
 // Empty reports whether the service consumes nothing.

@@ -53,7 +53,7 @@ func NewBase(name string, deps Deps, handlers outbox.Handlers) (*Base, error) {
 	b.API = httpapi.NewAPI(b.Mux, name, APIVersion)
 	if !handlers.Empty() {
 		b.consumer = outbox.NewConsumer(deps.DB, name, handlers.ByType,
-			outbox.ConsumerOptions{Logger: log, Fallback: handlers.Fallback})
+			outbox.ConsumerOptions{Logger: log, Fallback: handlers.Fallback, Journal: handlers.Journal})
 	}
 	return b, nil
 }
