@@ -59,8 +59,11 @@ func (s *Service) claim(ctx context.Context, who authn.Principal, caseID string)
 	if e.Status != store.Open {
 		return store.Assignment{}, errClaimed()
 	}
+	deadline := s.rules.Deadline(e.Urgency, now)
+	// Reminders is never empty, so there is always a first one.
+	remindAt, _ := domain.NextReminder(now, deadline, 0)
 	a, err := s.store.Claim(ctx, store.Claim{AssignmentID: uuid.NewString(), CaseID: caseID, ProfessionalID: who.Subject,
-		Stay: e.Stay, At: now, Deadline: s.rules.Deadline(e.Urgency, now)}, assignedEvents)
+		Stay: e.Stay, At: now, Deadline: deadline, RemindAt: remindAt}, assignedEvents)
 	switch {
 	case errors.Is(err, store.ErrTaken):
 		return store.Assignment{}, errClaimed()

@@ -33,6 +33,31 @@ func endedEvents(c bus.Contract[events.AssignmentEnded]) store.Events {
 	}
 }
 
+// offered builds assignment.case_offered for an entry that has just
+// become claimable, naming the candidates who match it now (early access
+// included: who is admitted only when the window ends is not told, as the
+// window is there to keep the case from them a while). It is emitted
+// even when nobody matches: the event is the record that the case is
+// offered in this stay, and an empty list is news too — to a consumer
+// that alerts admins, without waiting for the escalation, that no
+// professional can take the case.
+func (s *Service) offered(e store.Entry, candidates []domain.Professional) ([]bus.Event, error) {
+	ev, err := events.CaseOfferedV1.New(Name, e.CaseID, events.CaseOffered{CaseID: e.CaseID, CaseNumber: e.CaseNumber,
+		Specialty: e.Specialty, Urgency: e.Urgency, ProfessionalIDs: s.rules.Matching(candidates, e.Match(), s.now()),
+		Timestamp: e.OpenedAt})
+	return []bus.Event{ev}, err
+}
+
+// approachingEvents builds assignment.deadline_approaching for the share
+// percent of an assignment's time, told at at.
+func approachingEvents(percent int, at time.Time) store.Events {
+	return func(a store.Assignment) ([]bus.Event, error) {
+		e, err := events.DeadlineApproachingV1.New(Name, a.CaseID, events.DeadlineApproaching{CaseID: a.CaseID,
+			ProfessionalID: a.ProfessionalID, AssignmentID: a.ID, Percent: percent, Deadline: a.Deadline, Timestamp: at})
+		return []bus.Event{e}, err
+	}
+}
+
 // escalatedEvents is built with the time of the escalation.
 func escalatedEvents(at time.Time) func(store.Entry) ([]bus.Event, error) {
 	return func(e store.Entry) ([]bus.Event, error) {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/secondopinion/platform/api/events"
+	"github.com/secondopinion/platform/internal/services/professional/case-assignment/domain"
 )
 
 // sweepBatch bounds the rows one sweep handles per kind; the next tick
@@ -12,8 +13,9 @@ import (
 const sweepBatch = 100
 
 // schedule sweeps every Interval until ctx ends. Several replicas may
-// sweep at once: each expiry and escalation is a conditional update, and
-// only the replica whose update changed the row publishes its event.
+// sweep at once: each expiry, reminder and escalation is a conditional
+// update, and only the replica whose update changed the row publishes its
+// event.
 func (s *Service) schedule(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
@@ -27,18 +29,24 @@ func (s *Service) schedule(ctx context.Context) {
 	}
 }
 
-// sweep expires overdue assignments and escalates cases waiting too long.
-// Failures are logged and retried on the next tick.
+// sweep expires overdue assignments, tells the professionals of the
+// others whose deadline approaches and escalates cases waiting too long.
+// Expiry goes first, so that an assignment past its deadline is not
+// reminded. Failures are logged and retried on the next tick.
 func (s *Service) sweep(ctx context.Context) {
 	expired, err := s.expire(ctx)
 	if err != nil && ctx.Err() == nil {
 		s.Log.ErrorContext(ctx, "expire assignments", "err", err)
 	}
+	reminded, err := s.remind(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.Log.ErrorContext(ctx, "remind assignments", "err", err)
+	}
 	escalated, err := s.escalate(ctx)
 	if err != nil && ctx.Err() == nil {
 		s.Log.ErrorContext(ctx, "escalate cases", "err", err)
 	}
-	if expired+escalated > 0 {
+	if expired+reminded+escalated > 0 {
 		s.Relay.Notify()
 	}
 }
@@ -61,6 +69,33 @@ func (s *Service) expire(ctx context.Context) (int, error) {
 		if done {
 			n++
 			s.Log.InfoContext(ctx, "assignment expired", "assignmentId", id)
+		}
+	}
+	return n, nil
+}
+
+// remind raises assignment.deadline_approaching for the ACTIVE
+// assignments whose next reminder time has come, at most once per share
+// (domain.Reminder), and sets when to look at each next. An assignment
+// that ended is not listed, and one that ends meanwhile is not told
+// (store.Remind). It returns how many this call told.
+func (s *Service) remind(ctx context.Context) (int, error) {
+	now := s.now()
+	as, err := s.store.Reminding(ctx, now, sweepBatch)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, a := range as {
+		percent := domain.Reminder(a.ClaimedAt, a.Deadline, now, a.Reminded)
+		next, _ := domain.NextReminder(a.ClaimedAt, a.Deadline, max(percent, a.Reminded))
+		done, err := s.store.Remind(ctx, a, percent, next, approachingEvents(percent, now))
+		if err != nil {
+			return n, err
+		}
+		if done {
+			n++
+			s.Log.InfoContext(ctx, "deadline approaching", "assignmentId", a.ID, "percent", percent)
 		}
 	}
 	return n, nil

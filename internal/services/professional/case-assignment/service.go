@@ -2,9 +2,10 @@
 // waiting for a professional, matching (standing, specialty, level,
 // language, an early-access window), the race-free claim ("you snooze,
 // you lose": the database picks exactly one winner), deadlines with their
-// expiry back into the pool, voluntary release and the escalation of cases
-// nobody claims. A case enters the pool only while its patient's consent
-// to share it with professionals is in force; until then it is held. It
+// reminders and their expiry back into the pool, voluntary release and
+// the escalation of cases nobody claims. Each time a case becomes
+// claimable it tells who matches it (assignment.case_offered). A case
+// enters the pool only while its patient's consent to share it with professionals is in force; until then it is held. It
 // keeps its own projections of professionals, patients' consents and pool
 // entries from the events of professional-identity, credentialing,
 // patient-consent, case-management and medical-opinion, so a claim needs
@@ -18,7 +19,7 @@
 // Read it top-down: module.go (what the binary knows of it), service.go
 // (its settings), http.go (the public API), app.go (claims, releases and
 // lists over domain/ and store/), events.go (what it publishes and
-// consumes), scheduler.go (expiry and escalation), rpc.go
+// consumes), scheduler.go (expiry, reminders and escalation), rpc.go
 // (AssignmentService).
 package caseassignment
 
@@ -47,7 +48,7 @@ type Config struct {
 	RequiredLevels   RequiredLevels `env:"ASSIGNMENT_REQUIRED_LEVELS" default:"STANDARD=JUNIOR,URGENT=SENIOR" doc:"minimum level per urgency or SPECIALTY/URGENCY, e.g. URGENT=SENIOR,CARDIOLOGY/URGENT=EXPERT"`
 	EarlyAccess      time.Duration  `env:"ASSIGNMENT_EARLY_ACCESS" default:"0" doc:"how long EXPERT and DISTINGUISHED professionals alone see a new case; 0 is off"`
 	EscalateAfter    time.Duration  `env:"ASSIGNMENT_ESCALATE_AFTER" default:"24h" doc:"how long a case may wait unclaimed before assignment.escalated alerts admins"`
-	Interval         time.Duration  `env:"ASSIGNMENT_SWEEP_INTERVAL" default:"30s" doc:"how often overdue assignments expire and waiting cases escalate"`
+	Interval         time.Duration  `env:"ASSIGNMENT_SWEEP_INTERVAL" default:"30s" doc:"how often overdue assignments expire, approaching deadlines are told and waiting cases escalate"`
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -147,7 +148,8 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, rules: rules, store: store.New(deps.DB)}
+	s := &Service{cfg: cfg, rules: rules}
+	s.store = store.New(deps.DB).WithOffers(s.offered)
 	if s.Base, err = service.NewBase(Name, deps, subscriptions.Bind(s)); err != nil {
 		return nil, err
 	}

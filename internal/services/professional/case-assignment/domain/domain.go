@@ -201,3 +201,15 @@ func ParseRequiredLevels(spec string) (map[KeyFor]vocab.Level, error) {
 	}
 	return out, nil
 }
+
+// Matching returns the ids of the professionals of ps who may see and
+// claim e at now (Match), in the order given.
+func (r Rules) Matching(ps []Professional, e Entry, now time.Time) []string {
+	ids := []string{}
+	for _, p := range ps {
+		if r.Match(p, e, now) == Match {
+			ids = append(ids, p.ID)
+		}
+	}
+	return ids
+}

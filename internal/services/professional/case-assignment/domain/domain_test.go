@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -151,5 +152,32 @@ func TestParseRequiredLevels(t *testing.T) {
 	bad, _ := ParseRequiredLevels("CARDIOLOGY/SOON=SENIOR")
 	if _, err := (Rules{RequiredLevels: bad}).WithDefaults(); err == nil {
 		t.Error("an unknown urgency was accepted")
+	}
+}
+
+// Matching keeps, in order, exactly the professionals Match admits.
+func TestMatching(t *testing.T) {
+	r := defaults(t, Rules{EarlyAccess: 10 * time.Minute})
+	entry := Entry{Specialty: "CARDIOLOGY", Urgency: vocab.Standard, Language: "en", RequiredLevel: vocab.Senior, OpenedAt: t0}
+	pro := func(id string, st Status, l vocab.Level, sp vocab.Specialty, lang vocab.Language) Professional {
+		return Professional{ID: id, Status: st, Level: l, Specialties: []vocab.Specialty{sp}, Languages: []vocab.Language{lang}}
+	}
+	ps := []Professional{
+		pro("expert", Verified, vocab.Expert, "CARDIOLOGY", "en"),
+		pro("suspended", Suspended, vocab.Expert, "CARDIOLOGY", "en"),
+		pro("senior", Verified, vocab.Senior, "CARDIOLOGY", "en"),
+		pro("junior", Verified, vocab.Junior, "CARDIOLOGY", "en"),
+		pro("neuro", Verified, vocab.Expert, "NEUROLOGY", "en"),
+		pro("french", Verified, vocab.Expert, "CARDIOLOGY", "fr"),
+		pro("distinguished", Verified, vocab.Distinguished, "CARDIOLOGY", "en"),
+	}
+	if got := r.Matching(ps, entry, t0.Add(10*time.Minute)); !slices.Equal(got, []string{"expert", "senior", "distinguished"}) {
+		t.Errorf("after the window: %v", got)
+	}
+	if got := r.Matching(ps, entry, t0); !slices.Equal(got, []string{"expert", "distinguished"}) {
+		t.Errorf("in the window: %v", got)
+	}
+	if got := r.Matching(nil, entry, t0); got == nil || len(got) != 0 {
+		t.Errorf("nobody: %#v, want an empty list", got)
 	}
 }

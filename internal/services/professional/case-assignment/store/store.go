@@ -5,7 +5,10 @@
 // decision between competing writers — the claim, a release, an expiry,
 // an escalation — is one conditional UPDATE whose affected-row count says
 // who won, written with its events in the same transaction; nothing is
-// decided on a value read earlier.
+// decided on a value read earlier. Whatever makes an entry offered —
+// its entry, its patient's consent coming into force, its return after a
+// release or an expiry — adds the entry's offer to the outbox in the same
+// transaction (Offers).
 package store
 
 import (
@@ -102,18 +105,37 @@ type Assignment struct {
 	ClaimedAt      time.Time
 	Deadline       time.Time
 	EndedAt        time.Time // zero while ACTIVE or DELIVERED
+	// Reminded is the highest share of its time, in percent, that its
+	// professional was told had passed (domain.Reminder); 0 for none.
+	Reminded int
 }
 
 // Events builds the events of a change from its result.
 type Events func(Assignment) ([]bus.Event, error)
 
+// Offers builds the events of an entry that has just become offered,
+// from the verified professionals not excluded from it (the caller picks
+// those who match).
+type Offers func(e Entry, candidates []domain.Professional) ([]bus.Event, error)
+
 // Store is the pool store.
 type Store struct {
-	db *sqldb.DB
+	db     *sqldb.DB
+	offers Offers
 }
 
-// New returns the store over a migrated db.
+// New returns the store over a migrated db. It adds no offers until
+// given how to build them (WithOffers): a tool that only seeds the pool
+// has no use for them.
 func New(db *sqldb.DB) *Store { return &Store{db: db} }
+
+// WithOffers returns the store building with offers the events of every
+// entry that becomes offered.
+func (s *Store) WithOffers(offers Offers) *Store {
+	c := *s
+	c.offers = offers
+	return &c
+}
 
 // ts is how every time is stored: UTC at PostgreSQL's precision, so what
 // is read back equals what was written on both engines.
@@ -190,21 +212,73 @@ func (s *Store) setPart(ctx context.Context, tx *sql.Tx, id, column, value strin
 // Professional returns what matching knows of a professional; one never
 // heard of is PENDING with nothing to match.
 func (s *Store) Professional(ctx context.Context, id string) (domain.Professional, error) {
-	p := domain.Professional{ID: id, Status: domain.Pending, Level: vocab.Junior}
+	unknown := domain.Professional{ID: id, Status: domain.Pending, Level: vocab.Junior}
 	if !isID(id) {
-		return p, nil
+		return unknown, nil
 	}
-	var specialties, languages string
-	err := s.db.QueryRowContext(ctx, `SELECT status, level, specialties, languages FROM professionals WHERE id = $1`, id).
-		Scan(&p.Status, &p.Level, &specialties, &languages)
+	p, err := scanProfessional(s.db.QueryRowContext(ctx, `SELECT `+professionalColumns+` FROM professionals WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return p, nil
+		return unknown, nil
 	}
 	if err != nil {
 		return p, fmt.Errorf("professional %s: %w", id, err)
 	}
-	p.Specialties, p.Languages = split[vocab.Specialty](specialties), split[vocab.Language](languages)
 	return p, nil
+}
+
+const professionalColumns = `id, status, level, specialties, languages`
+
+func scanProfessional(r scanner) (domain.Professional, error) {
+	var p domain.Professional
+	var specialties, languages string
+	err := r.Scan(&p.ID, &p.Status, &p.Level, &specialties, &languages)
+	p.Specialties, p.Languages = split[vocab.Specialty](specialties), split[vocab.Language](languages)
+	return p, err
+}
+
+// candidates are the professionals verified in good standing and not
+// excluded from a case, in id order: the ones matching may be offered it.
+// Matching itself is the domain's (domain.Rules.Match); the query only
+// leaves out whom it would refuse anyway.
+func candidates(ctx context.Context, tx *sql.Tx, caseID string) ([]domain.Professional, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+professionalColumns+` FROM professionals p WHERE status = $1
+		AND NOT EXISTS (SELECT 1 FROM pool_exclusions x WHERE x.case_id = $2 AND x.professional_id = p.id) ORDER BY id`,
+		domain.Verified, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("candidates for %s: %w", caseID, err)
+	}
+	defer rows.Close()
+	var out []domain.Professional
+	for rows.Next() {
+		p, err := scanProfessional(rows)
+		if err != nil {
+			return nil, fmt.Errorf("candidates for %s: %w", caseID, err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// offer adds, within tx, the offer of a case's entry that has just
+// become offered (OPEN, its patient's consent in force); an entry still
+// held is offered when it joins the pool, by SetConsent.
+func (s *Store) offer(ctx context.Context, tx *sql.Tx, caseID string) error {
+	if s.offers == nil {
+		return nil
+	}
+	e, err := entry(ctx, tx, caseID)
+	if err != nil || e.Status != Open || e.Held() {
+		return err
+	}
+	ps, err := candidates(ctx, tx, caseID)
+	if err != nil {
+		return err
+	}
+	evs, err := s.offers(e, ps)
+	if err != nil {
+		return fmt.Errorf("offer case %s: %w", caseID, err)
+	}
+	return outbox.Add(ctx, tx, evs...)
 }
 
 // join and split store a list of codes as one comma-separated column.
@@ -256,7 +330,7 @@ func consent(ctx context.Context, q queryer, patientID string) (domain.Consent, 
 // recorded is as new or newer (domain.Consent.Supersedes). When the
 // consent comes into force (domain.Consent.Joins), the patient's held
 // entries join the pool for a new stay, waiting from the consent's time
-// (or their own entry, if later). A withdrawal needs no write to the
+// (or their own entry, if later), and each is offered. A withdrawal needs no write to the
 // pool: entries are held by the condition consented wherever the pool is
 // read or claimed, so no entry can slip between the two.
 func (s *Store) SetConsent(ctx context.Context, tx *sql.Tx, patientID string, news domain.Consent) error {
@@ -289,17 +363,28 @@ func (s *Store) SetConsent(ctx context.Context, tx *sql.Tx, patientID string, ne
 		WHERE patient_id = $1 AND status = $3`, patientID, at, Open); err != nil {
 		return fmt.Errorf("cases of %s join the pool: %w", patientID, err)
 	}
+	joined, err := ids(ctx, tx, `SELECT case_id FROM pool WHERE patient_id = $1 AND status = $2 ORDER BY opened_at, case_id`, patientID, Open)
+	if err != nil {
+		return fmt.Errorf("cases of %s join the pool: %w", patientID, err)
+	}
+	for _, id := range joined {
+		if err := s.offer(ctx, tx, id); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // --- the pool -------------------------------------------------------------
 
 // Enter puts a case into the pool as OPEN for its first stay: offered
-// if its patient's consent to share is in force, held until it is
-// otherwise. A case already known keeps its state: it comes back to the
-// pool through this service's own expiry and release, in their
-// transactions, and a closed case never reopens; an OPEN one gets its
-// summary refreshed. An erased case is not entered again.
+// (with its offer) if its patient's consent to share is in force, held
+// until it is otherwise. A case already known keeps its state: it comes
+// back to the pool through this service's own expiry and release, in
+// their transactions, and a closed case never reopens; an OPEN one gets
+// its summary refreshed, and is offered if that names a patient whose
+// consent is in force where it was held. An erased case is not entered
+// again.
 func (s *Store) Enter(ctx context.Context, tx *sql.Tx, e Entry) error {
 	if !isID(e.CaseID) || !isID(e.PatientID) {
 		return fmt.Errorf("enter pool: case id %q or patient id %q is not a UUID", e.CaseID, e.PatientID)
@@ -308,18 +393,36 @@ func (s *Store) Enter(ctx context.Context, tx *sql.Tx, e Entry) error {
 		return err
 	}
 	at := ts(e.OpenedAt)
-	_, err := tx.ExecContext(ctx, `INSERT INTO pool
+	// The insert's row count says whether this call entered the case, so a
+	// concurrent delivery of another entry event cannot offer it twice.
+	res, err := tx.ExecContext(ctx, `INSERT INTO pool
 		(case_id, patient_id, case_number, specialty, urgency, language, age_band, required_level, status, stay, opened_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10)
-		ON CONFLICT (case_id) DO UPDATE SET patient_id = excluded.patient_id, case_number = excluded.case_number,
-			specialty = excluded.specialty, urgency = excluded.urgency, language = excluded.language, age_band = excluded.age_band,
-			required_level = excluded.required_level, updated_at = excluded.updated_at
-		WHERE pool.status = 'OPEN'`,
+		ON CONFLICT (case_id) DO NOTHING`,
 		e.CaseID, e.PatientID, e.CaseNumber, e.Specialty, e.Urgency, e.Language, e.AgeBand, e.RequiredLevel, Open, at)
 	if err != nil {
 		return fmt.Errorf("enter case %s into the pool: %w", e.CaseID, err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	switch {
+	case err != nil:
+		return fmt.Errorf("enter case %s into the pool: %w", e.CaseID, err)
+	case n == 1:
+		return s.offer(ctx, tx, e.CaseID)
+	}
+	before, err := entry(ctx, tx, e.CaseID)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE pool SET patient_id = $2, case_number = $3, specialty = $4, urgency = $5, language = $6,
+		age_band = $7, required_level = $8, updated_at = $9 WHERE case_id = $1 AND status = $10`,
+		e.CaseID, e.PatientID, e.CaseNumber, e.Specialty, e.Urgency, e.Language, e.AgeBand, e.RequiredLevel, at, Open); err != nil {
+		return fmt.Errorf("refresh case %s in the pool: %w", e.CaseID, err)
+	}
+	if !before.Held() {
+		return nil
+	}
+	return s.offer(ctx, tx, e.CaseID)
 }
 
 // Close takes a cancelled or completed case out of the pool for good and
@@ -478,6 +581,7 @@ type Claim struct {
 	Stay           int
 	At             time.Time
 	Deadline       time.Time
+	RemindAt       time.Time // when the first reminder is due (domain.NextReminder)
 }
 
 // Claim decides a claim in one statement: the pool entry moves from OPEN
@@ -505,8 +609,9 @@ func (s *Store) Claim(ctx context.Context, c Claim, events Events) (Assignment, 
 		if err := tx.QueryRowContext(ctx, `SELECT case_number FROM pool WHERE case_id = $1`, c.CaseID).Scan(&a.CaseNumber); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO assignments (id, case_id, case_number, professional_id, status, claimed_at, deadline)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.ID, a.CaseID, a.CaseNumber, a.ProfessionalID, a.Status, a.ClaimedAt, a.Deadline); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO assignments (id, case_id, case_number, professional_id, status, claimed_at, deadline, remind_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, a.ID, a.CaseID, a.CaseNumber, a.ProfessionalID, a.Status, a.ClaimedAt, a.Deadline,
+			ts(c.RemindAt)); err != nil {
 			if sqldb.IsUniqueViolation(err) {
 				return ErrTaken
 			}
@@ -553,7 +658,8 @@ func addEvents(ctx context.Context, tx *sql.Tx, a Assignment, events Events) err
 // new stay, in tx; the extra condition narrows which assignments qualify
 // (the deadline for an expiry). A case whose patient withdrew their
 // consent while it was claimed reopens held. It reports whether this call
-// ended it.
+// ended it; the caller offers the case once what else it changes (an
+// exclusion) is written.
 func end(ctx context.Context, tx *sql.Tx, a *Assignment, status string, at time.Time, cond string, args ...any) (bool, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE assignments SET status = $1, ended_at = $2 WHERE id = $3 AND status = $4`+cond,
 		append([]any{status, at, a.ID, Active}, args...)...)
@@ -571,8 +677,8 @@ func end(ctx context.Context, tx *sql.Tx, a *Assignment, status string, at time.
 	return true, nil
 }
 
-// Release gives an ACTIVE assignment back: the case reopens at once.
-// ErrNotActive when it has already ended.
+// Release gives an ACTIVE assignment back: the case reopens at once, and
+// is offered unless held. ErrNotActive when it has already ended.
 func (s *Store) Release(ctx context.Context, id string, at time.Time, events Events) (Assignment, error) {
 	var a Assignment
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -587,7 +693,10 @@ func (s *Store) Release(ctx context.Context, id string, at time.Time, events Eve
 		case !ok:
 			return ErrNotActive
 		}
-		return addEvents(ctx, tx, a, events)
+		if err := addEvents(ctx, tx, a, events); err != nil {
+			return err
+		}
+		return s.offer(ctx, tx, a.CaseID)
 	})
 	if err != nil {
 		return Assignment{}, fmt.Errorf("release assignment %s: %w", id, err)
@@ -596,7 +705,8 @@ func (s *Store) Release(ctx context.Context, id string, at time.Time, events Eve
 }
 
 // Expire ends an ACTIVE assignment past its deadline at now, reopens its
-// case and excludes the professional from it. It reports false when the
+// case, excludes the professional from it and offers it to the others
+// unless held. It reports false when the
 // assignment was no longer due — delivered, released, or expired by
 // another replica, which then published the event.
 func (s *Store) Expire(ctx context.Context, id string, now time.Time, events Events) (bool, error) {
@@ -614,7 +724,10 @@ func (s *Store) Expire(ctx context.Context, id string, now time.Time, events Eve
 			ON CONFLICT (case_id, professional_id) DO NOTHING`, a.CaseID, a.ProfessionalID, at); err != nil {
 			return err
 		}
-		return addEvents(ctx, tx, a, events)
+		if err := addEvents(ctx, tx, a, events); err != nil {
+			return err
+		}
+		return s.offer(ctx, tx, a.CaseID)
 	})
 	if err != nil {
 		return false, fmt.Errorf("expire assignment %s: %w", id, err)
@@ -627,6 +740,61 @@ func (s *Store) Expire(ctx context.Context, id string, now time.Time, events Eve
 func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	return ids(ctx, s.db, fmt.Sprintf(`SELECT id FROM assignments WHERE status = $1 AND deadline <= $2 ORDER BY deadline LIMIT %d`, limit),
 		Active, ts(now))
+}
+
+// Reminding lists up to limit ACTIVE assignments whose next reminder
+// time is at or before now, earliest first.
+func (s *Store) Reminding(ctx context.Context, now time.Time, limit int) ([]Assignment, error) {
+	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT `+assignmentColumns+` FROM assignments
+		WHERE status = $1 AND remind_at <= $2 ORDER BY remind_at LIMIT %d`, limit), Active, ts(now))
+	if err != nil {
+		return nil, fmt.Errorf("assignments to remind: %w", err)
+	}
+	defer rows.Close()
+	var out []Assignment
+	for rows.Next() {
+		a, err := scanAssignment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("assignments to remind: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Remind records that the professional of a, as read, was told percent
+// of its time had passed, with its events, and when to look at it next
+// (next; zero for never). A percent no higher than a.Reminded only moves
+// the next time, with no event. It reports whether this call told it:
+// false when the assignment ended or another replica changed it since it
+// was read.
+func (s *Store) Remind(ctx context.Context, a Assignment, percent int, next time.Time, events Events) (bool, error) {
+	told := percent > a.Reminded
+	var done bool
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var remindAt any
+		if !next.IsZero() {
+			remindAt = ts(next)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE assignments SET reminded_percent = $1, remind_at = $2
+			WHERE id = $3 AND status = $4 AND reminded_percent = $5`, max(percent, a.Reminded), remindAt, a.ID, Active, a.Reminded)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 || !told {
+			return err
+		}
+		a.Reminded = percent
+		if err := addEvents(ctx, tx, a, events); err != nil {
+			return err
+		}
+		done = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("remind assignment %s: %w", a.ID, err)
+	}
+	return done, nil
 }
 
 // Overdue lists up to limit OPEN entries, held ones left out, that
@@ -783,12 +951,12 @@ func (s *Store) EraseCase(ctx context.Context, tx *sql.Tx, caseID string, at tim
 
 // --- assignments ------------------------------------------------------------
 
-const assignmentColumns = `id, case_id, case_number, professional_id, status, claimed_at, deadline, ended_at`
+const assignmentColumns = `id, case_id, case_number, professional_id, status, claimed_at, deadline, ended_at, reminded_percent`
 
 func scanAssignment(r scanner) (Assignment, error) {
 	var a Assignment
 	var ended sql.NullTime
-	err := r.Scan(&a.ID, &a.CaseID, &a.CaseNumber, &a.ProfessionalID, &a.Status, &a.ClaimedAt, &a.Deadline, &ended)
+	err := r.Scan(&a.ID, &a.CaseID, &a.CaseNumber, &a.ProfessionalID, &a.Status, &a.ClaimedAt, &a.Deadline, &ended, &a.Reminded)
 	a.ClaimedAt, a.Deadline = a.ClaimedAt.UTC(), a.Deadline.UTC()
 	if ended.Valid {
 		a.EndedAt = ended.Time.UTC()

@@ -31,7 +31,7 @@ func TestStore(t *testing.T) {
 		if err := Migrate(ctx, db); err != nil {
 			t.Fatal(err)
 		}
-		s := New(db)
+		s := New(db).WithOffers(offers)
 		t.Run("professionals", func(t *testing.T) { testProfessionals(t, s) })
 		t.Run("pool entries", func(t *testing.T) { testEntries(t, s) })
 		t.Run("consents", func(t *testing.T) { testConsents(t, s) })
@@ -41,6 +41,8 @@ func TestStore(t *testing.T) {
 		t.Run("expire and release", func(t *testing.T) { testEnd(t, s) })
 		t.Run("list", func(t *testing.T) { testList(t, s) })
 		t.Run("active assignment", func(t *testing.T) { testActive(t, s) })
+		t.Run("offers", func(t *testing.T) { testOffers(t, s) })
+		t.Run("reminders", func(t *testing.T) { testReminders(t, s) })
 	})
 }
 
