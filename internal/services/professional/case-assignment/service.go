@@ -1,20 +1,21 @@
 // Package caseassignment is the case-assignment service: the pool of cases
 // waiting for a professional, matching (standing, specialty, level,
-// language, an early-access window), the race-free claim ("you snooze,
-// you lose": the database picks exactly one winner), deadlines with their
-// reminders and their expiry back into the pool, voluntary release and
-// the escalation of cases nobody claims. Each time a case becomes
-// claimable it tells who matches it (assignment.case_offered). A case
-// enters the pool only while its patient's consent to share it with professionals is in force; until then it is held. It
-// keeps its own projections of professionals, patients' consents and pool
-// entries from the events of professional-identity, credentialing,
-// patient-consent, case-management and medical-opinion, so a claim needs
-// no peer. It tells medical-opinion who holds a case over the internal
-// AssignmentService gRPC API. When a patient is erased (patient.erased,
-// case.erased), their consent and their cases leave the pool for good;
-// the assignments stay as the professionals' record of their work, with
-// ids and times only. It serves no part of a patient's export: it holds
-// de-identified copies of cases and the professionals' own work.
+// language, an early-access window), the race-free claim ("you snooze, you
+// lose": the database picks exactly one winner), deadlines with their
+// reminders and their expiry back into the pool, voluntary release and the
+// escalation of cases nobody claims. Each time a case becomes claimable it
+// tells who matches it (assignment.case_offered). A case enters the pool
+// only while its patient's consent to share it with professionals is in
+// force; until then it is held. It keeps its own projections of
+// professionals, patients' consents and pool entries from the events of
+// professional-identity, credentialing, patient-consent, case-management
+// and medical-opinion, so a claim needs no peer. It tells medical-opinion
+// who holds a case over the internal AssignmentService gRPC API. When a
+// patient is erased (patient.erased, case.erased), their consent and their
+// cases leave the pool for good; the assignments stay as the professionals'
+// record of their work, with ids and times only. It serves no part of a
+// patient's export: it holds de-identified copies of cases and the
+// professionals' own work.
 //
 // Read it top-down: module.go (what the binary knows of it), service.go
 // (its settings), http.go (the public API), app.go (claims, releases and
