@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/secondopinion/platform/internal/app"
@@ -97,7 +98,8 @@ func newRoot(getenv func(string) (string, bool)) *cobra.Command {
 	serveFlags(root)
 	o.register(root)
 	root.AddCommand(serve, migrateCommand(o), targetsCommand(), configCommand(o), versionCommand(), deadLettersCommand(o),
-		adminCommand(o), auditCommand(o), documentCommand("openapi", "the merged OpenAPI document of the public API", app.OpenAPIDocument),
+		adminCommand(o), auditCommand(o), readModelCommand(o, "search", "the full-text index of cases"),
+		readModelCommand(o, "reporting", "the KPIs"), documentCommand("openapi", "the merged OpenAPI document of the public API", app.OpenAPIDocument),
 		documentCommand("asyncapi", "the AsyncAPI document of the platform's events", app.AsyncAPIDocument))
 	return root
 }
@@ -361,6 +363,40 @@ func auditCommand(o *overrides) *cobra.Command {
 		},
 	}
 	cmd.AddCommand(verify)
+	return cmd
+}
+
+// readModelCommand is the maintenance of a read model built from events:
+// `secondopinion search rebuild` empties it and replays its journal, with a
+// progress bar on the terminal.
+func readModelCommand(o *overrides, target, what string) *cobra.Command {
+	cmd := &cobra.Command{Use: target, Short: "Maintain " + what + " (the " + target + " read model)"}
+	rebuild := &cobra.Command{
+		Use:   "rebuild",
+		Short: "Empty " + what + " and rebuild them from the events " + target + " has consumed",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := o.load(cmd)
+			if err != nil {
+				return err
+			}
+			bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
+				progressbar.OptionSetDescription("replaying events"), progressbar.OptionShowCount(),
+				progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+			err = app.Rebuild(cmd.Context(), cfg, target, logging.New(cmd.ErrOrStderr(), cfg.LogLevel.Level),
+				func(done, total int64) {
+					bar.ChangeMax64(total)
+					_ = bar.Set64(done)
+				})
+			_ = bar.Finish()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ok: %s rebuilt\n", target)
+			return nil
+		},
+	}
+	cmd.AddCommand(rebuild)
 	return cmd
 }
 

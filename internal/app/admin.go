@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
 	"github.com/secondopinion/platform/internal/kit/service"
@@ -54,4 +55,52 @@ func VerifyAudit(ctx context.Context, cfg Config) (audit.AuditVerification, erro
 		return audit.AuditVerification{}, fmt.Errorf("migrate audit store: %w", err)
 	}
 	return audit.Verify(ctx, db)
+}
+
+// Rebuilder is a read model that can be rebuilt from the events it keeps
+// (search, reporting).
+type Rebuilder interface {
+	Rebuild(ctx context.Context, progress func(done, total int64)) error
+}
+
+// Rebuild empties target's read model and replays its journal into it.
+// The target is built as serve builds it, but not served: alone when each
+// peer it calls has a URL, else with the whole platform in this process
+// (the embedded mode), since a replay may ask its peers again.
+func Rebuild(ctx context.Context, cfg Config, target string, log *slog.Logger, progress func(done, total int64)) error {
+	t, ok := Lookup(target)
+	if !ok || !implemented(t) || t.Name == Gateway {
+		return fmt.Errorf("unknown service %q", target)
+	}
+	names := []string{target}
+	if !peersRemote(cfg, t) {
+		names = []string{All}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("rebuild %s: %w", target, err)
+	}
+	a, err := New(ctx, cfg, names, Options{Listener: ln, Log: log})
+	if err != nil {
+		return fmt.Errorf("rebuild %s: %w", target, err)
+	}
+	defer a.Close()
+	r, ok := a.local(target).svc.(Rebuilder)
+	if !ok {
+		return fmt.Errorf("%s has no read model to rebuild", target)
+	}
+	if err := r.Rebuild(ctx, progress); err != nil {
+		return fmt.Errorf("rebuild %s: %w", target, err)
+	}
+	return nil
+}
+
+// peersRemote reports whether every peer t calls has a URL.
+func peersRemote(cfg Config, t Target) bool {
+	for _, r := range t.Requires {
+		if cfg.ServiceURLs[r] == "" {
+			return false
+		}
+	}
+	return true
 }
