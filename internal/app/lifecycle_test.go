@@ -116,8 +116,18 @@ func TestServeAllOnSQLite(t *testing.T) {
 	}
 }
 
+// authAlone is the environment of auth served without notification, whose
+// URL refuses: nothing in these tests sends a code.
+func authAlone(t *testing.T, env map[string]string) map[string]string {
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["NOTIFICATION_SERVICE_URL"] = "http://" + testkit.RefusingAddr(t)
+	return env
+}
+
 func TestServeSingleService(t *testing.T) {
-	a := start(t, testConfig(t, nil), "auth")
+	a := start(t, testConfig(t, authAlone(t, nil)), "auth")
 	code, body := get(t, a.base+"/openapi.json")
 	if code != 200 || !strings.Contains(body, "/api/v1/auth/login") || strings.Contains(body, "/api/v1/cases") {
 		t.Fatalf("openapi %d %.200s", code, body)
@@ -188,7 +198,7 @@ func TestStartFailsClearly(t *testing.T) {
 			[]string{All}, "open auth store"},
 		{"missing peer", nil, []string{"case-management"},
 			"case-management requires patient-identity: run it in this process (--target=case-management,patient-identity) or set PATIENT_IDENTITY_SERVICE_URL"},
-		{"several services without the gateway", nil, []string{"credentialing,auth"}, "add gateway to --target"},
+		{"several services without the gateway", nil, []string{"credentialing,patient-consent"}, "add gateway to --target"},
 		{"unimplemented", nil, []string{"search"}, `target "search" is not implemented yet`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -255,7 +265,7 @@ func TestReplicasShareIdempotencyKeysThroughRedis(t *testing.T) {
 // one process logs in at the other and reads their profile with the token.
 func TestSeparateProcessesShareIdentity(t *testing.T) {
 	const secret = "patient-identity's own secret"
-	authApp := start(t, testConfig(t, map[string]string{"SERVICE_SECRETS": "patient-identity=" + secret}), "auth")
+	authApp := start(t, testConfig(t, authAlone(t, map[string]string{"SERVICE_SECRETS": "patient-identity=" + secret})), "auth")
 	ts, err := Resolve([]string{"patient-identity"})
 	if err != nil {
 		t.Fatal(err)

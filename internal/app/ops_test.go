@@ -58,7 +58,7 @@ func TestAnonymousRequestsAddBoundedSeries(t *testing.T) {
 	t.Cleanup(func() { slog.SetDefault(prev) })
 	for _, target := range []string{All, "auth"} {
 		t.Run(target, func(t *testing.T) {
-			a := start(t, testConfig(t, nil), target)
+			a := start(t, testConfig(t, authAlone(t, nil)), target)
 			if code, body := get(t, a.base+"/metrics"); code != http.StatusNotFound || strings.Contains(body, "http_request_duration_seconds") {
 				t.Fatalf("the public port serves /metrics: %d %.200s", code, body)
 			}

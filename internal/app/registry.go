@@ -26,6 +26,7 @@ import (
 	patientidentity "github.com/secondopinion/platform/internal/services/patient/patient-identity"
 	"github.com/secondopinion/platform/internal/services/platform/audit"
 	"github.com/secondopinion/platform/internal/services/platform/auth"
+	"github.com/secondopinion/platform/internal/services/platform/notification"
 	caseassignment "github.com/secondopinion/platform/internal/services/professional/case-assignment"
 	"github.com/secondopinion/platform/internal/services/professional/credentialing"
 	medicalopinion "github.com/secondopinion/platform/internal/services/professional/medical-opinion"
@@ -64,7 +65,7 @@ func Catalogue() []service.Module {
 		payouts.Module,
 
 		auth.Module,
-		{Name: "notification", Domain: service.Platform, Requires: []string{"patient-identity"}},
+		notification.Module,
 		audit.Module,
 		{Name: "search", Domain: service.Platform},
 		{Name: "reporting", Domain: service.Platform},

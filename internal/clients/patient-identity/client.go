@@ -32,6 +32,10 @@ type Patient struct {
 	// gate); never log them.
 	FirstName, MiddleName, LastName string
 	Email, Phone                    string
+	// How the patient wants to be told (notification): EMAIL or SMS,
+	// and whether they allow each channel at all.
+	PreferredChannel                     string
+	EmailNotifications, SMSNotifications bool
 }
 
 // Client reaches PatientService.
@@ -61,7 +65,8 @@ func (c *Client) Patient(ctx context.Context, id string) (Patient, error) {
 	}
 	m := res.Msg
 	return Patient{ID: m.GetId(), DateOfBirth: dob, FirstName: m.GetFirstName(), MiddleName: m.GetMiddleName(),
-		LastName: m.GetLastName(), Email: m.GetEmail(), Phone: m.GetPhone()}, nil
+		LastName: m.GetLastName(), Email: m.GetEmail(), Phone: m.GetPhone(), PreferredChannel: m.GetPreferredChannel(),
+		EmailNotifications: m.GetEmailNotifications(), SMSNotifications: m.GetSmsNotifications()}, nil
 }
 
 // Ready checks that PatientService is serving.

@@ -16,17 +16,12 @@ var subscriptions = outbox.Subscriptions[*Service]{
 	outbox.Handle(events.PatientErasedV1, (*Service).onPatientErased),
 }
 
-// forgetter is a Mailer that keeps what it sent (the embedded Mailbox).
-type forgetter interface {
-	Forget(email, phone string) error
-}
-
 // onPatientErased deletes the erased patient's login — credentials,
 // second factors, recovery and reset codes, refresh tokens — and ends
 // their sessions, so that a token they still hold stops working at once
-// rather than when it expires. The idempotency records of their calls,
-// and what the embedded mailbox kept for them, go too. A redelivery finds
-// nothing left and does nothing.
+// rather than when it expires. The idempotency records of their calls go
+// too; the messages sent to them are the notification service's to
+// erase. A redelivery finds nothing left and does nothing.
 func (s *Service) onPatientErased(ctx context.Context, tx *sql.Tx, e bus.Event, p events.PatientErased) error {
 	id := p.PatientID
 	u, sessions, err := s.st.EraseUser(ctx, tx, id)
@@ -42,11 +37,6 @@ func (s *Service) onPatientErased(ctx context.Context, tx *sql.Tx, e bus.Event, 
 			if err := r.End(ctx, sid); err != nil {
 				return fmt.Errorf("erase login %s: end session: %w", id, err)
 			}
-		}
-	}
-	if f, ok := s.cfg.Mailer.(forgetter); ok && u.ID != "" {
-		if err := f.Forget(u.Email, u.Phone); err != nil {
-			return fmt.Errorf("erase login %s: %w", id, err)
 		}
 	}
 	if u.ID != "" {

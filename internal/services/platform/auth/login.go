@@ -244,8 +244,7 @@ func (s *Service) challenge(ctx context.Context, u store.User) (string, error) {
 	if u.TwoFactorMethod == "SMS" {
 		to = u.Phone
 	}
-	if err := s.cfg.Mailer.Send(ctx, Message{Channel: u.TwoFactorMethod, To: to, Subject: "Your Second Opinion sign-in code",
-		Text: "Your sign-in code is " + code + ".\nIt expires in 5 minutes. If you did not try to sign in, change your password.\n"}); err != nil {
+	if err := s.cfg.Mailer.Send(ctx, Message{UserID: u.ID, Channel: u.TwoFactorMethod, To: to, Purpose: purposeLogin, Code: code}); err != nil {
 		return "", fault.Unavailable("code delivery", err)
 	}
 	return id, nil
@@ -467,8 +466,7 @@ func (s *Service) requestReset(ctx context.Context, email, addr string) error {
 		return err
 	}
 	s.Relay.Notify()
-	if err := s.cfg.Mailer.Send(ctx, Message{Channel: "EMAIL", To: u.Email, Subject: "Reset your Second Opinion password",
-		Text: "Your password reset token is:\n\n" + token + "\n\nIt is valid for 30 minutes and works once. If you did not ask for it, ignore this message.\n"}); err != nil {
+	if err := s.cfg.Mailer.Send(ctx, Message{UserID: u.ID, Channel: "EMAIL", To: u.Email, Purpose: purposePasswordReset, Code: token}); err != nil {
 		return fault.Unavailable("mail delivery", err)
 	}
 	s.Log.InfoContext(ctx, "password reset requested", "userId", u.ID)

@@ -2,10 +2,12 @@ package auth_test
 
 import (
 	"maps"
+	"net/http"
 	"slices"
 	"testing"
 
 	"github.com/secondopinion/platform/internal/kit/bus/inproc"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
@@ -14,7 +16,7 @@ import (
 
 func TestModule(t *testing.T) {
 	m := auth.Module
-	if m.Name != auth.Name || m.Domain != service.Platform || len(m.Requires) != 0 || !slices.Equal(m.Consumes, []string{"patient.erased"}) || !m.Implemented() {
+	if m.Name != auth.Name || m.Domain != service.Platform || !slices.Equal(m.Requires, []string{"notification"}) || !slices.Equal(m.Consumes, []string{"patient.erased"}) || !m.Implemented() {
 		t.Fatalf("module %+v", m)
 	}
 	cfg, err := m.LoadConfig(env(map[string]string{"AUTH_BCRYPT_COST": "4"}))
@@ -25,9 +27,18 @@ func TestModule(t *testing.T) {
 	if err := m.Migrate(t.Context(), db); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := m.New(cfg, service.Deps{DB: db, Bus: inproc.New(), DataDir: t.TempDir()})
+	// Codes go out through notification, reached as a peer.
+	var asked []string
+	peer := func(target string) (service.Peer, error) {
+		asked = append(asked, target)
+		return service.Peer{HTTP: http.DefaultClient, URL: rpc.BaseURL}, nil
+	}
+	svc, err := m.New(cfg, service.Deps{DB: db, Bus: inproc.New(), DataDir: t.TempDir(), Peer: peer})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Equal(asked, []string{"notification"}) {
+		t.Fatalf("peers asked for: %v", asked)
 	}
 	if _, ok := svc.(service.Authority); !ok {
 		t.Fatalf("%T is not the token authority", svc)

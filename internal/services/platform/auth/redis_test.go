@@ -113,7 +113,7 @@ func TestSessionsInTheAppsRedis(t *testing.T) {
 	if err := auth.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := auth.New(auth.Config{BcryptCost: bcrypt.MinCost, RedisPrefix: prefix},
+	svc, err := auth.New(auth.Config{BcryptCost: bcrypt.MinCost, RedisPrefix: prefix, Mailer: &sentBox{}},
 		service.Deps{DB: db, Bus: inproc.New(), DataDir: t.TempDir(), Redis: c})
 	if err != nil {
 		t.Fatal(err)

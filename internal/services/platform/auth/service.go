@@ -2,7 +2,8 @@
 // logs them in (password, then an EMAIL/SMS code or TOTP as second factor),
 // issues EdDSA-signed access tokens and rotating refresh tokens, keeps
 // sessions with idle logoff, throttles and locks on repeated failures,
-// resets passwords, publishes its JWKS, and serves the internal
+// resets passwords (codes and reset tokens go out through the notification
+// service, see mailer.go), publishes its JWKS, and serves the internal
 // AuthService gRPC API that the registrations of patients and
 // professionals create logins through.
 //
@@ -35,6 +36,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/secondopinion/platform/api/gen/auth/v1/authv1connect"
+	"github.com/secondopinion/platform/internal/clients/notification"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/config"
 	"github.com/secondopinion/platform/internal/kit/fault"
@@ -73,11 +75,10 @@ type Config struct {
 	// in memory.
 	Redis       redis.UniversalClient
 	RedisPrefix string // default "auth:"
-	// Mailer delivers codes and reset links; default the Mailbox folder
-	// DataDir/mailbox.
-	Mailer   Mailer
-	MailFrom string           // default "Second Opinion <no-reply@secondopinion.local>"
-	Now      func() time.Time // the clock; default time.Now
+	// Mailer delivers codes and reset tokens; default the notification
+	// service (its peer).
+	Mailer Mailer
+	Now    func() time.Time // the clock; default time.Now
 }
 
 // defaultBcryptCost is the plan's cost of password hashes.
@@ -137,6 +138,13 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 	base, err := service.NewBase(Name, deps, subscriptions.Bind(s))
 	if err != nil {
 		return nil, err
+	}
+	if s.cfg.Mailer == nil {
+		p, err := base.Peer(notification.Target)
+		if err != nil {
+			return nil, err
+		}
+		s.cfg.Mailer = notifier{c: notification.New(p)}
 	}
 	keys, err := loadKeys(cfg, deps.DataDir)
 	if err != nil {
@@ -203,12 +211,6 @@ func withDefaults(cfg Config, deps service.Deps) Config {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.MailFrom == "" {
-		cfg.MailFrom = "Second Opinion <no-reply@secondopinion.local>"
-	}
-	if cfg.Mailer == nil {
-		cfg.Mailer = Mailbox{Dir: filepath.Join(deps.DataDir, "mailbox"), From: cfg.MailFrom, Now: cfg.Now}
 	}
 	return cfg
 }

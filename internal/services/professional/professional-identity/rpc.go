@@ -13,9 +13,9 @@ import (
 
 // rpcCallers is who may call the internal ProfessionalService: the
 // professional domain's services, which need to know who a professional
-// is and where they stand.
+// is and where they stand, and notification, which addresses them.
 var rpcCallers = rpc.Callers{
-	professionalv1connect.ProfessionalServiceGetProfessionalProcedure: {"credentialing", "case-assignment", "medical-opinion"},
+	professionalv1connect.ProfessionalServiceGetProfessionalProcedure: {"credentialing", "case-assignment", "medical-opinion", "notification"},
 }
 
 // rpcServer is the internal ProfessionalService over the same rules as
