@@ -7,8 +7,8 @@ import (
 )
 
 // The AI domain's producers: ai-orchestration the events case-management
-// follows, ai-providers one per request to a provider, ai-usage the
-// budget alerts.
+// follows, ai-providers one per request to a provider, ai-usage the price
+// of each request and the budget alerts.
 const (
 	AIOrchestration = "ai-orchestration"
 	AIProviders     = "ai-providers"
@@ -51,6 +51,20 @@ type AIRequest struct {
 	Timestamp    time.Time `json:"timestamp"`
 }
 
+// AIRequestPriced is ai.request.priced: what ai-usage, which owns the
+// prices, charged one ai.request.completed or ai.request.failed, once per
+// request. The cost is in millionths of a US dollar. Ids and amounts only.
+type AIRequestPriced struct {
+	RequestID  string    `json:"requestId" format:"uuid"`
+	CaseID     string    `json:"caseId,omitempty" format:"uuid" doc:"the case the request was for; absent for none"`
+	Provider   string    `json:"provider" example:"openai"`
+	Model      string    `json:"model" example:"gpt-4o-mini"`
+	CostMicros int64     `json:"costMicros" minimum:"0" doc:"millionths of a US dollar; 0 when the model has no price"`
+	Priced     bool      `json:"priced" doc:"false when the model has no price: the cost is then 0, not known"`
+	Failed     bool      `json:"failed" doc:"the request is an ai.request.failed"`
+	Timestamp  time.Time `json:"timestamp" doc:"the request's time, as the request's event gives it"`
+}
+
 // BudgetExceeded is ai.budget.exceeded: the AI spending of a month reached
 // a budget, for all providers (scope "total") or one provider. Amounts are
 // in millionths of a US dollar.
@@ -67,6 +81,8 @@ var (
 		Summary: "An AI provider answered a request."}
 	RequestFailedV1 = bus.Contract[AIRequest]{Type: "ai.request.failed", Version: 1, Producer: AIProviders,
 		Summary: "A request to an AI provider failed."}
+	RequestPricedV1 = bus.Contract[AIRequestPriced]{Type: "ai.request.priced", Version: 1, Producer: AIUsage,
+		Summary: "ai-usage priced a request to an AI provider."}
 	BudgetExceededV1 = bus.Contract[BudgetExceeded]{Type: "ai.budget.exceeded", Version: 1, Producer: AIUsage,
 		Summary: "A monthly AI budget is spent: the router falls back to the local provider."}
 )

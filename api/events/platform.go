@@ -77,7 +77,7 @@ var catalogue = []bus.Description{
 	OpinionQuestionAskedV1.Describe(), OpinionQuestionAnsweredV1.Describe(),
 
 	AnalysisStartedV1.Describe(), AnalysisCompletedV1.Describe(), CaseOrphanedV1.Describe(),
-	RequestCompletedV1.Describe(), RequestFailedV1.Describe(), BudgetExceededV1.Describe(),
+	RequestCompletedV1.Describe(), RequestFailedV1.Describe(), RequestPricedV1.Describe(), BudgetExceededV1.Describe(),
 
 	PaymentSucceededV1.Describe(), PaymentFailedV1.Describe(), PaymentRefundedV1.Describe(), InvoiceIssuedV1.Describe(),
 	PayoutBatchCreatedV1.Describe(), PayoutPaidV1.Describe(),

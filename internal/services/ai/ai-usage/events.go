@@ -23,7 +23,8 @@ var subscriptions = outbox.Subscriptions[*Service]{
 }
 
 // onRequest records a request in the ledger, priced, within the inbox's
-// transaction, and raises the alert of each budget it spends. Only a
+// transaction, publishes its price (ai.request.priced) the first time it
+// records it, and raises the alert of each budget it spends. Only a
 // request that cost something can spend a budget: the local provider's
 // never does.
 func (s *Service) onRequest(ctx context.Context, tx *sql.Tx, e bus.Event, p events.AIRequest) error {
@@ -43,6 +44,9 @@ func (s *Service) onRequest(ctx context.Context, tx *sql.Tx, e bus.Event, p even
 	if err != nil || !added {
 		return err
 	}
+	if err := s.publishPrice(ctx, tx, r); err != nil {
+		return fmt.Errorf("%s %s: %w", e.Type, e.ID, err)
+	}
 	if !r.Priced {
 		s.Log.WarnContext(ctx, "AI request of a model without a price", "provider", p.Provider, "model", p.Model)
 	}
@@ -56,6 +60,18 @@ func (s *Service) onRequest(ctx context.Context, tx *sql.Tx, e bus.Event, p even
 		}
 	}
 	return nil
+}
+
+// publishPrice publishes ai.request.priced for r, which the ledger has
+// just recorded: the price is ai-usage's to know, and reporting's cost per
+// case is made of it.
+func (s *Service) publishPrice(ctx context.Context, tx *sql.Tx, r store.Request) error {
+	ev, err := events.RequestPricedV1.New(Name, r.ID, events.AIRequestPriced{RequestID: r.ID, CaseID: r.CaseID,
+		Provider: r.Provider, Model: r.Model, CostMicros: r.Cost, Priced: r.Priced, Failed: r.Failed, Timestamp: r.At})
+	if err != nil {
+		return err
+	}
+	return outbox.Add(ctx, tx, ev)
 }
 
 // checkBudget publishes ai.budget.exceeded, once a month, when month's

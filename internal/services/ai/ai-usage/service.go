@@ -1,9 +1,10 @@
 // Package aiusage is the ai-usage service, the plan's billing tracker: it
 // keeps a ledger of every request to an AI provider (provider, model,
 // tokens, latency, case) priced from a table per model, totals it per
-// case, provider and month for admins, and publishes ai.budget.exceeded
-// when a monthly budget is spent, on which the router falls back to the
-// local provider.
+// case, provider and month for admins, publishes the price of each request
+// (ai.request.priced, of which reporting makes the AI cost per case), and
+// publishes ai.budget.exceeded when a monthly budget is spent, on which the
+// router falls back to the local provider.
 //
 // Read it top-down: module.go (what the binary knows of it), http.go (the
 // admins' API), events.go (what it consumes and publishes), domain/ (cost

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,25 @@ func (h *harness) alerts() []string {
 	return out
 }
 
+// prices are the ai.request.priced events queued, as "request cost
+// priced failed".
+func (h *harness) prices() []string {
+	var out []string
+	for _, e := range testkit.Outbox(h.t, h.db) {
+		if e.Type != events.RequestPricedV1.Type {
+			continue
+		}
+		p, err := events.RequestPricedV1.Decode(e)
+		if err != nil || events.Check(e) != nil || e.AggregateID != p.RequestID {
+			h.t.Fatalf("ai.request.priced %s: %v", e.Payload, err)
+		}
+		out = append(out, p.RequestID+" "+p.CaseID+" "+p.Provider+"/"+p.Model+" "+itoa(p.CostMicros)+" "+
+			strconv.FormatBool(p.Priced)+" "+strconv.FormatBool(p.Failed)+" "+p.Timestamp.UTC().Format(time.RFC3339))
+	}
+	slices.Sort(out)
+	return out
+}
+
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestLedgerAndBudgets(t *testing.T) {
@@ -202,6 +222,30 @@ func TestLedgerAndBudgets(t *testing.T) {
 		var after aiusage.AIUsage
 		if h.get("admin", "/api/v1/ai/usage?month=2031-05", &after); after.Total != u.Total {
 			t.Errorf("the erasure changed the totals: %+v, was %+v", after.Total, u.Total)
+		}
+	})
+}
+
+// Every request recorded is priced once on the bus, completed or failed,
+// priced or not; a redelivered request is not priced again.
+func TestEachRequestIsPricedOnce(t *testing.T) {
+	testkit.ForEachEngine(t, aiusage.Name, func(t *testing.T, db *sqldb.DB) {
+		h := start(t, db, aiusage.Config{Prices: "openai/gpt-4o-mini=0.15:0.60,anthropic/*=3:15"})
+		caseID := uuid.NewString()
+		priced, failed, unpriced := uuid.NewString(), uuid.NewString(), uuid.NewString()
+		h.request(priced, caseID, "openai", "gpt-4o-mini", 2_000, 1_000, "", may) // 300 + 600
+		h.request(failed, caseID, "anthropic", "claude-sonnet-4", 1_000, 0, "TIMEOUT", may.Add(time.Minute))
+		h.request(unpriced, "", "openai", "o3", 10, 10, "", may)
+		h.request(priced, caseID, "openai", "gpt-4o-mini", 2_000, 1_000, "", may) // redelivered
+		h.request(unpriced, "", "openai", "o3", 10, 10, "", may)                  // redelivered
+		want := []string{
+			priced + " " + caseID + " openai/gpt-4o-mini 900 true false 2031-05-20T09:00:00Z",
+			failed + " " + caseID + " anthropic/claude-sonnet-4 3000 true true 2031-05-20T09:01:00Z",
+			unpriced + "  openai/o3 0 false false 2031-05-20T09:00:00Z",
+		}
+		slices.Sort(want)
+		if got := h.prices(); !slices.Equal(got, want) {
+			t.Errorf("prices\n%v\nwant\n%v", got, want)
 		}
 	})
 }
