@@ -16,6 +16,9 @@
 #      NLP_EVAL_REPORT) and their throughput (BenchmarkAnalyze).
 #   7. document-analysis extraction: pages/s and MiB/s per document type
 #      (BenchmarkExtract), and pdftotext on the same PDFs.
+#   8. search: query p50/p99 at 100,000 indexed cases per caller on SQLite
+#      and PostgreSQL, next to the same query written directly in SQL
+#      (bench/search, which writes its own section).
 # bench/run.sh nlp runs part 6 alone, bench/run.sh extract part 7, and
 # prints its section of RESULTS.md (and the lines of its commands) instead
 # of rewriting the file.
@@ -830,6 +833,11 @@ nlp_measure
 # ---------------------------------------------------------------- part 7
 extract_measure
 
+# ---------------------------------------------------------------- part 8
+log "8. search at 100,000 cases"
+COMMANDS+=("bash bench/search/run.sh -queries 30")
+bash bench/search/run.sh -queries 30 >/dev/null
+
 # ---------------------------------------------------------------- report
 log "writing bench/RESULTS.md"
 report_facts
@@ -1083,6 +1091,8 @@ it whole.
 $(nlp_section)
 
 $(extract_section)
+
+$(cat "$OUT/search.md")
 
 ## Commands
 

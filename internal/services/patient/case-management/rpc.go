@@ -21,7 +21,7 @@ import (
 // case's owner, status and specialty; patient-identity the ids of a
 // patient's cases, for the export.
 var rpcCallers = rpc.Callers{
-	patientv1connect.CaseServiceGetCaseProcedure: {"medical-opinion", "medical-records", "pricing", "payments"},
+	patientv1connect.CaseServiceGetCaseProcedure: {"medical-opinion", "medical-records", "pricing", "payments", "search"},
 	patientv1connect.CaseServiceCaseIdsProcedure: {"patient-identity"},
 }
 
