@@ -1,6 +1,6 @@
 // Package store keeps search's index: a row per case (cases) with the
 // text fetched from case-management (case_texts), the patients' consents
-// to share (consents) and the ids of what was erased (erasures). The
+// to share (consents) and the ids of what was erased (erased_ids). The
 // writes are one set of queries for SQLite and PostgreSQL; the full-text
 // queries, where the engines differ, are in search.go alone.
 package store
@@ -64,8 +64,8 @@ func (s *Store) Erased(ctx context.Context, tx *sql.Tx, ids ...string) (bool, er
 			continue
 		}
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM erasures WHERE id = $1`, id).Scan(&n); err != nil {
-			return false, fmt.Errorf("read erasures: %w", err)
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM erased_ids WHERE id = $1`, id).Scan(&n); err != nil {
+			return false, fmt.Errorf("read erased ids: %w", err)
 		}
 		if n > 0 {
 			return true, nil
@@ -160,7 +160,7 @@ func (s *Store) SetConsent(ctx context.Context, tx *sql.Tx, patient string, next
 // remember records ids as erased at at.
 func remember(ctx context.Context, tx *sql.Tx, at time.Time, ids ...string) error {
 	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO erasures (id, erased_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO erased_ids (id, erased_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
 			id, utc(at)); err != nil {
 			return fmt.Errorf("record erasure: %w", err)
 		}

@@ -81,16 +81,16 @@ CREATE TABLE consents (
     at         TIMESTAMP NOT NULL
 );
 
--- erasures are the ids of erased cases and patients: an event about one
+-- erased_ids are the ids of erased cases and patients: an event about one
 -- that comes late (a retry) is dropped instead of indexing it again. Ids
 -- only; a rebuild keeps them.
-CREATE TABLE erasures (
+CREATE TABLE erased_ids (
     id        TEXT PRIMARY KEY,
     erased_at TIMESTAMP NOT NULL
 );
 
 -- +goose Down
-DROP TABLE erasures;
+DROP TABLE erased_ids;
 DROP TABLE consents;
 DROP TABLE case_texts;
 DROP TRIGGER cases_fts_update;
