@@ -79,7 +79,7 @@ func (s *Service) routes(api huma.API) {
 	httpapi.Register(api, huma.Operation{OperationID: "list-notifications", Method: http.MethodGet, Path: "/api/v1/notifications",
 		Summary: "The caller's notifications, newest first (an admin's: those to every admin)", Tags: tags}, anyone, s.list)
 	httpapi.Register(api, huma.Operation{OperationID: "read-notification", Method: http.MethodPost, Path: "/api/v1/notifications/{id}/read",
-		Summary: "Mark one of the caller's notifications read", Tags: tags}, anyone, s.markRead)
+		Summary: "Mark one of the caller's notifications read", Tags: tags}, anyone.Owned(), s.markRead)
 	httpapi.Register(api, huma.Operation{OperationID: "list-notification-deliveries", Method: http.MethodGet,
 		Path: "/api/v1/notifications/deliveries", Summary: "The delivery log, latest changed first (admin)", Tags: tags},
 		admin, s.listDeliveries)

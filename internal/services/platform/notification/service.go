@@ -270,3 +270,9 @@ func Rebuild(ctx context.Context, db *sqldb.DB, progress func(done, total int64)
 	}
 	return outbox.ReplayJournal(ctx, db, routing.Bind(&router{store: st}), progress)
 }
+
+// Rebuild rebuilds the service's own routing read model (see the function
+// Rebuild), for `secondopinion notification rebuild`.
+func (s *Service) Rebuild(ctx context.Context, progress func(done, total int64)) error {
+	return Rebuild(ctx, s.DB, progress)
+}

@@ -86,9 +86,9 @@ func New(cfg Config, deps service.Deps) (*Service, error) {
 
 // Rebuild empties the facts in db (reporting's migrated store) and replays
 // the journal into them through the live consumer's handlers, reporting
-// progress. The live service
-// may run meanwhile: the facts are idempotent, so an event both apply is
-// counted once, and the figures are whole again when it returns.
+// progress. The live service may run meanwhile: the facts are
+// idempotent, so an event both apply is counted once, and the figures are
+// whole again when it returns.
 func Rebuild(ctx context.Context, db *sqldb.DB, progress func(done, total int64)) error {
 	st := store.New(db)
 	if err := st.Reset(ctx); err != nil {
