@@ -99,7 +99,8 @@ func newRoot(getenv func(string) (string, bool)) *cobra.Command {
 	o.register(root)
 	root.AddCommand(serve, migrateCommand(o), targetsCommand(), configCommand(o), versionCommand(), deadLettersCommand(o),
 		adminCommand(o), auditCommand(o), readModelCommand(o, "search", "the full-text index of cases"),
-		readModelCommand(o, "reporting", "the KPIs"), documentCommand("openapi", "the merged OpenAPI document of the public API", app.OpenAPIDocument),
+		readModelCommand(o, "reporting", "the KPIs"), readModelCommand(o, "notification", "who is told of a case"),
+		documentCommand("openapi", "the merged OpenAPI document of the public API", app.OpenAPIDocument),
 		documentCommand("asyncapi", "the AsyncAPI document of the platform's events", app.AsyncAPIDocument))
 	return root
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -31,8 +32,10 @@ func CreateAdmin(ctx context.Context, cfg Config, email, password string, log *s
 		return "", fmt.Errorf("auth's configuration was not loaded")
 	}
 	c := *own
-	// Create only the admin asked for, not ADMIN_EMAIL's as serve does.
+	// Create only the admin asked for, not ADMIN_EMAIL's as serve does;
+	// creating one sends no message, so notification is not needed.
 	c.AdminEmail, c.AdminPassword = "", ""
+	c.Mailer = shellMailer{}
 	s, err := auth.New(c, service.Deps{
 		Region: cfg.Region, DataDir: cfg.DataDir, DB: db, Bus: b, Metrics: telemetry.NewMetrics(), Log: log,
 	})
@@ -40,6 +43,13 @@ func CreateAdmin(ctx context.Context, cfg Config, email, password string, log *s
 		return "", fmt.Errorf("build auth: %w", err)
 	}
 	return s.CreateAdmin(ctx, email, password)
+}
+
+// shellMailer refuses to send: the shell's commands tell no one.
+type shellMailer struct{}
+
+func (shellMailer) Send(context.Context, auth.Message) error {
+	return errors.New("the shell sends no messages")
 }
 
 // VerifyAudit recomputes the audit chain in the audit store and names the

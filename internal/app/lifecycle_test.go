@@ -195,11 +195,10 @@ func TestStartFailsClearly(t *testing.T) {
 		want    string
 	}{
 		{"unreachable database", map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/x?connect_timeout=5"},
-			[]string{All}, "open auth store"},
+			[]string{All}, "open professional-identity store"},
 		{"missing peer", nil, []string{"case-management"},
 			"case-management requires patient-identity: run it in this process (--target=case-management,patient-identity) or set PATIENT_IDENTITY_SERVICE_URL"},
 		{"several services without the gateway", nil, []string{"credentialing,patient-consent"}, "add gateway to --target"},
-		{"unimplemented", nil, []string{"search"}, `target "search" is not implemented yet`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(t.Context(), testConfig(t, tc.env), tc.targets, Options{Listener: testkit.Listen(t), Log: quiet})

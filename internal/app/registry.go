@@ -28,6 +28,7 @@ import (
 	"github.com/secondopinion/platform/internal/services/platform/auth"
 	"github.com/secondopinion/platform/internal/services/platform/notification"
 	"github.com/secondopinion/platform/internal/services/platform/reporting"
+	"github.com/secondopinion/platform/internal/services/platform/search"
 	caseassignment "github.com/secondopinion/platform/internal/services/professional/case-assignment"
 	"github.com/secondopinion/platform/internal/services/professional/credentialing"
 	medicalopinion "github.com/secondopinion/platform/internal/services/professional/medical-opinion"
@@ -68,7 +69,7 @@ func Catalogue() []service.Module {
 		auth.Module,
 		notification.Module,
 		audit.Module,
-		{Name: "search", Domain: service.Platform},
+		search.Module,
 		reporting.Module,
 	}
 }

@@ -57,7 +57,7 @@ func TestResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := names(ts); !slices.Equal(got, []string{"patient-identity", "case-management", "medical-records", "patient-consent",
-		"professional-identity", "credentialing", "case-assignment", "medical-opinion", "ai-orchestration", "document-analysis", "ai-providers", "ai-usage", "pricing", "payments", "invoicing", "payouts", "auth", "audit", "gateway"}) {
+		"professional-identity", "credentialing", "case-assignment", "medical-opinion", "ai-orchestration", "document-analysis", "ai-providers", "ai-usage", "pricing", "payments", "invoicing", "payouts", "auth", "notification", "audit", "search", "reporting", "gateway"}) {
 		t.Fatalf("all = %v", got)
 	}
 	ts, err = Resolve([]string{"case-management, patient-identity", "case-management"})
@@ -67,11 +67,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestResolveErrors(t *testing.T) {
-	_, err := Resolve([]string{"search"})
-	if err == nil || err.Error() != `target "search" is not implemented yet (implemented: patient-identity, case-management, medical-records, patient-consent, professional-identity, credentialing, case-assignment, medical-opinion, ai-orchestration, document-analysis, ai-providers, ai-usage, pricing, payments, invoicing, payouts, auth, audit, gateway)` {
-		t.Fatalf("unimplemented: %v", err)
-	}
-	_, err = Resolve([]string{"patient-identity,billing"})
+	_, err := Resolve([]string{"patient-identity,billing"})
 	if err == nil || !strings.Contains(err.Error(), `unknown target "billing"`) || !strings.Contains(err.Error(), "reporting") {
 		t.Fatalf("unknown: %v", err)
 	}
@@ -91,8 +87,9 @@ func TestByDependency(t *testing.T) {
 	// and patient-identity, which gathers the export from both): the one
 	// visited first is built last, and the others are handed it as a peer
 	// before it exists (App.inProcess finds its handler per request).
-	if !slices.Equal(got, []string{"auth", "patient-consent", "case-assignment", "medical-records", "case-management",
-		"professional-identity", "medical-opinion", "audit", "patient-identity", "credentialing", "document-analysis", "ai-providers", "ai-orchestration", "ai-usage", "pricing", "payments", "invoicing", "payouts", "gateway"}) {
+	if !slices.Equal(got, []string{"professional-identity", "notification", "auth", "patient-consent", "case-assignment",
+		"medical-records", "case-management", "medical-opinion", "audit", "patient-identity", "credentialing", "document-analysis",
+		"ai-providers", "ai-orchestration", "ai-usage", "pricing", "payments", "invoicing", "payouts", "search", "reporting", "gateway"}) {
 		t.Fatalf("order = %v", got)
 	}
 }

@@ -57,6 +57,9 @@ type request struct {
 	// erasure): each call reaches a patient registered for it, who makes
 	// the call in patient A's place.
 	standIn bool
+	// personal marks the owners' own state (a notice's read mark), which
+	// an admin does not reach either: 404 to them too.
+	personal bool
 }
 
 // ownedBy names the callers the call's data belongs to.
@@ -74,7 +77,7 @@ var (
 
 // requests is the matrix's table: every operation of the merged spec must
 // have an entry. Extend it with each new route.
-var requests = merged(moneyRequests, map[string]request{
+var requests = merged(moneyRequests, platformRequests, map[string]request{
 	"POST /api/v1/patients":                {body: func(*fixtures) any { return registration() }},
 	"GET /api/v1/patients/me":              {},
 	"GET /api/v1/patients/{id}":            {ofA: true},
@@ -231,6 +234,9 @@ func (f *fixtures) scene(t *testing.T, method, path string) map[string]string {
 	if values, ok := f.moneyScene(t, path); ok {
 		return values
 	}
+	if values, ok := f.platformScene(t, path); ok {
+		return values
+	}
 	switch {
 	case strings.HasPrefix(path, "/api/v1/patients/"):
 		return map[string]string{"id": f.a}
@@ -342,6 +348,7 @@ func TestMatrix(t *testing.T) {
 			f := boot(t, env)
 			matrix(t, f)
 			t.Run("a professional the case is not assigned to", func(t *testing.T) { unassigned(t, f) })
+			t.Run("a professional's search", func(t *testing.T) { searchScopes(t, f) })
 		})
 	}
 }
@@ -374,7 +381,7 @@ func matrix(t *testing.T, f *fixtures) {
 				// patient A's to patient B and to a professional no case of
 				// A's is assigned to.
 				if owners := req.ownedBy(); refusal == 0 && !policy.IsPublic() && owners != nil &&
-					c.role != authn.RoleAdmin && !slices.Contains(owners, c.name) {
+					(c.role != authn.RoleAdmin || req.personal) && !slices.Contains(owners, c.name) {
 					refusal = http.StatusNotFound
 				}
 				status, body := f.call(t, c, key, req)

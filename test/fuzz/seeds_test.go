@@ -155,6 +155,12 @@ func fixture(method, path, param string) (string, error) {
 		return "STANDARD", nil
 	case param == "provider":
 		return "sandbox", nil
+	case param == "report":
+		return "periods", nil
+	case path == "/api/v1/notifications/deliveries/{id}/retry":
+		return "{delivery}", nil
+	case strings.HasPrefix(path, "/api/v1/notifications/"):
+		return "{notice}", nil
 	case strings.HasPrefix(path, "/api/v1/payments/"):
 		return "{payment}", nil
 	case strings.HasPrefix(path, "/api/v1/invoices/"):
