@@ -34,8 +34,9 @@ $(BIN)/redocly/node_modules/.bin/redocly:
 # Generated files are committed: the Connect code under api/gen (protoc from
 # Debian: protobuf-compiler, libprotobuf-dev for the well-known types), and
 # the published documents api/openapi.json and api/asyncapi.json, built from
-# the services' own registrations and api/events — so a route or an event
-# that changes shows in review.
+# the services' own registrations and api/events, and the distributed
+# topology the deployment artefacts are rendered from — so a route, an
+# event or a peer that changes shows in review.
 generate: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-connect-go
 	PATH=$(BIN):$$PATH protoc -I api/proto \
 		--go_out=api/gen --go_opt=paths=source_relative \
@@ -43,8 +44,9 @@ generate: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-connect-go
 		$$(find api/proto -name '*.proto')
 	$(GO) run ./cmd/secondopinion openapi > api/openapi.json
 	$(GO) run ./cmd/secondopinion asyncapi > api/asyncapi.json
+	$(GO) run ./cmd/secondopinion topology > deploy/helm/secondopinion/topology.json
 
-GENERATED := api/gen api/openapi.json api/asyncapi.json
+GENERATED := api/gen api/openapi.json api/asyncapi.json deploy/helm/secondopinion/topology.json
 
 check-generated: generate
 	@git diff --exit-code -- $(GENERATED) || (echo "generated files are stale: run make generate and commit" >&2; exit 1)

@@ -101,7 +101,8 @@ func newRoot(getenv func(string) (string, bool)) *cobra.Command {
 		adminCommand(o), auditCommand(o), readModelCommand(o, "search", "the full-text index of cases"),
 		readModelCommand(o, "reporting", "the KPIs"), readModelCommand(o, "notification", "who is told of a case"),
 		documentCommand("openapi", "the merged OpenAPI document of the public API", app.OpenAPIDocument),
-		documentCommand("asyncapi", "the AsyncAPI document of the platform's events", app.AsyncAPIDocument))
+		documentCommand("asyncapi", "the AsyncAPI document of the platform's events", app.AsyncAPIDocument),
+		documentCommand("topology", "the distributed deployment: every target's process, peers, callers and variables", app.TopologyDocument))
 	return root
 }
 

@@ -148,3 +148,31 @@ func TestModuleSpecsAreTheRunningServices(t *testing.T) {
 		t.Errorf("/asyncapi.json is not the published events document (%d)", code)
 	}
 }
+
+// The internal APIs' policies and the registry's Requires say the same:
+// a service admitted as a caller calls, and a service that calls is
+// admitted, so the mesh's policies derived from them (Distributed) are
+// neither wider nor narrower than the calls.
+func TestCallersAndRequiresAgree(t *testing.T) {
+	topo := Distributed()
+	byName := map[string]Workload{}
+	for _, w := range topo.Workloads {
+		byName[w.Name] = w
+	}
+	everyone := len(Names())
+	for _, w := range topo.Workloads {
+		for _, r := range w.Requires {
+			if w.Name != Gateway && !slices.Contains(byName[r].Callers, w.Name) {
+				t.Errorf("%s requires %s, whose internal APIs do not admit it", w.Name, r)
+			}
+		}
+		if len(w.Callers) == everyone {
+			continue
+		}
+		for _, c := range w.Callers {
+			if c != Gateway && !slices.Contains(byName[c].Requires, w.Name) {
+				t.Errorf("%s admits %s, which does not require it", w.Name, c)
+			}
+		}
+	}
+}

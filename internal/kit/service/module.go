@@ -11,6 +11,7 @@ import (
 	"github.com/secondopinion/platform/internal/kit/httpapi"
 	"github.com/secondopinion/platform/internal/kit/idempotency"
 	"github.com/secondopinion/platform/internal/kit/outbox"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 )
 
@@ -37,6 +38,10 @@ type Module struct {
 	// Requires are the targets it calls synchronously; each runs in the
 	// same process or is reached at its <TARGET>_SERVICE_URL.
 	Requires []string
+	// Callers are the policies its internal APIs are guarded with
+	// (rpc.Guard): who may call it besides the gateway, which a mesh's
+	// authorisation policies and network policies are derived from.
+	Callers []rpc.Callers
 	// Consumes are the event types it subscribes to ("*" for every type):
 	// a consumer group of its name when not empty.
 	Consumes []string
@@ -97,6 +102,14 @@ func (m Module) LoadConfig(get config.Lookup) (any, error) {
 		return nil, fmt.Errorf("%s: %w", m.Name, err)
 	}
 	return cfg, nil
+}
+
+// Settings lists the service's own variables, with their defaults.
+func (m Module) Settings() []config.Setting {
+	if m.Build.config == nil {
+		return nil
+	}
+	return config.Settings(m.Build.config())
 }
 
 // New builds the running service from a configuration LoadConfig read.

@@ -4,6 +4,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	patientconsent "github.com/secondopinion/platform/internal/clients/patient-consent"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 )
 
@@ -19,6 +20,7 @@ var Module = service.Module{
 	Domain:   service.AI,
 	Summary:  "AI provider adapters (local, OpenAI-compatible, Anthropic), routing, failover, circuit breakers and the privacy gate",
 	Requires: []string{patientconsent.Target},
+	Callers:  []rpc.Callers{rpcCallers},
 	Consumes: subscriptions.Types(),
 	Migrate:  Migrate,
 	Routes:   func(api huma.API) { new(Service).routes(api) },

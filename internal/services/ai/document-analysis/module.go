@@ -5,6 +5,7 @@ import (
 
 	caseassignment "github.com/secondopinion/platform/internal/clients/case-assignment"
 	medicalrecords "github.com/secondopinion/platform/internal/clients/medical-records"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 )
 
@@ -19,6 +20,7 @@ var Module = service.Module{
 	Domain:   service.AI,
 	Summary:  "text from every record (PDF, DOCX, text, OCR, DICOM metadata) and its medical analysis: cited entities, negation, ICD-10 concepts, key findings, summary",
 	Requires: []string{medicalrecords.Target, caseassignment.Target},
+	Callers:  []rpc.Callers{rpcCallers},
 	Consumes: subscriptions.Types(),
 	Migrate:  Migrate,
 	Routes:   func(api huma.API) { new(Service).routes(api) },

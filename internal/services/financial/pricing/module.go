@@ -4,6 +4,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	casemanagement "github.com/secondopinion/platform/internal/clients/case-management"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 )
 
@@ -18,6 +19,7 @@ var Module = service.Module{
 	Domain:   service.Financial,
 	Summary:  "the catalogue (specialty × urgency × region → price, currency, tax rate), discount codes, and signed expiring quotes that payments redeems",
 	Requires: []string{casemanagement.Target},
+	Callers:  []rpc.Callers{rpcCallers},
 	Consumes: subscriptions.Types(),
 	Migrate:  Migrate,
 	Routes:   func(api huma.API) { new(Service).routes(api) },

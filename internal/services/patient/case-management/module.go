@@ -5,6 +5,7 @@ import (
 
 	medicalrecords "github.com/secondopinion/platform/internal/clients/medical-records"
 	patientidentity "github.com/secondopinion/platform/internal/clients/patient-identity"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 )
 
@@ -17,6 +18,7 @@ var Module = service.Module{
 	Domain:   service.Patient,
 	Summary:  "cases, their numbers, status lifecycle and timeline; their export and erasure",
 	Requires: []string{patientidentity.Target, medicalrecords.Target},
+	Callers:  []rpc.Callers{rpcCallers, dataCallers},
 	Consumes: subscriptions.Types(),
 	Migrate:  Migrate,
 	Routes:   func(api huma.API) { new(Service).routes(api) },

@@ -3,6 +3,7 @@ package medicalrecords
 import (
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 )
 
@@ -18,6 +19,7 @@ var Module = service.Module{
 	Domain:   service.Patient,
 	Summary:  "the records of cases: checked, hashed, encrypted per patient in blob storage, de-identified for professionals",
 	Requires: []string{"case-management", "case-assignment"},
+	Callers:  []rpc.Callers{rpcCallers},
 	Consumes: subscriptions.Types(),
 	Migrate:  Migrate,
 	Routes:   func(api huma.API) { new(Service).routes(api) },

@@ -550,7 +550,7 @@ func TestExport(t *testing.T) {
 		}
 
 		for token, code := range map[string]connect.Code{
-			"service:case-assignment":  connect.CodePermissionDenied, // a caller of ConsentService
+			"service:ai-providers":     connect.CodePermissionDenied, // a caller of ConsentService
 			"service:ai-orchestration": connect.CodePermissionDenied,
 			"b":                        connect.CodePermissionDenied,
 			"admin":                    connect.CodePermissionDenied,

@@ -16,13 +16,12 @@ import (
 )
 
 // rpcCallers is who may call the internal APIs: the ConsentService the
-// services that honour a consent — AI processing (ai-providers, before
-// any provider is called; ai-orchestration), sharing records with
-// professionals (case-management, case-assignment, medical-records); the
+// services that check a consent before they act — AI processing
+// (ai-providers, before any provider is called; ai-orchestration); the
 // PatientDataService patient-identity alone, which has checked and
 // audited the patient's request for their export.
 var rpcCallers = rpc.Callers{
-	patientv1connect.ConsentServiceCheckProcedure:      {"ai-providers", "ai-orchestration", "case-management", "case-assignment", "medical-records"},
+	patientv1connect.ConsentServiceCheckProcedure:      {"ai-providers", "ai-orchestration"},
 	patientv1connect.PatientDataServiceExportProcedure: {"patient-identity"},
 }
 

@@ -65,12 +65,13 @@ func testRPC(t *testing.T, h *harness) {
 		purpose vocab.ConsentPurpose
 		want    connect.Code
 	}{
-		"unknown purpose":      {"service:ai-orchestration", h.b, "MARKETING", connect.CodeInvalidArgument},
-		"malformed patient":    {"service:ai-orchestration", "42", vocab.ConsentResearch, connect.CodeInvalidArgument},
-		"anonymous":            {"", h.b, vocab.ConsentResearch, connect.CodeUnauthenticated},
-		"the patient themself": {"b", h.b, vocab.ConsentResearch, connect.CodePermissionDenied},
-		"an admin":             {"admin", h.b, vocab.ConsentResearch, connect.CodePermissionDenied},
-		"an unlisted service":  {"service:notification", h.b, vocab.ConsentResearch, connect.CodePermissionDenied},
+		"unknown purpose":             {"service:ai-orchestration", h.b, "MARKETING", connect.CodeInvalidArgument},
+		"malformed patient":           {"service:ai-orchestration", "42", vocab.ConsentResearch, connect.CodeInvalidArgument},
+		"anonymous":                   {"", h.b, vocab.ConsentResearch, connect.CodeUnauthenticated},
+		"the patient themself":        {"b", h.b, vocab.ConsentResearch, connect.CodePermissionDenied},
+		"an admin":                    {"admin", h.b, vocab.ConsentResearch, connect.CodePermissionDenied},
+		"an unlisted service":         {"service:notification", h.b, vocab.ConsentResearch, connect.CodePermissionDenied},
+		"a service that never checks": {"service:case-assignment", h.b, vocab.ConsentResearch, connect.CodePermissionDenied},
 	} {
 		_, err := consents.New(peer(c.peer)).Check(ctx, c.id, c.purpose)
 		if connect.CodeOf(err) != c.want {
@@ -78,7 +79,7 @@ func testRPC(t *testing.T, h *harness) {
 		}
 	}
 	// The raw stub agrees with the typed client.
-	raw := patientv1connect.NewConsentServiceClient(peer("service:case-assignment").HTTP, rpc.BaseURL, rpc.ClientOptions()...)
+	raw := patientv1connect.NewConsentServiceClient(peer("service:ai-providers").HTTP, rpc.BaseURL, rpc.ClientOptions()...)
 	res, err := raw.Check(ctx, connect.NewRequest(&patientv1.CheckConsentRequest{PatientId: h.b, Purpose: "RESEARCH"}))
 	if err != nil || !res.Msg.GetGranted() {
 		t.Errorf("raw check: %v, %v", res, err)

@@ -68,7 +68,7 @@ func tokens(a, b string) testkit.Tokens {
 		"pro":   {Subject: "0190a0a0-0000-7000-8000-0000000000f0", Role: authn.RoleProfessional},
 		"admin": {Subject: adminID, Role: authn.RoleAdmin},
 	}
-	for _, name := range []string{"ai-orchestration", "case-assignment", "notification", "patient-identity"} {
+	for _, name := range []string{"ai-orchestration", "ai-providers", "case-assignment", "notification", "patient-identity"} {
 		tk["service:"+name] = authn.Principal{Subject: name, Role: authn.RoleService}
 	}
 	return tk

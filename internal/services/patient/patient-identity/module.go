@@ -5,6 +5,7 @@ import (
 
 	"github.com/secondopinion/platform/internal/clients/auth"
 	casemanagement "github.com/secondopinion/platform/internal/clients/case-management"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 )
 
@@ -23,6 +24,7 @@ var Module = service.Module{
 	Domain:   service.Patient,
 	Summary:  "patients (the plan's Customer), registered together with their login",
 	Requires: append([]string{auth.Target}, holders...),
+	Callers:  []rpc.Callers{rpcCallers},
 	Migrate:  Migrate,
 	Routes:   func(api huma.API) { new(Service).routes(api) },
 	Build:    service.Builds(New),

@@ -3,6 +3,7 @@ package audit
 import (
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 )
 
@@ -17,6 +18,7 @@ var Module = service.Module{
 	Name:     Name,
 	Domain:   service.Platform,
 	Summary:  "the append-only, hash-chained record of every access to and change of health data",
+	Callers:  []rpc.Callers{rpcCallers},
 	Consumes: subscriptions.Types(),
 	Migrate:  Migrate,
 	Routes:   func(api huma.API) { new(Service).routes(api) },

@@ -4,6 +4,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/secondopinion/platform/internal/clients/notification"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 )
 
@@ -17,6 +18,7 @@ var Module = service.Module{
 	Name:     Name,
 	Domain:   service.Platform,
 	Requires: []string{notification.Target},
+	Callers:  []rpc.Callers{rpcCallers},
 	Summary:  "users, credentials, logins, tokens, sessions, second factors and the JWKS",
 	Consumes: subscriptions.Types(),
 	Migrate:  Migrate,

@@ -5,6 +5,7 @@ import (
 
 	patientidentity "github.com/secondopinion/platform/internal/clients/patient-identity"
 	professionalidentity "github.com/secondopinion/platform/internal/clients/professional-identity"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 )
 
@@ -20,6 +21,7 @@ var Module = service.Module{
 	Domain:   service.Platform,
 	Summary:  "tells patients, professionals and admins what they need to know: email, SMS and in-app, with a delivery log",
 	Requires: []string{patientidentity.Target, professionalidentity.Target},
+	Callers:  []rpc.Callers{rpcCallers},
 	Consumes: subscriptions.Types(),
 	Migrate:  Migrate,
 	Routes:   func(api huma.API) { new(Service).routes(api) },

@@ -3,6 +3,7 @@ package caseassignment
 import (
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 )
 
@@ -15,6 +16,7 @@ var Module = service.Module{
 	Name:     Name,
 	Domain:   service.Professional,
 	Summary:  "the pool of open cases, matching, claims and deadlines",
+	Callers:  []rpc.Callers{rpcCallers},
 	Consumes: subscriptions.Types(),
 	Migrate:  Migrate,
 	Routes:   func(api huma.API) { new(Service).routes(api) },

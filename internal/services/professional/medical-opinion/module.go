@@ -6,6 +6,7 @@ import (
 	caseassignment "github.com/secondopinion/platform/internal/clients/case-assignment"
 	casemanagement "github.com/secondopinion/platform/internal/clients/case-management"
 	professionalidentity "github.com/secondopinion/platform/internal/clients/professional-identity"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 )
 
@@ -20,6 +21,7 @@ var Module = service.Module{
 	Domain:   service.Professional,
 	Summary:  "structured opinions, peer review of JUNIOR opinions, the PDF report and follow-up questions",
 	Requires: []string{casemanagement.Target, professionalidentity.Target, caseassignment.Target},
+	Callers:  []rpc.Callers{dataCallers},
 	Consumes: subscriptions.Types(),
 	Migrate:  Migrate,
 	Routes:   func(api huma.API) { new(Service).routes(api) },

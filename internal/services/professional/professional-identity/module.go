@@ -4,6 +4,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/secondopinion/platform/internal/clients/auth"
+	"github.com/secondopinion/platform/internal/kit/rpc"
 	"github.com/secondopinion/platform/internal/kit/service"
 )
 
@@ -16,6 +17,7 @@ var Module = service.Module{
 	Domain:   service.Professional,
 	Summary:  "professional registration, PRO numbers and profiles, with level and standing as credentialing says",
 	Requires: []string{auth.Target},
+	Callers:  []rpc.Callers{rpcCallers},
 	Consumes: subscriptions.Types(),
 	Migrate:  Migrate,
 	Routes:   func(api huma.API) { new(Service).routes(api) },

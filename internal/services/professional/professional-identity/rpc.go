@@ -11,11 +11,11 @@ import (
 	"github.com/secondopinion/platform/internal/kit/rpc"
 )
 
-// rpcCallers is who may call the internal ProfessionalService: the
-// professional domain's services, which need to know who a professional
-// is and where they stand, and notification, which addresses them.
+// rpcCallers is who may call the internal ProfessionalService:
+// medical-opinion, which needs to know who a professional is and where
+// they stand, and notification, which addresses them.
 var rpcCallers = rpc.Callers{
-	professionalv1connect.ProfessionalServiceGetProfessionalProcedure: {"credentialing", "case-assignment", "medical-opinion", "notification"},
+	professionalv1connect.ProfessionalServiceGetProfessionalProcedure: {"medical-opinion", "notification"},
 }
 
 // rpcServer is the internal ProfessionalService over the same rules as

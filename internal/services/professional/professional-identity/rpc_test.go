@@ -45,7 +45,7 @@ func TestProfessionalServiceOverGRPC(t *testing.T) {
 			return res.Msg, nil
 		}
 
-		for _, caller := range []string{"credentialing", "case-assignment", "medical-opinion"} {
+		for _, caller := range []string{"medical-opinion", "notification"} {
 			m, err := get("service:"+caller, id)
 			if err != nil {
 				t.Fatalf("%s: %v", caller, err)
@@ -62,14 +62,15 @@ func TestProfessionalServiceOverGRPC(t *testing.T) {
 			token, id string
 			want      connect.Code
 		}{
-			"anonymous":               {"", id, connect.CodeUnauthenticated},
-			"the professional":        {"pro:" + id, id, connect.CodePermissionDenied},
-			"a patient":               {"patient:" + id, id, connect.CodePermissionDenied},
-			"an admin":                {"admin", id, connect.CodePermissionDenied},
-			"an unlisted service":     {"service:payouts", id, connect.CodePermissionDenied},
-			"a service named as user": {"pro:credentialing", id, connect.CodePermissionDenied},
-			"unknown professional":    {"service:credentialing", "0190a0a0-0000-7000-8000-000000000000", connect.CodeNotFound},
-			"malformed id":            {"service:credentialing", "42", connect.CodeInvalidArgument},
+			"anonymous":                 {"", id, connect.CodeUnauthenticated},
+			"the professional":          {"pro:" + id, id, connect.CodePermissionDenied},
+			"a patient":                 {"patient:" + id, id, connect.CodePermissionDenied},
+			"an admin":                  {"admin", id, connect.CodePermissionDenied},
+			"an unlisted service":       {"service:payouts", id, connect.CodePermissionDenied},
+			"a service that never asks": {"service:credentialing", id, connect.CodePermissionDenied},
+			"a service named as user":   {"pro:credentialing", id, connect.CodePermissionDenied},
+			"unknown professional":      {"service:medical-opinion", "0190a0a0-0000-7000-8000-000000000000", connect.CodeNotFound},
+			"malformed id":              {"service:medical-opinion", "42", connect.CodeInvalidArgument},
 		} {
 			if m, err := get(c.token, c.id); connect.CodeOf(err) != c.want || m != nil {
 				t.Errorf("%s: %v %v, want %v", name, m, err, c.want)
