@@ -164,11 +164,11 @@ func (s *Service) send(ctx context.Context, recipient string, a addressee, m dom
 }
 
 // failed is a failed attempt: retried later, or dead once the retries
-// are spent.
+// are spent or when the provider refused it for good.
 func (s *Service) failed(d store.Delivery, err error, ch string) store.Outcome {
 	next, dead := s.retry.After(d.Attempts+1, d.RetryFrom, s.now())
 	o := store.Outcome{Status: domain.Failed, Channel: ch, Error: err.Error(), Next: next}
-	if dead {
+	if dead || errors.Is(err, channel.ErrRefused) {
 		o.Status, o.Next = domain.Dead, time.Time{}
 	}
 	return o

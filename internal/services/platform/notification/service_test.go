@@ -2,6 +2,7 @@ package notification
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/secondopinion/platform/api/vocab"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
+	"github.com/secondopinion/platform/internal/services/platform/notification/channel"
 )
 
 // aCase opens and submits a case of patient in the read model, in the
@@ -268,6 +270,26 @@ func TestOutageRetriesThenDeadAndReplay(t *testing.T) {
 		}
 		if len(f.deliveries(t, "DEAD")) != 0 {
 			t.Error("the replayed delivery is still dead")
+		}
+	})
+}
+
+// A provider that refuses the addressee for good (a mailbox that does not
+// exist) makes the delivery DEAD at its first attempt: a day of retries
+// would not change the answer.
+func TestRefusedForGoodIsDeadAtOnce(t *testing.T) {
+	each(t, func(t *testing.T, f fixture) {
+		caseA, _ := aCase(t, f, ada.ID, "en")
+		f.sink.setFail(fmt.Errorf("smtp 127.0.0.1:2525: a recipient was refused: %w: the server replied 550", channel.ErrRefused))
+		emit(t, f, events.OpinionApprovedV1, caseA, events.OpinionApproved{CaseID: caseA, OpinionID: uuid.NewString(),
+			ProfessionalID: grace.ID, AuthorLevel: "SENIOR", Timestamp: f.clock.Now()})
+		f.deliver(t)
+		dead := f.deliveries(t, "DEAD")
+		if len(dead) != 2 || dead[0].Attempts != 1 || dead[0].NextAttemptAt != nil || !strings.Contains(dead[0].LastError, "550") {
+			t.Fatalf("dead: %+v", dead)
+		}
+		if failed := f.deliveries(t, "FAILED"); len(failed) != 0 {
+			t.Errorf("still retried: %+v", failed)
 		}
 	})
 }

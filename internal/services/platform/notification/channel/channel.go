@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"mime"
 	"mime/multipart"
@@ -22,6 +23,12 @@ import (
 	"strings"
 	"time"
 )
+
+// ErrRefused marks a failure that retrying cannot mend: the provider
+// refused this addressee or this message for good (an SMTP 5xx reply to
+// the recipient or the message, the SMS provider's 400). The delivery is
+// DEAD at once, for an admin to look at, instead of retrying for a day.
+var ErrRefused = errors.New("refused for good")
 
 // Email is one email.
 type Email struct {

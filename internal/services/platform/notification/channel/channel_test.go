@@ -2,6 +2,7 @@ package channel_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -76,12 +77,31 @@ func TestSMTPWithoutTLS(t *testing.T) {
 		t.Errorf("credentials without TLS: %v", err)
 	}
 	srv.SetDown(true)
-	if err := m.SendEmail(context.Background(), email); err == nil {
-		t.Error("a server refusing sessions took the message")
+	if err := m.SendEmail(context.Background(), email); err == nil || errors.Is(err, channel.ErrRefused) {
+		t.Errorf("a server refusing sessions: %v, want an error worth retrying", err)
 	}
 	refusing, _ := channel.NewSMTP("smtp://"+testkit.RefusingAddr(t), "no-reply@example.org", nil)
 	if err := refusing.SendEmail(context.Background(), email); err == nil || strings.Contains(err.Error(), "ada@") {
 		t.Errorf("refused connection: %v", err)
+	}
+}
+
+// A refusal names its code and never the address the server quoted: the
+// error is kept in the delivery's record and logged.
+func TestSMTPRefusalsKeepNoAddress(t *testing.T) {
+	for name, atData := range map[string]bool{"at RCPT": false, "at the end of DATA": true} {
+		srv := notifytest.StartSMTP(t, notifytest.SMTPOptions{Unknown: []string{"ada@example.org"}, RefuseAtData: atData})
+		m, err := channel.NewSMTP(srv.URL(), "no-reply@example.org", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = m.SendEmail(context.Background(), channel.Email{To: []string{"ada@example.org"}, Subject: "s", Text: "t"})
+		if !errors.Is(err, channel.ErrRefused) || strings.Contains(err.Error(), "ada") || !strings.Contains(err.Error(), "550") {
+			t.Errorf("%s: %v", name, err)
+		}
+		if got := srv.Messages(); len(got) != 0 {
+			t.Errorf("%s: the refused message was kept: %+v", name, got)
+		}
 	}
 }
 
@@ -113,10 +133,16 @@ func TestTwilio(t *testing.T) {
 	}
 	wrong, _ := channel.NewTwilio(fake.URL, fake.SID, "not the token", "+15005550006", nil)
 	err = wrong.SendSMS(context.Background(), channel.SMS{To: "+4915112345678", Body: "x"})
-	if err == nil || !strings.Contains(err.Error(), "400") || strings.Contains(err.Error(), "4915112345678") {
+	if err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "4915112345678") ||
+		errors.Is(err, channel.ErrRefused) {
 		t.Errorf("wrong token: %v", err)
 	}
-	if r := fake.Rejected(); len(r) != 1 || r[0] != "basic auth" {
+	// A number the provider refuses is refused for good.
+	err = c.SendSMS(context.Background(), channel.SMS{To: "004915112345678", Body: "x"})
+	if !errors.Is(err, channel.ErrRefused) || strings.Contains(err.Error(), "4915112345678") {
+		t.Errorf("a number that is not E.164: %v", err)
+	}
+	if r := fake.Rejected(); len(r) != 2 || r[0] != "basic auth" || r[1] != "To is not E.164" {
 		t.Errorf("rejected: %v", r)
 	}
 	fake.SetDown(true)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/mail"
 	"net/smtp"
+	"net/textproto"
 	"net/url"
 	"time"
 )
@@ -109,29 +110,49 @@ func (m *SMTP) SendEmail(ctx context.Context, e Email) error {
 	}
 	if m.user != "" {
 		if err := c.Auth(smtp.PlainAuth("", m.user, m.pass, m.host)); err != nil {
-			return fmt.Errorf("smtp %s: auth: %w", m.addr, err)
+			return fmt.Errorf("smtp %s: auth: %w", m.addr, reply(err))
 		}
 	}
 	if err := c.Mail(m.sender); err != nil {
-		return fmt.Errorf("smtp %s: mail from: %w", m.addr, err)
+		return fmt.Errorf("smtp %s: mail from: %w", m.addr, reply(err))
 	}
 	for _, to := range e.To {
 		if err := c.Rcpt(to); err != nil {
-			// The server's reply may quote the address: not kept.
-			return fmt.Errorf("smtp %s: a recipient was refused", m.addr)
+			return fmt.Errorf("smtp %s: a recipient was refused: %w", m.addr, refusal(err))
 		}
 	}
 	w, err := c.Data()
 	if err != nil {
-		return fmt.Errorf("smtp %s: data: %w", m.addr, err)
+		return fmt.Errorf("smtp %s: data: %w", m.addr, reply(err))
 	}
 	if _, err := w.Write(msg); err != nil {
-		return fmt.Errorf("smtp %s: data: %w", m.addr, err)
+		return fmt.Errorf("smtp %s: data: %w", m.addr, reply(err))
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("smtp %s: message refused: %w", m.addr, err)
+		return fmt.Errorf("smtp %s: message refused: %w", m.addr, refusal(err))
 	}
 	// The message is accepted; a failing QUIT does not undo that.
 	_ = c.Quit()
 	return nil
+}
+
+// refusal is reply, marked ErrRefused when the reply is permanent (5xx):
+// a mailbox that does not exist, a message the server will never take.
+func refusal(err error) error {
+	var r *textproto.Error
+	if errors.As(err, &r) && r.Code/100 == 5 {
+		return fmt.Errorf("%w: the server replied %d", ErrRefused, r.Code)
+	}
+	return reply(err)
+}
+
+// reply keeps an SMTP server's reply code and drops its text: a server may
+// quote the recipient's address there ("550 <ada@…> unknown"), and the
+// error goes into the delivery's record and the log.
+func reply(err error) error {
+	var r *textproto.Error
+	if errors.As(err, &r) {
+		return fmt.Errorf("the server replied %d", r.Code)
+	}
+	return err
 }

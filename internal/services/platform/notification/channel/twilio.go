@@ -63,5 +63,10 @@ func (t *Twilio) SendSMS(ctx context.Context, m SMS) error {
 		Code int `json:"code"`
 	}
 	_ = json.Unmarshal(body, &e)
+	if res.StatusCode == http.StatusBadRequest {
+		// A number that is not one, or not reachable by SMS (21211,
+		// 21614): no retry sends it.
+		return fmt.Errorf("sms %s: %w: status %d, error code %d", t.description, ErrRefused, res.StatusCode, e.Code)
+	}
 	return fmt.Errorf("sms %s: status %d, error code %d", t.description, res.StatusCode, e.Code)
 }

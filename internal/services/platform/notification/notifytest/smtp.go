@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,10 +48,14 @@ type Mail struct {
 
 // SMTPOptions shape the server. TLS offers STARTTLS with a certificate
 // for 127.0.0.1 that RootCAs verifies; User and Password require AUTH
-// PLAIN (over TLS) before a message is taken.
+// PLAIN (over TLS) before a message is taken. Unknown are mailboxes the
+// server refuses, quoting the address as real servers do: at RCPT or,
+// with RefuseAtData, only once the message is sent.
 type SMTPOptions struct {
 	TLS            bool
 	User, Password string
+	Unknown        []string
+	RefuseAtData   bool
 }
 
 // SMTPServer is an SMTP server on 127.0.0.1 for the length of a test.
@@ -178,14 +183,26 @@ func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if slices.Contains(x.s.opts.Unknown, to) && !x.s.opts.RefuseAtData {
+		return unknown(to)
+	}
 	x.to = append(x.to, to)
 	return nil
+}
+
+func unknown(to string) error {
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "<" + to + ">: mailbox unknown"}
 }
 
 func (x *session) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	for _, to := range x.to {
+		if slices.Contains(x.s.opts.Unknown, to) {
+			return unknown(to)
+		}
 	}
 	_, tlsOn := x.c.TLSConnectionState()
 	m := Mail{From: x.from, To: x.to, Raw: raw, TLS: tlsOn, AuthUser: x.user}

@@ -21,7 +21,8 @@ type Text struct {
 // Twilio is a fake of Twilio's Messages API on 127.0.0.1: it accepts
 // POST {URL}/2010-04-01/Accounts/{SID}/Messages.json with a form of To,
 // From and Body and basic auth SID:Token, answering 201 as Twilio does,
-// and refuses any other request shape (400, counted by Rejected).
+// and refuses any other request shape (400, or 401 for credentials;
+// counted by Rejected).
 type Twilio struct {
 	URL, SID, Token string
 
@@ -96,6 +97,12 @@ func (f *Twilio) serve(w http.ResponseWriter, r *http.Request) {
 		f.rejected = append(f.rejected, why)
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		if why == "basic auth" {
+			// Twilio answers bad credentials 401 with its code 20003.
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"code":20003,"message":"Authenticate","status":401}`)
+			return
+		}
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprintf(w, `{"code":21604,"message":%q,"status":400}`, why)
 		return
