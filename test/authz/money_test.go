@@ -139,15 +139,5 @@ func (f *fixtures) pay(t *testing.T, pm string) string {
 func (f *fixtures) invoice(t *testing.T) string {
 	t.Helper()
 	f.pay(t, "pm_card_visa")
-	var id string
-	journey.Eventually(t, "the invoice of case "+f.lastPaid.ID, func() (bool, string) {
-		r := f.j.Do(t, f.patientA.Token, http.MethodGet, "/api/v1/invoices?caseId="+f.lastPaid.ID, nil)
-		var page struct{ Items []struct{ ID string } }
-		if r.Status != http.StatusOK || json.Unmarshal(r.Body, &page) != nil || len(page.Items) != 1 {
-			return false, string(r.Body)
-		}
-		id = page.Items[0].ID
-		return true, ""
-	})
-	return id
+	return f.j.First(t, f.patientA.Token, "/api/v1/invoices?caseId="+f.lastPaid.ID)
 }

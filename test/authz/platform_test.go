@@ -36,31 +36,13 @@ var platformRequests = map[string]request{
 func (f *fixtures) platformScene(t *testing.T, path string) (map[string]string, bool) {
 	switch path {
 	case "/api/v1/notifications/{id}/read":
-		return map[string]string{"id": f.first(t, f.patientA.Token, "/api/v1/notifications?limit=1", "A's notices")}, true
+		return map[string]string{"id": f.j.First(t, f.patientA.Token, "/api/v1/notifications?limit=1")}, true
 	case "/api/v1/notifications/deliveries/{id}/retry":
-		return map[string]string{"id": f.first(t, f.accounts["admin"].token, "/api/v1/notifications/deliveries?status=SENT&limit=1",
-			"sent deliveries")}, true
+		return map[string]string{"id": f.j.First(t, f.accounts["admin"].token, "/api/v1/notifications/deliveries?status=SENT&limit=1")}, true
 	case "/api/v1/reports/{report}/csv":
 		return map[string]string{"report": "periods"}, true
 	}
 	return nil, false
-}
-
-// first is the id of the first item listed at path for token, once there
-// is one.
-func (f *fixtures) first(t *testing.T, token, path, what string) string {
-	t.Helper()
-	var id string
-	journey.Eventually(t, what, func() (bool, string) {
-		m := f.j.Do(t, token, http.MethodGet, path, nil).Want(t, http.StatusOK)
-		items, _ := m["items"].([]any)
-		if len(items) == 0 {
-			return false, "none yet"
-		}
-		id, _ = items[0].(map[string]any)["id"].(string)
-		return id != "", ""
-	})
-	return id
 }
 
 // searchScopes holds search to ARCHITECTURE's scopes with real cases: the

@@ -137,7 +137,7 @@ func (p *platform) resources(f *testing.F) {
 	j.Do(f, patient.Token, http.MethodPost, "/api/v1/cases/"+paid.ID+"/submit", map[string]bool{"confirmIncomplete": true}).
 		Want(f, http.StatusOK)
 	payment := journey.Str(f, j.Pay(f, patient, paid, "pm_card_visa").Want(f, http.StatusCreated), "id")
-	invoice := firstItem(f, j, patient.Token, "/api/v1/invoices?caseId="+paid.ID)
+	invoice := j.First(f, patient.Token, "/api/v1/invoices?caseId="+paid.ID)
 	now := time.Now().UTC()
 	var batch string
 	journey.Eventually(f, "the opinion's earning in a payout batch", func() (bool, string) {
@@ -150,8 +150,8 @@ func (p *platform) resources(f *testing.F) {
 		return true, ""
 	})
 	// A notice of the patient's, and a delivery that was sent.
-	notice := firstItem(f, j, patient.Token, "/api/v1/notifications?limit=1")
-	delivery := firstItem(f, j, admin, "/api/v1/notifications/deliveries?status=SENT&limit=1")
+	notice := j.First(f, patient.Token, "/api/v1/notifications?limit=1")
+	delivery := j.First(f, admin, "/api/v1/notifications/deliveries?status=SENT&limit=1")
 	p.values = map[string]string{
 		"notice": notice, "delivery": delivery, "payment": payment, "invoice": invoice, "batch": batch, "month": now.Format("2006-01"),
 		"patient": patient.ID, "pro": pro.ID, "case": draft.ID, "caseNumber": draft.Number,
@@ -172,22 +172,6 @@ func (p *platform) resources(f *testing.F) {
 		}
 		p.callers = append(p.callers, &caller{role: acc.role, main: id})
 	}
-}
-
-// firstItem is the id of the first item listed at path for token, once
-// there is one.
-func firstItem(f *testing.F, j journey.Platform, token, path string) string {
-	var id string
-	journey.Eventually(f, "an item at "+path, func() (bool, string) {
-		r := j.Do(f, token, http.MethodGet, path, nil)
-		var page struct{ Items []struct{ ID string } }
-		if r.Status != http.StatusOK || json.Unmarshal(r.Body, &page) != nil || len(page.Items) == 0 {
-			return false, string(r.Body)
-		}
-		id = page.Items[0].ID
-		return true, ""
-	})
-	return id
 }
 
 // identity is the session c makes the request to target with (nil for

@@ -124,6 +124,23 @@ func Eventually(t testing.TB, what string, check func() (bool, string)) {
 	}
 }
 
+// First is the id of the first item of the page listed at path for token,
+// once there is one.
+func (p Platform) First(t testing.TB, token, path string) string {
+	t.Helper()
+	var id string
+	Eventually(t, "an item at "+path, func() (bool, string) {
+		r := p.Do(t, token, http.MethodGet, path, nil)
+		var page struct{ Items []struct{ ID string } }
+		if r.Status != http.StatusOK || json.Unmarshal(r.Body, &page) != nil || len(page.Items) == 0 {
+			return false, string(r.Body)
+		}
+		id = page.Items[0].ID
+		return id != "", ""
+	})
+	return id
+}
+
 // Login signs in and returns the access token.
 func (p Platform) Login(t testing.TB, email, password string) string {
 	t.Helper()
