@@ -154,11 +154,11 @@ func migrateCommand(o *overrides) *cobra.Command {
 func targetsCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "targets",
-		Short: "List every target: domain, synchronous dependencies, whether it is implemented",
+		Short: "List every target: its domain and synchronous dependencies",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tDOMAIN\tREQUIRES\tIMPLEMENTED")
+			fmt.Fprintln(w, "NAME\tDOMAIN\tREQUIRES")
 			for _, t := range app.Targets() {
 				requires := strings.Join(t.Requires, ",")
 				switch {
@@ -167,11 +167,7 @@ func targetsCommand() *cobra.Command {
 				case requires == "":
 					requires = "-"
 				}
-				implemented := "no"
-				if t.Implemented() || t.Name == app.Gateway {
-					implemented = "yes"
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t.Name, t.Domain, requires, implemented)
+				fmt.Fprintf(w, "%s\t%s\t%s\n", t.Name, t.Domain, requires)
 			}
 			return w.Flush()
 		},

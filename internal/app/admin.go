@@ -79,7 +79,7 @@ type Rebuilder interface {
 // (the embedded mode), since a replay may ask its peers again.
 func Rebuild(ctx context.Context, cfg Config, target string, log *slog.Logger, progress func(done, total int64)) error {
 	t, ok := Lookup(target)
-	if !ok || !implemented(t) || t.Name == Gateway {
+	if !ok || t.Name == Gateway {
 		return fmt.Errorf("unknown service %q", target)
 	}
 	names := []string{target}

@@ -78,16 +78,13 @@ type Config struct {
 }
 
 // LoadConfig reads the configuration through get (the environment, or
-// flags over it): the platform's, the gateway's and every implemented
+// flags over it): the platform's, the gateway's and every
 // service's. A bad value is an error naming its variable; all are
 // reported together.
 func LoadConfig(get config.Lookup) (Config, error) {
 	c := Config{Services: map[string]any{}}
 	errs := []error{config.Load(get, &c.Platform), c.Platform.perTarget(get), config.Load(get, &c.Gateway)}
 	for _, m := range Catalogue() {
-		if !m.Implemented() {
-			continue
-		}
 		cfg, err := m.LoadConfig(get)
 		errs = append(errs, err)
 		c.Services[m.Name] = cfg

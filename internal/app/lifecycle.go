@@ -281,8 +281,7 @@ func checkPeers(cfg Config, targets []Target) error {
 	}
 	for _, t := range targets {
 		for _, r := range t.Requires {
-			dep, _ := Lookup(r)
-			if !local[r] && cfg.ServiceURLs[r] == "" && (t.Name != Gateway || implemented(dep)) {
+			if !local[r] && cfg.ServiceURLs[r] == "" {
 				return fmt.Errorf("%s requires %s: run it in this process (--target=%s,%s) or set %s",
 					t.Name, r, t.Name, r, ServiceURLVar(r))
 			}

@@ -38,12 +38,12 @@ import (
 // Gateway is the edge target's name.
 const Gateway = "gateway"
 
-// All selects every implemented target.
+// All selects every target.
 const All = "all"
 
-// Catalogue is every service of the platform in the catalogue's order: a
-// service's own Module once it is built, else what the plan says of it.
-// Adding a service is its folder plus its line here.
+// Catalogue is every service of the platform in the catalogue's order,
+// each its own package's Module. Adding a service is its folder plus its
+// line here.
 func Catalogue() []service.Module {
 	return []service.Module{
 		patientidentity.Module,
@@ -99,20 +99,7 @@ func Names() []string {
 	return names
 }
 
-// implemented reports whether the binary can serve t.
-func implemented(t Target) bool { return t.Implemented() || t.Name == Gateway }
-
-func implementedNames() []string {
-	var names []string
-	for _, t := range Targets() {
-		if implemented(t) {
-			names = append(names, t.Name)
-		}
-	}
-	return names
-}
-
-// Lookup finds a target by name, implemented or not.
+// Lookup finds a target by name.
 func Lookup(name string) (Target, bool) {
 	i := slices.IndexFunc(Targets(), func(t Target) bool { return t.Name == name })
 	if i < 0 {
@@ -122,22 +109,20 @@ func Lookup(name string) (Target, bool) {
 }
 
 // Resolve turns a selection such as ["all"] or ["case-management",
-// "patient-identity"] into implemented targets in catalogue order.
+// "patient-identity"] into targets in catalogue order.
 func Resolve(names []string) ([]Target, error) {
 	want := map[string]bool{}
 	for _, raw := range names {
 		for n := range strings.SplitSeq(raw, ",") {
 			n = strings.TrimSpace(n)
-			switch t, ok := Lookup(n); {
+			switch _, ok := Lookup(n); {
 			case n == "":
 			case n == All:
-				for _, i := range implementedNames() {
+				for _, i := range Names() {
 					want[i] = true
 				}
 			case !ok:
 				return nil, fmt.Errorf("unknown target %q (valid: all, %s)", n, strings.Join(Names(), ", "))
-			case !implemented(t):
-				return nil, fmt.Errorf("target %q is not implemented yet (implemented: %s)", n, strings.Join(implementedNames(), ", "))
 			default:
 				want[n] = true
 			}

@@ -29,8 +29,7 @@ const (
 
 // Module is a service target's descriptor: everything the binary needs to
 // know of it, exported by the service's own package as Module. The app's
-// registry is the list of these; a catalogue entry without Build is a
-// service not implemented yet.
+// registry is the list of these.
 type Module struct {
 	Name    string // the target name, e.g. "case-management"; also its folder
 	Domain  Domain
@@ -54,9 +53,6 @@ type Module struct {
 	// Build makes the running service from its configuration; see Builds.
 	Build Builder
 }
-
-// Implemented reports whether the binary can run the service yet.
-func (m Module) Implemented() bool { return m.Build.build != nil }
 
 // Spec is the service's public API document, built without running it.
 func (m Module) Spec() *huma.OpenAPI {
@@ -114,8 +110,8 @@ func (m Module) Settings() []config.Setting {
 
 // New builds the running service from a configuration LoadConfig read.
 func (m Module) New(cfg any, deps Deps) (Service, error) {
-	if !m.Implemented() {
-		return nil, fmt.Errorf("%s is not implemented yet", m.Name)
+	if m.Build.build == nil {
+		return nil, fmt.Errorf("%s: its Module has no Build", m.Name)
 	}
 	return m.Build.build(cfg, deps)
 }

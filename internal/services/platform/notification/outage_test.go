@@ -125,7 +125,7 @@ func TestConfig(t *testing.T) {
 func TestModule(t *testing.T) {
 	m := Module
 	if m.Name != "notification" || m.Domain != service.Platform || !slices.Equal(m.Requires, []string{"patient-identity", "professional-identity"}) ||
-		!slices.Contains(m.Consumes, "assignment.case_offered") || !slices.Contains(m.Consumes, "event.dead_lettered") || !m.Implemented() {
+		!slices.Contains(m.Consumes, "assignment.case_offered") || !slices.Contains(m.Consumes, "event.dead_lettered") {
 		t.Fatalf("module %+v", m)
 	}
 	f := start(t, testkit.OpenDB(t, sqldb.SQLite, Name), Config{})
