@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/secondopinion/platform/internal/kit/httpapi"
@@ -63,6 +64,14 @@ func (a *App) listenOps(targets int) error {
 	}
 	mux := http.NewServeMux()
 	httpapi.Ops(mux, a.metrics.Registry, a.checks())
+	// Profiles, for the next performance question: here, never on the
+	// public port. A CPU profile is asked for within the write timeout:
+	// go tool pprof 'http://127.0.0.1:9090/debug/pprof/profile?seconds=20'.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	// A scrape is a small GET answered within Prometheus' scrape timeout
 	// (10 s by default); the scraper keeps its connection between scrapes.
 	a.ops = &opsServer{ln: ln, server: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,

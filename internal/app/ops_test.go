@@ -130,6 +130,19 @@ func TestMetricsAddr(t *testing.T) {
 // Without a listener handed over, the operations listener binds
 // METRICS_LISTEN, unless it is off; a test that hands over only the
 // public listener binds none.
+// Profiles are served on the operations listener only.
+func TestProfilesOnTheOperationsListener(t *testing.T) {
+	a := start(t, testConfig(t, nil), "patient-consent")
+	for path, want := range map[string]int{"/debug/pprof/": 200, "/debug/pprof/heap?debug=1": 200, "/debug/pprof/profile?seconds=1": 200} {
+		if code, _ := get(t, a.ops+path); code != want {
+			t.Errorf("operations listener %s: %d, want %d", path, code, want)
+		}
+		if code, _ := get(t, a.base+path); code == http.StatusOK {
+			t.Errorf("the public port serves %s", path)
+		}
+	}
+}
+
 func TestListenOps(t *testing.T) {
 	taken := testkit.Listen(t).Addr().String()
 	for _, tc := range []struct {
