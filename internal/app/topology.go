@@ -144,18 +144,16 @@ var sharedByReplicas = map[string]bool{
 }
 
 // routePrefixes are the /api/v1/<resource> prefixes of a target's public
-// paths.
+// paths, and its shorter public paths whole.
 func routePrefixes(t Target) []string {
 	out := []string{}
 	if t.Routes == nil {
 		return out
 	}
 	for path := range t.Spec().Paths {
+		// /api/v1/<resource>, or a shorter path whole (/.well-known/jwks.json).
 		parts := strings.SplitN(path, "/", 5)
-		if len(parts) < 4 {
-			continue
-		}
-		p := strings.Join(parts[:4], "/")
+		p := strings.Join(parts[:min(len(parts), 4)], "/")
 		if !slices.Contains(out, p) {
 			out = append(out, p)
 		}

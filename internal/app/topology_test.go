@@ -55,6 +55,9 @@ func TestDistributedTopology(t *testing.T) {
 		}
 	}
 	auth := topo.Workloads[slices.IndexFunc(topo.Workloads, func(w Workload) bool { return w.Name == "auth" })]
+	if !slices.Contains(auth.Routes, "/.well-known/jwks.json") {
+		t.Errorf("auth's keys are public; routes %v", auth.Routes)
+	}
 	if len(auth.Callers) != len(Names()) {
 		t.Errorf("auth checks every workload's tokens and exchanges their secrets; callers %v", auth.Callers)
 	}

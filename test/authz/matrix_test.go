@@ -26,6 +26,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create the run's database
 
 	"github.com/secondopinion/platform/internal/app"
+	"github.com/secondopinion/platform/internal/app/apptest"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/authz"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
@@ -343,7 +344,7 @@ func TestMatrix(t *testing.T) {
 			env := map[string]string{"DATA_DIR": t.TempDir(), "REGION": "EU", "SHUTDOWN_TIMEOUT": "20s",
 				"ADMIN_EMAIL": "admin@example.org", "ADMIN_PASSWORD": journey.Password} // every caller shares it: some bodies carry it
 			if e == sqldb.Postgres {
-				env["DATABASE_URL"] = testkit.FreshDatabase(t, testkit.Env(t, "TEST_DATABASE_URL"))
+				env["DATABASE_URL"] = apptest.Database(t)
 			}
 			f := boot(t, env)
 			matrix(t, f)

@@ -25,6 +25,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create the run's database
 
 	"github.com/secondopinion/platform/internal/app"
+	"github.com/secondopinion/platform/internal/app/apptest"
 	"github.com/secondopinion/platform/internal/kit/bus"
 	"github.com/secondopinion/platform/internal/kit/logging"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
@@ -41,7 +42,7 @@ func TestJourney(t *testing.T) {
 			env := map[string]string{"DATA_DIR": t.TempDir(), "REGION": "EU", "SHUTDOWN_TIMEOUT": "20s",
 				"ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": adminPassword}
 			if e == sqldb.Postgres {
-				env["DATABASE_URL"] = testkit.FreshDatabase(t, testkit.Env(t, "TEST_DATABASE_URL"))
+				env["DATABASE_URL"] = apptest.Database(t)
 			}
 			patientJourney(t, boot(t, env))
 		})

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/secondopinion/platform/internal/app"
+	"github.com/secondopinion/platform/internal/app/apptest"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/internal/services/platform/notification/notifytest"
@@ -37,7 +38,7 @@ func TestNotifications(t *testing.T) {
 				"NOTIFICATION_SMS_ACCOUNT_SID": sms.SID, "NOTIFICATION_SMS_AUTH_TOKEN": sms.Token,
 				"NOTIFICATION_ADMIN_EMAILS": opsEmail, "NOTIFICATION_POLL_INTERVAL": "100ms"}
 			if e == sqldb.Postgres {
-				env["DATABASE_URL"] = testkit.FreshDatabase(t, testkit.Env(t, "TEST_DATABASE_URL"))
+				env["DATABASE_URL"] = apptest.Database(t)
 			}
 			p := boot(t, env)
 			j := p.j

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secondopinion/platform/internal/app/apptest"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
 	"github.com/secondopinion/platform/test/journey"
@@ -36,7 +37,7 @@ func TestRecords(t *testing.T) {
 			env := map[string]string{"DATA_DIR": t.TempDir(), "REGION": "EU", "SHUTDOWN_TIMEOUT": "20s",
 				"ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": adminPassword}
 			if e == sqldb.Postgres {
-				env["DATABASE_URL"] = testkit.FreshDatabase(t, testkit.Env(t, "TEST_DATABASE_URL"))
+				env["DATABASE_URL"] = apptest.Database(t)
 			}
 			recordsJourney(t, boot(t, env))
 		})

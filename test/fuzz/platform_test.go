@@ -18,6 +18,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create the run's database
 
 	"github.com/secondopinion/platform/internal/app"
+	"github.com/secondopinion/platform/internal/app/apptest"
 	"github.com/secondopinion/platform/internal/kit/authn"
 	"github.com/secondopinion/platform/internal/kit/sqldb"
 	"github.com/secondopinion/platform/internal/kit/testkit"
@@ -71,7 +72,7 @@ func boot(f *testing.F, e sqldb.Engine) *platform {
 	env := map[string]string{"DATA_DIR": f.TempDir(), "REGION": "EU", "SHUTDOWN_TIMEOUT": "20s",
 		"ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": journey.Password, "AUTH_BCRYPT_COST": "4"}
 	if e == sqldb.Postgres {
-		env["DATABASE_URL"] = testkit.FreshDatabase(f, testkit.Env(f, "TEST_DATABASE_URL"))
+		env["DATABASE_URL"] = apptest.Database(f)
 	}
 	cfg, err := app.LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
