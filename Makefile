@@ -5,19 +5,30 @@ BIN       := $(CURDIR)/.bin
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_CONNECT := connectrpc.com/connect/cmd/protoc-gen-connect-go@v1.21.1
 STATICCHECK        := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+HELM               := helm.sh/helm/v4/cmd/helm@v4.3.2
 
 REDOCLY            := @redocly/cli@2.77.0
 
-.PHONY: run test build generate check-generated vet lint-api bench chaos fuzz tools
+.PHONY: run test build image generate check-generated vet lint-api bench chaos fuzz tools
 
 run:
 	$(GO) run ./cmd/secondopinion
 
-test:
+# helm renders the chart in deploy's tests.
+test: $(BIN)/helm
 	$(GO) test -race -count=1 ./...
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o secondopinion ./cmd/secondopinion
+
+# The container image of deploy/Dockerfile, with whichever builder is here.
+IMAGE ?= secondopinion:dev
+IMAGE_BUILDER = $(firstword $(foreach b,docker podman buildah,$(if $(shell command -v $(b)),$(b))))
+image:
+	@test -n "$(IMAGE_BUILDER)" || { echo "make image needs docker, podman or buildah" >&2; exit 1; }
+	$(IMAGE_BUILDER) build -f deploy/Dockerfile -t $(IMAGE) \
+		--build-arg VERSION=$$(git describe --tags --always --dirty 2>/dev/null || echo dev) \
+		--build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) .
 
 $(BIN)/protoc-gen-go:
 	GOBIN=$(BIN) $(GO) install $(PROTOC_GEN_GO)
@@ -25,8 +36,10 @@ $(BIN)/protoc-gen-connect-go:
 	GOBIN=$(BIN) $(GO) install $(PROTOC_GEN_CONNECT)
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install $(STATICCHECK)
+$(BIN)/helm:
+	GOBIN=$(BIN) $(GO) install $(HELM)
 
-tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-connect-go $(BIN)/staticcheck
+tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-connect-go $(BIN)/staticcheck $(BIN)/helm
 
 $(BIN)/redocly/node_modules/.bin/redocly:
 	npm install --silent --no-audit --no-fund --prefix $(BIN)/redocly $(REDOCLY)
