@@ -127,7 +127,11 @@ func workloadEnv(target Target, w Workload) []Variable {
 	if target.Name != Gateway && target.Name != "auth" && len(target.Requires) > 0 {
 		env = append(env, Variable{Name: "SERVICE_SECRET", Secret: true, Required: true})
 	}
-	for _, s := range target.Settings() {
+	own := target.Settings()
+	if target.Name == Gateway {
+		own = config.Settings(&gateway.Config{})
+	}
+	for _, s := range own {
 		if s.Secret {
 			env = append(env, Variable{Name: s.Name, Secret: true, Required: sharedByReplicas[s.Name]})
 		}
