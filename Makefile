@@ -9,7 +9,7 @@ HELM               := helm.sh/helm/v4/cmd/helm@v4.3.2
 
 REDOCLY            := @redocly/cli@2.77.0
 
-.PHONY: run test build image generate check-generated vet lint-api bench chaos fuzz tools
+.PHONY: run test build image generate check-generated vet lint-api bench chaos distributed fuzz tools
 
 run:
 	$(GO) run ./cmd/secondopinion
@@ -82,6 +82,11 @@ bench:
 FUZZTIME ?= 10m
 chaos:
 	CHAOS_LONG=1 $(GO) test -count=1 -v -timeout 30m ./test/chaos
+
+# Every workload of the topology in its own process (test/distributed), on
+# NATS and on Kafka: the long variant also kills each workload in turn.
+distributed:
+	DISTRIBUTED_LONG=1 $(GO) test -race -count=1 -v -timeout 30m ./test/distributed
 
 fuzz:
 	FUZZ_EXHAUSTIVE=1 $(GO) test -count=1 -timeout 60m ./test/fuzz
