@@ -151,9 +151,18 @@ func templateDatabase(serverURL string, migrate func(ctx context.Context, url st
 		_, _ = conn.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+building+" WITH (FORCE)")
 		return "", fmt.Errorf("migrate: %w", err)
 	}
-	// Only a template nobody is connected to can be copied.
-	if _, err := conn.ExecContext(ctx, "ALTER DATABASE "+building+" RENAME TO "+name); err != nil {
-		return "", err
+	// A database is renamed, and copied, only once nobody is connected to
+	// it: the server ends the migration's closed connections a moment
+	// after they are closed.
+	for try := 0; ; try++ {
+		_, err := conn.ExecContext(ctx, "ALTER DATABASE "+building+" RENAME TO "+name)
+		if err == nil {
+			break
+		}
+		if try == 50 || !strings.Contains(err.Error(), "being accessed by other users") {
+			return "", err
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	templates.made[serverURL] = name
 	return name, nil
